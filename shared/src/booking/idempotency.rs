@@ -1,0 +1,105 @@
+//! `Idempotency-Key` for charges and payments: the first response is kept and replayed.
+
+use std::future::Future;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tracing::warn;
+use uuid::Uuid;
+
+use super::Ticketing;
+use crate::domain::{BookingError, IdempotencyKey, UserId};
+use crate::store::{
+    ClaimOutcome, IdempotencyCompletion, IdempotencyRecord, IdempotencyState, StoreError,
+};
+
+/// An in-flight record blocks its key this long; after that a crashed invocation's claim may be
+/// taken over. Longer than any function's timeout.
+pub(crate) const IN_FLIGHT_LOCK_SECONDS: i64 = 60;
+/// Keys are kept at least 24 hours.
+const KEPT_SECONDS: i64 = 25 * 3600;
+
+/// This invocation's hold on a key; its completion rides in the operation's own transaction.
+#[derive(Debug, Clone)]
+pub(crate) struct Claim {
+    user_id: UserId,
+    key: IdempotencyKey,
+    claim_id: String,
+}
+
+impl Claim {
+    pub(crate) fn completion(
+        &self,
+        response: &impl Serialize,
+    ) -> Result<IdempotencyCompletion, BookingError> {
+        Ok(IdempotencyCompletion {
+            user_id: self.user_id.clone(),
+            key: self.key.clone(),
+            claim_id: self.claim_id.clone(),
+            response: serde_json::to_string(response)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        })
+    }
+}
+
+impl Ticketing {
+    /// Runs `operation` once per key. `request` names the operation and its canonical body: the
+    /// same key with another request is refused. A refused operation changed nothing, so its
+    /// key is freed for a corrected retry; only a success is kept and replayed.
+    pub(crate) async fn idempotent<T, F, Fut>(
+        &self,
+        user: &UserId,
+        key: Option<&IdempotencyKey>,
+        request: String,
+        operation: F,
+    ) -> Result<T, BookingError>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce(Option<Claim>) -> Fut,
+        Fut: Future<Output = Result<T, BookingError>>,
+    {
+        let Some(key) = key else {
+            return operation(None).await;
+        };
+        let now = self.now().epoch_seconds();
+        let claim = IdempotencyRecord {
+            user_id: user.clone(),
+            key: key.clone(),
+            request,
+            claim_id: Uuid::new_v4().to_string(),
+            state: IdempotencyState::InFlight,
+            locked_until: now + IN_FLIGHT_LOCK_SECONDS,
+            response: None,
+            expires_at: now + KEPT_SECONDS,
+        };
+        if let ClaimOutcome::Existing(existing) =
+            self.store.claim_idempotency_key(&claim, now).await?
+        {
+            if existing.request != claim.request {
+                return Err(BookingError::IdempotencyKeyReused);
+            }
+            return match (existing.state, existing.response) {
+                (IdempotencyState::Done, Some(response)) => serde_json::from_str(&response)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()).into()),
+                _ => Err(BookingError::IdempotencyKeyInUse),
+            };
+        }
+        let ours = Claim {
+            user_id: user.clone(),
+            key: key.clone(),
+            claim_id: claim.claim_id,
+        };
+        let outcome = operation(Some(ours.clone())).await;
+        if outcome.is_err() {
+            // Only frees a claim still in flight: a completed one stays, whatever the error.
+            if let Err(error) = self
+                .store
+                .release_idempotency_key(user, key, &ours.claim_id)
+                .await
+            {
+                warn!(%error, "could not free an idempotency key; it unlocks by itself");
+            }
+        }
+        outcome
+    }
+}

@@ -1,0 +1,76 @@
+//! The service's operations: each validates, reads, decides by the rules, and commits through
+//! the store conditionally on what it read.
+
+mod admission;
+mod catalog;
+mod idempotency;
+mod payments;
+mod queue;
+mod reservations;
+mod settings;
+mod views;
+mod wallet;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::domain::{BookingError, Clock, Timestamp};
+use crate::store::{CommitOutcome, Store};
+
+pub use admission::AdmissionReport;
+pub use catalog::{Catalog, CatalogConcert, CatalogLoadReport, PriceTier};
+pub use reservations::HoldRequest;
+pub use settings::Settings;
+pub use views::*;
+pub use wallet::{HistoryCursor, PageLimit};
+
+/// How often an operation re-reads and retries after its commit was refused because the state
+/// moved underneath it (for example, another charge changed the balance first).
+const COMMIT_ATTEMPTS: u32 = 200;
+
+/// The service: the rules, over a store and a clock.
+#[derive(Clone)]
+pub struct Ticketing {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+}
+
+impl Ticketing {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Settings) -> Self {
+        Self {
+            store,
+            clock,
+            settings,
+        }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Runs `attempt` until its commit goes through, re-reading each time it is refused, with a
+    /// short random pause so that racers spread out.
+    async fn until_committed<T, F, Fut>(&self, mut attempt: F) -> Result<T, BookingError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<(CommitOutcome, T), BookingError>>,
+    {
+        for round in 0..COMMIT_ATTEMPTS {
+            match attempt().await? {
+                (CommitOutcome::Committed, value) => return Ok(value),
+                (CommitOutcome::ClaimLost, _) => return Err(BookingError::IdempotencyKeyInUse),
+                (CommitOutcome::Refused, _) => {
+                    let ceiling_ms = 1u64 << round.min(5);
+                    tokio::time::sleep(Duration::from_millis(fastrand::u64(0..=ceiling_ms))).await;
+                }
+            }
+        }
+        Err(BookingError::Contention)
+    }
+}

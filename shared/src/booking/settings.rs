@@ -1,0 +1,29 @@
+/// The tunable numbers of the rules; the defaults are those of API.md.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// How long a seat hold lasts.
+    pub hold_seconds: i64,
+    /// How long an admitted queue token stays active.
+    pub active_seconds: i64,
+    /// How often the admission tick runs.
+    pub admit_tick_seconds: u64,
+    /// The most users one tick admits, per concert.
+    pub admit_per_tick: u32,
+    /// The most tokens active at once, per concert.
+    pub max_active: u32,
+    /// A waiting token not polled for this long is dropped by the next tick.
+    pub waiting_idle_seconds: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            hold_seconds: 300,
+            active_seconds: 600,
+            admit_tick_seconds: 10,
+            admit_per_tick: 50,
+            max_active: 500,
+            waiting_idle_seconds: 120,
+        }
+    }
+}

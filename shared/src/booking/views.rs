@@ -1,0 +1,201 @@
+//! What callers see: the bodies of API.md, in camelCase.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{
+    ConcertDate, ConcertId, PaymentId, QueueToken, ReservationId, SeatNumber, Timestamp, Won,
+};
+use crate::store::{
+    EntryKind, PaymentRecord, ReservationRecord, StoredReservationStatus, TokenRecord,
+};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConcertList {
+    pub concerts: Vec<ConcertSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConcertSummary {
+    pub concert_id: ConcertId,
+    pub title: String,
+    pub first_date: ConcertDate,
+    pub last_date: ConcertDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DatesOnSale {
+    pub concert_id: ConcertId,
+    pub dates: Vec<DateAvailability>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DateAvailability {
+    pub date: ConcertDate,
+    pub remaining_seats: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeatChart {
+    pub concert_id: ConcertId,
+    pub date: ConcertDate,
+    pub seats: Vec<SeatView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeatView {
+    pub seat_number: SeatNumber,
+    pub price: Won,
+    pub status: SeatStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SeatStatus {
+    Available,
+    Held,
+    Sold,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueTicket {
+    pub token: QueueToken,
+    pub concert_id: ConcertId,
+    pub status: QueueStatus,
+    /// 1 for the next user to be admitted, 0 once active.
+    pub position: u64,
+    pub estimated_wait_seconds: u64,
+    /// Active: when the token stops working. Waiting: when it is dropped unless polled again.
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum QueueStatus {
+    Waiting,
+    Active,
+}
+
+impl QueueTicket {
+    pub(crate) fn active(token: &TokenRecord, until: i64) -> Self {
+        Self {
+            token: token.token.clone(),
+            concert_id: token.concert_id.clone(),
+            status: QueueStatus::Active,
+            position: 0,
+            estimated_wait_seconds: 0,
+            expires_at: Timestamp::from_epoch_seconds(until),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reservation {
+    pub reservation_id: ReservationId,
+    pub concert_id: ConcertId,
+    pub date: ConcertDate,
+    pub seat_number: SeatNumber,
+    pub price: Won,
+    pub status: ReservationStatus,
+    pub held_until: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReservationStatus {
+    Held,
+    Confirmed,
+    Expired,
+    Released,
+}
+
+impl ReservationStatus {
+    /// A held reservation reads as expired from the moment its hold ends.
+    pub fn of(record: &ReservationRecord, now: Timestamp) -> Self {
+        match record.status {
+            StoredReservationStatus::Held if record.held_until <= now.epoch_seconds() => {
+                Self::Expired
+            }
+            StoredReservationStatus::Held => Self::Held,
+            StoredReservationStatus::Confirmed => Self::Confirmed,
+            StoredReservationStatus::Released => Self::Released,
+        }
+    }
+}
+
+impl Reservation {
+    pub(crate) fn of(record: &ReservationRecord, now: Timestamp) -> Self {
+        Self {
+            reservation_id: record.reservation_id,
+            concert_id: record.concert_id.clone(),
+            date: record.date,
+            seat_number: record.seat_number,
+            price: record.price,
+            status: ReservationStatus::of(record, now),
+            held_until: Timestamp::from_epoch_seconds(record.held_until),
+        }
+    }
+}
+
+/// A receipt. Also replayed from idempotency records, so it reads back as it was written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Payment {
+    pub payment_id: PaymentId,
+    pub reservation_id: ReservationId,
+    pub concert_id: ConcertId,
+    pub date: ConcertDate,
+    pub seat_number: SeatNumber,
+    pub amount: Won,
+    pub balance_after: Won,
+    pub paid_at: Timestamp,
+}
+
+impl From<&PaymentRecord> for Payment {
+    fn from(record: &PaymentRecord) -> Self {
+        Self {
+            payment_id: record.payment_id,
+            reservation_id: record.reservation_id,
+            concert_id: record.concert_id.clone(),
+            date: record.date,
+            seat_number: record.seat_number,
+            amount: record.amount,
+            balance_after: record.balance_after,
+            paid_at: Timestamp::from_epoch_seconds(record.paid_at),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Balance {
+    pub balance: Won,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BalanceHistory {
+    pub items: Vec<BalanceTransaction>,
+    /// Pass back as `cursor` for the next, older page; absent on the last page.
+    pub next_cursor: Option<HistoryCursorText>,
+}
+
+pub type HistoryCursorText = String;
+
+/// One charge or payment. `amount` is always positive; `type` says which way it went.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BalanceTransaction {
+    #[serde(rename = "type")]
+    pub kind: EntryKind,
+    pub amount: Won,
+    pub balance_after: Won,
+    pub at: Timestamp,
+}

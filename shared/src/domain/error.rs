@@ -1,0 +1,93 @@
+use crate::store::StoreError;
+
+/// Everything that can go wrong in the service, named as the API names it. The HTTP edge maps
+/// each variant to a status and a stable `code` in one place (`http::problem`).
+#[derive(Debug, thiserror::Error)]
+pub enum BookingError {
+    // Identity and input.
+    #[error("the request carries no verified user")]
+    Unauthenticated,
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("the request body is larger than 16 KiB")]
+    PayloadTooLarge,
+    #[error("concertId must be 1 to 64 letters, digits, '-' or '_'")]
+    InvalidConcertId,
+    #[error("dates are written YYYY-MM-DD and must exist in the calendar")]
+    InvalidDate,
+    #[error("seatNumber must be an integer from 1 to 50")]
+    InvalidSeatNumber,
+    #[error("amount must be an integer number of won from 1 to 10,000,000")]
+    InvalidAmount,
+    #[error("reservationId is not a reservation id")]
+    InvalidReservationId,
+    #[error("paymentId is not a payment id")]
+    InvalidPaymentId,
+    #[error("Idempotency-Key must be 1 to 64 characters")]
+    InvalidIdempotencyKey,
+    #[error("cursor is not one this service returned")]
+    InvalidCursor,
+    #[error("limit must be an integer from 1 to 100")]
+    InvalidLimit,
+    #[error("the catalog is invalid: {0}")]
+    InvalidCatalog(String),
+    #[error("no such route")]
+    RouteNotFound,
+    #[error("this route does not accept that method")]
+    MethodNotAllowed,
+
+    // Queue.
+    #[error("this endpoint needs an X-Queue-Token header")]
+    QueueTokenRequired,
+    #[error("the queue token is not one of yours")]
+    QueueTokenInvalid,
+    #[error("the queue token has expired or was used by a payment")]
+    QueueTokenExpired,
+    #[error("still waiting in the queue at position {position}")]
+    QueueNotAdmitted {
+        position: u64,
+        estimated_wait_seconds: u64,
+    },
+    #[error("the queue token is for another concert")]
+    QueueTokenWrongConcert,
+
+    // Catalog and seats.
+    #[error("no such concert")]
+    ConcertNotFound,
+    #[error("the concert has no such date")]
+    DateNotFound,
+    #[error("the date has no such seat")]
+    SeatNotFound,
+    #[error("the seat is held or sold")]
+    SeatUnavailable,
+
+    // Reservations and payments.
+    #[error("no such reservation of yours")]
+    ReservationNotFound,
+    #[error("the hold on this seat has expired")]
+    ReservationExpired,
+    #[error("the hold on this seat was released")]
+    ReservationReleased,
+    #[error("the reservation is already paid")]
+    AlreadyPaid,
+    #[error("no such payment of yours")]
+    PaymentNotFound,
+
+    // Wallet.
+    #[error("a balance may not exceed 1,000,000,000 won")]
+    BalanceLimitExceeded,
+    #[error("the balance does not cover the price")]
+    InsufficientBalance,
+
+    // Idempotency.
+    #[error("this Idempotency-Key was used with another request")]
+    IdempotencyKeyReused,
+    #[error("a request with this Idempotency-Key is still in flight")]
+    IdempotencyKeyInUse,
+
+    // Infrastructure: never shown to callers beyond a generic message.
+    #[error("too many concurrent updates; retry shortly")]
+    Contention,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

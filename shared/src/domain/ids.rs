@@ -1,0 +1,232 @@
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::BookingError;
+
+/// A string identifier with a validating constructor, stored and sent as a plain string.
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident, $valid:expr, $error:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(raw: &str) -> Result<Self, BookingError> {
+                let valid: fn(&str) -> bool = $valid;
+                if valid(raw) {
+                    Ok(Self(raw.to_owned()))
+                } else {
+                    Err($error)
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = BookingError;
+            fn try_from(raw: String) -> Result<Self, Self::Error> {
+                Self::parse(&raw)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+fn is_slug(raw: &str) -> bool {
+    (1..=64).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+string_id!(
+    /// A concert's catalog id: 1 to 64 ASCII letters, digits, `-` or `_`.
+    ConcertId,
+    is_slug,
+    BookingError::InvalidConcertId
+);
+
+string_id!(
+    /// The caller: the JWT `sub` claim (or `X-User-Id` locally), 1 to 128 visible characters.
+    UserId,
+    |raw| (1..=128).contains(&raw.chars().count()) && !raw.chars().any(char::is_control),
+    BookingError::Unauthenticated
+);
+
+string_id!(
+    /// The `Idempotency-Key` header: any string of 1 to 64 characters.
+    IdempotencyKey,
+    |raw| (1..=64).contains(&raw.chars().count()),
+    BookingError::InvalidIdempotencyKey
+);
+
+/// A random id in its hyphenated lowercase form, the only form accepted back.
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident, $error:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(Uuid);
+
+        impl $name {
+            pub fn new() -> Self {
+                Self(Uuid::new_v4())
+            }
+
+            pub fn parse(raw: &str) -> Result<Self, BookingError> {
+                parse_hyphenated(raw).map(Self).ok_or($error)
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = BookingError;
+            fn try_from(raw: String) -> Result<Self, Self::Error> {
+                Self::parse(&raw)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.to_string()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.hyphenated().fmt(f)
+            }
+        }
+    };
+}
+
+fn parse_hyphenated(raw: &str) -> Option<Uuid> {
+    let id = Uuid::try_parse(raw).ok()?;
+    (id.hyphenated().to_string() == raw).then_some(id)
+}
+
+uuid_id!(ReservationId, BookingError::InvalidReservationId);
+uuid_id!(PaymentId, BookingError::InvalidPaymentId);
+
+/// A queue token: `{concertId}.{32 hex digits}`. Carrying the concert lets a status poll read the
+/// token and its queue in one round trip; the random part makes it unguessable.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct QueueToken {
+    concert: ConcertId,
+    secret: Uuid,
+}
+
+impl QueueToken {
+    pub fn new(concert: ConcertId) -> Self {
+        Self {
+            concert,
+            secret: Uuid::new_v4(),
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, BookingError> {
+        let (concert, secret) = raw
+            .rsplit_once('.')
+            .ok_or(BookingError::QueueTokenInvalid)?;
+        let concert = ConcertId::parse(concert).map_err(|_| BookingError::QueueTokenInvalid)?;
+        let secret = Uuid::try_parse(secret)
+            .ok()
+            .filter(|id| id.simple().to_string() == secret)
+            .ok_or(BookingError::QueueTokenInvalid)?;
+        Ok(Self { concert, secret })
+    }
+
+    pub fn concert(&self) -> &ConcertId {
+        &self.concert
+    }
+}
+
+impl TryFrom<String> for QueueToken {
+    type Error = BookingError;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<QueueToken> for String {
+    fn from(token: QueueToken) -> String {
+        token.to_string()
+    }
+}
+
+impl fmt::Display for QueueToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.concert, self.secret.simple())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concert_ids_are_short_slugs() {
+        assert!(ConcertId::parse("iu-2026_seoul").is_ok());
+        for bad in ["", "a b", "a#b", "ü", &"x".repeat(65)] {
+            assert!(ConcertId::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn ids_round_trip_only_in_canonical_form() {
+        let id = ReservationId::new();
+        assert_eq!(ReservationId::parse(&id.to_string()).unwrap(), id);
+        assert!(ReservationId::parse(&id.to_string().to_uppercase()).is_err());
+        assert!(ReservationId::parse(&id.to_string().replace('-', "")).is_err());
+        assert!(PaymentId::parse("not-a-uuid").is_err());
+    }
+
+    #[test]
+    fn queue_tokens_name_their_concert() {
+        let token = QueueToken::new(ConcertId::parse("c1").unwrap());
+        let parsed = QueueToken::parse(&token.to_string()).unwrap();
+        assert_eq!(parsed, token);
+        assert_eq!(parsed.concert().as_str(), "c1");
+        for bad in [
+            "",
+            "c1",
+            "c1.",
+            ".0123",
+            "c1.xyz",
+            "c#1.00000000000000000000000000000000",
+        ] {
+            assert!(QueueToken::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn idempotency_keys_are_1_to_64_characters() {
+        assert!(IdempotencyKey::parse("k").is_ok());
+        assert!(IdempotencyKey::parse(&"k".repeat(64)).is_ok());
+        assert!(IdempotencyKey::parse("").is_err());
+        assert!(IdempotencyKey::parse(&"k".repeat(65)).is_err());
+    }
+}

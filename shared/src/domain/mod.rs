@@ -1,0 +1,13 @@
+//! Validated values and the one error enum: once a value is constructed it is valid everywhere.
+
+mod error;
+mod ids;
+mod money;
+mod seat;
+mod time;
+
+pub use error::BookingError;
+pub use ids::{ConcertId, IdempotencyKey, PaymentId, QueueToken, ReservationId, UserId};
+pub use money::{ChargeAmount, Won, BALANCE_LIMIT, MAX_CHARGE};
+pub use seat::{SeatNumber, SEATS_PER_DATE};
+pub use time::{Clock, ConcertDate, ManualClock, SystemClock, Timestamp};

@@ -1,0 +1,68 @@
+//! The contract every store must honour: each scenario runs once on the in-memory store
+//! (`memory::…`) and once on DynamoDB (`dynamodb::…`, against `TEST_DYNAMODB_ENDPOINT`).
+
+mod world;
+
+mod catalog;
+mod payments;
+mod queue;
+mod races;
+mod reservations;
+mod wallet;
+
+macro_rules! contract {
+    ($($module:ident :: $test:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    crate::$module::$test(crate::world::World::memory().await).await;
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    if let Some(world) = crate::world::World::dynamodb().await {
+                        crate::$module::$test(world).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    queue::joining_twice_returns_the_same_token,
+    queue::positions_follow_join_order_with_an_estimated_wait,
+    queue::the_tick_admits_in_order_and_at_most_per_tick,
+    queue::never_more_than_max_active_tokens_are_active,
+    queue::idle_waiting_tokens_are_dropped_and_never_stall_admission,
+    queue::gated_operations_refuse_each_bad_token_distinctly,
+    queue::an_ended_token_rejoins_at_the_back,
+    catalog::concerts_on_sale_leave_out_finished_ones,
+    catalog::dates_on_sale_are_upcoming_dates_with_unsold_seats,
+    catalog::the_seat_chart_shows_every_seat_as_it_stands_now,
+    catalog::loading_the_catalog_again_changes_nothing,
+    reservations::second_fan_cannot_hold_a_held_seat,
+    reservations::holds_name_what_is_missing_or_unavailable,
+    reservations::an_expired_hold_frees_the_seat_for_everyone,
+    reservations::reservations_are_private_to_their_fan,
+    reservations::release_frees_the_seat_and_can_be_repeated,
+    wallet::charges_add_up_within_the_limit,
+    wallet::history_pages_newest_first,
+    wallet::a_retried_charge_is_applied_once,
+    wallet::a_crashed_claim_stops_blocking_after_its_lock,
+    payments::a_payment_changes_everything_at_once,
+    payments::an_insufficient_balance_changes_nothing,
+    payments::only_a_live_hold_can_be_paid,
+    payments::payments_need_the_fans_active_token,
+    payments::a_retried_payment_returns_the_first_receipt,
+    races::hundred_fans_racing_for_one_seat_yield_one_hold,
+    races::fifty_payments_racing_on_one_balance_never_overdraw,
+    races::hundred_concurrent_charges_all_apply_once,
+    races::one_idempotency_key_sent_twenty_times_applies_once,
+    races::a_payment_racing_expiry_and_release_never_double_sells,
+    races::a_thousand_fans_joining_at_once_get_gap_free_positions,
+);

@@ -1,0 +1,304 @@
+use ticketing::booking::QueueStatus;
+use ticketing::domain::QueueToken;
+use ticketing::{BookingError, Settings};
+
+use crate::world::*;
+
+pub async fn joining_twice_returns_the_same_token(w: World) {
+    let (first, created) = w
+        .booking
+        .join_queue(&fan("ana"), &concert_id(SPRING))
+        .await
+        .unwrap();
+    assert!(created);
+    assert_eq!(first.status, QueueStatus::Waiting);
+    assert_eq!(first.position, 1);
+    let (again, created) = w
+        .booking
+        .join_queue(&fan("ana"), &concert_id(SPRING))
+        .await
+        .unwrap();
+    assert!(!created);
+    assert_eq!(again.token, first.token);
+    assert_eq!(again.position, 1);
+
+    let unknown = w
+        .booking
+        .join_queue(&fan("ana"), &concert_id("no-such-show"))
+        .await;
+    assert!(matches!(unknown, Err(BookingError::ConcertNotFound)));
+}
+
+pub async fn positions_follow_join_order_with_an_estimated_wait(w: World) {
+    let w = w.with_settings(Settings {
+        admit_per_tick: 2,
+        admit_tick_seconds: 10,
+        ..Settings::default()
+    });
+    let mut tokens = Vec::new();
+    for name in ["a", "b", "c", "d", "e"] {
+        let (ticket, _) = w
+            .booking
+            .join_queue(&fan(name), &concert_id(SPRING))
+            .await
+            .unwrap();
+        tokens.push(ticket.token);
+    }
+    let fifth = w
+        .booking
+        .queue_status(&fan("e"), Some(&tokens[4]))
+        .await
+        .unwrap();
+    assert_eq!((fifth.position, fifth.estimated_wait_seconds), (5, 30));
+    assert_eq!(fifth.expires_at, w.now().plus_seconds(120));
+
+    w.booking.admit_concert(&concert_id(SPRING)).await.unwrap();
+    let fifth = w
+        .booking
+        .queue_status(&fan("e"), Some(&tokens[4]))
+        .await
+        .unwrap();
+    assert_eq!((fifth.position, fifth.estimated_wait_seconds), (3, 20));
+    let first = w
+        .booking
+        .queue_status(&fan("a"), Some(&tokens[0]))
+        .await
+        .unwrap();
+    assert_eq!(first.status, QueueStatus::Active);
+    assert_eq!((first.position, first.estimated_wait_seconds), (0, 0));
+    assert_eq!(first.expires_at, w.now().plus_seconds(600));
+}
+
+pub async fn the_tick_admits_in_order_and_at_most_per_tick(w: World) {
+    let w = w.with_settings(Settings {
+        admit_per_tick: 3,
+        ..Settings::default()
+    });
+    let mut tokens = Vec::new();
+    for i in 0..7 {
+        let (ticket, _) = w
+            .booking
+            .join_queue(&fan(&format!("fan{i}")), &concert_id(SPRING))
+            .await
+            .unwrap();
+        tokens.push(ticket.token);
+    }
+    assert_eq!(
+        w.booking.admit_concert(&concert_id(SPRING)).await.unwrap(),
+        Some((3, 0))
+    );
+    assert_eq!(
+        active_flags(&w, &tokens).await,
+        [true, true, true, false, false, false, false]
+    );
+    assert_eq!(
+        w.booking.admit_concert(&concert_id(SPRING)).await.unwrap(),
+        Some((3, 0))
+    );
+    assert_eq!(
+        w.booking.admit_concert(&concert_id(SPRING)).await.unwrap(),
+        Some((1, 0))
+    );
+    assert_eq!(active_flags(&w, &tokens).await, [true; 7]);
+    // A tick over every concert reports what it did.
+    let report = w.booking.admit_waiting().await.unwrap();
+    assert_eq!((report.concerts, report.admitted), (3, 0));
+}
+
+async fn active_flags(w: &World, tokens: &[QueueToken]) -> Vec<bool> {
+    let mut flags = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        let ticket = w
+            .booking
+            .queue_status(&fan(&format!("fan{i}")), Some(token))
+            .await
+            .unwrap();
+        flags.push(ticket.status == QueueStatus::Active);
+    }
+    flags
+}
+
+pub async fn never_more_than_max_active_tokens_are_active(w: World) {
+    let w = w.with_settings(Settings {
+        admit_per_tick: 10,
+        max_active: 3,
+        ..Settings::default()
+    });
+    let mut tokens = Vec::new();
+    for i in 0..6 {
+        let (ticket, _) = w
+            .booking
+            .join_queue(&fan(&format!("fan{i}")), &concert_id(SPRING))
+            .await
+            .unwrap();
+        tokens.push(ticket.token);
+    }
+    assert_eq!(
+        w.booking.admit_concert(&concert_id(SPRING)).await.unwrap(),
+        Some((3, 0))
+    );
+    assert_eq!(
+        w.booking.admit_concert(&concert_id(SPRING)).await.unwrap(),
+        Some((0, 0))
+    );
+
+    // A payment spends fan0's token: one slot frees up.
+    w.charged(&fan("fan0"), 200_000).await;
+    let held = w
+        .hold(&fan("fan0"), &tokens[0], SPRING, "2026-12-24", 1)
+        .await
+        .unwrap();
+    w.booking
+        .pay(&fan("fan0"), Some(&tokens[0]), held.reservation_id, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        w.booking.admit_concert(&concert_id(SPRING)).await.unwrap(),
+        Some((1, 0))
+    );
+    assert_eq!(
+        w.booking.admit_concert(&concert_id(SPRING)).await.unwrap(),
+        Some((0, 0))
+    );
+
+    // Active tokens end after ACTIVE_SECONDS; the waiting fan keeps polling meanwhile.
+    w.advance(100);
+    w.booking
+        .queue_status(&fan("fan5"), Some(&tokens[5]))
+        .await
+        .unwrap();
+    w.advance(501);
+    w.booking
+        .queue_status(&fan("fan5"), Some(&tokens[5]))
+        .await
+        .unwrap();
+    // fan4 never polled and is dropped; fan5 takes a slot freed by the ended tokens.
+    assert_eq!(
+        w.booking.admit_concert(&concert_id(SPRING)).await.unwrap(),
+        Some((1, 1))
+    );
+}
+
+pub async fn idle_waiting_tokens_are_dropped_and_never_stall_admission(w: World) {
+    let w = w.with_settings(Settings {
+        admit_per_tick: 1,
+        waiting_idle_seconds: 120,
+        ..Settings::default()
+    });
+    let (idle, _) = w
+        .booking
+        .join_queue(&fan("idle"), &concert_id(SPRING))
+        .await
+        .unwrap();
+    let (keen, _) = w
+        .booking
+        .join_queue(&fan("keen"), &concert_id(SPRING))
+        .await
+        .unwrap();
+    w.advance(90);
+    w.booking
+        .queue_status(&fan("keen"), Some(&keen.token))
+        .await
+        .unwrap();
+    w.advance(60);
+    // One admission per tick, yet the idle fan ahead does not use it up.
+    assert_eq!(
+        w.booking.admit_concert(&concert_id(SPRING)).await.unwrap(),
+        Some((1, 1))
+    );
+    let keen_now = w
+        .booking
+        .queue_status(&fan("keen"), Some(&keen.token))
+        .await
+        .unwrap();
+    assert_eq!(keen_now.status, QueueStatus::Active);
+    let idle_now = w
+        .booking
+        .queue_status(&fan("idle"), Some(&idle.token))
+        .await;
+    assert!(matches!(idle_now, Err(BookingError::QueueTokenExpired)));
+}
+
+pub async fn gated_operations_refuse_each_bad_token_distinctly(w: World) {
+    let (ana, ana_token) = w.admitted_fan("ana", SPRING).await;
+    let spring = concert_id(SPRING);
+
+    let missing = w.booking.dates_on_sale(&ana, None, &spring).await;
+    assert!(matches!(missing, Err(BookingError::QueueTokenRequired)));
+
+    let unknown = QueueToken::new(spring.clone());
+    let invalid = w.booking.dates_on_sale(&ana, Some(&unknown), &spring).await;
+    assert!(matches!(invalid, Err(BookingError::QueueTokenInvalid)));
+
+    let someone_elses = w
+        .booking
+        .dates_on_sale(&fan("bob"), Some(&ana_token), &spring)
+        .await;
+    assert!(matches!(
+        someone_elses,
+        Err(BookingError::QueueTokenInvalid)
+    ));
+
+    let other_concert = w
+        .booking
+        .dates_on_sale(&ana, Some(&ana_token), &concert_id(WINTER))
+        .await;
+    assert!(matches!(
+        other_concert,
+        Err(BookingError::QueueTokenWrongConcert)
+    ));
+
+    let (waiting, _) = w.booking.join_queue(&fan("cho"), &spring).await.unwrap();
+    let not_yet = w
+        .booking
+        .seat_chart(
+            &fan("cho"),
+            Some(&waiting.token),
+            &spring,
+            day("2026-12-24"),
+        )
+        .await;
+    match not_yet {
+        Err(BookingError::QueueNotAdmitted {
+            position,
+            estimated_wait_seconds,
+        }) => {
+            assert_eq!(position, 1);
+            assert_eq!(estimated_wait_seconds, 10);
+        }
+        other => panic!("expected QueueNotAdmitted, got {other:?}"),
+    }
+
+    assert!(w
+        .booking
+        .dates_on_sale(&ana, Some(&ana_token), &spring)
+        .await
+        .is_ok());
+    w.advance(600);
+    let expired = w
+        .booking
+        .dates_on_sale(&ana, Some(&ana_token), &spring)
+        .await;
+    assert!(matches!(expired, Err(BookingError::QueueTokenExpired)));
+    let polled = w.booking.queue_status(&ana, Some(&ana_token)).await;
+    assert!(matches!(polled, Err(BookingError::QueueTokenExpired)));
+}
+
+pub async fn an_ended_token_rejoins_at_the_back(w: World) {
+    let (ana, old) = w.admitted_fan("ana", SPRING).await;
+    let (_, _) = w
+        .booking
+        .join_queue(&fan("bob"), &concert_id(SPRING))
+        .await
+        .unwrap();
+    w.advance(601);
+    let (ticket, created) = w
+        .booking
+        .join_queue(&ana, &concert_id(SPRING))
+        .await
+        .unwrap();
+    assert!(created);
+    assert_ne!(ticket.token, old);
+    assert_eq!(ticket.status, QueueStatus::Waiting);
+    assert_eq!(ticket.position, 2, "behind bob, who joined earlier");
+}

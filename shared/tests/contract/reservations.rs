@@ -1,0 +1,158 @@
+use ticketing::booking::ReservationStatus;
+use ticketing::domain::ReservationId;
+use ticketing::BookingError;
+
+use crate::world::*;
+
+pub async fn second_fan_cannot_hold_a_held_seat(w: World) {
+    let (ana, ana_token) = w.admitted_fan("ana", SPRING).await;
+    let (bob, bob_token) = w.admitted_fan("bob", SPRING).await;
+    let held = w
+        .hold(&ana, &ana_token, SPRING, "2026-12-24", 5)
+        .await
+        .unwrap();
+    assert_eq!(held.status, ReservationStatus::Held);
+    assert_eq!(held.price.get(), 150_000);
+    assert_eq!(held.held_until, w.now().plus_seconds(300));
+
+    let second = w.hold(&bob, &bob_token, SPRING, "2026-12-24", 5).await;
+    assert!(matches!(second, Err(BookingError::SeatUnavailable)));
+    // The same seat on another date is another seat.
+    assert!(w
+        .hold(&bob, &bob_token, SPRING, "2026-12-25", 5)
+        .await
+        .is_ok());
+}
+
+pub async fn holds_name_what_is_missing_or_unavailable(w: World) {
+    let (ana, token) = w.admitted_fan("ana", WINTER).await;
+    let no_date = w.hold(&ana, &token, WINTER, "2026-12-30", 1).await;
+    assert!(matches!(no_date, Err(BookingError::DateNotFound)));
+    // Winter Gala prices seats 1 to 40 only.
+    let no_seat = w.hold(&ana, &token, WINTER, "2026-12-31", 41).await;
+    assert!(matches!(no_seat, Err(BookingError::SeatNotFound)));
+
+    w.charged(&ana, 50_000).await;
+    let held = w.hold(&ana, &token, WINTER, "2026-12-31", 1).await.unwrap();
+    w.booking
+        .pay(&ana, Some(&token), held.reservation_id, None)
+        .await
+        .unwrap();
+    let (bob, token) = w.admitted_fan("bob", WINTER).await;
+    let sold = w.hold(&bob, &token, WINTER, "2026-12-31", 1).await;
+    assert!(matches!(sold, Err(BookingError::SeatUnavailable)));
+
+    let (cho, token) = w.admitted_fan("cho", SPRING).await;
+    let past = w.hold(&cho, &token, SPRING, "2026-11-20", 1).await;
+    assert!(matches!(past, Err(BookingError::SeatUnavailable)));
+}
+
+pub async fn an_expired_hold_frees_the_seat_for_everyone(w: World) {
+    let (ana, ana_token) = w.admitted_fan("ana", SPRING).await;
+    let (bob, bob_token) = w.admitted_fan("bob", SPRING).await;
+    let held = w
+        .hold(&ana, &ana_token, SPRING, "2026-12-24", 9)
+        .await
+        .unwrap();
+
+    w.advance(299);
+    let still = w.hold(&bob, &bob_token, SPRING, "2026-12-24", 9).await;
+    assert!(matches!(still, Err(BookingError::SeatUnavailable)));
+    w.advance(1);
+    let bobs = w
+        .hold(&bob, &bob_token, SPRING, "2026-12-24", 9)
+        .await
+        .unwrap();
+    assert_eq!(bobs.status, ReservationStatus::Held);
+
+    let anas = w
+        .booking
+        .reservation(&ana, held.reservation_id)
+        .await
+        .unwrap();
+    assert_eq!(anas.status, ReservationStatus::Expired);
+}
+
+pub async fn reservations_are_private_to_their_fan(w: World) {
+    let (ana, token) = w.admitted_fan("ana", SPRING).await;
+    let held = w.hold(&ana, &token, SPRING, "2026-12-24", 2).await.unwrap();
+    assert_eq!(
+        w.booking
+            .reservation(&ana, held.reservation_id)
+            .await
+            .unwrap(),
+        held
+    );
+
+    let peek = w
+        .booking
+        .reservation(&fan("bob"), held.reservation_id)
+        .await;
+    assert!(matches!(peek, Err(BookingError::ReservationNotFound)));
+    let release = w
+        .booking
+        .release_reservation(&fan("bob"), held.reservation_id)
+        .await;
+    assert!(matches!(release, Err(BookingError::ReservationNotFound)));
+    let unknown = w.booking.reservation(&ana, ReservationId::new()).await;
+    assert!(matches!(unknown, Err(BookingError::ReservationNotFound)));
+    // Bob's attempt left Ana's hold alone.
+    let again = w
+        .booking
+        .reservation(&ana, held.reservation_id)
+        .await
+        .unwrap();
+    assert_eq!(again.status, ReservationStatus::Held);
+}
+
+pub async fn release_frees_the_seat_and_can_be_repeated(w: World) {
+    let (ana, ana_token) = w.admitted_fan("ana", SPRING).await;
+    let (bob, bob_token) = w.admitted_fan("bob", SPRING).await;
+    let held = w
+        .hold(&ana, &ana_token, SPRING, "2026-12-24", 3)
+        .await
+        .unwrap();
+    w.booking
+        .release_reservation(&ana, held.reservation_id)
+        .await
+        .unwrap();
+    w.booking
+        .release_reservation(&ana, held.reservation_id)
+        .await
+        .unwrap();
+    let released = w
+        .booking
+        .reservation(&ana, held.reservation_id)
+        .await
+        .unwrap();
+    assert_eq!(released.status, ReservationStatus::Released);
+    assert!(w
+        .hold(&bob, &bob_token, SPRING, "2026-12-24", 3)
+        .await
+        .is_ok());
+
+    let expiring = w
+        .hold(&ana, &ana_token, SPRING, "2026-12-24", 4)
+        .await
+        .unwrap();
+    w.advance(300);
+    let late = w
+        .booking
+        .release_reservation(&ana, expiring.reservation_id)
+        .await;
+    assert!(matches!(late, Err(BookingError::ReservationExpired)));
+
+    let (cho, token) = w.admitted_fan("cho", SPRING).await;
+    w.charged(&cho, 150_000).await;
+    let paid = w.hold(&cho, &token, SPRING, "2026-12-25", 1).await.unwrap();
+    w.booking
+        .pay(&cho, Some(&token), paid.reservation_id, None)
+        .await
+        .unwrap();
+    let after_paying = w
+        .booking
+        .release_reservation(&cho, paid.reservation_id)
+        .await;
+    assert!(matches!(after_paying, Err(BookingError::AlreadyPaid)));
+    assert!(w.seat_is_sold(SPRING, "2026-12-25", 1).await);
+}

@@ -1,0 +1,213 @@
+//! The test world: the service over a store, a hand-moved clock, and helpers that speak the
+//! domain. The same scenarios run against memory and, when an endpoint is given, DynamoDB.
+
+use std::sync::Arc;
+
+use ticketing::booking::{Catalog, HoldRequest, QueueStatus, Reservation};
+use ticketing::domain::{
+    ChargeAmount, ConcertDate, ConcertId, ManualClock, QueueToken, SeatNumber, Timestamp, UserId,
+};
+use ticketing::store::{DynamoStore, MemoryStore, Store};
+use ticketing::{Settings, Ticketing};
+
+/// 2026-12-01T00:00:00Z: the catalog's dates lie ahead of it, and one lies behind.
+pub const START: i64 = 1_796_083_200;
+
+pub const SPRING: &str = "spring-fest";
+pub const WINTER: &str = "winter-gala";
+
+pub fn demo_catalog() -> Catalog {
+    Catalog::from_json(
+        r#"{"concerts": [
+            {"concertId": "spring-fest", "title": "Spring Fest",
+             "dates": ["2026-11-20", "2026-12-24", "2026-12-25"],
+             "seatPrices": [{"fromSeat": 1, "toSeat": 10, "price": 150000},
+                            {"fromSeat": 11, "toSeat": 50, "price": 90000}]},
+            {"concertId": "winter-gala", "title": "Winter Gala",
+             "dates": ["2026-12-31"],
+             "seatPrices": [{"fromSeat": 1, "toSeat": 40, "price": 50000}]},
+            {"concertId": "autumn-past", "title": "Autumn (over)",
+             "dates": ["2026-11-01"],
+             "seatPrices": [{"fromSeat": 1, "toSeat": 50, "price": 10000}]}
+        ]}"#,
+    )
+    .expect("the demo catalog is valid")
+}
+
+pub struct World {
+    pub booking: Ticketing,
+    pub clock: Arc<ManualClock>,
+    pub store: Arc<dyn Store>,
+}
+
+impl World {
+    pub async fn memory() -> World {
+        World::over(Arc::new(MemoryStore::new())).await
+    }
+
+    /// A fresh table at `TEST_DYNAMODB_ENDPOINT`. Without one, the DynamoDB half of the suite
+    /// is skipped, unless `REQUIRE_DYNAMODB=1` (the test command) makes that a failure.
+    pub async fn dynamodb() -> Option<World> {
+        let Ok(endpoint) = std::env::var("TEST_DYNAMODB_ENDPOINT") else {
+            assert!(
+                std::env::var("REQUIRE_DYNAMODB").as_deref() != Ok("1"),
+                "REQUIRE_DYNAMODB=1 but TEST_DYNAMODB_ENDPOINT is not set"
+            );
+            eprintln!("TEST_DYNAMODB_ENDPOINT not set: DynamoDB contract test skipped");
+            return None;
+        };
+        let table = format!("contract-{}", uuid::Uuid::new_v4().simple());
+        let store = DynamoStore::connect(table, Some(&endpoint)).await;
+        store
+            .create_table_if_missing()
+            .await
+            .expect("create the test table");
+        Some(World::over(Arc::new(store)).await)
+    }
+
+    async fn over(store: Arc<dyn Store>) -> World {
+        let clock = Arc::new(ManualClock::starting_at(Timestamp::from_epoch_seconds(
+            START,
+        )));
+        let booking = Ticketing::new(store.clone(), clock.clone(), Settings::default());
+        let world = World {
+            booking,
+            clock,
+            store,
+        };
+        world
+            .booking
+            .load_catalog(&demo_catalog())
+            .await
+            .expect("load the demo catalog");
+        world
+    }
+
+    /// The same store and clock under other settings.
+    pub fn with_settings(self, settings: Settings) -> World {
+        World {
+            booking: Ticketing::new(self.store.clone(), self.clock.clone(), settings),
+            ..self
+        }
+    }
+
+    pub fn advance(&self, seconds: i64) {
+        self.clock.advance(seconds);
+    }
+
+    pub fn now(&self) -> Timestamp {
+        ticketing::domain::Clock::now(&*self.clock)
+    }
+
+    /// Joins the queue and runs admission ticks until the fan is active.
+    pub async fn admitted_fan(&self, name: &str, concert: &str) -> (UserId, QueueToken) {
+        let fan = fan(name);
+        let (ticket, _) = self
+            .booking
+            .join_queue(&fan, &concert_id(concert))
+            .await
+            .expect("join the queue");
+        for _ in 0..100 {
+            let status = self
+                .booking
+                .queue_status(&fan, Some(&ticket.token))
+                .await
+                .expect("poll the queue");
+            if status.status == QueueStatus::Active {
+                return (fan, ticket.token);
+            }
+            self.booking
+                .admit_concert(&concert_id(concert))
+                .await
+                .expect("admission tick");
+        }
+        panic!("{name} was never admitted");
+    }
+
+    pub async fn hold(
+        &self,
+        fan: &UserId,
+        token: &QueueToken,
+        concert: &str,
+        date: &str,
+        seat: i64,
+    ) -> Result<Reservation, ticketing::BookingError> {
+        self.booking
+            .hold_seat(fan, Some(token), &hold_request(concert, date, seat))
+            .await
+    }
+
+    pub async fn charged(&self, fan: &UserId, amount: i64) {
+        self.booking
+            .charge(fan, ChargeAmount::parse(amount).unwrap(), None)
+            .await
+            .expect("charge");
+    }
+
+    pub async fn seat_is_sold(&self, concert: &str, date: &str, seat: i64) -> bool {
+        self.store
+            .seat(
+                &concert_id(concert),
+                day(date),
+                SeatNumber::parse(seat).unwrap(),
+            )
+            .await
+            .unwrap()
+            .expect("seat exists")
+            .sold
+    }
+}
+
+pub fn fan(name: &str) -> UserId {
+    UserId::parse(name).unwrap()
+}
+
+pub fn concert_id(id: &str) -> ConcertId {
+    ConcertId::parse(id).unwrap()
+}
+
+pub fn day(date: &str) -> ConcertDate {
+    ConcertDate::parse(date).unwrap()
+}
+
+pub fn hold_request(concert: &str, date: &str, seat: i64) -> HoldRequest {
+    HoldRequest {
+        concert_id: concert_id(concert),
+        date: day(date),
+        seat_number: SeatNumber::parse(seat).unwrap(),
+    }
+}
+
+impl World {
+    /// Many fans joining at once and admitted together (the settings must let them all in).
+    pub async fn admitted_crowd(
+        &self,
+        prefix: &str,
+        count: usize,
+        concert: &str,
+    ) -> Vec<(UserId, QueueToken)> {
+        let mut joins = tokio::task::JoinSet::new();
+        for i in 0..count {
+            let booking = self.booking.clone();
+            let name = format!("{prefix}{i:04}");
+            let concert = concert_id(concert);
+            joins.spawn(async move {
+                let fan = fan(&name);
+                let (ticket, _) = booking.join_queue(&fan, &concert).await.expect("join");
+                (fan, ticket.token)
+            });
+        }
+        let crowd = joins.join_all().await;
+        for _ in 0..count {
+            let admitted = self
+                .booking
+                .admit_concert(&concert_id(concert))
+                .await
+                .expect("admission tick");
+            if admitted == Some((0, 0)) {
+                break;
+            }
+        }
+        crowd
+    }
+}
