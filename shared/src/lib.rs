@@ -1,8 +1,12 @@
 //! The concert-ticket reservation service: validated domain values (`domain`), the rules as
-//! operations (`booking`), and the stores that enforce them with conditional writes (`store`).
+//! operations (`booking`), the stores that enforce them with conditional writes (`store`), the
+//! HTTP contract (`http`), and the Lambda entry points that the functions call (`lambda`).
 
 pub mod booking;
+pub mod config;
 pub mod domain;
+pub mod http;
+pub mod lambda;
 pub mod store;
 
 pub use booking::{Settings, Ticketing};

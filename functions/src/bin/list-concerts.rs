@@ -1,1 +1,6 @@
-fn main() {}
+//! `GET /concerts`
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    ticketing::lambda::serve_endpoint(ticketing::http::Endpoint::ListConcerts).await
+}

@@ -9,6 +9,10 @@ pub enum BookingError {
     Unauthenticated,
     #[error("{0}")]
     InvalidRequest(String),
+    #[error("the body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("unknown field `{0}`")]
+    UnknownField(String),
     #[error("the request body is larger than 16 KiB")]
     PayloadTooLarge,
     #[error("concertId must be 1 to 64 letters, digits, '-' or '_'")]

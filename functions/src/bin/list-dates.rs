@@ -1,0 +1,6 @@
+//! `GET /concerts/{concertId}/dates`
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    ticketing::lambda::serve_endpoint(ticketing::http::Endpoint::ListDates).await
+}

@@ -1,0 +1,174 @@
+//! One handler per endpoint: parse, call the operation, answer as API.md says.
+
+use lambda_http::http::{header, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use tracing::{field, info_span, Instrument, Span};
+
+use super::problem::problem_response;
+use super::request::{
+    caller, idempotency_key, path_parameter, query_parameter, queue_token, JsonBody,
+};
+use super::routes::Endpoint;
+use super::App;
+use crate::booking::{HistoryCursor, HoldRequest, PageLimit};
+use crate::domain::{
+    BookingError, ChargeAmount, ConcertDate, ConcertId, PaymentId, ReservationId, SeatNumber,
+};
+use crate::store::StoreError;
+
+/// Serves one request of `endpoint`; every failure becomes a problem response.
+pub async fn handle(app: &App, endpoint: Endpoint, request: Request) -> Response<Body> {
+    let span = info_span!(
+        "request",
+        endpoint = ?endpoint,
+        method = %request.method(),
+        path = %request.uri().path(),
+        status = field::Empty,
+    );
+    async move {
+        let response = match serve(app, endpoint, &request).await {
+            Ok(response) => response,
+            Err(error) => problem_response(&error),
+        };
+        Span::current().record("status", response.status().as_u16());
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+async fn serve(
+    app: &App,
+    endpoint: Endpoint,
+    request: &Request,
+) -> Result<Response<Body>, BookingError> {
+    let user = caller(app, request)?;
+    let booking = &app.booking;
+    match endpoint {
+        Endpoint::ListConcerts => json(StatusCode::OK, &booking.concerts_on_sale().await?),
+        Endpoint::JoinQueue => {
+            let concert = ConcertId::parse(&path_parameter(request, "concertId"))?;
+            let (ticket, created) = booking.join_queue(&user, &concert).await?;
+            let status = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            json(status, &ticket)
+        }
+        Endpoint::QueueStatus => {
+            let token = queue_token(request)?;
+            json(
+                StatusCode::OK,
+                &booking.queue_status(&user, token.as_ref()).await?,
+            )
+        }
+        Endpoint::ListDates => {
+            let concert = ConcertId::parse(&path_parameter(request, "concertId"))?;
+            let token = queue_token(request)?;
+            json(
+                StatusCode::OK,
+                &booking
+                    .dates_on_sale(&user, token.as_ref(), &concert)
+                    .await?,
+            )
+        }
+        Endpoint::ListSeats => {
+            let concert = ConcertId::parse(&path_parameter(request, "concertId"))?;
+            let date = ConcertDate::parse(&path_parameter(request, "date"))?;
+            let token = queue_token(request)?;
+            let chart = booking
+                .seat_chart(&user, token.as_ref(), &concert, date)
+                .await?;
+            json(StatusCode::OK, &chart)
+        }
+        Endpoint::HoldSeat => {
+            let body = JsonBody::parse(request, &["concertId", "date", "seatNumber"])?;
+            let hold = HoldRequest {
+                concert_id: ConcertId::parse(
+                    body.string("concertId", BookingError::InvalidConcertId)?,
+                )?,
+                date: ConcertDate::parse(body.string("date", BookingError::InvalidDate)?)?,
+                seat_number: SeatNumber::parse(
+                    body.integer("seatNumber", BookingError::InvalidSeatNumber)?,
+                )?,
+            };
+            let token = queue_token(request)?;
+            let reservation = booking.hold_seat(&user, token.as_ref(), &hold).await?;
+            let location = format!("/reservations/{}", reservation.reservation_id);
+            created(&location, &reservation)
+        }
+        Endpoint::GetReservation => {
+            let id = ReservationId::parse(&path_parameter(request, "reservationId"))?;
+            json(StatusCode::OK, &booking.reservation(&user, id).await?)
+        }
+        Endpoint::ReleaseReservation => {
+            let id = ReservationId::parse(&path_parameter(request, "reservationId"))?;
+            booking.release_reservation(&user, id).await?;
+            Ok(Response::builder()
+                .status(StatusCode::NO_CONTENT)
+                .body(Body::Empty)
+                .map_err(internal)?)
+        }
+        Endpoint::ChargeBalance => {
+            let body = JsonBody::parse(request, &["amount"])?;
+            let amount = ChargeAmount::parse(body.integer("amount", BookingError::InvalidAmount)?)?;
+            let key = idempotency_key(request)?;
+            json(
+                StatusCode::OK,
+                &booking.charge(&user, amount, key.as_ref()).await?,
+            )
+        }
+        Endpoint::GetBalance => json(StatusCode::OK, &booking.balance(&user).await?),
+        Endpoint::ListBalanceTransactions => {
+            let limit = query_parameter(request, "limit")
+                .map(|raw| PageLimit::parse(&raw))
+                .transpose()?
+                .unwrap_or(PageLimit::DEFAULT);
+            let cursor = query_parameter(request, "cursor")
+                .map(|raw| HistoryCursor::parse(&raw))
+                .transpose()?;
+            json(
+                StatusCode::OK,
+                &booking.balance_history(&user, limit, cursor).await?,
+            )
+        }
+        Endpoint::Pay => {
+            let body = JsonBody::parse(request, &["reservationId"])?;
+            let reservation = ReservationId::parse(
+                body.string("reservationId", BookingError::InvalidReservationId)?,
+            )?;
+            let key = idempotency_key(request)?;
+            let token = queue_token(request)?;
+            let receipt = booking
+                .pay(&user, token.as_ref(), reservation, key.as_ref())
+                .await?;
+            created(&format!("/payments/{}", receipt.payment_id), &receipt)
+        }
+        Endpoint::GetPayment => {
+            let id = PaymentId::parse(&path_parameter(request, "paymentId"))?;
+            json(StatusCode::OK, &booking.payment(&user, id).await?)
+        }
+    }
+}
+
+fn json(status: StatusCode, body: &impl Serialize) -> Result<Response<Body>, BookingError> {
+    let text = serde_json::to_string(body).map_err(internal)?;
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::Text(text))
+        .map_err(internal)
+}
+
+fn created(location: &str, body: &impl Serialize) -> Result<Response<Body>, BookingError> {
+    let mut response = json(StatusCode::CREATED, body)?;
+    let location = location.parse().map_err(internal)?;
+    response.headers_mut().insert(header::LOCATION, location);
+    Ok(response)
+}
+
+fn internal(error: impl std::fmt::Display) -> BookingError {
+    StoreError::Corrupt(format!("building a response: {error}")).into()
+}

@@ -1,0 +1,40 @@
+//! The HTTP contract of API.md over API Gateway's payload-2.0 requests: routes, request parsing,
+//! handlers, and the one mapping from domain errors to problem+json.
+
+mod handlers;
+mod problem;
+mod request;
+mod routes;
+
+use std::sync::Arc;
+
+use crate::config::{Config, ConfigError};
+use crate::domain::SystemClock;
+use crate::store::DynamoStore;
+use crate::Ticketing;
+
+pub use handlers::handle;
+pub use problem::{describe, problem_response};
+pub use request::MAX_BODY_BYTES;
+pub use routes::{allowed_methods, find_route, Endpoint, Route, ROUTES};
+
+/// What every request handler needs, built once per process.
+#[derive(Clone)]
+pub struct App {
+    pub booking: Ticketing,
+    pub trust_user_header: bool,
+}
+
+impl App {
+    /// The deployed shape: configuration from the environment, DynamoDB from the AWS defaults
+    /// (`AWS_ENDPOINT_URL_DYNAMODB` points it at a local server).
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let config = Config::from_env()?;
+        let store = DynamoStore::connect(config.table_name, None).await;
+        let booking = Ticketing::new(Arc::new(store), Arc::new(SystemClock), config.settings);
+        Ok(App {
+            booking,
+            trust_user_header: config.trust_user_header,
+        })
+    }
+}

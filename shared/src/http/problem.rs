@@ -1,0 +1,151 @@
+//! The one place that says what HTTP makes of a domain error: status, stable `code`, and an
+//! `application/problem+json` body (RFC 9457). A 5xx never carries internals.
+
+use lambda_http::http::{header, StatusCode};
+use lambda_http::{Body, Response};
+use serde_json::json;
+use tracing::error;
+
+use crate::domain::BookingError;
+use crate::store::StoreError;
+
+/// The status and the machine `code` of an error.
+pub fn describe(error: &BookingError) -> (StatusCode, &'static str) {
+    use BookingError::*;
+    let (status, code) = match error {
+        Unauthenticated => (401, "UNAUTHENTICATED"),
+        InvalidRequest(_) => (400, "INVALID_REQUEST"),
+        MalformedJson(_) => (400, "MALFORMED_JSON"),
+        UnknownField(_) => (400, "UNKNOWN_FIELD"),
+        PayloadTooLarge => (413, "PAYLOAD_TOO_LARGE"),
+        InvalidConcertId => (400, "INVALID_CONCERT_ID"),
+        InvalidDate => (400, "INVALID_DATE"),
+        InvalidSeatNumber => (400, "INVALID_SEAT_NUMBER"),
+        InvalidAmount => (400, "INVALID_AMOUNT"),
+        InvalidReservationId => (400, "INVALID_RESERVATION_ID"),
+        InvalidPaymentId => (400, "INVALID_PAYMENT_ID"),
+        InvalidIdempotencyKey => (400, "INVALID_IDEMPOTENCY_KEY"),
+        InvalidCursor => (400, "INVALID_CURSOR"),
+        InvalidLimit => (400, "INVALID_LIMIT"),
+        InvalidCatalog(_) => (400, "INVALID_CATALOG"),
+        RouteNotFound => (404, "ROUTE_NOT_FOUND"),
+        MethodNotAllowed => (405, "METHOD_NOT_ALLOWED"),
+        QueueTokenRequired => (401, "QUEUE_TOKEN_REQUIRED"),
+        QueueTokenInvalid => (401, "QUEUE_TOKEN_INVALID"),
+        QueueTokenExpired => (401, "QUEUE_TOKEN_EXPIRED"),
+        QueueNotAdmitted { .. } => (403, "QUEUE_NOT_ADMITTED"),
+        QueueTokenWrongConcert => (403, "QUEUE_TOKEN_WRONG_CONCERT"),
+        ConcertNotFound => (404, "CONCERT_NOT_FOUND"),
+        DateNotFound => (404, "DATE_NOT_FOUND"),
+        SeatNotFound => (404, "SEAT_NOT_FOUND"),
+        SeatUnavailable => (409, "SEAT_UNAVAILABLE"),
+        ReservationNotFound => (404, "RESERVATION_NOT_FOUND"),
+        ReservationExpired => (409, "RESERVATION_EXPIRED"),
+        ReservationReleased => (409, "RESERVATION_RELEASED"),
+        AlreadyPaid => (409, "ALREADY_PAID"),
+        PaymentNotFound => (404, "PAYMENT_NOT_FOUND"),
+        BalanceLimitExceeded => (409, "BALANCE_LIMIT_EXCEEDED"),
+        InsufficientBalance => (409, "INSUFFICIENT_BALANCE"),
+        IdempotencyKeyReused => (422, "IDEMPOTENCY_KEY_REUSED"),
+        IdempotencyKeyInUse => (409, "IDEMPOTENCY_KEY_IN_USE"),
+        Contention => (503, "SERVICE_BUSY"),
+        Store(StoreError::Request(_)) => (503, "SERVICE_UNAVAILABLE"),
+        Store(StoreError::Corrupt(_)) => (500, "INTERNAL_ERROR"),
+    };
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        code,
+    )
+}
+
+pub fn problem_response(error: &BookingError) -> Response<Body> {
+    let (status, code) = describe(error);
+    let detail = if status.is_server_error() {
+        error!(%error, code, "request failed");
+        "The service could not complete the request. Retry shortly.".to_owned()
+    } else {
+        error.to_string()
+    };
+    let mut body = json!({
+        "type": format!("/problems/{}", code.to_ascii_lowercase().replace('_', "-")),
+        "title": title(code),
+        "status": status.as_u16(),
+        "code": code,
+        "detail": detail,
+    });
+    if let BookingError::QueueNotAdmitted {
+        position,
+        estimated_wait_seconds,
+    } = error
+    {
+        body["position"] = json!(position);
+        body["estimatedWaitSeconds"] = json!(estimated_wait_seconds);
+    }
+    let mut response = Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/problem+json");
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response = response.header(header::RETRY_AFTER, "1");
+    }
+    response
+        .body(Body::Text(body.to_string()))
+        .unwrap_or_default()
+}
+
+/// `SEAT_UNAVAILABLE` reads "Seat unavailable".
+fn title(code: &str) -> String {
+    let words = code.to_ascii_lowercase().replace('_', " ");
+    let mut chars = words.chars();
+    chars
+        .next()
+        .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problems_carry_a_stable_code_and_no_internals() {
+        let response = problem_response(&BookingError::Store(StoreError::Request(
+            "table tickets-prod in 123456789012 throttled".into(),
+        )));
+        assert_eq!(response.status(), 503);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+        let Body::Text(body) = response.body() else {
+            panic!("text body")
+        };
+        assert!(
+            !body.contains("123456789012") && !body.contains("tickets-prod"),
+            "{body}"
+        );
+        let body: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(body["code"], "SERVICE_UNAVAILABLE");
+        assert_eq!(body["title"], "Service unavailable");
+        assert_eq!(body["type"], "/problems/service-unavailable");
+    }
+
+    #[test]
+    fn waiting_fans_learn_their_place() {
+        let response = problem_response(&BookingError::QueueNotAdmitted {
+            position: 7,
+            estimated_wait_seconds: 20,
+        });
+        assert_eq!(response.status(), 403);
+        let Body::Text(body) = response.body() else {
+            panic!("text body")
+        };
+        let body: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            (
+                body["position"].as_u64(),
+                body["estimatedWaitSeconds"].as_u64()
+            ),
+            (Some(7), Some(20))
+        );
+    }
+}

@@ -1,0 +1,117 @@
+//! Reading a request: the caller, the headers of API.md, path and query parameters, and JSON
+//! bodies (at most 16 KiB, objects only, no unknown fields).
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt};
+use serde_json::{Map, Value};
+
+use super::App;
+use crate::domain::{BookingError, IdempotencyKey, QueueToken, UserId};
+
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The verified caller: the JWT authorizer's `sub` claim, or `X-User-Id` when trusted.
+pub(super) fn caller(app: &App, request: &Request) -> Result<UserId, BookingError> {
+    if app.trust_user_header {
+        if let Some(header) = request.headers().get("x-user-id") {
+            let raw = header.to_str().map_err(|_| BookingError::Unauthenticated)?;
+            return UserId::parse(raw);
+        }
+    }
+    let sub = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.jwt.as_ref())
+            .and_then(|jwt| jwt.claims.get("sub")),
+        _ => None,
+    };
+    UserId::parse(sub.ok_or(BookingError::Unauthenticated)?)
+}
+
+/// `X-Queue-Token`: absent is for the operation to judge; present must be well-formed.
+pub(super) fn queue_token(request: &Request) -> Result<Option<QueueToken>, BookingError> {
+    header(request, "x-queue-token", BookingError::QueueTokenInvalid)?
+        .map(QueueToken::parse)
+        .transpose()
+}
+
+pub(super) fn idempotency_key(request: &Request) -> Result<Option<IdempotencyKey>, BookingError> {
+    header(
+        request,
+        "idempotency-key",
+        BookingError::InvalidIdempotencyKey,
+    )?
+    .map(IdempotencyKey::parse)
+    .transpose()
+}
+
+fn header<'r>(
+    request: &'r Request,
+    name: &str,
+    unreadable: BookingError,
+) -> Result<Option<&'r str>, BookingError> {
+    match request.headers().get(name) {
+        None => Ok(None),
+        Some(value) => value.to_str().map(Some).map_err(|_| unreadable),
+    }
+}
+
+/// A path parameter the route guarantees; a missing one reads as empty and fails validation.
+pub(super) fn path_parameter(request: &Request, name: &str) -> String {
+    request
+        .path_parameters_ref()
+        .and_then(|p| p.first(name))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+pub(super) fn query_parameter(request: &Request, name: &str) -> Option<String> {
+    request
+        .query_string_parameters_ref()
+        .and_then(|q| q.first(name))
+        .map(str::to_owned)
+}
+
+/// A JSON object body whose fields are all among `allowed`.
+pub(super) struct JsonBody(Map<String, Value>);
+
+impl JsonBody {
+    pub(super) fn parse(request: &Request, allowed: &[&str]) -> Result<Self, BookingError> {
+        let bytes: &[u8] = match request.body() {
+            Body::Empty => b"",
+            Body::Text(text) => text.as_bytes(),
+            Body::Binary(bytes) => bytes,
+            _ => b"",
+        };
+        if bytes.len() > MAX_BODY_BYTES {
+            return Err(BookingError::PayloadTooLarge);
+        }
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(BookingError::InvalidRequest(
+                "this endpoint needs a JSON object body".into(),
+            ));
+        }
+        let value: Value = serde_json::from_slice(bytes)
+            .map_err(|e| BookingError::MalformedJson(e.to_string()))?;
+        let Value::Object(fields) = value else {
+            return Err(BookingError::InvalidRequest(
+                "the body must be a JSON object".into(),
+            ));
+        };
+        if let Some(unknown) = fields.keys().find(|k| !allowed.contains(&k.as_str())) {
+            return Err(BookingError::UnknownField(unknown.clone()));
+        }
+        Ok(JsonBody(fields))
+    }
+
+    /// A string field, or `invalid` when it is missing or not a string.
+    pub(super) fn string(&self, name: &str, invalid: BookingError) -> Result<&str, BookingError> {
+        self.0.get(name).and_then(Value::as_str).ok_or(invalid)
+    }
+
+    /// An integer field (`5`, not `5.0` or `"5"`), or `invalid`.
+    pub(super) fn integer(&self, name: &str, invalid: BookingError) -> Result<i64, BookingError> {
+        self.0.get(name).and_then(Value::as_i64).ok_or(invalid)
+    }
+}

@@ -1,0 +1,81 @@
+//! The two kinds of Lambda function: one HTTP endpoint, or the scheduled admission tick. A
+//! function's `main` calls one of these; the clients are built once per cold start.
+
+use std::convert::Infallible;
+use std::time::{Duration, Instant, SystemTime};
+
+use lambda_http::{service_fn, Error, Request};
+use lambda_runtime::LambdaEvent;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::booking::AdmissionReport;
+use crate::http::{handle, App, Endpoint};
+use crate::Ticketing;
+
+/// Serves one endpoint of the API behind API Gateway.
+pub async fn serve_endpoint(endpoint: Endpoint) -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let app = App::from_env().await?;
+    lambda_http::run(service_fn(|request: Request| {
+        let app = &app;
+        async move { Ok::<_, Infallible>(handle(app, endpoint, request).await) }
+    }))
+    .await
+}
+
+/// Runs the admission tick for the minute after each scheduled event.
+pub async fn serve_admission() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let app = App::from_env().await?;
+    lambda_runtime::run(lambda_runtime::service_fn(|event: LambdaEvent<Value>| {
+        let booking = &app.booking;
+        async move {
+            let deadline = event.context.deadline();
+            admit_for_a_minute(booking, deadline).await
+        }
+    }))
+    .await
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MinuteOfAdmission {
+    pub ticks: u32,
+    pub admitted: usize,
+    pub dropped: usize,
+    pub deferred: usize,
+}
+
+/// The schedule fires once a minute; this ticks every `admit_tick_seconds` within it, stopping
+/// early rather than running into the invocation's deadline.
+pub async fn admit_for_a_minute(
+    booking: &Ticketing,
+    deadline: SystemTime,
+) -> Result<MinuteOfAdmission, Error> {
+    let every = Duration::from_secs(booking.settings().admit_tick_seconds.max(1));
+    let started = Instant::now();
+    let mut minute = MinuteOfAdmission::default();
+    loop {
+        let AdmissionReport {
+            admitted,
+            dropped,
+            deferred,
+            ..
+        } = booking.admit_waiting().await?;
+        minute.ticks += 1;
+        minute.admitted += admitted;
+        minute.dropped += dropped;
+        minute.deferred += deferred;
+        let next = started + every * minute.ticks;
+        let time_left = deadline
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        if next >= started + Duration::from_secs(60)
+            || next.saturating_duration_since(Instant::now()) + Duration::from_secs(5) > time_left
+        {
+            return Ok(minute);
+        }
+        tokio::time::sleep_until(next.into()).await;
+    }
+}

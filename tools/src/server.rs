@@ -1,0 +1,143 @@
+//! The local server: hyper in front of the same handlers the Lambda functions run, routed by
+//! the shared route table, with the admission tick running in-process.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use lambda_http::aws_lambda_events::query_map::QueryMap;
+use lambda_http::{Body, RequestExt};
+use tokio::net::TcpListener;
+use tracing::{info, warn};
+
+use ticketing::http::{
+    allowed_methods, find_route, handle, problem_response, App, Endpoint, MAX_BODY_BYTES,
+};
+use ticketing::BookingError;
+
+/// Serves until `shutdown` completes, ticking admission every `admit_tick_seconds`.
+pub async fn serve(
+    app: App,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let ticker = tokio::spawn(admission_ticks(app.clone()));
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = accepted?;
+                let app = app.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |request| {
+                        let app = app.clone();
+                        async move { Ok::<_, Infallible>(respond(&app, request).await) }
+                    });
+                    if let Err(error) = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                    {
+                        warn!(%error, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    ticker.abort();
+    info!("stopped");
+    Ok(())
+}
+
+async fn admission_ticks(app: App) {
+    let every = Duration::from_secs(app.booking.settings().admit_tick_seconds.max(1));
+    let mut interval = tokio::time::interval(every);
+    loop {
+        interval.tick().await;
+        match app.booking.admit_waiting().await {
+            Ok(report) if report.admitted + report.dropped > 0 => {
+                info!(
+                    admitted = report.admitted,
+                    dropped = report.dropped,
+                    "admission tick"
+                );
+            }
+            Ok(_) => {}
+            Err(error) => warn!(%error, "admission tick failed"),
+        }
+    }
+}
+
+async fn respond(app: &App, request: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+    let started = Instant::now();
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let response = match into_lambda_request(request).await {
+        Ok((endpoint, request)) => handle(app, endpoint, request).await,
+        Err(error) => {
+            let mut response = problem_response(&error);
+            if matches!(error, BookingError::MethodNotAllowed) {
+                let allow = allowed_methods(&path).join(", ");
+                if let Ok(allow) = allow.parse() {
+                    response.headers_mut().insert(hyper::header::ALLOW, allow);
+                }
+            }
+            response
+        }
+    };
+    info!(
+        "{method} {path} {} {}ms",
+        response.status().as_u16(),
+        started.elapsed().as_millis()
+    );
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        Body::Text(text) => Bytes::from(text),
+        Body::Binary(bytes) => Bytes::from(bytes),
+        _ => Bytes::new(),
+    };
+    hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+/// What API Gateway would hand a function: the route's endpoint, path and query parameters, and
+/// the body, read up to the size limit.
+async fn into_lambda_request(
+    request: hyper::Request<Incoming>,
+) -> Result<(Endpoint, lambda_http::Request), BookingError> {
+    let (route, parameters) = find_route(request.method().as_str(), request.uri().path())?;
+    let (parts, body) = request.into_parts();
+    let bytes = Limited::new(body, MAX_BODY_BYTES)
+        .collect()
+        .await
+        .map_err(|error| {
+            if error.is::<http_body_util::LengthLimitError>() {
+                BookingError::PayloadTooLarge
+            } else {
+                BookingError::InvalidRequest("the request body could not be read".into())
+            }
+        })?
+        .to_bytes();
+    let body = if bytes.is_empty() {
+        Body::Empty
+    } else {
+        match String::from_utf8(bytes.to_vec()) {
+            Ok(text) => Body::Text(text),
+            Err(not_text) => Body::Binary(not_text.into_bytes()),
+        }
+    };
+    let query: QueryMap = parts
+        .uri
+        .query()
+        .unwrap_or_default()
+        .parse()
+        .unwrap_or_default();
+    let path: HashMap<String, String> = parameters.into_iter().collect();
+    let request = http::Request::from_parts(parts, body)
+        .with_path_parameters(path)
+        .with_query_string_parameters(query);
+    Ok((route.endpoint, request))
+}
