@@ -89,6 +89,12 @@ impl CatalogConcert {
     fn seat_prices(&self) -> Result<BTreeMap<SeatNumber, Won>, BookingError> {
         let mut prices = BTreeMap::new();
         for tier in &self.seat_prices {
+            if tier.price == Won::ZERO {
+                return Err(BookingError::InvalidCatalog(format!(
+                    "concert {}: seats cost at least 1 won",
+                    self.concert_id
+                )));
+            }
             if tier.from_seat > tier.to_seat {
                 return Err(BookingError::InvalidCatalog(format!(
                     "concert {}: a price tier runs backwards",

@@ -183,7 +183,7 @@ pub struct Balance {
 #[serde(rename_all = "camelCase")]
 pub struct BalanceHistory {
     pub items: Vec<BalanceTransaction>,
-    /// Pass back as `cursor` for the next, older page; absent on the last page.
+    /// Pass back as `cursor` for the next, older page; `null` on the last page.
     pub next_cursor: Option<HistoryCursorText>,
 }
 

@@ -123,6 +123,7 @@ pub async fn loading_the_catalog_again_changes_nothing(w: World) {
         r#"{"concerts": [{"concertId": "x", "title": "X", "dates": ["2026-12-01"], "seatPrices": [{"fromSeat": 1, "toSeat": 5, "price": 1}, {"fromSeat": 5, "toSeat": 6, "price": 1}]}]}"#,
         r#"{"concerts": [{"concertId": "x", "title": "X", "dates": ["2026-02-30"], "seatPrices": [{"fromSeat": 1, "toSeat": 5, "price": 1}]}]}"#,
         r#"{"concerts": [{"concertId": "x", "title": "X", "dates": ["2026-12-01"], "seatPrices": [{"fromSeat": 1, "toSeat": 5, "price": -1}]}]}"#,
+        r#"{"concerts": [{"concertId": "x", "title": "X", "dates": ["2026-12-01"], "seatPrices": [{"fromSeat": 1, "toSeat": 5, "price": 0}]}]}"#,
         r#"{"concerts": [], "extra": true}"#,
     ] {
         assert!(

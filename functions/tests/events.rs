@@ -1,0 +1,242 @@
+//! Every function's sample event (`events/<function>.json`, the files `cargo lambda invoke
+//! --data-file` takes) goes through that function's handler. The samples carry placeholder
+//! tokens and ids; the journey swaps in live ones where a step needs them.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use lambda_http::{Body, Response};
+use serde_json::Value;
+use ticketing::booking::Catalog;
+use ticketing::domain::{ManualClock, Timestamp};
+use ticketing::http::{handle, App, ROUTES};
+use ticketing::lambda::admit_for_a_minute;
+use ticketing::store::MemoryStore;
+use ticketing::{Settings, Ticketing};
+
+/// 2027-03-01T00:00:00Z, before the example catalog's dates.
+const START: i64 = 1_803_859_200;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn event(function: &str) -> Value {
+    let path = root().join("events").join(format!("{function}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("event files are JSON")
+}
+
+async fn app() -> App {
+    let settings = Settings {
+        admit_tick_seconds: 60,
+        ..Settings::default()
+    };
+    let clock = Arc::new(ManualClock::starting_at(Timestamp::from_epoch_seconds(
+        START,
+    )));
+    let booking = Ticketing::new(Arc::new(MemoryStore::new()), clock, settings);
+    let catalog = std::fs::read_to_string(root().join("catalog/example.json")).unwrap();
+    booking
+        .load_catalog(&Catalog::from_json(&catalog).unwrap())
+        .await
+        .unwrap();
+    App {
+        booking,
+        trust_user_header: false,
+    }
+}
+
+/// Feeds an event to the handler of the function it is named after.
+async fn invoke(app: &App, function: &str, event: &Value) -> (u16, Value) {
+    let route = ROUTES
+        .iter()
+        .find(|r| r.function == function)
+        .unwrap_or_else(|| panic!("no route is served by {function}"));
+    assert_eq!(
+        event["routeKey"],
+        format!("{} {}", route.method, route.path),
+        "events/{function}.json has the route key of its function"
+    );
+    let request = lambda_http::request::from_str(&event.to_string()).expect("a payload 2.0 event");
+    let response: Response<Body> = handle(app, route.endpoint, request).await;
+    let body = match response.body() {
+        Body::Text(text) => serde_json::from_str(text).expect("JSON body"),
+        _ => Value::Null,
+    };
+    (response.status().as_u16(), body)
+}
+
+fn with_token(mut event: Value, token: &Value) -> Value {
+    event["headers"]["x-queue-token"] = token.clone();
+    event
+}
+
+fn with_path(mut event: Value, name: &str, id: &Value) -> Value {
+    let id = id.as_str().unwrap();
+    let placeholder = event["pathParameters"][name].as_str().unwrap().to_owned();
+    event["pathParameters"][name] = id.into();
+    event["rawPath"] = event["rawPath"]
+        .as_str()
+        .unwrap()
+        .replace(&placeholder, id)
+        .into();
+    event
+}
+
+fn with_body(mut event: Value, body: Value) -> Value {
+    event["body"] = body.to_string().into();
+    event
+}
+
+#[tokio::test]
+async fn every_sample_event_is_answered_without_a_server_error() {
+    let app = app().await;
+    let mut functions: Vec<String> = std::fs::read_dir(root().join("events"))
+        .unwrap()
+        .map(|e| {
+            e.unwrap()
+                .path()
+                .file_stem()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|name| name != "admit-queue")
+        .collect();
+    functions.sort();
+    let mut served: Vec<String> = ROUTES.iter().map(|r| r.function.to_owned()).collect();
+    served.sort();
+    assert_eq!(functions, served, "one event file per API function");
+    for function in &functions {
+        let (status, body) = invoke(&app, function, &event(function)).await;
+        assert!(status < 500, "{function}: {status} {body}");
+        if status >= 400 {
+            assert!(body["code"].is_string(), "{function}: problem body {body}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_sample_events_walk_the_whole_journey() {
+    let app = app().await;
+    let (status, concerts) = invoke(&app, "list-concerts", &event("list-concerts")).await;
+    assert_eq!(
+        (status, concerts["concerts"][0]["concertId"].as_str()),
+        (200, Some("aurora-nights"))
+    );
+
+    let (status, ticket) = invoke(&app, "join-queue", &event("join-queue")).await;
+    assert_eq!((status, ticket["status"].as_str()), (201, Some("WAITING")));
+    let token = ticket["token"].clone();
+    let (status, _) = invoke(&app, "join-queue", &event("join-queue")).await;
+    assert_eq!(status, 200, "joining again returns the same token");
+
+    let minute = admit_for_a_minute(&app.booking, SystemTime::now() + Duration::from_secs(90))
+        .await
+        .unwrap();
+    assert_eq!((minute.ticks, minute.admitted), (1, 1));
+    let (status, ticket) = invoke(
+        &app,
+        "queue-status",
+        &with_token(event("queue-status"), &token),
+    )
+    .await;
+    assert_eq!((status, ticket["status"].as_str()), (200, Some("ACTIVE")));
+
+    let (status, dates) =
+        invoke(&app, "list-dates", &with_token(event("list-dates"), &token)).await;
+    assert_eq!(
+        (status, dates["dates"].as_array().map(Vec::len)),
+        (200, Some(3))
+    );
+    let (status, chart) =
+        invoke(&app, "list-seats", &with_token(event("list-seats"), &token)).await;
+    assert_eq!(
+        (status, chart["seats"].as_array().map(Vec::len)),
+        (200, Some(50))
+    );
+
+    let (status, first) = invoke(&app, "hold-seat", &with_token(event("hold-seat"), &token)).await;
+    assert_eq!((status, first["status"].as_str()), (201, Some("HELD")));
+    let release = with_path(
+        event("release-reservation"),
+        "reservationId",
+        &first["reservationId"],
+    );
+    assert_eq!(invoke(&app, "release-reservation", &release).await.0, 204);
+
+    let (status, held) = invoke(&app, "hold-seat", &with_token(event("hold-seat"), &token)).await;
+    assert_eq!(status, 201, "the released seat can be held again");
+    let read = with_path(
+        event("get-reservation"),
+        "reservationId",
+        &held["reservationId"],
+    );
+    let (status, reservation) = invoke(&app, "get-reservation", &read).await;
+    assert_eq!((status, reservation["seatNumber"].as_u64()), (200, Some(7)));
+
+    let (status, balance) = invoke(&app, "charge-balance", &event("charge-balance")).await;
+    assert_eq!((status, balance["balance"].as_i64()), (200, Some(200_000)));
+    let (status, replay) = invoke(&app, "charge-balance", &event("charge-balance")).await;
+    assert_eq!(
+        (status, replay),
+        (200, balance),
+        "the sample's Idempotency-Key replays"
+    );
+
+    let pay = with_body(
+        with_token(event("pay"), &token),
+        serde_json::json!({ "reservationId": held["reservationId"] }),
+    );
+    let (status, receipt) = invoke(&app, "pay", &pay).await;
+    assert_eq!(
+        (status, receipt["balanceAfter"].as_i64()),
+        (201, Some(35_000))
+    );
+    let read = with_path(event("get-payment"), "paymentId", &receipt["paymentId"]);
+    assert_eq!(invoke(&app, "get-payment", &read).await, (200, receipt));
+
+    let (status, balance) = invoke(&app, "get-balance", &event("get-balance")).await;
+    assert_eq!((status, balance["balance"].as_i64()), (200, Some(35_000)));
+    let (status, history) = invoke(
+        &app,
+        "list-balance-transactions",
+        &event("list-balance-transactions"),
+    )
+    .await;
+    assert_eq!(
+        (status, history["items"].as_array().map(Vec::len)),
+        (200, Some(2))
+    );
+
+    let (status, problem) =
+        invoke(&app, "list-dates", &with_token(event("list-dates"), &token)).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (401, Some("QUEUE_TOKEN_EXPIRED"))
+    );
+}
+
+#[tokio::test]
+async fn without_claims_nobody_is_served() {
+    let app = app().await;
+    let mut anonymous = event("get-balance");
+    anonymous["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    anonymous["headers"]["x-user-id"] = "intruder".into();
+    let (status, problem) = invoke(&app, "get-balance", &anonymous).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (401, Some("UNAUTHENTICATED"))
+    );
+}
+
+#[test]
+fn the_scheduled_event_is_json_for_the_admitter() {
+    let scheduled = event("admit-queue");
+    assert_eq!(scheduled["detail-type"], "Scheduled Event");
+}

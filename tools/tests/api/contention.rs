@@ -1,0 +1,40 @@
+use serde_json::json;
+
+use crate::server::{Backend, Options, Server};
+
+pub async fn dozens_of_fans_racing_for_one_seat_get_one_hold(backend: Backend) {
+    let Some(server) = Server::start(backend, Options::default()) else {
+        return;
+    };
+    let names: Vec<String> = (0..30).map(|i| format!("racer{i:02}")).collect();
+    let fans: Vec<_> = names.iter().map(|n| server.as_user(n)).collect();
+    let tokens = futures::future::join_all(fans.iter().map(|f| f.admitted("han-river-jazz"))).await;
+    let date = fans[0].first_date("han-river-jazz", &tokens[0]).await;
+
+    let hold = json!({"concertId": "han-river-jazz", "date": date, "seatNumber": 25});
+    let racers: Vec<_> = fans
+        .iter()
+        .zip(&tokens)
+        .map(|(fan, token)| fan.token(token))
+        .collect();
+    let replies =
+        futures::future::join_all(racers.iter().map(|r| r.post("/reservations", hold.clone())))
+            .await;
+    let won = replies.iter().filter(|r| r.status == 201).count();
+    assert_eq!(won, 1, "exactly one 201");
+    for reply in replies.iter().filter(|r| r.status != 201) {
+        reply.assert_problem(409, "SEAT_UNAVAILABLE");
+    }
+    let chart = fans[0]
+        .token(&tokens[0])
+        .get(&format!("/concerts/han-river-jazz/dates/{date}/seats"))
+        .await;
+    let taken: Vec<u64> = chart.body["seats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] != "AVAILABLE")
+        .map(|s| s["seatNumber"].as_u64().unwrap())
+        .collect();
+    assert_eq!(taken, [25]);
+}

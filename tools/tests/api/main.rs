@@ -1,0 +1,41 @@
+//! Black-box tests: the real local server over HTTP, on the in-memory store (`memory::…`) and
+//! on DynamoDB (`dynamodb::…`, against `TEST_DYNAMODB_ENDPOINT`).
+
+mod server;
+
+mod contention;
+mod errors;
+mod input;
+mod journey;
+mod ownership;
+
+macro_rules! api_tests {
+    ($($module:ident :: $test:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    crate::$module::$test(crate::server::Backend::Memory).await;
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    crate::$module::$test(crate::server::Backend::DynamoDb).await;
+                }
+            )*
+        }
+    };
+}
+
+api_tests!(
+    journey::fans_go_from_queue_to_receipt,
+    errors::every_queue_and_catalog_error_is_reachable,
+    errors::every_reservation_and_payment_error_is_reachable,
+    errors::every_wallet_and_idempotency_error_is_reachable,
+    input::bad_input_is_refused_and_changes_nothing,
+    ownership::other_fans_things_stay_private,
+    contention::dozens_of_fans_racing_for_one_seat_get_one_hold,
+);

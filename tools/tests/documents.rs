@@ -1,0 +1,158 @@
+//! The router, API.md, `openapi.yaml`, the SAM template and the function binaries describe the
+//! same set of routes and functions; adding one without the others fails here.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde_yaml::Value;
+use ticketing::http::ROUTES;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn yaml(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `METHOD /path` of every route the router serves.
+fn router_routes() -> BTreeSet<String> {
+    ROUTES
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+fn binaries() -> BTreeSet<String> {
+    std::fs::read_dir(root().join("functions/src/bin"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The function resources of the template: binary name and its HttpApi `METHOD /path` events.
+fn template_functions(template: &Value) -> Vec<(String, Vec<String>)> {
+    let resources = template["Resources"].as_mapping().expect("Resources");
+    let mut functions = Vec::new();
+    for (name, resource) in resources {
+        if resource["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name:?} names no Binary"))
+            .to_owned();
+        let mut events = Vec::new();
+        if let Some(mapping) = resource["Properties"]["Events"].as_mapping() {
+            for event in mapping.values() {
+                if event["Type"] == "HttpApi" {
+                    let p = &event["Properties"];
+                    events.push(format!(
+                        "{} {}",
+                        p["Method"].as_str().unwrap_or_default().to_uppercase(),
+                        p["Path"].as_str().unwrap_or_default()
+                    ));
+                }
+            }
+        }
+        functions.push((binary, events));
+    }
+    functions
+}
+
+#[test]
+fn openapi_describes_exactly_the_routes_the_router_serves() {
+    let document = yaml(&root().join("openapi.yaml"));
+    assert_eq!(
+        document["openapi"].as_str().map(|v| v.starts_with("3.1")),
+        Some(true)
+    );
+    let mut documented = BTreeSet::new();
+    for (path, item) in document["paths"].as_mapping().expect("paths") {
+        for (method, _) in item.as_mapping().expect("path item") {
+            let method = method.as_str().unwrap();
+            if ["get", "post", "put", "patch", "delete", "head", "options"].contains(&method) {
+                documented.insert(format!(
+                    "{} {}",
+                    method.to_uppercase(),
+                    path.as_str().unwrap()
+                ));
+            }
+        }
+    }
+    assert_eq!(documented, router_routes());
+}
+
+#[test]
+fn api_md_lists_exactly_the_routes_the_router_serves() {
+    // API.md lives in the shared folder beside the checkout.
+    let api_md = root().join("../shared/API.md");
+    let Ok(text) = std::fs::read_to_string(&api_md) else {
+        eprintln!(
+            "{} not found: the API.md check needs the shared folder",
+            api_md.display()
+        );
+        return;
+    };
+    let listed: BTreeSet<String> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|rest| rest.split('`').next())
+        .map(|route| {
+            route
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .map(|route| route.split('?').next().unwrap_or_default().to_owned())
+        .filter(|route| route.starts_with(|c: char| c.is_ascii_uppercase()))
+        .collect();
+    assert_eq!(listed, router_routes());
+}
+
+#[test]
+fn every_binary_has_its_function_and_every_route_its_event() {
+    let template = yaml(&root().join("infra/template.yaml"));
+    let functions = template_functions(&template);
+    let deployed: BTreeSet<String> = functions.iter().map(|(b, _)| b.clone()).collect();
+    assert_eq!(deployed.len(), functions.len(), "one resource per binary");
+    assert_eq!(
+        deployed,
+        binaries(),
+        "function resources and functions/src/bin agree"
+    );
+
+    for route in ROUTES {
+        let events = functions
+            .iter()
+            .find(|(binary, _)| binary == route.function)
+            .map(|(_, events)| events.clone())
+            .unwrap_or_default();
+        assert_eq!(
+            events,
+            [format!("{} {}", route.method, route.path)],
+            "{} serves exactly its route",
+            route.function
+        );
+    }
+    let routed: BTreeSet<&str> = ROUTES.iter().map(|r| r.function).collect();
+    for (binary, events) in &functions {
+        if !routed.contains(binary.as_str()) {
+            assert!(
+                events.is_empty(),
+                "{binary} is not an API function but has HTTP events"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_template_never_trusts_a_user_header() {
+    let text = std::fs::read_to_string(root().join("infra/template.yaml")).unwrap();
+    assert!(!text.contains("TRUST_USER_HEADER"));
+    assert!(!text.to_ascii_lowercase().contains("x-user-id"));
+}
