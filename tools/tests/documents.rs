@@ -156,3 +156,27 @@ fn the_template_never_trusts_a_user_header() {
     assert!(!text.contains("TRUST_USER_HEADER"));
     assert!(!text.to_ascii_lowercase().contains("x-user-id"));
 }
+
+#[test]
+fn cargo_lambda_watch_routes_every_path_to_its_function() {
+    let manifest: toml::Value =
+        toml::from_str(&std::fs::read_to_string(root().join("Cargo.toml")).unwrap()).unwrap();
+    let router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"]
+        .as_table()
+        .expect("[workspace.metadata.lambda.watch.router]");
+    let mut watched = BTreeSet::new();
+    for (path, targets) in router {
+        for target in targets.as_array().expect("method and function pairs") {
+            let (method, function) = (
+                target["method"].as_str().unwrap(),
+                target["function"].as_str().unwrap(),
+            );
+            watched.insert(format!("{method} {path} {function}"));
+        }
+    }
+    let expected: BTreeSet<String> = ROUTES
+        .iter()
+        .map(|r| format!("{} {} {}", r.method, r.path, r.function))
+        .collect();
+    assert_eq!(watched, expected);
+}
