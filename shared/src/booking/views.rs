@@ -184,10 +184,8 @@ pub struct Balance {
 pub struct BalanceHistory {
     pub items: Vec<BalanceTransaction>,
     /// Pass back as `cursor` for the next, older page; `null` on the last page.
-    pub next_cursor: Option<HistoryCursorText>,
+    pub next_cursor: Option<String>,
 }
-
-pub type HistoryCursorText = String;
 
 /// One charge or payment. `amount` is always positive; `type` says which way it went.
 #[derive(Debug, Clone, PartialEq, Serialize)]

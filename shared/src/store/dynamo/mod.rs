@@ -10,7 +10,9 @@ use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 
-use self::request::{from_item, record_item, request_error, sort_key, value, Item, Transaction};
+use self::request::{
+    from_item, partition_key, record_item, request_error, sort_key, value, Item, Transaction,
+};
 use super::*;
 
 /// The attribute DynamoDB's TTL reads; TTL only collects garbage, conditions compare it to now.
@@ -618,11 +620,7 @@ impl Store for DynamoStore {
             token: None,
         };
         for item in items {
-            let pk = match item.get("pk") {
-                Some(aws_sdk_dynamodb::types::AttributeValue::S(pk)) => pk.clone(),
-                _ => String::new(),
-            };
-            let sk = sort_key(&item).to_owned();
+            let (pk, sk) = (partition_key(&item).to_owned(), sort_key(&item).to_owned());
             if pk == token_key.pk && sk == token_key.sk {
                 context.token = Some(from_item(item)?);
             } else if sk == balance_key.sk {

@@ -57,9 +57,17 @@ pub(super) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError
     serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+pub(super) fn partition_key(item: &Item) -> &str {
+    string_attribute(item, "pk")
+}
+
 pub(super) fn sort_key(item: &Item) -> &str {
-    match item.get("sk") {
-        Some(AttributeValue::S(sk)) => sk,
+    string_attribute(item, "sk")
+}
+
+fn string_attribute<'i>(item: &'i Item, name: &str) -> &'i str {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => value,
         _ => "",
     }
 }
