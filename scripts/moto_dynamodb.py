@@ -8,7 +8,9 @@ DynamoDB does neither. This launcher fixes both without changing what moto evalu
 * requests are handled one at a time (each request is atomic, as DynamoDB's items are; the
   service's own reads, decisions and commits still interleave freely between requests);
 * a transaction checks every condition first and writes only if all hold, snapshotting just the
-  items it touches in case a write fails part-way.
+  items it touches in case a write fails part-way;
+* the listen backlog holds a thousand simultaneous connects (werkzeug's 128 makes the kernel
+  drop SYNs, which clients see as connect timeouts).
 
 Usage: python scripts/moto_dynamodb.py -H 127.0.0.1 -p PORT
 """
@@ -19,7 +21,7 @@ import signal
 import sys
 import threading
 
-from werkzeug.serving import run_simple
+from werkzeug.serving import BaseWSGIServer, run_simple
 
 from moto.dynamodb.comparisons import get_filter_expression as condition_of
 from moto.dynamodb.exceptions import (
@@ -119,6 +121,7 @@ def main():
     args = parser.parse_args()
 
     DynamoDBBackend.transact_write_items = transact_write_items
+    BaseWSGIServer.request_queue_size = 4096
     app = DomainDispatcherApplication(create_backend_app)
     one_at_a_time = threading.Lock()
 

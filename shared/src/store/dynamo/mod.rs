@@ -46,7 +46,11 @@ impl DynamoStore {
             aws_config::meta::region::RegionProviderChain::default_provider().or_else("us-east-1"),
         );
         if let Some(endpoint) = endpoint {
-            loader = loader.endpoint_url(endpoint);
+            // Local servers handle one request at a time: connections may wait their turn.
+            let patient = aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_secs(30))
+                .build();
+            loader = loader.endpoint_url(endpoint).timeout_config(patient);
             if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
                 loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
                     "local",
