@@ -19,9 +19,7 @@ impl Ticketing {
         user: &UserId,
         concert: &ConcertId,
     ) -> Result<(QueueTicket, bool), BookingError> {
-        if self.store.concert(concert).await?.is_none() {
-            return Err(BookingError::ConcertNotFound);
-        }
+        let mut concert_checked = false;
         for _ in 0..JOIN_ATTEMPTS {
             let now = self.now();
             let previous = self.store.queue_pointer(user, concert).await?;
@@ -36,6 +34,13 @@ impl Ticketing {
                     }
                     return Ok((self.ticket(&record, queue), false));
                 }
+            }
+            // A live token proves its concert exists; only a new number needs the check.
+            if !concert_checked {
+                if self.store.concert(concert).await?.is_none() {
+                    return Err(BookingError::ConcertNotFound);
+                }
+                concert_checked = true;
             }
             let queue = self.store.issue_queue_number(concert).await?;
             let record = TokenRecord {
