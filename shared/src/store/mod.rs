@@ -4,6 +4,7 @@
 
 mod dynamo;
 mod memory;
+mod metered;
 mod records;
 
 use async_trait::async_trait;
@@ -13,8 +14,9 @@ use crate::domain::{
     UserId,
 };
 
-pub use dynamo::DynamoStore;
+pub use dynamo::{meter, DynamoStore};
 pub use memory::MemoryStore;
+pub use metered::MeteredStore;
 pub use records::*;
 
 #[derive(Debug, thiserror::Error)]

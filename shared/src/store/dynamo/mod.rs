@@ -2,6 +2,7 @@
 //! condition expression or a `TransactWriteItems`.
 
 mod keys;
+pub mod meter;
 mod request;
 mod table;
 
@@ -42,6 +43,23 @@ impl DynamoStore {
     /// A client from the standard AWS environment. With `endpoint` (a local DynamoDB or moto),
     /// requests go there, with placeholder credentials and region when none are configured.
     pub async fn connect(table: impl Into<String>, endpoint: Option<&str>) -> Self {
+        Self::connect_with(table, endpoint, None).await
+    }
+
+    /// As [`DynamoStore::connect`], logging every request the client transmits.
+    pub async fn connect_logged(
+        table: impl Into<String>,
+        endpoint: Option<&str>,
+        log: meter::RequestLog,
+    ) -> Self {
+        Self::connect_with(table, endpoint, Some(log)).await
+    }
+
+    async fn connect_with(
+        table: impl Into<String>,
+        endpoint: Option<&str>,
+        log: Option<meter::RequestLog>,
+    ) -> Self {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(
             aws_config::meta::region::RegionProviderChain::default_provider().or_else("us-east-1"),
         );
@@ -61,7 +79,11 @@ impl DynamoStore {
                 ));
             }
         }
-        Self::new(Client::new(&loader.load().await), table)
+        let mut config = aws_sdk_dynamodb::config::Builder::from(&loader.load().await);
+        if let Some(log) = log {
+            config = config.interceptor(log);
+        }
+        Self::new(Client::from_conf(config.build()), table)
     }
 
     pub fn table(&self) -> &str {

@@ -21,7 +21,7 @@ pub(super) type Item = HashMap<String, AttributeValue>;
 pub(super) type Values = Vec<(&'static str, AttributeValue)>;
 
 /// BatchGetItem takes at most 100 keys.
-const BATCH_GET_LIMIT: usize = 100;
+pub(super) const BATCH_GET_LIMIT: usize = 100;
 /// A transaction cancelled only by conflicts with other transactions is sent again this often.
 const CONFLICT_RETRIES: u32 = 10;
 
