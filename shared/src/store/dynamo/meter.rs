@@ -744,7 +744,7 @@ mod tests {
 
     #[test]
     fn queries_are_charged_per_page_by_size() {
-        let pages = query("P".into(), std::iter::repeat(600 * 1024).take(3));
+        let pages = query("P".into(), std::iter::repeat_n(600 * 1024, 3));
         assert_eq!(pages.len(), 3);
         assert_eq!(pages[0].read_units(), 150.0);
         let empty = query("P".into(), std::iter::empty());
