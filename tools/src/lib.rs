@@ -1,4 +1,6 @@
-//! Local development: every route of the API in one process, and loading catalogs.
+//! Local development: every route of the API in one process, loading catalogs, and the on-sale
+//! simulator.
 
 pub mod demo_catalog;
+pub mod onsale;
 pub mod server;

@@ -18,6 +18,9 @@ pub struct AdmissionReport {
     pub dropped: usize,
     /// Concerts whose step failed or lost a race; the next tick retries them.
     pub deferred: usize,
+    /// Who was admitted and who was dropped, for metrics and the on-sale simulator.
+    pub admitted_tokens: Vec<QueueToken>,
+    pub dropped_tokens: Vec<QueueToken>,
 }
 
 impl Ticketing {
@@ -27,10 +30,12 @@ impl Ticketing {
         let mut report = AdmissionReport::default();
         for concert in self.store.concerts().await? {
             report.concerts += 1;
-            match self.admit_concert(&concert.concert_id).await {
+            match self.admission_step(&concert.concert_id).await {
                 Ok(Some((admitted, dropped))) => {
-                    report.admitted += admitted;
-                    report.dropped += dropped;
+                    report.admitted += admitted.len();
+                    report.dropped += dropped.len();
+                    report.admitted_tokens.extend(admitted);
+                    report.dropped_tokens.extend(dropped);
                 }
                 Ok(None) => report.deferred += 1,
                 Err(error) => {
@@ -48,10 +53,19 @@ impl Ticketing {
         &self,
         concert: &ConcertId,
     ) -> Result<Option<(usize, usize)>, BookingError> {
+        let step = self.admission_step(concert).await?;
+        Ok(step.map(|(admitted, dropped)| (admitted.len(), dropped.len())))
+    }
+
+    /// One tick for one concert: the tokens admitted and dropped.
+    async fn admission_step(
+        &self,
+        concert: &ConcertId,
+    ) -> Result<Option<(Vec<QueueToken>, Vec<QueueToken>)>, BookingError> {
         let now = self.now().epoch_seconds();
         let queue = self.store.queue_state(concert).await?;
         if queue.cursor >= queue.issued {
-            return Ok(Some((0, 0)));
+            return Ok(Some(Default::default()));
         }
 
         // Who is still active: admitted by a tick, not yet ended, not spent by a payment.
@@ -75,7 +89,7 @@ impl Ticketing {
         let free = (self.settings.max_active as usize).saturating_sub(active_set.active.len());
         let slots = free.min(self.settings.admit_per_tick as usize);
         if slots == 0 {
-            return Ok(Some((0, 0)));
+            return Ok(Some(Default::default()));
         }
 
         let entries = self
@@ -127,11 +141,14 @@ impl Ticketing {
             plan.new_cursor = entry.seq;
         }
         if plan.new_cursor == queue.cursor {
-            return Ok(Some((0, 0)));
+            return Ok(Some(Default::default()));
         }
         plan.active_set = active_set;
         match self.store.commit_admission(&plan).await? {
-            CommitOutcome::Committed => Ok(Some((plan.admitted.len(), plan.dropped.len()))),
+            CommitOutcome::Committed => {
+                let dropped = plan.dropped.into_iter().map(|(token, _)| token).collect();
+                Ok(Some((plan.admitted, dropped)))
+            }
             CommitOutcome::Refused | CommitOutcome::ClaimLost => Ok(None),
         }
     }

@@ -2,6 +2,7 @@
 //! the store conditionally on what it read.
 
 mod admission;
+mod audit;
 mod catalog;
 mod idempotency;
 mod payments;
@@ -19,6 +20,7 @@ use crate::domain::{BookingError, Clock, Timestamp};
 use crate::store::{CommitOutcome, Store};
 
 pub use admission::AdmissionReport;
+pub use audit::audit;
 pub use catalog::{Catalog, CatalogConcert, CatalogLoadReport, PriceTier};
 pub use reservations::HoldRequest;
 pub use settings::Settings;

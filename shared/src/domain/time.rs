@@ -1,7 +1,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use chrono::{DateTime, NaiveDate, SecondsFormat};
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::BookingError;
@@ -91,7 +91,15 @@ impl From<ConcertDate> for String {
 
 impl fmt::Display for ConcertDate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.format("%Y-%m-%d"))
+        // Written out rather than through a format string: keys print dates on every request.
+        let date = self.0;
+        write!(
+            f,
+            "{:04}-{:02}-{:02}",
+            date.year(),
+            date.month(),
+            date.day()
+        )
     }
 }
 

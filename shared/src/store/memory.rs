@@ -38,6 +38,22 @@ impl MemoryStore {
         Self::default()
     }
 
+    /// Every seat, reservation, payment, balance and entry, for an audit.
+    pub fn inventory(&self) -> Inventory {
+        let t = self.tables();
+        Inventory {
+            seats: t.seats.values().cloned().collect(),
+            reservations: t.reservations.values().cloned().collect(),
+            payments: t.payments.values().cloned().collect(),
+            balances: t.balances.iter().map(|(u, b)| (u.clone(), *b)).collect(),
+            entries: t
+                .entries
+                .iter()
+                .map(|((u, _), e)| (u.clone(), e.clone()))
+                .collect(),
+        }
+    }
+
     fn tables(&self) -> MutexGuard<'_, Tables> {
         // A panic while holding the lock cannot leave a half-applied change: every method
         // checks all conditions before it writes anything.

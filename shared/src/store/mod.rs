@@ -67,6 +67,17 @@ pub struct SeatMap {
     pub holds: Vec<HoldRecord>,
 }
 
+/// Everything seats and money depend on, read whole for an audit (the simulator's end, tests).
+/// No request path reads it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Inventory {
+    pub seats: Vec<SeatRecord>,
+    pub reservations: Vec<ReservationRecord>,
+    pub payments: Vec<PaymentRecord>,
+    pub balances: Vec<(UserId, BalanceRecord)>,
+    pub entries: Vec<(UserId, BalanceEntryRecord)>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct PaymentContext {
     pub reservation: Option<ReservationRecord>,

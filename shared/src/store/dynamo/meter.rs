@@ -28,7 +28,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::keys::{self, Key};
-use super::request::{record_item, Item, BATCH_GET_LIMIT};
+use super::request::{Item, BATCH_GET_LIMIT};
+use super::size;
 use super::QueuePointer;
 use crate::domain::{
     ConcertDate, ConcertId, IdempotencyKey, PaymentId, QueueToken, ReservationId, SeatNumber,
@@ -157,9 +158,9 @@ fn write_units(bytes: usize) -> f64 {
     bytes.div_ceil(1024).max(1) as f64
 }
 
-/// The size of a record stored under `key`; a record that does not serialize counts as empty.
+/// The size of a record stored under `key`.
 fn sized(key: &Key, record: &impl Serialize) -> usize {
-    record_item(key, record).map_or(0, |item| item_size(&item))
+    size::record_size(&key.pk, &key.sk, record)
 }
 
 /// A fixed-shape item updated or checked by key: under 1 KB, so one unit.
@@ -729,6 +730,85 @@ mod tests {
         assert_eq!(item_size(&item), 2 + 8 + 1 + 4 + 2 + 1);
         assert_eq!(number_size("100"), 2);
         assert_eq!(number_size("-0.5"), 2);
+    }
+
+    #[test]
+    fn records_are_sized_as_serde_dynamo_maps_them() {
+        use crate::domain::{ConcertDate, Won};
+        use std::collections::BTreeMap;
+        let user = UserId::parse("fan-17").unwrap();
+        let concert = ConcertId::parse("aurora").unwrap();
+        let token = QueueToken::new(concert.clone());
+        let record = TokenRecord {
+            token: token.clone(),
+            user_id: user.clone(),
+            concert_id: concert.clone(),
+            seq: 123_456,
+            status: TokenStatus::Active,
+            last_seen_at: 1_796_083_200,
+            active_until: Some(1_796_083_800),
+            expires_at: 1_796_170_200,
+        };
+        let reservation = ReservationRecord {
+            reservation_id: ReservationId::new(),
+            user_id: user.clone(),
+            concert_id: concert.clone(),
+            date: ConcertDate::parse("2026-12-24").unwrap(),
+            seat_number: SeatNumber::parse(7).unwrap(),
+            price: Won::new(99_000).unwrap(),
+            held_until: 1_796_083_500,
+            status: StoredReservationStatus::Held,
+            payment_id: None,
+        };
+        let mut active = BTreeMap::new();
+        active.insert("a".repeat(40), 17);
+        active.insert("b".repeat(40), 1_796_083_200);
+        let set = ActiveSetRecord { active };
+        let entries = [
+            QueueEntryRecord {
+                seq: 1,
+                token: Some(token),
+                joined_at: 5,
+            },
+            QueueEntryRecord {
+                seq: 2,
+                token: None,
+                joined_at: 0,
+            },
+        ];
+        let exact = |key: &Key, record: &dyn erased::Sizable| (record.item(key), record.size(key));
+        for (item, fast) in [
+            exact(&keys::token(&record.token), &record),
+            exact(
+                &keys::reservation(&user, reservation.reservation_id),
+                &reservation,
+            ),
+            exact(&keys::active_set(&concert), &set),
+            exact(&keys::queue_entry(&concert, 1), &entries[0]),
+            exact(&keys::queue_entry(&concert, 2), &entries[1]),
+        ] {
+            assert_eq!(item_size(&item), fast, "{item:?}");
+        }
+    }
+
+    /// Sizes records of different types through one table.
+    mod erased {
+        use super::super::super::request::record_item;
+        use super::*;
+
+        pub trait Sizable {
+            fn item(&self, key: &Key) -> Item;
+            fn size(&self, key: &Key) -> usize;
+        }
+
+        impl<T: Serialize> Sizable for T {
+            fn item(&self, key: &Key) -> Item {
+                record_item(key, self).unwrap()
+            }
+            fn size(&self, key: &Key) -> usize {
+                sized(key, self)
+            }
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod keys;
 pub mod meter;
 mod request;
+mod size;
 mod table;
 
 use async_trait::async_trait;

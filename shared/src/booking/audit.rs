@@ -1,0 +1,90 @@
+//! The invariants money and seats must keep, checked over a whole inventory: no seat sold twice,
+//! every sold seat paid once and confirmed once, every balance the sum of its entries and never
+//! negative. The simulator runs it at the end of an on-sale; tests run it after races.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::domain::{ConcertDate, ConcertId, SeatNumber, UserId, Won};
+use crate::store::{EntryKind, Inventory, StoredReservationStatus};
+
+type SeatKey = (ConcertId, ConcertDate, SeatNumber);
+
+/// Every broken rule, in words; empty when all hold.
+pub fn audit(inventory: &Inventory) -> Vec<String> {
+    let mut violations = Vec::new();
+    let seat = |c: &ConcertId, d: ConcertDate, s: SeatNumber| (c.clone(), d, s);
+
+    let mut payments: HashMap<SeatKey, usize> = HashMap::new();
+    for p in &inventory.payments {
+        *payments
+            .entry(seat(&p.concert_id, p.date, p.seat_number))
+            .or_default() += 1;
+    }
+    let mut confirmed: HashMap<SeatKey, usize> = HashMap::new();
+    for r in &inventory.reservations {
+        if r.status == StoredReservationStatus::Confirmed {
+            *confirmed
+                .entry(seat(&r.concert_id, r.date, r.seat_number))
+                .or_default() += 1;
+        }
+    }
+    for s in &inventory.seats {
+        let key = seat(&s.concert_id, s.date, s.seat_number);
+        let (paid, held) = (
+            payments.remove(&key).unwrap_or(0),
+            confirmed.remove(&key).unwrap_or(0),
+        );
+        let name = format!("{} {} seat {}", s.concert_id, s.date, s.seat_number.get());
+        if s.sold && (paid != 1 || held != 1) {
+            violations.push(format!(
+                "{name} is sold with {paid} payments and {held} confirmed reservations"
+            ));
+        }
+        if !s.sold && (paid > 0 || held > 0) {
+            violations.push(format!(
+                "{name} is unsold yet has {paid} payments and {held} confirmed reservations"
+            ));
+        }
+    }
+    for ((c, d, s), n) in payments {
+        violations.push(format!(
+            "{n} payments for {c} {d} seat {}, which does not exist",
+            s.get()
+        ));
+    }
+
+    let mut entries: BTreeMap<&UserId, Vec<_>> = BTreeMap::new();
+    for (user, entry) in &inventory.entries {
+        entries.entry(user).or_default().push(entry);
+    }
+    for (user, balance) in &inventory.balances {
+        let mut running = 0i64;
+        let mut list = entries.remove(user).unwrap_or_default();
+        list.sort_by_key(|e| e.version);
+        for e in &list {
+            running += match e.kind {
+                EntryKind::Charge => e.amount.get(),
+                EntryKind::Payment => -e.amount.get(),
+            };
+            if running < 0 || Won::new(running) != Some(e.balance_after) {
+                violations.push(format!(
+                    "{user}: entry {} leaves {} but the entries sum to {running}",
+                    e.version,
+                    e.balance_after.get()
+                ));
+            }
+        }
+        if balance.amount.get() != running || balance.version != list.len() as u64 {
+            violations.push(format!(
+                "{user}: balance {} at version {} but {} entries sum to {running}",
+                balance.amount.get(),
+                balance.version,
+                list.len()
+            ));
+        }
+    }
+    for (user, list) in entries {
+        violations.push(format!("{user} has {} entries and no balance", list.len()));
+    }
+    violations
+}

@@ -1,0 +1,210 @@
+//! DynamoDB's view of the on-sale: the metered requests summed per simulated second, per item
+//! and per partition key, held against the per-partition ceiling of 3,000 read and 1,000 write
+//! units a second; totals, cost, and the hottest keys.
+
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
+use serde::Serialize;
+use ticketing::store::meter::DynamoRequest;
+
+pub const READ_LIMIT: f64 = 3_000.0;
+pub const WRITE_LIMIT: f64 = 1_000.0;
+/// On-demand prices, US dollars per million units.
+const READ_PRICE: f64 = 0.125;
+const WRITE_PRICE: f64 = 0.625;
+/// Keys below this many units in every second never come near a limit: not tracked for peaks.
+const TRACKED_UNITS: f64 = 5.0;
+/// The report keeps this many key-seconds over a limit; the count says how many there were.
+const LISTED_KEY_SECONDS: usize = 2_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    Item,
+    Partition,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HotKey {
+    pub key: String,
+    pub scope: Scope,
+    pub peak_read_units_per_second: f64,
+    pub peak_write_units_per_second: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KeySecond {
+    pub key: String,
+    pub scope: Scope,
+    pub second: u64,
+    pub read_units: f64,
+    pub write_units: f64,
+}
+
+/// The busiest key of one second, against its limits.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SecondLoad {
+    pub hottest_key: String,
+    /// The largest share of a limit any key used: 1.0 is at the ceiling.
+    pub utilisation: f64,
+    pub read_units: f64,
+    pub write_units: f64,
+}
+
+#[derive(Default)]
+pub struct Capacity {
+    partitions: HashMap<String, (f64, f64)>,
+    items: HashMap<(String, String), (f64, f64)>,
+    peaks: HashMap<(Scope, String), (f64, f64)>,
+    pub over_limit: Vec<KeySecond>,
+    pub over_limit_count: u64,
+    pub over_half_limit: Vec<KeySecond>,
+    pub over_half_limit_count: u64,
+    pub read_units: f64,
+    pub write_units: f64,
+    pub requests: u64,
+    pub by_operation: BTreeMap<&'static str, u64>,
+    /// One entry per closed second.
+    pub seconds: Vec<SecondLoad>,
+}
+
+impl Capacity {
+    pub fn charge(&mut self, requests: Vec<DynamoRequest>) {
+        for request in requests {
+            self.requests += 1;
+            *self
+                .by_operation
+                .entry(request.operation.name())
+                .or_default() += 1;
+            for item in request.items {
+                self.read_units += item.read_units;
+                self.write_units += item.write_units;
+                let partition = self.partitions.entry(item.pk.clone()).or_default();
+                partition.0 += item.read_units;
+                partition.1 += item.write_units;
+                if let Some(sk) = item.sk {
+                    let units = self.items.entry((item.pk, sk)).or_default();
+                    units.0 += item.read_units;
+                    units.1 += item.write_units;
+                }
+            }
+        }
+    }
+
+    /// Ends simulated second `second`: judges every key's units in it against the limits.
+    pub fn close_second(&mut self, second: u64) {
+        let mut load = SecondLoad::default();
+        let partitions = std::mem::take(&mut self.partitions);
+        let items = std::mem::take(&mut self.items);
+        let keyed = partitions
+            .into_iter()
+            .map(|(pk, units)| (Scope::Partition, pk, units))
+            .chain(
+                items
+                    .into_iter()
+                    .map(|((pk, sk), units)| (Scope::Item, format!("{pk} | {sk}"), units)),
+            );
+        for (scope, key, (read, write)) in keyed {
+            if read < TRACKED_UNITS && write < TRACKED_UNITS {
+                continue;
+            }
+            let utilisation = (read / READ_LIMIT).max(write / WRITE_LIMIT);
+            if utilisation > load.utilisation {
+                load = SecondLoad {
+                    hottest_key: key.clone(),
+                    utilisation,
+                    read_units: read,
+                    write_units: write,
+                };
+            }
+            let over = |share: f64| read > READ_LIMIT * share || write > WRITE_LIMIT * share;
+            let entry = || KeySecond {
+                key: key.clone(),
+                scope,
+                second,
+                read_units: read,
+                write_units: write,
+            };
+            if over(1.0) {
+                self.over_limit_count += 1;
+                if self.over_limit.len() < LISTED_KEY_SECONDS {
+                    self.over_limit.push(entry());
+                }
+            }
+            if over(0.5) {
+                self.over_half_limit_count += 1;
+                if self.over_half_limit.len() < LISTED_KEY_SECONDS {
+                    self.over_half_limit.push(entry());
+                }
+            }
+            let peak = self.peaks.entry((scope, key)).or_default();
+            peak.0 = peak.0.max(read);
+            peak.1 = peak.1.max(write);
+        }
+        self.seconds.push(load);
+    }
+
+    /// The `count` keys that came closest to a limit, by their peak second.
+    pub fn hottest(&self, count: usize) -> Vec<HotKey> {
+        let mut keys: Vec<HotKey> = self
+            .peaks
+            .iter()
+            .map(|((scope, key), (read, write))| HotKey {
+                key: key.clone(),
+                scope: *scope,
+                peak_read_units_per_second: *read,
+                peak_write_units_per_second: *write,
+            })
+            .collect();
+        let share = |k: &HotKey| {
+            (k.peak_read_units_per_second / READ_LIMIT)
+                .max(k.peak_write_units_per_second / WRITE_LIMIT)
+        };
+        keys.sort_by(|a, b| share(b).total_cmp(&share(a)).then(a.key.cmp(&b.key)));
+        keys.truncate(count);
+        keys
+    }
+
+    pub fn cost_usd(&self) -> f64 {
+        (self.read_units * READ_PRICE + self.write_units * WRITE_PRICE) / 1e6
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ticketing::store::meter::{ItemUnits, Operation};
+
+    fn write(pk: &str, sk: &str, units: f64) -> DynamoRequest {
+        DynamoRequest {
+            operation: Operation::UpdateItem,
+            consistent: false,
+            items: vec![ItemUnits {
+                pk: pk.into(),
+                sk: Some(sk.into()),
+                read_units: 0.0,
+                write_units: units,
+            }],
+        }
+    }
+
+    #[test]
+    fn a_key_over_its_limit_in_a_second_is_listed() {
+        let mut capacity = Capacity::default();
+        for _ in 0..600 {
+            capacity.charge(vec![write("QUEUE#c", "STATE", 1.0)]);
+        }
+        capacity.charge(vec![write("QUEUE#c", "ENTRY", 500.0)]);
+        capacity.close_second(7);
+        // The partition took 1,100 units; each item stayed under 1,000.
+        assert_eq!(capacity.over_limit.len(), 1);
+        assert_eq!(capacity.over_limit[0].scope, Scope::Partition);
+        assert_eq!(capacity.over_half_limit.len(), 2);
+        let hottest = capacity.hottest(1);
+        assert_eq!(hottest[0].key, "QUEUE#c");
+        assert_eq!(hottest[0].peak_write_units_per_second, 1100.0);
+        assert_eq!(capacity.requests, 601);
+        assert!((capacity.cost_usd() - 1100.0 * 0.625 / 1e6).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,205 @@
+//! The simulator's flags. Every bad value gets one line that names the flag; the service's own
+//! settings (ticks, admission) are checked by the same rules the functions apply at start.
+
+use std::path::PathBuf;
+
+use ticketing::config::Config;
+use ticketing::Settings;
+
+pub const USAGE: &str = "\
+usage: onsale [--fans N] [--join-rate R] [--concerts C] [--dates D] [--admit-per-tick N]
+              [--max-active N] [--tick-seconds S] [--poll-seconds S] [--abandon-rate P]
+              [--duration S] [--seed N] [--json FILE] [--svg FILE] [--quiet]
+
+Plays an on-sale in virtual time over the service's real operations and the in-memory store,
+charging every store call as the DynamoDB requests it would send.
+
+  --fans N            fans who arrive (default 100000)
+  --join-rate R       fans arriving per second (default 1000)
+  --concerts C        concerts on sale; every fan joins the first (default 1)
+  --dates D           dates of each concert, 50 seats each (default 3)
+  --admit-per-tick N  ADMIT_PER_TICK (default: the service's limit)
+  --max-active N      MAX_ACTIVE (default: the service's limit)
+  --tick-seconds S    ADMIT_TICK_SECONDS (default 10)
+  --poll-seconds S    how often fans poll when the service does not say (default 5)
+  --abandon-rate P    chance a fan gives up at each poll or purchase step (default 0.01)
+  --duration S        simulated seconds at most (default 3600)
+  --seed N            the run is the same for the same seed (default 1)
+  --json FILE         write the report as JSON
+  --svg FILE          draw the on-sale over time
+  --quiet             no progress bar";
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub fans: u64,
+    pub join_rate: f64,
+    pub concerts: u32,
+    pub dates: u32,
+    pub settings: Settings,
+    pub poll_seconds: u64,
+    pub abandon_rate: f64,
+    pub duration: u64,
+    pub seed: u64,
+    pub json: Option<PathBuf>,
+    pub svg: Option<PathBuf>,
+    pub progress: bool,
+}
+
+/// What `parse` makes of the command line.
+#[derive(Debug)]
+pub enum Command {
+    Run(Box<Options>),
+    Help,
+}
+
+/// The largest value the service accepts for a setting, found by asking its own checks.
+fn service_limit(name: &str) -> u64 {
+    let mut limit = 1;
+    let mut step = 1 << 20;
+    while step > 0 {
+        let candidate = (limit + step).to_string();
+        if Config::from_lookup(|n| (n == name).then(|| candidate.clone())).is_ok() {
+            limit += step;
+        }
+        step /= 2;
+    }
+    limit
+}
+
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    let mut fans = 100_000u64;
+    let mut join_rate = 1_000.0;
+    let mut concerts = 1u32;
+    let mut dates = 3u32;
+    let mut admit_per_tick = None;
+    let mut max_active = None;
+    let mut tick_seconds = None;
+    let mut poll_seconds = 5u64;
+    let mut abandon_rate = 0.01;
+    let mut duration = 3_600u64;
+    let mut seed = 1u64;
+    let mut json = None;
+    let mut svg = None;
+    let mut progress = true;
+
+    let mut args = args.into_iter();
+    while let Some(flag) = args.next() {
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| format!("{flag} needs a value (see --help)"))
+        };
+        match flag.as_str() {
+            "--fans" => fans = whole(&flag, &value()?, 1, 10_000_000)?,
+            "--join-rate" => join_rate = decimal(&flag, &value()?, 0.001, 1_000_000.0)?,
+            "--concerts" => concerts = whole(&flag, &value()?, 1, 100_000)? as u32,
+            "--dates" => dates = whole(&flag, &value()?, 1, 1_000)? as u32,
+            "--admit-per-tick" => admit_per_tick = Some(value()?),
+            "--max-active" => max_active = Some(value()?),
+            "--tick-seconds" => tick_seconds = Some(value()?),
+            "--poll-seconds" => poll_seconds = whole(&flag, &value()?, 1, 3_600)?,
+            "--abandon-rate" => abandon_rate = decimal(&flag, &value()?, 0.0, 1.0)?,
+            "--duration" => duration = whole(&flag, &value()?, 1, 86_400)?,
+            "--seed" => seed = whole(&flag, &value()?, 0, u64::MAX)?,
+            "--json" => json = Some(PathBuf::from(value()?)),
+            "--svg" => svg = Some(PathBuf::from(value()?)),
+            "--quiet" => progress = false,
+            "-h" | "--help" => return Ok(Command::Help),
+            other => return Err(format!("unknown flag {other:?} (see --help)")),
+        }
+    }
+
+    let admit_per_tick =
+        admit_per_tick.unwrap_or_else(|| service_limit("ADMIT_PER_TICK").to_string());
+    let max_active = max_active.unwrap_or_else(|| service_limit("MAX_ACTIVE").to_string());
+    let flags = [
+        ("ADMIT_PER_TICK", "--admit-per-tick", Some(admit_per_tick)),
+        ("MAX_ACTIVE", "--max-active", Some(max_active)),
+        ("ADMIT_TICK_SECONDS", "--tick-seconds", tick_seconds),
+    ];
+    let config = Config::from_lookup(|name| {
+        flags
+            .iter()
+            .find(|(env, _, _)| *env == name)
+            .and_then(|(_, _, value)| value.clone())
+    })
+    .map_err(|error| {
+        let message = error.to_string();
+        flags
+            .iter()
+            .find(|(env, _, _)| message.starts_with(env))
+            .map(|(env, flag, _)| message.replacen(env, flag, 1))
+            .unwrap_or(message)
+    })?;
+
+    Ok(Command::Run(Box::new(Options {
+        fans,
+        join_rate,
+        concerts,
+        dates,
+        settings: config.settings,
+        poll_seconds,
+        abandon_rate,
+        duration,
+        seed,
+        json,
+        svg,
+        progress,
+    })))
+}
+
+fn whole(flag: &str, raw: &str, min: u64, max: u64) -> Result<u64, String> {
+    raw.replace('_', "")
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| format!("{flag} must be a whole number from {min} to {max}, got {raw:?}"))
+}
+
+fn decimal(flag: &str, raw: &str, min: f64, max: f64) -> Result<f64, String> {
+    raw.parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite() && (min..=max).contains(n))
+        .ok_or_else(|| format!("{flag} must be a number from {min} to {max}, got {raw:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<Options, String> {
+        match parse(args.iter().map(|a| a.to_string()))? {
+            Command::Run(options) => Ok(*options),
+            Command::Help => Err("help".into()),
+        }
+    }
+
+    #[test]
+    fn defaults_put_admission_at_the_service_limits() {
+        let options = run(&[]).unwrap();
+        assert_eq!(options.fans, 100_000);
+        assert_eq!(
+            u64::from(options.settings.admit_per_tick),
+            service_limit("ADMIT_PER_TICK")
+        );
+        assert_eq!(options.settings.max_active, 100_000);
+    }
+
+    #[test]
+    fn bad_flags_are_named_in_one_line() {
+        for (args, named) in [
+            (&["--fans", "0"][..], "--fans"),
+            (&["--fans", "many"], "--fans"),
+            (&["--join-rate", "-1"], "--join-rate"),
+            (&["--abandon-rate", "2"], "--abandon-rate"),
+            (&["--max-active", "100001"], "--max-active"),
+            (&["--tick-seconds", "0"], "--tick-seconds"),
+            (&["--seed"], "--seed"),
+            (&["--nope"], "--nope"),
+        ] {
+            let error = run(args).unwrap_err();
+            assert!(error.contains(named), "{args:?}: {error}");
+            assert!(!error.contains('\n'), "{error}");
+        }
+        assert_eq!(run(&["--help"]).unwrap_err(), "help");
+    }
+}

@@ -1,0 +1,154 @@
+//! The on-sale simulator as a user runs it: its flags, its report, and the same run for the same
+//! seed. (The meter it relies on is held to the DynamoDB store in `shared/tests/meter.rs`.)
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+/// A scratch folder removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("onsale-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn onsale(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_onsale"))
+        .args(args)
+        .arg("--quiet")
+        .output()
+        .expect("run onsale")
+}
+
+/// A small sale that sells out: 400 fans for the 50 seats of one date, nobody giving up.
+fn small_sale(scratch: &Scratch, name: &str, seed: &str) -> Value {
+    let json = scratch.0.join(format!("{name}.json"));
+    let svg = scratch.0.join(format!("{name}.svg"));
+    let output = onsale(&[
+        "--fans",
+        "400",
+        "--join-rate",
+        "50",
+        "--dates",
+        "1",
+        "--abandon-rate",
+        "0",
+        "--seed",
+        seed,
+        "--json",
+        json.to_str().unwrap(),
+        "--svg",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary = String::from_utf8(output.stdout).unwrap();
+    assert!(summary.contains("sold 50 of 50 seats"), "{summary}");
+    let picture = std::fs::read_to_string(&svg).unwrap();
+    assert!(picture.starts_with("<svg") && picture.contains("polyline"));
+    serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap()
+}
+
+#[test]
+fn a_small_sale_sells_out_with_its_figures_reported() {
+    let scratch = Scratch::new();
+    let report = small_sale(&scratch, "run", "7");
+    assert_eq!(report["fans"], 400);
+    assert_eq!(
+        (report["seats"].as_u64(), report["sold"].as_u64()),
+        (Some(50), Some(50))
+    );
+    assert!(report["sellout_seconds"].as_u64().is_some());
+    assert_eq!(report["invariants"]["ok"], true, "{}", report["invariants"]);
+    assert!(report["waiting_peak"].as_u64().unwrap() > 0);
+    for field in ["simulated_seconds", "wall_seconds", "waiting_at_end"] {
+        assert!(report[field].is_number(), "{field}");
+    }
+    let requests = &report["requests"];
+    assert!(requests["total"].as_u64().unwrap() > 400);
+    for field in [
+        "per_fan",
+        "per_sold_seat",
+        "peak_api_per_second",
+        "peak_polls_per_second",
+    ] {
+        assert!(requests[field].as_f64().unwrap() > 0.0, "{field}");
+    }
+    for operation in ["GetItem", "TransactWriteItems", "BatchGetItem"] {
+        assert!(
+            requests["by_operation"][operation].as_u64().unwrap() > 0,
+            "{operation}"
+        );
+    }
+    let dynamodb = &report["dynamodb"];
+    assert!(dynamodb["read_units"].as_f64().unwrap() > 0.0);
+    assert!(dynamodb["write_units"].as_f64().unwrap() > 0.0);
+    let cost = dynamodb["cost_usd"].as_f64().unwrap();
+    let per_thousand = dynamodb["cost_usd_per_1000_sold_seats"].as_f64().unwrap();
+    assert!((per_thousand - cost / 50.0 * 1000.0).abs() < 1e-9);
+    let hot = report["hot_keys"].as_array().unwrap();
+    assert!(!hot.is_empty() && hot.len() <= 20);
+    for key in hot {
+        assert!(["item", "partition"].contains(&key["scope"].as_str().unwrap()));
+        assert!(key["peak_read_units_per_second"].is_number());
+        assert!(key["peak_write_units_per_second"].is_number());
+    }
+    assert!(report["over_limit"].is_array() && report["over_half_limit"].is_array());
+    assert!(report["fairness"]["inversions"].is_u64());
+    let positions = &report["positions"];
+    assert!(positions["checked"].as_u64().unwrap() > 400);
+    for field in ["wrong", "max_error", "ahead_of_truth"] {
+        assert!(positions[field].is_u64(), "{field}");
+    }
+}
+
+#[test]
+fn the_same_seed_plays_the_same_sale() {
+    let scratch = Scratch::new();
+    let without_wall_time = |mut report: Value| {
+        report["wall_seconds"] = Value::Null;
+        report
+    };
+    let first = without_wall_time(small_sale(&scratch, "first", "3"));
+    let second = without_wall_time(small_sale(&scratch, "second", "3"));
+    assert_eq!(first, second);
+}
+
+#[test]
+fn bad_flags_get_one_line_and_exit_2() {
+    for args in [
+        &["--fans", "none"][..],
+        &["--join-rate", "0"],
+        &["--abandon-rate", "1.5"],
+        &["--tick-seconds", "0"],
+        &["--unknown"],
+    ] {
+        let output = onsale(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let error = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(error.lines().count(), 1, "{error}");
+        assert!(
+            error.starts_with("onsale: ") && error.contains(args[0]),
+            "{error}"
+        );
+    }
+    let help = onsale(&["--help"]);
+    assert!(help.status.success());
+    assert!(String::from_utf8(help.stdout)
+        .unwrap()
+        .contains("--join-rate"));
+}
