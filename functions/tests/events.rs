@@ -28,7 +28,7 @@ fn event(function: &str) -> Value {
     serde_json::from_str(&text).expect("event files are JSON")
 }
 
-async fn app() -> App {
+async fn app() -> (App, Arc<ManualClock>) {
     let settings = Settings {
         admit_tick_seconds: 60,
         ..Settings::default()
@@ -36,16 +36,17 @@ async fn app() -> App {
     let clock = Arc::new(ManualClock::starting_at(Timestamp::from_epoch_seconds(
         START,
     )));
-    let booking = Ticketing::new(Arc::new(MemoryStore::new()), clock, settings);
+    let booking = Ticketing::new(Arc::new(MemoryStore::new()), clock.clone(), settings);
     let catalog = std::fs::read_to_string(root().join("catalog/example.json")).unwrap();
     booking
         .load_catalog(&Catalog::from_json(&catalog).unwrap())
         .await
         .unwrap();
-    App {
+    let app = App {
         booking,
         trust_user_header: false,
-    }
+    };
+    (app, clock)
 }
 
 /// Feeds an event to the handler of the function it is named after.
@@ -92,7 +93,7 @@ fn with_body(mut event: Value, body: Value) -> Value {
 
 #[tokio::test]
 async fn every_sample_event_is_answered_without_a_server_error() {
-    let app = app().await;
+    let (app, _) = app().await;
     let mut functions: Vec<String> = std::fs::read_dir(root().join("events"))
         .unwrap()
         .map(|e| {
@@ -120,7 +121,7 @@ async fn every_sample_event_is_answered_without_a_server_error() {
 
 #[tokio::test]
 async fn the_sample_events_walk_the_whole_journey() {
-    let app = app().await;
+    let (app, clock) = app().await;
     let (status, concerts) = invoke(&app, "list-concerts", &event("list-concerts")).await;
     assert_eq!(
         (status, concerts["concerts"][0]["concertId"].as_str()),
@@ -133,6 +134,8 @@ async fn the_sample_events_walk_the_whole_journey() {
     let (status, _) = invoke(&app, "join-queue", &event("join-queue")).await;
     assert_eq!(status, 200, "joining again returns the same token");
 
+    // The tick admits from seconds that have settled.
+    clock.advance(3);
     let minute = admit_for_a_minute(&app.booking, SystemTime::now() + Duration::from_secs(90))
         .await
         .unwrap();
@@ -169,6 +172,24 @@ async fn the_sample_events_walk_the_whole_journey() {
 
     let (status, held) = invoke(&app, "hold-seat", &with_token(event("hold-seat"), &token)).await;
     assert_eq!(status, 201, "the released seat can be held again");
+    let (status, again) = invoke(&app, "hold-seat", &with_token(event("hold-seat"), &token)).await;
+    assert_eq!(
+        (status, &again["reservationId"]),
+        (200, &held["reservationId"]),
+        "holding a seat one holds again is answered with that hold"
+    );
+    let (status, mine) = invoke(&app, "list-reservations", &event("list-reservations")).await;
+    let listed: Vec<&str> = mine["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        (status, listed),
+        (200, vec!["HELD", "RELEASED"]),
+        "newest first"
+    );
     let read = with_path(
         event("get-reservation"),
         "reservationId",
@@ -221,7 +242,7 @@ async fn the_sample_events_walk_the_whole_journey() {
 
 #[tokio::test]
 async fn without_claims_nobody_is_served() {
-    let app = app().await;
+    let (app, _) = app().await;
     let mut anonymous = event("get-balance");
     anonymous["requestContext"]
         .as_object_mut()

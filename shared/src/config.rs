@@ -92,8 +92,8 @@ impl Config {
             admit_per_tick: number(
                 "ADMIT_PER_TICK",
                 i64::from(defaults.admit_per_tick),
-                90,
-                "1 to 90 users (one transaction per tick)",
+                10_000,
+                "1 to 10000 users",
             )? as u32,
             max_active: number(
                 "MAX_ACTIVE",
@@ -107,6 +107,12 @@ impl Config {
                 86_400,
                 "1 to 86400 seconds",
             )?,
+            active_per_free_seat: number(
+                "ACTIVE_PER_FREE_SEAT",
+                i64::from(defaults.active_per_free_seat),
+                1_000,
+                "1 to 1000 tokens per free seat",
+            )? as u32,
         };
         Ok(Config {
             table_name,
@@ -151,7 +157,8 @@ mod tests {
         for (name, bad) in [
             ("HOLD_SECONDS", "0"),
             ("HOLD_SECONDS", "five"),
-            ("ADMIT_PER_TICK", "91"),
+            ("ADMIT_PER_TICK", "10001"),
+            ("ACTIVE_PER_FREE_SEAT", "0"),
             ("ADMIT_TICK_SECONDS", "61"),
             ("TRUST_USER_HEADER", "yes"),
             ("TABLE_NAME", "a b"),

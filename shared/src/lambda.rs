@@ -57,16 +57,11 @@ pub async fn admit_for_a_minute(
     let started = Instant::now();
     let mut minute = MinuteOfAdmission::default();
     loop {
-        let AdmissionReport {
-            admitted,
-            dropped,
-            deferred,
-            ..
-        } = booking.admit_waiting().await?;
+        let report: AdmissionReport = booking.admit_waiting().await?;
         minute.ticks += 1;
-        minute.admitted += admitted;
-        minute.dropped += dropped;
-        minute.deferred += deferred;
+        minute.admitted += report.admitted();
+        minute.dropped += report.dropped();
+        minute.deferred += report.deferred;
         let next = started + every * minute.ticks;
         let time_left = deadline
             .duration_since(SystemTime::now())

@@ -18,11 +18,13 @@ use ticketing::{Settings, Ticketing};
 
 const START: i64 = 1_796_083_200;
 
+/// Two seats on one date, a pre-queue from START and the sale at START + 10.
 fn catalog() -> Catalog {
     Catalog::from_json(
         r#"{"concerts": [{"concertId": "meter-show", "title": "Meter Show",
-            "dates": ["2026-12-24", "2026-12-25"],
-            "seatPrices": [{"fromSeat": 1, "toSeat": 3, "price": 50000}]}]}"#,
+            "dates": ["2026-12-24"],
+            "seatPrices": [{"fromSeat": 1, "toSeat": 2, "price": 50000}],
+            "queueOpensAt": "2026-12-01T00:00:00Z", "saleOpensAt": "2026-12-01T00:00:10Z"}]}"#,
     )
     .unwrap()
 }
@@ -39,14 +41,15 @@ where
     macro_rules! step {
         ($name:expr, $body:expr) => {{
             let _ = $body;
-            steps.push(($name.to_owned(), drain().await));
+            steps.push(($name.to_string(), drain().await));
         }};
     }
     let concert = ConcertId::parse("meter-show").unwrap();
-    let (ana, bob, cho) = (
+    let (ana, bob, cho, dan) = (
         UserId::parse("ana").unwrap(),
         UserId::parse("bob").unwrap(),
         UserId::parse("cho").unwrap(),
+        UserId::parse("dan").unwrap(),
     );
     let date = ConcertDate::parse("2026-12-24").unwrap();
     let hold = |seat| HoldRequest {
@@ -61,38 +64,51 @@ where
     );
     step!("list concerts", booking.concerts_on_sale().await.unwrap());
     let (ana_ticket, _) = booking.join_queue(&ana, &concert).await.unwrap();
-    steps.push(("ana joins".into(), drain().await));
+    steps.push(("ana joins the pre-queue".into(), drain().await));
     step!(
         "ana joins again",
         booking.join_queue(&ana, &concert).await.unwrap()
     );
     let (bob_ticket, _) = booking.join_queue(&bob, &concert).await.unwrap();
-    steps.push(("bob joins".into(), drain().await));
-    let (cho_ticket, _) = booking.join_queue(&cho, &concert).await.unwrap();
-    steps.push(("cho joins".into(), drain().await));
+    steps.push(("bob joins the pre-queue".into(), drain().await));
+    clock.advance(3);
     step!(
-        "a waiting fan asks for dates",
+        "a tick counts the pre-queue",
+        booking.admit_waiting().await.unwrap()
+    );
+    step!(
+        "a pre-queued fan asks for dates",
         booking
-            .dates_on_sale(&cho, Some(&cho_ticket.token), &concert)
+            .dates_on_sale(&bob, Some(&bob_ticket.token), &concert)
             .await
             .unwrap_err()
     );
-    clock.advance(40);
     step!(
-        "cho polls and refreshes the idle clock",
+        "bob polls",
         booking
-            .queue_status(&cho, Some(&cho_ticket.token))
+            .queue_status(&bob, Some(&bob_ticket.token))
             .await
             .unwrap()
     );
-    step!("admission tick", booking.admit_waiting().await.unwrap());
+    clock.advance(9);
+    let (cho_ticket, _) = booking.join_queue(&cho, &concert).await.unwrap();
+    steps.push(("cho joins after the opening".into(), drain().await));
     step!(
-        "ana polls",
-        booking
-            .queue_status(&ana, Some(&ana_ticket.token))
-            .await
-            .unwrap()
+        "the draw and the first admissions",
+        booking.admit_waiting().await.unwrap()
     );
+    for (name, fan, ticket) in [
+        ("ana", &ana, &ana_ticket),
+        ("bob", &bob, &bob_ticket),
+        ("cho", &cho, &cho_ticket),
+    ] {
+        step!(
+            format!("{name} polls"),
+            booking.queue_status(fan, Some(&ticket.token)).await
+        );
+    }
+    clock.advance(10);
+    step!("the next tick", booking.admit_waiting().await.unwrap());
     step!(
         "ana lists dates",
         booking
@@ -114,23 +130,30 @@ where
             .await
             .unwrap_err()
     );
-    let held = booking
+    let (held, _) = booking
         .hold_seat(&ana, Some(&ana_ticket.token), &hold(1))
         .await
         .unwrap();
     steps.push(("ana holds seat 1".into(), drain().await));
     step!(
-        "bob cannot hold seat 1",
+        "ana's retry gets the same hold",
         booking
-            .hold_seat(&bob, Some(&bob_ticket.token), &hold(1))
+            .hold_seat(&ana, Some(&ana_ticket.token), &hold(1))
             .await
-            .unwrap_err()
+            .unwrap()
     );
-    let bobs = booking
+    let (bobs, _) = booking
         .hold_seat(&bob, Some(&bob_ticket.token), &hold(2))
         .await
         .unwrap();
     steps.push(("bob holds seat 2".into(), drain().await));
+    step!(
+        "cho cannot hold seat 2",
+        booking
+            .hold_seat(&cho, Some(&cho_ticket.token), &hold(2))
+            .await
+            .unwrap_err()
+    );
     step!(
         "bob releases it",
         booking
@@ -142,6 +165,13 @@ where
         "bob reads his reservation",
         booking
             .reservation(&bob, bobs.reservation_id)
+            .await
+            .unwrap()
+    );
+    step!(
+        "bob lists his reservations",
+        booking
+            .reservations(&bob, PageLimit::parse("5").unwrap(), None)
             .await
             .unwrap()
     );
@@ -194,6 +224,37 @@ where
             .await
             .unwrap()
     );
+    let (bobs, _) = booking
+        .hold_seat(&bob, Some(&bob_ticket.token), &hold(2))
+        .await
+        .unwrap();
+    steps.push(("bob holds seat 2 again".into(), drain().await));
+    booking
+        .charge(&bob, ChargeAmount::parse(50_000).unwrap(), None)
+        .await
+        .unwrap();
+    steps.push(("bob charges".into(), drain().await));
+    step!(
+        "bob pays: the last seat",
+        booking
+            .pay(&bob, Some(&bob_ticket.token), bobs.reservation_id, None)
+            .await
+            .unwrap()
+    );
+    clock.advance(10);
+    step!(
+        "a tick sees the sell-out",
+        booking.admit_waiting().await.unwrap()
+    );
+    step!(
+        "a late fan is told",
+        booking.join_queue(&dan, &concert).await.unwrap_err()
+    );
+    clock.advance(700);
+    step!(
+        "an idle queue is retired",
+        booking.admit_waiting().await.unwrap()
+    );
     steps
 }
 
@@ -236,6 +297,7 @@ fn masked(requests: Vec<LoggedRequest>) -> Vec<LoggedRequest> {
 fn settings() -> Settings {
     Settings {
         admit_per_tick: 2,
+        active_per_free_seat: 1,
         ..Settings::default()
     }
 }

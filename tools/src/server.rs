@@ -60,10 +60,10 @@ async fn admission_ticks(app: App) {
     loop {
         interval.tick().await;
         match app.booking.admit_waiting().await {
-            Ok(report) if report.admitted + report.dropped > 0 => {
+            Ok(report) if report.admitted() + report.dropped() > 0 => {
                 info!(
-                    admitted = report.admitted,
-                    dropped = report.dropped,
+                    admitted = report.admitted(),
+                    dropped = report.dropped(),
                     "admission tick"
                 );
             }

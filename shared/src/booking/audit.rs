@@ -9,41 +9,46 @@ use crate::store::{EntryKind, Inventory, StoredReservationStatus};
 
 type SeatKey = (ConcertId, ConcertDate, SeatNumber);
 
+fn seat_key(concert: &ConcertId, date: ConcertDate, seat: SeatNumber) -> SeatKey {
+    (concert.clone(), date, seat)
+}
+
 /// Every broken rule, in words; empty when all hold.
 pub fn audit(inventory: &Inventory) -> Vec<String> {
     let mut violations = Vec::new();
-    let seat = |c: &ConcertId, d: ConcertDate, s: SeatNumber| (c.clone(), d, s);
 
     let mut payments: HashMap<SeatKey, usize> = HashMap::new();
     for p in &inventory.payments {
         *payments
-            .entry(seat(&p.concert_id, p.date, p.seat_number))
+            .entry(seat_key(&p.concert_id, p.date, p.seat_number))
             .or_default() += 1;
     }
     let mut confirmed: HashMap<SeatKey, usize> = HashMap::new();
     for r in &inventory.reservations {
         if r.status == StoredReservationStatus::Confirmed {
             *confirmed
-                .entry(seat(&r.concert_id, r.date, r.seat_number))
+                .entry(seat_key(&r.concert_id, r.date, r.seat_number))
                 .or_default() += 1;
         }
     }
-    for s in &inventory.seats {
-        let key = seat(&s.concert_id, s.date, s.seat_number);
-        let (paid, held) = (
-            payments.remove(&key).unwrap_or(0),
-            confirmed.remove(&key).unwrap_or(0),
-        );
-        let name = format!("{} {} seat {}", s.concert_id, s.date, s.seat_number.get());
-        if s.sold && (paid != 1 || held != 1) {
-            violations.push(format!(
-                "{name} is sold with {paid} payments and {held} confirmed reservations"
-            ));
-        }
-        if !s.sold && (paid > 0 || held > 0) {
-            violations.push(format!(
-                "{name} is unsold yet has {paid} payments and {held} confirmed reservations"
-            ));
+    for (concert, date, taken) in &inventory.seats {
+        for seat in crate::domain::SeatNumber::all() {
+            let key = seat_key(concert, *date, seat);
+            let (paid, held) = (
+                payments.remove(&key).unwrap_or(0),
+                confirmed.remove(&key).unwrap_or(0),
+            );
+            let name = format!("{concert} {date} seat {}", seat.get());
+            if taken.is_sold(seat) && (paid != 1 || held != 1) {
+                violations.push(format!(
+                    "{name} is sold with {paid} payments and {held} confirmed reservations"
+                ));
+            }
+            if !taken.is_sold(seat) && (paid > 0 || held > 0) {
+                violations.push(format!(
+                    "{name} is unsold yet has {paid} payments and {held} confirmed reservations"
+                ));
+            }
         }
     }
     for ((c, d, s), n) in payments {

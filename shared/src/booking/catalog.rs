@@ -1,22 +1,22 @@
-//! Concerts, their dates and seats: listing what is on sale, and loading a catalog file.
+//! Concerts, their dates and seats: loading a catalog, listing what is on sale, and a date's
+//! seat chart.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use tokio::task::JoinSet;
 use tracing::instrument;
 
 use super::{
     ConcertList, ConcertSummary, DateAvailability, DatesOnSale, SeatChart, SeatStatus, SeatView,
     Ticketing,
 };
-use crate::domain::{BookingError, ConcertDate, ConcertId, QueueToken, SeatNumber, UserId, Won};
-use crate::store::{CatalogItem, ConcertRecord, DateRecord, SeatRecord, StoreError};
+use crate::domain::{
+    BookingError, ConcertDate, ConcertId, QueueToken, SeatNumber, Timestamp, UserId, Won,
+};
+use crate::store::{ConcertRecord, SeatPriceRange};
 
-/// Catalog writes in flight at once while loading.
-const LOAD_CONCURRENCY: usize = 16;
-
-/// A catalog file: concerts with their dates and the price of each seat.
+/// A catalog file: concerts with their dates, the price of each seat, and when their queue and
+/// sale open.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Catalog {
@@ -31,6 +31,13 @@ pub struct CatalogConcert {
     pub dates: Vec<ConcertDate>,
     /// Seats `fromSeat..=toSeat` cost `price`; seats no tier covers do not exist.
     pub seat_prices: Vec<PriceTier>,
+    /// Joining before this is refused. Absent or null: the queue is open.
+    #[serde(default)]
+    pub queue_opens_at: Option<String>,
+    /// Joins before this wait in the pre-queue, drawn by lottery at this moment. Absent or
+    /// null: the sale is open.
+    #[serde(default)]
+    pub sale_opens_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -48,140 +55,129 @@ pub struct CatalogLoadReport {
 }
 
 impl Catalog {
+    /// Parses and validates a catalog: any bad concert refuses the whole file.
     pub fn from_json(raw: &str) -> Result<Self, BookingError> {
         let catalog: Catalog =
             serde_json::from_str(raw).map_err(|e| BookingError::InvalidCatalog(e.to_string()))?;
-        catalog.validate()?;
+        catalog.records()?;
         Ok(catalog)
     }
 
-    fn validate(&self) -> Result<(), BookingError> {
-        let invalid = |why: String| Err(BookingError::InvalidCatalog(why));
+    /// The concerts as stored, each validated.
+    pub fn records(&self) -> Result<Vec<ConcertRecord>, BookingError> {
         let mut ids = std::collections::HashSet::new();
+        let mut records = Vec::new();
         for concert in &self.concerts {
-            let id = &concert.concert_id;
-            if !ids.insert(id) {
-                return invalid(format!("concert {id} appears twice"));
+            if !ids.insert(&concert.concert_id) {
+                return Err(BookingError::InvalidCatalog(format!(
+                    "concert {} appears twice",
+                    concert.concert_id
+                )));
             }
-            if concert.title.trim().is_empty() || concert.title.chars().count() > 200 {
-                return invalid(format!("concert {id} needs a title of 1 to 200 characters"));
-            }
-            if concert.dates.is_empty() {
-                return invalid(format!("concert {id} has no dates"));
-            }
-            if concert.seat_prices.is_empty() {
-                return invalid(format!("concert {id} has no seat prices"));
-            }
-            let mut dates = concert.dates.clone();
-            dates.sort();
-            dates.dedup();
-            if dates.len() != concert.dates.len() {
-                return invalid(format!("concert {id} lists a date twice"));
-            }
-            concert.seat_prices()?;
+            records.push(concert.record()?);
         }
-        Ok(())
+        Ok(records)
     }
 }
 
 impl CatalogConcert {
-    /// The price of each seat that exists.
-    fn seat_prices(&self) -> Result<BTreeMap<SeatNumber, Won>, BookingError> {
-        let mut prices = BTreeMap::new();
-        for tier in &self.seat_prices {
-            if tier.price == Won::ZERO {
-                return Err(BookingError::InvalidCatalog(format!(
-                    "concert {}: seats cost at least 1 won",
-                    self.concert_id
-                )));
-            }
-            if tier.from_seat > tier.to_seat {
-                return Err(BookingError::InvalidCatalog(format!(
-                    "concert {}: a price tier runs backwards",
-                    self.concert_id
-                )));
-            }
-            for seat in SeatNumber::all().filter(|s| (tier.from_seat..=tier.to_seat).contains(s)) {
-                if prices.insert(seat, tier.price).is_some() {
-                    return Err(BookingError::InvalidCatalog(format!(
-                        "concert {}: seat {} has two prices",
-                        self.concert_id,
-                        seat.get()
-                    )));
-                }
-            }
+    /// The concert as stored: its dates in order, its prices, its opening times.
+    pub fn record(&self) -> Result<ConcertRecord, BookingError> {
+        let id = &self.concert_id;
+        let invalid =
+            |why: String| Err(BookingError::InvalidCatalog(format!("concert {id}: {why}")));
+        if self.title.trim().is_empty() || self.title.chars().count() > 200 {
+            return invalid("the title must be 1 to 200 characters".into());
         }
-        Ok(prices)
-    }
-
-    /// Its items, the concert last: it is listed only once its dates and seats exist.
-    fn items(&self) -> Result<Vec<CatalogItem>, BookingError> {
-        let prices = self.seat_prices()?;
-        let mut items = Vec::new();
-        for &date in &self.dates {
-            for (&seat_number, &price) in &prices {
-                items.push(CatalogItem::Seat(SeatRecord {
-                    concert_id: self.concert_id.clone(),
-                    date,
-                    seat_number,
-                    price,
-                    sold: false,
-                }));
-            }
-            items.push(CatalogItem::Date(DateRecord {
-                concert_id: self.concert_id.clone(),
-                date,
-                remaining_seats: prices.len() as u32,
-            }));
+        let mut dates = self.dates.clone();
+        dates.sort();
+        dates.dedup();
+        if dates.len() != self.dates.len() {
+            return invalid("a date appears twice".into());
         }
-        let (Some(&first_date), Some(&last_date)) =
-            (self.dates.iter().min(), self.dates.iter().max())
-        else {
-            return Err(BookingError::InvalidCatalog(format!(
-                "concert {} has no dates",
-                self.concert_id
-            )));
+        let (Some(&first_date), Some(&last_date)) = (dates.first(), dates.last()) else {
+            return invalid("it has no dates".into());
         };
-        items.push(CatalogItem::Concert(ConcertRecord {
-            concert_id: self.concert_id.clone(),
+        if self.seat_prices.is_empty() {
+            return invalid("it has no seat prices".into());
+        }
+        let time = |field: &str, raw: &Option<String>| -> Result<Option<i64>, BookingError> {
+            raw.as_deref()
+                .map(|raw| {
+                    serde_json::from_value::<Timestamp>(serde_json::Value::String(raw.into()))
+                        .map(Timestamp::epoch_seconds)
+                        .map_err(|_| {
+                            BookingError::InvalidCatalog(format!(
+                                "concert {id}: {field} must be an RFC 3339 time, got {raw:?}"
+                            ))
+                        })
+                })
+                .transpose()
+        };
+        let queue_opens_at = time("queueOpensAt", &self.queue_opens_at)?;
+        let sale_opens_at = time("saleOpensAt", &self.sale_opens_at)?;
+        if let (Some(queue), Some(sale)) = (queue_opens_at, sale_opens_at) {
+            if queue > sale {
+                return invalid("queueOpensAt must not be after saleOpensAt".into());
+            }
+        }
+        Ok(ConcertRecord {
+            concert_id: id.clone(),
             title: self.title.clone(),
             first_date,
             last_date,
-        }));
-        Ok(items)
+            dates,
+            seat_prices: self.seat_ranges()?,
+            queue_opens_at,
+            sale_opens_at,
+            sold_out: false,
+        })
+    }
+
+    /// The price tiers, each seat priced once.
+    fn seat_ranges(&self) -> Result<Vec<SeatPriceRange>, BookingError> {
+        let invalid = |why: String| {
+            Err(BookingError::InvalidCatalog(format!(
+                "concert {}: {why}",
+                self.concert_id
+            )))
+        };
+        let mut priced = BTreeMap::new();
+        for tier in &self.seat_prices {
+            if tier.price == Won::ZERO {
+                return invalid("seats cost at least 1 won".into());
+            }
+            if tier.from_seat > tier.to_seat {
+                return invalid("a price tier runs backwards".into());
+            }
+            for seat in SeatNumber::all().filter(|s| (tier.from_seat..=tier.to_seat).contains(s)) {
+                if priced.insert(seat, tier.price).is_some() {
+                    return invalid(format!("seat {} has two prices", seat.get()));
+                }
+            }
+        }
+        Ok(self
+            .seat_prices
+            .iter()
+            .map(|t| SeatPriceRange {
+                from_seat: t.from_seat,
+                to_seat: t.to_seat,
+                price: t.price,
+            })
+            .collect())
     }
 }
 
 impl Ticketing {
-    /// Creates what is missing and leaves everything present untouched, sold seats included.
+    /// Creates the concerts that are missing and leaves every one present untouched: a concert
+    /// is one item, written only if absent, so loading twice changes nothing. Every concert is
+    /// checked before any is written.
     #[instrument(skip_all, fields(concerts = catalog.concerts.len()))]
     pub async fn load_catalog(&self, catalog: &Catalog) -> Result<CatalogLoadReport, BookingError> {
-        catalog.validate()?;
+        let records = catalog.records()?;
         let mut report = CatalogLoadReport::default();
-        for concert in &catalog.concerts {
-            let mut rest = concert.items()?;
-            let Some(concert_item) = rest.pop() else {
-                continue;
-            };
-            let mut writes = JoinSet::new();
-            for chunk in rest.chunks(rest.len().div_ceil(LOAD_CONCURRENCY).max(1)) {
-                let store = self.store.clone();
-                let chunk = chunk.to_vec();
-                writes.spawn(async move {
-                    let mut created = 0;
-                    for item in &chunk {
-                        created += usize::from(store.put_catalog_item(item).await?);
-                    }
-                    Ok::<_, BookingError>((created, chunk.len() - created))
-                });
-            }
-            while let Some(done) = writes.join_next().await {
-                let (created, present) =
-                    done.map_err(|e| StoreError::Request(format!("catalog write task: {e}")))??;
-                report.created += created;
-                report.already_present += present;
-            }
-            if self.store.put_catalog_item(&concert_item).await? {
+        for record in &records {
+            if self.store.put_concert(record).await? {
                 report.created += 1;
             } else {
                 report.already_present += 1;
@@ -193,25 +189,31 @@ impl Ticketing {
     /// Concerts whose last date has not passed.
     #[instrument(skip(self))]
     pub async fn concerts_on_sale(&self) -> Result<ConcertList, BookingError> {
-        let today = self.now().date();
-        let mut concerts: Vec<ConcertSummary> = self
-            .store
-            .concerts()
-            .await?
-            .into_iter()
+        let now = self.now();
+        let today = now.date();
+        let list = self
+            .cache
+            .concert_list(&*self.store, now.epoch_seconds())
+            .await?;
+        let mut concerts: Vec<ConcertSummary> = list
+            .iter()
             .filter(|c| c.last_date >= today)
             .map(|c| ConcertSummary {
-                concert_id: c.concert_id,
-                title: c.title,
+                concert_id: c.concert_id.clone(),
+                title: c.title.clone(),
                 first_date: c.first_date,
                 last_date: c.last_date,
+                queue_opens_at: c.queue_opens_at.map(Timestamp::from_epoch_seconds),
+                sale_opens_at: c.sale_opens_at.map(Timestamp::from_epoch_seconds),
+                sold_out: c.sold_out,
             })
             .collect();
         concerts.sort_by(|a, b| (a.first_date, &a.concert_id).cmp(&(b.first_date, &b.concert_id)));
         Ok(ConcertList { concerts })
     }
 
-    /// Dates from today on that still have unsold seats.
+    /// Dates from today on that still have unsold seats, as of the last admission tick: the
+    /// crowd's listings read the tick's cached summary, never every date's seats.
     #[instrument(skip(self, token), fields(user = %user, concert = %concert))]
     pub async fn dates_on_sale(
         &self,
@@ -219,20 +221,31 @@ impl Ticketing {
         token: Option<&QueueToken>,
         concert: &ConcertId,
     ) -> Result<DatesOnSale, BookingError> {
-        self.admitted(user, token, concert).await?;
-        let today = self.now().date();
-        let mut dates: Vec<DateAvailability> = self
-            .store
-            .dates(concert)
-            .await?
-            .into_iter()
-            .filter(|d| d.date >= today && d.remaining_seats > 0)
+        let token = token.ok_or(BookingError::QueueTokenRequired)?;
+        let now = self.now();
+        let (ticket, record, state) = tokio::join!(
+            self.store.ticket(user, token.concert()),
+            self.cache.concert(&*self.store, concert),
+            self.cached_state(concert, now.epoch_seconds()),
+        );
+        self.check_admission(ticket?, token, concert).await?;
+        let record = record?.ok_or(BookingError::ConcertNotFound)?;
+        let state = state?;
+        let today = now.date();
+        let seats = record.seat_count();
+        let dates = record
+            .dates
+            .iter()
+            .filter(|d| **d >= today)
             .map(|d| DateAvailability {
-                date: d.date,
-                remaining_seats: d.remaining_seats,
+                date: *d,
+                remaining_seats: state
+                    .as_ref()
+                    .and_then(|s| s.dates.iter().find(|x| x.date == *d))
+                    .map_or(seats, |x| x.unsold),
             })
+            .filter(|d| d.remaining_seats > 0)
             .collect();
-        dates.sort_by_key(|d| d.date);
         Ok(DatesOnSale {
             concert_id: concert.clone(),
             dates,
@@ -240,7 +253,7 @@ impl Ticketing {
     }
 
     /// Every seat of the date, as it stands now: an ended hold reads AVAILABLE even while its
-    /// item still exists.
+    /// mark is still stored.
     #[instrument(skip(self, token), fields(user = %user, concert = %concert, date = %date))]
     pub async fn seat_chart(
         &self,
@@ -249,34 +262,33 @@ impl Ticketing {
         concert: &ConcertId,
         date: ConcertDate,
     ) -> Result<SeatChart, BookingError> {
-        self.admitted(user, token, concert).await?;
-        let now = self.now().epoch_seconds();
-        let map = self.store.seat_map(concert, date).await?;
-        if map.seats.is_empty() {
+        let token = token.ok_or(BookingError::QueueTokenRequired)?;
+        let (ticket, record, seats) = tokio::join!(
+            self.store.ticket(user, token.concert()),
+            self.cache.concert(&*self.store, concert),
+            self.store.date_seats(concert, date),
+        );
+        self.check_admission(ticket?, token, concert).await?;
+        let record = record?.ok_or(BookingError::ConcertNotFound)?;
+        if !record.has_date(date) {
             return Err(BookingError::DateNotFound);
         }
-        let held: Vec<SeatNumber> = map
-            .holds
-            .iter()
-            .filter(|h| h.expires_at > now)
-            .map(|h| h.seat_number)
-            .collect();
-        let mut seats: Vec<SeatView> = map
-            .seats
-            .iter()
-            .map(|s| SeatView {
-                seat_number: s.seat_number,
-                price: s.price,
-                status: if s.sold {
+        let taken = seats?;
+        let now = self.now().epoch_seconds();
+        let seats = record
+            .seats()
+            .map(|(seat_number, price)| SeatView {
+                seat_number,
+                price,
+                status: if taken.is_sold(seat_number) {
                     SeatStatus::Sold
-                } else if held.contains(&s.seat_number) {
+                } else if taken.is_held(seat_number, now) {
                     SeatStatus::Held
                 } else {
                     SeatStatus::Available
                 },
             })
             .collect();
-        seats.sort_by_key(|s| s.seat_number);
         Ok(SeatChart {
             concert_id: concert.clone(),
             date,

@@ -46,20 +46,25 @@ impl Ticketing {
     /// Runs `operation` once per key. `request` names the operation and its canonical body: the
     /// same key with another request is refused. A refused operation changed nothing, so its
     /// key is freed for a corrected retry; only a success is kept and replayed.
-    pub(crate) async fn idempotent<T, F, Fut>(
+    ///
+    /// The claim and the operation's first read (`first_read`) go out together, so that a keyed
+    /// operation costs no round trip more than an unkeyed one; a replay discards the read.
+    pub(crate) async fn idempotent<T, R, ReadFut, F, Fut>(
         &self,
         user: &UserId,
         key: Option<&IdempotencyKey>,
         request: String,
+        first_read: ReadFut,
         operation: F,
     ) -> Result<T, BookingError>
     where
         T: Serialize + DeserializeOwned,
-        F: FnOnce(Option<Claim>) -> Fut,
+        ReadFut: Future<Output = Result<R, BookingError>>,
+        F: FnOnce(Option<Claim>, R) -> Fut,
         Fut: Future<Output = Result<T, BookingError>>,
     {
         let Some(key) = key else {
-            return operation(None).await;
+            return operation(None, first_read.await?).await;
         };
         let now = self.now().epoch_seconds();
         let claim = IdempotencyRecord {
@@ -72,9 +77,9 @@ impl Ticketing {
             response: None,
             expires_at: now + KEPT_SECONDS,
         };
-        if let ClaimOutcome::Existing(existing) =
-            self.store.claim_idempotency_key(&claim, now).await?
-        {
+        let (claimed, read) =
+            tokio::join!(self.store.claim_idempotency_key(&claim, now), first_read);
+        if let ClaimOutcome::Existing(existing) = claimed? {
             if existing.request != claim.request {
                 return Err(BookingError::IdempotencyKeyReused);
             }
@@ -89,7 +94,10 @@ impl Ticketing {
             key: key.clone(),
             claim_id: claim.claim_id,
         };
-        let outcome = operation(Some(ours.clone())).await;
+        let outcome = match read {
+            Ok(read) => operation(Some(ours.clone()), read).await,
+            Err(error) => Err(error),
+        };
         if outcome.is_err() {
             // Only frees a claim still in flight: a completed one stays, whatever the error.
             if let Err(error) = self

@@ -3,12 +3,15 @@
 
 mod admission;
 mod audit;
+mod cache;
 mod catalog;
 mod idempotency;
+mod lottery;
 mod payments;
 mod queue;
 mod reservations;
 mod settings;
+mod standing;
 mod views;
 mod wallet;
 
@@ -19,10 +22,11 @@ use std::time::Duration;
 use crate::domain::{BookingError, Clock, Timestamp};
 use crate::store::{CommitOutcome, Store};
 
-pub use admission::AdmissionReport;
+pub use admission::{AdmissionReport, ConcertTick};
 pub use audit::audit;
 pub use catalog::{Catalog, CatalogConcert, CatalogLoadReport, PriceTier};
-pub use reservations::HoldRequest;
+pub use lottery::Lottery;
+pub use reservations::{HoldRequest, ReservationCursor};
 pub use settings::Settings;
 pub use views::*;
 pub use wallet::{HistoryCursor, PageLimit};
@@ -31,12 +35,14 @@ pub use wallet::{HistoryCursor, PageLimit};
 /// moved underneath it (for example, another charge changed the balance first).
 const COMMIT_ATTEMPTS: u32 = 200;
 
-/// The service: the rules, over a store and a clock.
+/// The service: the rules, over a store and a clock, with what this container keeps between
+/// requests. Clones share the cache; `Ticketing::new` starts a cold one.
 #[derive(Clone)]
 pub struct Ticketing {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     settings: Settings,
+    cache: Arc<cache::Cache>,
 }
 
 impl Ticketing {
@@ -45,6 +51,7 @@ impl Ticketing {
             store,
             clock,
             settings,
+            cache: Arc::default(),
         }
     }
 

@@ -1,5 +1,7 @@
 //! Paying for a held seat, and reading receipts.
 
+use std::sync::Mutex;
+
 use tracing::instrument;
 
 use super::{Payment, ReservationStatus, Ticketing};
@@ -8,9 +10,10 @@ use crate::store::{BalanceChange, BalanceEntryRecord, EntryKind, PaymentCommit, 
 
 impl Ticketing {
     /// Pays for the caller's held seat. One transaction deducts the price, records the payment
-    /// and its balance entry, sells the seat, confirms the reservation, takes the seat off the
-    /// date's count and spends the queue token; if anything moved since the read, nothing is
-    /// written and the decision is made again from a fresh read.
+    /// and its balance entry, sells the seat, confirms the reservation and spends the queue
+    /// token; if anything moved since the read, nothing is written and the decision is made again
+    /// from a fresh read. Two round trips, with or without an Idempotency-Key: the reads (and the
+    /// key's claim) together, then the transaction.
     #[instrument(skip(self, token, key), fields(user = %user, reservation = %reservation_id))]
     pub async fn pay(
         &self,
@@ -21,13 +24,21 @@ impl Ticketing {
     ) -> Result<Payment, BookingError> {
         let token = token.ok_or(BookingError::QueueTokenRequired)?;
         let request = format!("pay:{reservation_id}");
-        self.idempotent(user, key, request, |claim| async move {
+        let read = || async {
+            Ok(self
+                .store
+                .payment_context(user, reservation_id, token.concert())
+                .await?)
+        };
+        self.idempotent(user, key, request, read(), |claim, first| async move {
+            let first = Mutex::new(Some(first));
             self.until_committed(|| async {
                 let now = self.now();
-                let context = self
-                    .store
-                    .payment_context(user, reservation_id, token)
-                    .await?;
+                let fresh = first.lock().ok().and_then(|mut f| f.take());
+                let context = match fresh {
+                    Some(context) => context,
+                    None => read().await?,
+                };
                 let reservation = context
                     .reservation
                     .ok_or(BookingError::ReservationNotFound)?;
@@ -37,7 +48,8 @@ impl Ticketing {
                     ReservationStatus::Expired => return Err(BookingError::ReservationExpired),
                     ReservationStatus::Released => return Err(BookingError::ReservationReleased),
                 }
-                self.check_admission(context.token, user, &reservation.concert_id, now)
+                let ticket = self
+                    .check_admission(context.ticket, token, &reservation.concert_id)
                     .await?;
                 let balance_after = context
                     .balance
@@ -72,6 +84,7 @@ impl Ticketing {
                     reservation,
                     payment,
                     token: token.clone(),
+                    admitted_at: ticket.admitted_at.unwrap_or(now.epoch_seconds()),
                     now: now.epoch_seconds(),
                 };
                 Ok((self.store.commit_payment(&commit).await?, receipt))

@@ -1,73 +1,157 @@
 //! Joining a concert's queue, polling it, and the admission check of gated operations.
+//!
+//! Why the queue looks like this (the numbers are DynamoDB's per-partition ceiling of 3,000 read
+//! and 1,000 write units a second, and an on-sale's 10,000 joins a second):
+//! - No counter is shared by the crowd. A join draws a number from one of 64 counters (by a
+//!   hash of the fan and the second), for the second it joins in; the tick counts the seconds afterwards. Queue order is
+//!   by second, then counter, then number: first come, first served to the second.
+//! - A fan's ticket lives under the fan (`USER#{u}`/`QUEUE#{c}`), so joining again finds it and a
+//!   poll reads it (and refreshes its idle clock) with one request that nobody else touches.
+//! - Everything shared that a join or a poll needs (the queue's counts and progress) is written
+//!   once a tick by the tick alone, and cached by every container until the next tick (see
+//!   `cache`). The token carries its concert and join second, so a poll's reads all go out at
+//!   once: one round trip.
+//! - A join is two round trips: its ticket and a number, then the ticket and the number's entry
+//!   in one transaction. A fan already queued costs one (and leaves its number unused).
+
+use std::sync::Arc;
 
 use tracing::instrument;
 
-use super::{QueueStatus, QueueTicket, Ticketing};
-use crate::domain::{BookingError, ConcertId, QueueToken, Timestamp, UserId};
-use crate::store::{EnqueueOutcome, QueueStateRecord, TokenRecord, TokenStatus};
+use super::{standing, QueueStatus, QueueTicket, Ticketing};
+use crate::domain::{
+    BookingError, ConcertId, QueuePlace, QueueToken, Timestamp, UserId, QUEUE_SHARDS,
+};
+use crate::store::{
+    ConcertRecord, EnqueueOutcome, QueuePageRecord, QueueStateRecord, TicketRecord, TicketStatus,
+    REMEMBERED_TOKENS,
+};
 
-/// A join that keeps losing races (to the tick, or to the same user's other join) gives up.
+/// A join that keeps losing races (to the tick, or to the same fan's other join) gives up.
 const JOIN_ATTEMPTS: u32 = 8;
-/// Token items are kept this long for the TTL sweeper; correctness never relies on it.
-const WAITING_TOKEN_KEPT_SECONDS: i64 = 7 * 24 * 3600;
+/// A number drawn this long ago may already be counted and passed: draw another.
+const DRAW_TOO_OLD_SECONDS: i64 = 2;
+/// Ticket items are kept this long for the TTL sweeper; correctness never relies on it.
+const WAITING_TICKET_KEPT_SECONDS: i64 = 7 * 24 * 3600;
+
+/// The counter a fan draws from in a second: spread evenly over the crowd by a hash of who and
+/// when, so that it is random to the crowd and the same on every run for the same fans.
+fn shard_for(user: &UserId, second: i64) -> u8 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = rustc_hash::FxHasher::default();
+    user.hash(&mut hasher);
+    second.hash(&mut hasher);
+    // FxHash's low bits are weak: mix them all in.
+    let mut z = hasher.finish();
+    z = (z ^ (z >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    z = (z ^ (z >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    ((z ^ (z >> 33)) % u64::from(QUEUE_SHARDS)) as u8
+}
 
 impl Ticketing {
-    /// Joins the concert's queue, or returns the caller's live token for it. `true` when new.
+    /// Joins the concert's queue, or returns the caller's live ticket for it. `true` when new.
     #[instrument(skip(self), fields(user = %user, concert = %concert))]
     pub async fn join_queue(
         &self,
         user: &UserId,
         concert: &ConcertId,
     ) -> Result<(QueueTicket, bool), BookingError> {
-        let mut concert_checked = false;
         for _ in 0..JOIN_ATTEMPTS {
-            let now = self.now();
-            let previous = self.store.queue_pointer(user, concert).await?;
-            if let Some(token) = &previous {
-                let (record, queue) = self.store.token_and_queue(token).await?;
-                if let Some(mut record) = record.filter(|r| self.is_live(r, now)) {
-                    if record.status == TokenStatus::Waiting {
-                        self.store
-                            .heartbeat(token, user, now.epoch_seconds())
-                            .await?;
-                        record.last_seen_at = now.epoch_seconds();
-                    }
-                    return Ok((self.ticket(&record, queue), false));
-                }
+            let now = self.now().epoch_seconds();
+            let shard = shard_for(user, now);
+            let (record, state, ticket, number) = tokio::join!(
+                self.cache.concert(&*self.store, concert),
+                self.cached_state(concert, now),
+                self.store.ticket(user, concert),
+                self.store.draw_queue_number(concert, shard, now),
+            );
+            let concert_record = record?.ok_or(BookingError::ConcertNotFound)?;
+            if let Some(opens) = concert_record.queue_opens_at.filter(|at| now < *at) {
+                return Err(BookingError::QueueNotOpen {
+                    opens_at: Timestamp::from_epoch_seconds(opens),
+                });
             }
-            // A live token proves its concert exists; only a new number needs the check.
-            if !concert_checked {
-                if self.store.concert(concert).await?.is_none() {
-                    return Err(BookingError::ConcertNotFound);
-                }
-                concert_checked = true;
+            let state = state?;
+            if state.as_ref().is_some_and(|s| s.sold_out) {
+                return Err(BookingError::SoldOut);
             }
-            let queue = self.store.issue_queue_number(concert).await?;
-            let record = TokenRecord {
-                token: QueueToken::new(concert.clone()),
-                user_id: user.clone(),
-                concert_id: concert.clone(),
-                seq: queue.issued,
-                status: TokenStatus::Waiting,
-                last_seen_at: now.epoch_seconds(),
-                active_until: None,
-                expires_at: now.epoch_seconds() + WAITING_TOKEN_KEPT_SECONDS,
+            let previous = ticket?;
+            if let Some(live) = previous.as_ref().filter(|t| t.is_live(now)) {
+                let page = self.page_for(live, state.as_deref()).await?;
+                return Ok((
+                    self.ticket_view(&concert_record, live, state.as_deref(), page.as_deref()),
+                    false,
+                ));
+            }
+            let number = number?;
+            let after = self.now().epoch_seconds();
+            if after - now >= DRAW_TOO_OLD_SECONDS {
+                continue;
+            }
+            let place = QueuePlace {
+                second: now,
+                shard,
+                number,
             };
-            match self.store.enqueue(&record, previous.as_ref()).await? {
-                EnqueueOutcome::Enqueued => return Ok((self.ticket(&record, queue), true)),
-                EnqueueOutcome::PointerMoved => {
-                    // The user's other join won; give our number up and return theirs.
-                    self.store
-                        .void_queue_number(concert, record.seq, now.epoch_seconds())
-                        .await?;
+            let ticket = self.new_ticket(user, concert, place, previous.as_ref());
+            let register = async {
+                if self.cache.registration_due(concert, now) {
+                    self.store.register_queue(concert, now).await
+                } else {
+                    Ok(())
                 }
-                EnqueueOutcome::NumberPassed => {}
+            };
+            let (enqueued, registered) = tokio::join!(
+                self.store
+                    .enqueue(&ticket, previous.as_ref().map(|t| &t.token)),
+                register
+            );
+            registered?;
+            match enqueued? {
+                EnqueueOutcome::Enqueued => {
+                    return Ok((
+                        self.ticket_view(&concert_record, &ticket, state.as_deref(), None),
+                        true,
+                    ))
+                }
+                // Another join of this fan won, or the tick passed the number: look again.
+                EnqueueOutcome::TicketMoved | EnqueueOutcome::NumberPassed => {}
             }
         }
         Err(BookingError::Contention)
     }
 
-    /// The caller's place in the queue. Polling keeps a waiting token from being dropped.
+    fn new_ticket(
+        &self,
+        user: &UserId,
+        concert: &ConcertId,
+        place: QueuePlace,
+        previous: Option<&TicketRecord>,
+    ) -> TicketRecord {
+        let mut ended_tokens: Vec<QueueToken> = previous
+            .map(|p| {
+                std::iter::once(p.token.clone())
+                    .chain(p.ended_tokens.iter().cloned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        ended_tokens.truncate(REMEMBERED_TOKENS);
+        TicketRecord {
+            token: QueueToken::new(concert.clone(), place.second),
+            user_id: user.clone(),
+            concert_id: concert.clone(),
+            shard: place.shard,
+            number: place.number,
+            status: TicketStatus::Waiting,
+            last_seen_at: place.second,
+            admitted_at: None,
+            active_until: None,
+            ended_tokens,
+            expires_at: place.second + WAITING_TICKET_KEPT_SECONDS,
+        }
+    }
+
+    /// The caller's place in the queue. Polling keeps a waiting ticket from being dropped.
     #[instrument(skip_all, fields(user = %user))]
     pub async fn queue_status(
         &self,
@@ -75,100 +159,189 @@ impl Ticketing {
         token: Option<&QueueToken>,
     ) -> Result<QueueTicket, BookingError> {
         let token = token.ok_or(BookingError::QueueTokenRequired)?;
-        let now = self.now();
-        let (record, queue) = self.store.token_and_queue(token).await?;
-        let mut record = record
-            .filter(|r| &r.user_id == user)
-            .ok_or(BookingError::QueueTokenInvalid)?;
-        if !self.is_live(&record, now) {
+        let now = self.now().epoch_seconds();
+        let concert = token.concert();
+        // Everything a poll reads goes out together: the ticket, and (when this container's
+        // copies are not current) the concert, the state, and the page of the token's second.
+        let second = token.joined_at();
+        let page_wanted = self.page_may_be_needed(concert, second, now);
+        let (ticket, record, state, page) = tokio::join!(
+            self.store.poll_ticket(user, token, now),
+            self.cache.concert(&*self.store, concert),
+            self.cached_state(concert, now),
+            async {
+                if page_wanted {
+                    self.cache.page_with(&*self.store, concert, second).await
+                } else {
+                    Ok(None)
+                }
+            },
+        );
+        let ticket = self.own_ticket(ticket?, token)?;
+        let concert_record = record?.ok_or(BookingError::QueueTokenInvalid)?;
+        let state = state?;
+        let mut page = page?;
+        if !ticket.is_live(now) {
             return Err(BookingError::QueueTokenExpired);
         }
-        // Refresh the idle clock only now and then: a poll stays one read most of the time.
-        if record.status == TokenStatus::Waiting
-            && now.epoch_seconds() - record.last_seen_at >= self.settings.waiting_idle_seconds / 4
-        {
-            self.store
-                .heartbeat(token, user, now.epoch_seconds())
-                .await?;
-            record.last_seen_at = now.epoch_seconds();
+        if page.is_none() && ticket.status == TicketStatus::Waiting {
+            page = self.page_for(&ticket, state.as_deref()).await?;
         }
-        Ok(self.ticket(&record, queue))
+        Ok(self.ticket_view(&concert_record, &ticket, state.as_deref(), page.as_deref()))
     }
 
-    /// The gate of dates, seats, holds and payments: the caller's active token for `concert`.
-    pub(crate) async fn admitted(
+    /// Whether a poll should fetch its page alongside: only when the token's second may be
+    /// counted and this container lacks its counts.
+    fn page_may_be_needed(&self, concert: &ConcertId, second: i64, now: i64) -> bool {
+        if self.cache.page_holding(concert, second).is_some() {
+            return false;
+        }
+        match self.cache.current_state(concert, now) {
+            Some(Some(state)) => state.counted_through >= second,
+            Some(None) => false,
+            None => true,
+        }
+    }
+
+    /// The page a waiting ticket's position needs, if its second is counted.
+    async fn page_for(
         &self,
-        user: &UserId,
-        token: Option<&QueueToken>,
-        concert: &ConcertId,
-    ) -> Result<TokenRecord, BookingError> {
-        let token = token.ok_or(BookingError::QueueTokenRequired)?;
-        let record = self.store.token(token).await?;
-        self.check_admission(record, user, concert, self.now())
-            .await
+        ticket: &TicketRecord,
+        state: Option<&QueueStateRecord>,
+    ) -> Result<Option<Arc<QueuePageRecord>>, BookingError> {
+        let second = ticket.token.joined_at();
+        if ticket.status != TicketStatus::Waiting
+            || state.is_none_or(|s| s.counted_through < second)
+        {
+            return Ok(None);
+        }
+        Ok(self
+            .cache
+            .page_with(&*self.store, &ticket.concert_id, second)
+            .await?)
     }
 
-    /// Judges a token already read. Only a waiting token costs another read, for its position.
+    /// The queue state this container holds, read when not current.
+    pub(crate) async fn cached_state(
+        &self,
+        concert: &ConcertId,
+        now: i64,
+    ) -> Result<Option<Arc<QueueStateRecord>>, BookingError> {
+        Ok(self.cache.queue_state(&*self.store, concert, now).await?)
+    }
+
+    /// The ticket stored under the caller is the one presented, or the token is not theirs.
+    fn own_ticket(
+        &self,
+        stored: Option<TicketRecord>,
+        token: &QueueToken,
+    ) -> Result<TicketRecord, BookingError> {
+        let ticket = stored.ok_or(BookingError::QueueTokenInvalid)?;
+        if &ticket.token == token {
+            Ok(ticket)
+        } else if ticket.ended_tokens.contains(token) {
+            Err(BookingError::QueueTokenExpired)
+        } else {
+            Err(BookingError::QueueTokenInvalid)
+        }
+    }
+
+    /// The gate of dates, seats, holds and payments: the caller's active ticket for `concert`,
+    /// judged on a ticket already read (see [`Ticketing::read_gate`]).
     pub(crate) async fn check_admission(
         &self,
-        record: Option<TokenRecord>,
-        user: &UserId,
+        stored: Option<TicketRecord>,
+        token: &QueueToken,
         concert: &ConcertId,
-        now: Timestamp,
-    ) -> Result<TokenRecord, BookingError> {
-        let record = record
-            .filter(|r| &r.user_id == user)
-            .ok_or(BookingError::QueueTokenInvalid)?;
-        if &record.concert_id != concert {
+    ) -> Result<TicketRecord, BookingError> {
+        let ticket = self.own_ticket(stored, token)?;
+        if token.concert() != concert {
             return Err(BookingError::QueueTokenWrongConcert);
         }
-        if !self.is_live(&record, now) {
-            return Err(BookingError::QueueTokenExpired);
+        let now = self.now().epoch_seconds();
+        match ticket.status {
+            TicketStatus::Active if ticket.is_live(now) => Ok(ticket),
+            TicketStatus::Waiting => {
+                let state = self.cached_state(concert, now).await?;
+                if state.as_ref().is_some_and(|s| s.sold_out) {
+                    return Err(BookingError::QueueTokenExpired);
+                }
+                let record = self
+                    .cache
+                    .concert(&*self.store, concert)
+                    .await?
+                    .ok_or(BookingError::QueueTokenInvalid)?;
+                let page = self.page_for(&ticket, state.as_deref()).await?;
+                let view = self.ticket_view(&record, &ticket, state.as_deref(), page.as_deref());
+                Err(BookingError::QueueNotAdmitted {
+                    position: view.position,
+                    estimated_wait_seconds: view.estimated_wait_seconds,
+                })
+            }
+            _ => Err(BookingError::QueueTokenExpired),
         }
-        if record.status == TokenStatus::Waiting {
-            let queue = self.store.queue_state(concert).await?;
-            let ticket = self.ticket(&record, queue);
-            return Err(BookingError::QueueNotAdmitted {
-                position: ticket.position,
-                estimated_wait_seconds: ticket.estimated_wait_seconds,
-            });
-        }
-        Ok(record)
     }
 
-    /// Waiting, or active and not yet ended. A waiting token stays live until the tick drops it.
-    fn is_live(&self, record: &TokenRecord, now: Timestamp) -> bool {
-        match record.status {
-            TokenStatus::Waiting => true,
-            TokenStatus::Active => record
-                .active_until
-                .is_some_and(|until| until > now.epoch_seconds()),
-            TokenStatus::Used | TokenStatus::Dropped => false,
-        }
+    /// Reads the caller's ticket for the token's concert and judges it.
+    pub(crate) async fn read_gate(
+        &self,
+        user: &UserId,
+        token: &QueueToken,
+        concert: &ConcertId,
+    ) -> Result<TicketRecord, BookingError> {
+        let stored = self.store.ticket(user, token.concert()).await?;
+        self.check_admission(stored, token, concert).await
     }
 
-    fn ticket(&self, record: &TokenRecord, queue: QueueStateRecord) -> QueueTicket {
-        if let (TokenStatus::Active, Some(until)) = (record.status, record.active_until) {
-            return QueueTicket::active(record, until);
-        }
-        // The tick passes numbers strictly in order, so everyone between the cursor and us is
-        // ahead. A read that saw the cursor move before the token did still says "next".
-        let position = record.seq.saturating_sub(queue.cursor).max(1);
-        QueueTicket {
-            token: record.token.clone(),
-            concert_id: record.concert_id.clone(),
-            status: QueueStatus::Waiting,
+    /// What a fan is told about a live ticket.
+    fn ticket_view(
+        &self,
+        concert: &ConcertRecord,
+        ticket: &TicketRecord,
+        state: Option<&QueueStateRecord>,
+        page: Option<&QueuePageRecord>,
+    ) -> QueueTicket {
+        let now = self.now().epoch_seconds();
+        let idle_poll = standing::poll_after(&self.settings, u64::MAX);
+        let view = |status, position, wait, expires_at, poll_after| QueueTicket {
+            token: ticket.token.clone(),
+            concert_id: ticket.concert_id.clone(),
+            status,
             position,
-            estimated_wait_seconds: self.estimated_wait_seconds(position),
-            expires_at: Timestamp::from_epoch_seconds(
-                record.last_seen_at + self.settings.waiting_idle_seconds,
-            ),
+            estimated_wait_seconds: wait,
+            expires_at: Timestamp::from_epoch_seconds(expires_at),
+            poll_after_seconds: poll_after,
+        };
+        if let (TicketStatus::Active, Some(until)) = (ticket.status, ticket.active_until) {
+            return view(QueueStatus::Active, Some(0), 0, until, idle_poll);
         }
-    }
-
-    /// Ticks needed to reach this position at the admission rate, in seconds.
-    fn estimated_wait_seconds(&self, position: u64) -> u64 {
-        let per_tick = u64::from(self.settings.admit_per_tick.max(1));
-        position.div_ceil(per_tick) * self.settings.admit_tick_seconds
+        let dropped_after = ticket.last_seen_at + self.settings.waiting_idle_seconds;
+        if state.is_some_and(|s| s.sold_out) {
+            return view(QueueStatus::SoldOut, Some(0), 0, dropped_after, idle_poll);
+        }
+        match standing::position(concert, state, page, ticket.place()) {
+            None => {
+                let opens = concert.sale_opens_at.unwrap_or(now);
+                let until_open = (opens - now).max(0) as u64;
+                let until_draw = until_open + self.settings.admit_tick_seconds;
+                view(
+                    QueueStatus::PreQueue,
+                    None,
+                    until_open,
+                    dropped_after,
+                    standing::poll_after_draw(&self.settings, until_draw),
+                )
+            }
+            Some(position) => {
+                let wait = standing::estimated_wait(&self.settings, state, position);
+                view(
+                    QueueStatus::Waiting,
+                    Some(position),
+                    wait,
+                    dropped_after,
+                    standing::poll_after(&self.settings, wait),
+                )
+            }
+        }
     }
 }

@@ -7,12 +7,14 @@ pub struct Settings {
     pub active_seconds: i64,
     /// How often the admission tick runs.
     pub admit_tick_seconds: u64,
-    /// The most users one tick admits, per concert.
+    /// The most users one tick admits, per concert (operators may lower it live).
     pub admit_per_tick: u32,
-    /// The most tokens active at once, per concert.
+    /// The most tokens active at once, per concert (operators may lower it live).
     pub max_active: u32,
-    /// A waiting token not polled for this long is dropped by the next tick.
+    /// A waiting token not polled for this long is dropped when the tick reaches it.
     pub waiting_idle_seconds: i64,
+    /// The most active tokens per seat that is neither sold nor held.
+    pub active_per_free_seat: u32,
 }
 
 impl Default for Settings {
@@ -23,7 +25,8 @@ impl Default for Settings {
             admit_tick_seconds: 10,
             admit_per_tick: 50,
             max_active: 500,
-            waiting_idle_seconds: 120,
+            waiting_idle_seconds: 300,
+            active_per_free_seat: 3,
         }
     }
 }

@@ -5,9 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{
     ConcertDate, ConcertId, PaymentId, QueueToken, ReservationId, SeatNumber, Timestamp, Won,
 };
-use crate::store::{
-    EntryKind, PaymentRecord, ReservationRecord, StoredReservationStatus, TokenRecord,
-};
+use crate::store::{EntryKind, PaymentRecord, ReservationRecord, StoredReservationStatus};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -22,6 +20,11 @@ pub struct ConcertSummary {
     pub title: String,
     pub first_date: ConcertDate,
     pub last_date: ConcertDate,
+    /// `null`: the queue is open.
+    pub queue_opens_at: Option<Timestamp>,
+    /// `null`: the sale is open (no pre-queue).
+    pub sale_opens_at: Option<Timestamp>,
+    pub sold_out: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -68,31 +71,23 @@ pub struct QueueTicket {
     pub token: QueueToken,
     pub concert_id: ConcertId,
     pub status: QueueStatus,
-    /// 1 for the next user to be admitted, 0 once active.
-    pub position: u64,
+    /// 1 for the next user to be admitted, 0 once active or sold out; `null` in the pre-queue.
+    pub position: Option<u64>,
     pub estimated_wait_seconds: u64,
     /// Active: when the token stops working. Waiting: when it is dropped unless polled again.
     pub expires_at: Timestamp,
+    /// When to poll next: short near the front, longer far back, never more than a third of
+    /// WAITING_IDLE_SECONDS.
+    pub poll_after_seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum QueueStatus {
+    PreQueue,
     Waiting,
     Active,
-}
-
-impl QueueTicket {
-    pub(crate) fn active(token: &TokenRecord, until: i64) -> Self {
-        Self {
-            token: token.token.clone(),
-            concert_id: token.concert_id.clone(),
-            status: QueueStatus::Active,
-            position: 0,
-            estimated_wait_seconds: 0,
-            expires_at: Timestamp::from_epoch_seconds(until),
-        }
-    }
+    SoldOut,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -142,6 +137,15 @@ impl Reservation {
             held_until: Timestamp::from_epoch_seconds(record.held_until),
         }
     }
+}
+
+/// A page of a fan's reservations, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReservationPage {
+    pub items: Vec<Reservation>,
+    /// Pass back as `cursor` for the next, older page; `null` on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// A receipt. Also replayed from idempotency records, so it reads back as it was written.

@@ -1,5 +1,7 @@
 //! Charging a balance, reading it, and its history.
 
+use std::sync::Mutex;
+
 use tracing::instrument;
 
 use super::{Balance, BalanceHistory, BalanceTransaction, Ticketing};
@@ -19,6 +21,10 @@ impl PageLimit {
             .filter(|n| (1..=100).contains(n))
             .map(Self)
             .ok_or(BookingError::InvalidLimit)
+    }
+
+    pub fn get(self) -> usize {
+        self.0
     }
 }
 
@@ -47,9 +53,15 @@ impl Ticketing {
         key: Option<&IdempotencyKey>,
     ) -> Result<Balance, BookingError> {
         let request = format!("charge:{}", i64::from(amount));
-        self.idempotent(user, key, request, |claim| async move {
+        let first_read = async { Ok(self.store.balance(user).await?) };
+        self.idempotent(user, key, request, first_read, |claim, first| async move {
+            let first = Mutex::new(Some(first));
             self.until_committed(|| async {
-                let current = self.store.balance(user).await?;
+                let fresh = first.lock().ok().and_then(|mut f| f.take());
+                let current = match fresh {
+                    Some(current) => current,
+                    None => self.store.balance(user).await?,
+                };
                 let balance = Balance {
                     balance: current.amount.credit(amount)?,
                 };

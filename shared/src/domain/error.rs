@@ -1,3 +1,4 @@
+use super::Timestamp;
 use crate::store::StoreError;
 
 /// Everything that can go wrong in the service, named as the API names it. The HTTP edge maps
@@ -47,13 +48,21 @@ pub enum BookingError {
     QueueTokenInvalid,
     #[error("the queue token has expired or was used by a payment")]
     QueueTokenExpired,
-    #[error("still waiting in the queue at position {position}")]
+    #[error(
+        "not admitted yet: still waiting in the queue, or in the pre-queue before the sale opens"
+    )]
     QueueNotAdmitted {
-        position: u64,
+        /// `None` in the pre-queue, where no order exists yet.
+        position: Option<u64>,
         estimated_wait_seconds: u64,
     },
     #[error("the queue token is for another concert")]
     QueueTokenWrongConcert,
+
+    #[error("the queue of this concert opens at {opens_at}")]
+    QueueNotOpen { opens_at: Timestamp },
+    #[error("every seat of this concert is sold")]
+    SoldOut,
 
     // Catalog and seats.
     #[error("no such concert")]

@@ -79,15 +79,19 @@ string_id!(
 
 /// A random id in its hyphenated lowercase form, the only form accepted back.
 macro_rules! uuid_id {
-    ($(#[$doc:meta])* $name:ident, $error:expr) => {
+    ($(#[$doc:meta])* $name:ident, $generate:expr, $error:expr) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(Uuid);
 
         impl $name {
+            /// The lowest and highest ids, to bound a range of them.
+            pub const MIN: Self = Self(Uuid::nil());
+            pub const MAX: Self = Self(Uuid::max());
+
             pub fn new() -> Self {
-                Self(Uuid::new_v4())
+                Self($generate)
             }
 
             pub fn parse(raw: &str) -> Result<Self, BookingError> {
@@ -127,40 +131,75 @@ fn parse_hyphenated(raw: &str) -> Option<Uuid> {
     (id.hyphenated().to_string() == raw).then_some(id)
 }
 
-uuid_id!(ReservationId, BookingError::InvalidReservationId);
-uuid_id!(PaymentId, BookingError::InvalidPaymentId);
+uuid_id!(
+    /// Time-ordered (UUIDv7), so that a fan's reservations list newest first by key alone.
+    ReservationId,
+    Uuid::now_v7(),
+    BookingError::InvalidReservationId
+);
+uuid_id!(PaymentId, Uuid::new_v4(), BookingError::InvalidPaymentId);
 
-/// A queue token: `{concertId}.{32 hex digits}`. Carrying the concert lets a status poll read the
-/// token and its queue in one round trip; the random part makes it unguessable.
+/// A queue token: `{concertId}.{joinSecond}.{32 hex digits}`. It names what a poll needs before
+/// reading anything: the concert (whose ticket the caller holds) and the second it joined (which
+/// page of queue counts gives its position), so that the reads of a poll go out together. The
+/// random part is the secret that proves the ticket is the caller's.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct QueueToken {
     concert: ConcertId,
+    joined_at: i64,
     secret: Uuid,
 }
 
 impl QueueToken {
-    pub fn new(concert: ConcertId) -> Self {
+    pub fn new(concert: ConcertId, joined_at: i64) -> Self {
         Self {
             concert,
+            joined_at,
             secret: Uuid::new_v4(),
         }
     }
 
     pub fn parse(raw: &str) -> Result<Self, BookingError> {
-        let (concert, secret) = raw
-            .rsplit_once('.')
-            .ok_or(BookingError::QueueTokenInvalid)?;
-        let concert = ConcertId::parse(concert).map_err(|_| BookingError::QueueTokenInvalid)?;
+        let invalid = || BookingError::QueueTokenInvalid;
+        let mut parts = raw.rsplitn(3, '.');
+        let (Some(secret), Some(joined_at), Some(concert)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(invalid());
+        };
+        let concert = ConcertId::parse(concert).map_err(|_| invalid())?;
+        let canonical = !joined_at.is_empty()
+            && joined_at.bytes().all(|b| b.is_ascii_digit())
+            && (joined_at == "0" || !joined_at.starts_with('0'));
+        let joined_at = joined_at
+            .parse::<i64>()
+            .ok()
+            .filter(|_| canonical)
+            .ok_or_else(invalid)?;
         let secret = Uuid::try_parse(secret)
             .ok()
             .filter(|id| id.simple().to_string() == secret)
-            .ok_or(BookingError::QueueTokenInvalid)?;
-        Ok(Self { concert, secret })
+            .ok_or_else(invalid)?;
+        Ok(Self {
+            concert,
+            joined_at,
+            secret,
+        })
     }
 
     pub fn concert(&self) -> &ConcertId {
         &self.concert
+    }
+
+    /// The second the holder joined the queue.
+    pub fn joined_at(&self) -> i64 {
+        self.joined_at
+    }
+
+    /// The part only the holder knows, as the ticket stores it.
+    pub fn secret(&self) -> String {
+        self.secret.simple().to_string()
     }
 }
 
@@ -179,7 +218,13 @@ impl From<QueueToken> for String {
 
 impl fmt::Display for QueueToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.concert, self.secret.simple())
+        write!(
+            f,
+            "{}.{}.{}",
+            self.concert,
+            self.joined_at,
+            self.secret.simple()
+        )
     }
 }
 
@@ -205,21 +250,33 @@ mod tests {
     }
 
     #[test]
-    fn queue_tokens_name_their_concert() {
-        let token = QueueToken::new(ConcertId::parse("c1").unwrap());
+    fn queue_tokens_name_their_concert_and_join_second() {
+        let token = QueueToken::new(ConcertId::parse("c1").unwrap(), 1_796_083_200);
         let parsed = QueueToken::parse(&token.to_string()).unwrap();
         assert_eq!(parsed, token);
         assert_eq!(parsed.concert().as_str(), "c1");
+        assert_eq!(parsed.joined_at(), 1_796_083_200);
+        assert!(token.to_string().starts_with("c1.1796083200."));
+        let secret = "0".repeat(32);
         for bad in [
-            "",
-            "c1",
-            "c1.",
-            ".0123",
-            "c1.xyz",
-            "c#1.00000000000000000000000000000000",
+            String::new(),
+            "c1".into(),
+            "c1.".into(),
+            format!("c1.{secret}"),
+            format!("c1.12.{}", "x".repeat(32)),
+            format!("c1.012.{secret}"),
+            format!("c1.-3.{secret}"),
+            format!("c#1.12.{secret}"),
         ] {
-            assert!(QueueToken::parse(bad).is_err(), "{bad:?}");
+            assert!(QueueToken::parse(&bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn reservation_ids_sort_by_creation() {
+        let first = ReservationId::new();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert!(ReservationId::new() > first);
     }
 
     #[test]

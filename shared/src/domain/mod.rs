@@ -3,11 +3,13 @@
 mod error;
 mod ids;
 mod money;
+mod place;
 mod seat;
 mod time;
 
 pub use error::BookingError;
 pub use ids::{ConcertId, IdempotencyKey, PaymentId, QueueToken, ReservationId, UserId};
 pub use money::{ChargeAmount, Won, BALANCE_LIMIT, MAX_CHARGE};
+pub use place::{QueuePlace, QUEUE_SHARDS};
 pub use seat::{SeatNumber, SEATS_PER_DATE};
 pub use time::{Clock, ConcertDate, ManualClock, SystemClock, Timestamp};

@@ -11,7 +11,7 @@ use super::request::{
 };
 use super::routes::Endpoint;
 use super::App;
-use crate::booking::{HistoryCursor, HoldRequest, PageLimit};
+use crate::booking::{HistoryCursor, HoldRequest, PageLimit, ReservationCursor};
 use crate::domain::{
     BookingError, ChargeAmount, ConcertDate, ConcertId, PaymentId, ReservationId, SeatNumber,
 };
@@ -95,9 +95,24 @@ async fn serve(
                 )?,
             };
             let token = queue_token(request)?;
-            let reservation = booking.hold_seat(&user, token.as_ref(), &hold).await?;
-            let location = format!("/reservations/{}", reservation.reservation_id);
-            created(&location, &reservation)
+            let (reservation, new) = booking.hold_seat(&user, token.as_ref(), &hold).await?;
+            if new {
+                let location = format!("/reservations/{}", reservation.reservation_id);
+                created(&location, &reservation)
+            } else {
+                // A retry by the fan who holds the seat: the same reservation, nothing changed.
+                json(StatusCode::OK, &reservation)
+            }
+        }
+        Endpoint::ListReservations => {
+            let limit = page_limit(request)?;
+            let cursor = query_parameter(request, "cursor")
+                .map(|raw| ReservationCursor::parse(&raw))
+                .transpose()?;
+            json(
+                StatusCode::OK,
+                &booking.reservations(&user, limit, cursor).await?,
+            )
         }
         Endpoint::GetReservation => {
             let id = ReservationId::parse(&path_parameter(request, "reservationId"))?;
@@ -122,10 +137,7 @@ async fn serve(
         }
         Endpoint::GetBalance => json(StatusCode::OK, &booking.balance(&user).await?),
         Endpoint::ListBalanceTransactions => {
-            let limit = query_parameter(request, "limit")
-                .map(|raw| PageLimit::parse(&raw))
-                .transpose()?
-                .unwrap_or(PageLimit::DEFAULT);
+            let limit = page_limit(request)?;
             let cursor = query_parameter(request, "cursor")
                 .map(|raw| HistoryCursor::parse(&raw))
                 .transpose()?;
@@ -151,6 +163,14 @@ async fn serve(
             json(StatusCode::OK, &booking.payment(&user, id).await?)
         }
     }
+}
+
+/// `limit` of a listing: 1 to 100, 20 when absent.
+fn page_limit(request: &Request) -> Result<PageLimit, BookingError> {
+    Ok(query_parameter(request, "limit")
+        .map(|raw| PageLimit::parse(&raw))
+        .transpose()?
+        .unwrap_or(PageLimit::DEFAULT))
 }
 
 fn json(status: StatusCode, body: &impl Serialize) -> Result<Response<Body>, BookingError> {

@@ -35,6 +35,8 @@ pub fn describe(error: &BookingError) -> (StatusCode, &'static str) {
         QueueTokenExpired => (401, "QUEUE_TOKEN_EXPIRED"),
         QueueNotAdmitted { .. } => (403, "QUEUE_NOT_ADMITTED"),
         QueueTokenWrongConcert => (403, "QUEUE_TOKEN_WRONG_CONCERT"),
+        QueueNotOpen { .. } => (409, "QUEUE_NOT_OPEN"),
+        SoldOut => (409, "SOLD_OUT"),
         ConcertNotFound => (404, "CONCERT_NOT_FOUND"),
         DateNotFound => (404, "DATE_NOT_FOUND"),
         SeatNotFound => (404, "SEAT_NOT_FOUND"),
@@ -73,13 +75,16 @@ pub fn problem_response(error: &BookingError) -> Response<Body> {
         "code": code,
         "detail": detail,
     });
-    if let BookingError::QueueNotAdmitted {
-        position,
-        estimated_wait_seconds,
-    } = error
-    {
-        body["position"] = json!(position);
-        body["estimatedWaitSeconds"] = json!(estimated_wait_seconds);
+    match error {
+        BookingError::QueueNotAdmitted {
+            position,
+            estimated_wait_seconds,
+        } => {
+            body["position"] = json!(position);
+            body["estimatedWaitSeconds"] = json!(estimated_wait_seconds);
+        }
+        BookingError::QueueNotOpen { opens_at } => body["queueOpensAt"] = json!(opens_at),
+        _ => {}
     }
     let mut response = Response::builder()
         .status(status)
@@ -132,7 +137,7 @@ mod tests {
     #[test]
     fn waiting_fans_learn_their_place() {
         let response = problem_response(&BookingError::QueueNotAdmitted {
-            position: 7,
+            position: Some(7),
             estimated_wait_seconds: 20,
         });
         assert_eq!(response.status(), 403);

@@ -11,6 +11,7 @@ pub enum Endpoint {
     ListDates,
     ListSeats,
     HoldSeat,
+    ListReservations,
     GetReservation,
     ReleaseReservation,
     ChargeBalance,
@@ -56,6 +57,12 @@ pub const ROUTES: &[Route] = &[
         "list-seats",
     ),
     route(Endpoint::HoldSeat, "POST", "/reservations", "hold-seat"),
+    route(
+        Endpoint::ListReservations,
+        "GET",
+        "/reservations",
+        "list-reservations",
+    ),
     route(
         Endpoint::GetReservation,
         "GET",

@@ -1,12 +1,15 @@
 //! A store that charges every call as the DynamoDB store would send it: the on-sale simulator
 //! runs the service over `MeteredStore<MemoryStore>` and reads the requests back. The mapping
-//! itself lives beside the DynamoDB store (`dynamo::meter`), so that the two change together.
+//! itself lives beside each DynamoDB call (`dynamo::*::meter_*`), so that the two change
+//! together; where a request's cost depends on an item the call does not carry (a seats item
+//! after a hold, a page after a write), it is read from the store underneath, uncharged.
 
+use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::dynamo::meter::{self, DynamoRequest};
+use super::dynamo::{self, meter::DynamoRequest};
 use super::*;
 
 pub struct MeteredStore<S> {
@@ -50,160 +53,278 @@ impl<S: Store> MeteredStore<S> {
         }
         result
     }
+
+    /// A date's seats as they stand, uncharged, to size the seats item a call wrote.
+    async fn seats_now(&self, concert: &ConcertId, date: ConcertDate) -> DateSeatsRecord {
+        self.inner
+            .date_seats(concert, date)
+            .await
+            .unwrap_or_default()
+    }
 }
 
 #[async_trait]
-impl<S: Store> Store for MeteredStore<S> {
-    async fn put_catalog_item(&self, item: &CatalogItem) -> Result<bool, StoreError> {
-        let result = self.inner.put_catalog_item(item).await;
-        self.charge(result, |_| meter::put_catalog_item(item))
+impl<S: Store> CatalogStore for MeteredStore<S> {
+    async fn put_concert(&self, concert: &ConcertRecord) -> Result<bool, StoreError> {
+        let result = self.inner.put_concert(concert).await;
+        self.charge(result, |_| dynamo::meter_put_concert(concert))
     }
 
     async fn concerts(&self) -> Result<Vec<ConcertRecord>, StoreError> {
         let result = self.inner.concerts().await;
-        self.charge(result, |found| meter::concerts(found))
+        self.charge(result, |found| dynamo::meter_concerts(found))
     }
 
     async fn concert(&self, concert: &ConcertId) -> Result<Option<ConcertRecord>, StoreError> {
         let result = self.inner.concert(concert).await;
-        self.charge(result, |found| meter::concert(concert, found.as_ref()))
-    }
-
-    async fn dates(&self, concert: &ConcertId) -> Result<Vec<DateRecord>, StoreError> {
-        let result = self.inner.dates(concert).await;
-        self.charge(result, |found| meter::dates(concert, found))
-    }
-
-    async fn date(
-        &self,
-        concert: &ConcertId,
-        date: ConcertDate,
-    ) -> Result<Option<DateRecord>, StoreError> {
-        let result = self.inner.date(concert, date).await;
-        self.charge(result, |found| meter::date(concert, date, found.as_ref()))
-    }
-
-    async fn seat(
-        &self,
-        concert: &ConcertId,
-        date: ConcertDate,
-        seat: SeatNumber,
-    ) -> Result<Option<SeatRecord>, StoreError> {
-        let result = self.inner.seat(concert, date, seat).await;
         self.charge(result, |found| {
-            meter::seat(concert, date, seat, found.as_ref())
+            dynamo::meter_concert(concert, found.as_ref())
         })
     }
 
-    async fn seat_map(
+    async fn mark_sold_out(&self, concert: &ConcertId) -> Result<(), StoreError> {
+        let result = self.inner.mark_sold_out(concert).await;
+        let record = self.inner.concert(concert).await.ok().flatten();
+        self.charge(result, |_| {
+            dynamo::meter_mark_sold_out(concert, record.as_ref())
+        })
+    }
+
+    async fn date_seats(
         &self,
         concert: &ConcertId,
         date: ConcertDate,
-    ) -> Result<SeatMap, StoreError> {
-        let result = self.inner.seat_map(concert, date).await;
-        self.charge(result, |map| meter::seat_map(concert, date, map))
+    ) -> Result<DateSeatsRecord, StoreError> {
+        let result = self.inner.date_seats(concert, date).await;
+        self.charge(result, |found| {
+            dynamo::meter_date_seats(concert, date, found)
+        })
     }
 
-    async fn queue_pointer(
+    async fn dates_seats(
+        &self,
+        concert: &ConcertId,
+        dates: &[ConcertDate],
+    ) -> Result<Vec<(ConcertDate, DateSeatsRecord)>, StoreError> {
+        let result = self.inner.dates_seats(concert, dates).await;
+        self.charge(result, |found| dynamo::meter_dates_seats(concert, found))
+    }
+}
+
+#[async_trait]
+impl<S: Store> QueueStore for MeteredStore<S> {
+    async fn ticket(
         &self,
         user: &UserId,
         concert: &ConcertId,
-    ) -> Result<Option<QueueToken>, StoreError> {
-        let result = self.inner.queue_pointer(user, concert).await;
+    ) -> Result<Option<TicketRecord>, StoreError> {
+        let result = self.inner.ticket(user, concert).await;
         self.charge(result, |found| {
-            meter::queue_pointer(user, concert, found.as_ref())
+            dynamo::meter_ticket(user, concert, found.as_ref())
         })
     }
 
-    async fn token(&self, token: &QueueToken) -> Result<Option<TokenRecord>, StoreError> {
-        let result = self.inner.token(token).await;
-        self.charge(result, |found| meter::token(token, found.as_ref()))
-    }
-
-    async fn token_and_queue(
-        &self,
-        token: &QueueToken,
-    ) -> Result<(Option<TokenRecord>, QueueStateRecord), StoreError> {
-        let result = self.inner.token_and_queue(token).await;
-        self.charge(result, |(found, queue)| {
-            meter::token_and_queue(token, found.as_ref(), queue)
-        })
-    }
-
-    async fn issue_queue_number(
+    async fn draw_queue_number(
         &self,
         concert: &ConcertId,
-    ) -> Result<QueueStateRecord, StoreError> {
-        let result = self.inner.issue_queue_number(concert).await;
-        self.charge(result, |state| meter::issue_queue_number(concert, state))
+        shard: u8,
+        second: i64,
+    ) -> Result<u32, StoreError> {
+        let result = self.inner.draw_queue_number(concert, shard, second).await;
+        self.charge(result, |_| {
+            dynamo::meter_draw_queue_number(concert, shard, second)
+        })
     }
 
     async fn enqueue(
         &self,
-        token: &TokenRecord,
+        ticket: &TicketRecord,
         previous: Option<&QueueToken>,
     ) -> Result<EnqueueOutcome, StoreError> {
-        let result = self.inner.enqueue(token, previous).await;
-        self.charge(result, |_| meter::enqueue(token))
+        let result = self.inner.enqueue(ticket, previous).await;
+        self.charge(result, |_| dynamo::meter_enqueue(ticket))
     }
 
-    async fn void_queue_number(
+    async fn poll_ticket(
+        &self,
+        user: &UserId,
+        token: &QueueToken,
+        now: i64,
+    ) -> Result<Option<TicketRecord>, StoreError> {
+        let result = self.inner.poll_ticket(user, token, now).await;
+        self.charge(result, |found| {
+            dynamo::meter_poll_ticket(user, token, found.as_ref())
+        })
+    }
+
+    async fn register_queue(&self, concert: &ConcertId, now: i64) -> Result<(), StoreError> {
+        let result = self.inner.register_queue(concert, now).await;
+        let live = self.inner.live_queues().await.unwrap_or_default();
+        self.charge(result, |_| dynamo::meter_register_queue(&live))
+    }
+
+    async fn queue_state(
         &self,
         concert: &ConcertId,
-        seq: u64,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let result = self.inner.void_queue_number(concert, seq, now).await;
-        self.charge(result, |_| meter::void_queue_number(concert, seq, now))
+        consistent: bool,
+    ) -> Result<Option<QueueStateRecord>, StoreError> {
+        let result = self.inner.queue_state(concert, consistent).await;
+        self.charge(result, |found| {
+            dynamo::meter_queue_state(concert, consistent, found.as_ref())
+        })
     }
 
-    async fn heartbeat(
+    async fn queue_page(
         &self,
-        token: &QueueToken,
-        user: &UserId,
-        now: i64,
+        concert: &ConcertId,
+        minute: i64,
+    ) -> Result<Option<QueuePageRecord>, StoreError> {
+        let result = self.inner.queue_page(concert, minute).await;
+        self.charge(result, |found| {
+            dynamo::meter_queue_page(concert, minute, found.as_ref())
+        })
+    }
+
+    async fn queue_control(&self, concert: &ConcertId) -> Result<QueueControlRecord, StoreError> {
+        let result = self.inner.queue_control(concert).await;
+        self.charge(result, |_| dynamo::meter_queue_control(concert))
+    }
+
+    async fn set_queue_control(
+        &self,
+        concert: &ConcertId,
+        control: &QueueControlRecord,
     ) -> Result<(), StoreError> {
-        let result = self.inner.heartbeat(token, user, now).await;
-        self.charge(result, |_| meter::heartbeat(token))
+        let result = self.inner.set_queue_control(concert, control).await;
+        self.charge(result, |_| dynamo::meter_set_queue_control(concert))
+    }
+}
+
+#[async_trait]
+impl<S: Store> AdmissionStore for MeteredStore<S> {
+    async fn live_queues(&self) -> Result<Vec<LiveQueue>, StoreError> {
+        let result = self.inner.live_queues().await;
+        self.charge(result, |found| dynamo::meter_live_queues(found))
     }
 
-    async fn queue_state(&self, concert: &ConcertId) -> Result<QueueStateRecord, StoreError> {
-        let result = self.inner.queue_state(concert).await;
-        self.charge(result, |state| meter::queue_state(concert, state))
+    async fn retire_queue(
+        &self,
+        concert: &ConcertId,
+        last_registered: i64,
+    ) -> Result<bool, StoreError> {
+        let result = self.inner.retire_queue(concert, last_registered).await;
+        self.charge(result, |_| dynamo::meter_retire_queue())
     }
 
-    async fn active_set(&self, concert: &ConcertId) -> Result<ActiveSetRecord, StoreError> {
-        let result = self.inner.active_set(concert).await;
-        self.charge(result, |set| meter::active_set(concert, set))
+    async fn queue_counts(
+        &self,
+        concert: &ConcertId,
+        from: i64,
+        through: i64,
+    ) -> Result<BTreeMap<i64, Vec<u32>>, StoreError> {
+        let result = self.inner.queue_counts(concert, from, through).await;
+        self.charge(result, |_| {
+            dynamo::meter_queue_counts(concert, from, through)
+        })
+    }
+
+    async fn write_queue_pages(
+        &self,
+        concert: &ConcertId,
+        pages: &BTreeMap<i64, QueuePageRecord>,
+    ) -> Result<(), StoreError> {
+        let result = self.inner.write_queue_pages(concert, pages).await;
+        let mut written = BTreeMap::new();
+        for minute in pages.keys() {
+            if let Ok(Some(page)) = self.inner.queue_page(concert, *minute).await {
+                written.insert(*minute, page);
+            }
+        }
+        self.charge(result, |_| {
+            dynamo::meter_write_queue_pages(concert, pages, &written)
+        })
     }
 
     async fn queue_entries(
         &self,
         concert: &ConcertId,
-        after_seq: u64,
+        shard: u8,
+        after: (i64, u32),
+        through: (i64, u32),
         limit: usize,
     ) -> Result<Vec<QueueEntryRecord>, StoreError> {
-        let result = self.inner.queue_entries(concert, after_seq, limit).await;
-        self.charge(result, |found| meter::queue_entries(concert, found))
+        let result = self
+            .inner
+            .queue_entries(concert, shard, after, through, limit)
+            .await;
+        self.charge(result, |found| {
+            dynamo::meter_queue_entries(concert, shard, after, through, limit, found)
+        })
     }
 
-    async fn tokens(&self, tokens: &[QueueToken]) -> Result<Vec<TokenRecord>, StoreError> {
-        let result = self.inner.tokens(tokens).await;
-        self.charge(result, |found| meter::tokens(tokens, found))
+    async fn queue_entries_at(
+        &self,
+        concert: &ConcertId,
+        places: &[QueuePlace],
+    ) -> Result<Vec<QueueEntryRecord>, StoreError> {
+        let result = self.inner.queue_entries_at(concert, places).await;
+        self.charge(result, |found| {
+            dynamo::meter_queue_entries_at(concert, places, found)
+        })
     }
 
-    async fn commit_admission(&self, plan: &AdmissionPlan) -> Result<CommitOutcome, StoreError> {
-        let result = self.inner.commit_admission(plan).await;
-        self.charge(result, |_| meter::commit_admission(plan))
+    async fn tickets(
+        &self,
+        concert: &ConcertId,
+        users: &[UserId],
+    ) -> Result<Vec<TicketRecord>, StoreError> {
+        let result = self.inner.tickets(concert, users).await;
+        self.charge(result, |found| dynamo::meter_tickets(concert, users, found))
     }
 
+    async fn commit_admission_batch(
+        &self,
+        batch: &AdmissionBatchPlan,
+    ) -> Result<CommitOutcome, StoreError> {
+        let state = self
+            .inner
+            .queue_state(&batch.concert_id, true)
+            .await
+            .ok()
+            .flatten();
+        let result = self.inner.commit_admission_batch(batch).await;
+        self.charge(result, |_| {
+            dynamo::meter_commit_admission_batch(batch, state.as_ref())
+        })
+    }
+
+    async fn commit_queue_state(
+        &self,
+        concert: &ConcertId,
+        state: &QueueStateRecord,
+        expected_version: u64,
+    ) -> Result<CommitOutcome, StoreError> {
+        let result = self
+            .inner
+            .commit_queue_state(concert, state, expected_version)
+            .await;
+        self.charge(result, |_| dynamo::meter_commit_queue_state(concert, state))
+    }
+}
+
+#[async_trait]
+impl<S: Store> ReservationStore for MeteredStore<S> {
     async fn place_hold(
         &self,
         reservation: &ReservationRecord,
+        ticket: &QueueToken,
         now: i64,
-    ) -> Result<CommitOutcome, StoreError> {
-        let result = self.inner.place_hold(reservation, now).await;
-        self.charge(result, |_| meter::place_hold(reservation))
+    ) -> Result<HoldOutcome, StoreError> {
+        let result = self.inner.place_hold(reservation, ticket, now).await;
+        let seats = self
+            .seats_now(&reservation.concert_id, reservation.date)
+            .await;
+        self.charge(result, |_| dynamo::meter_place_hold(reservation, &seats))
     }
 
     async fn reservation(
@@ -213,8 +334,18 @@ impl<S: Store> Store for MeteredStore<S> {
     ) -> Result<Option<ReservationRecord>, StoreError> {
         let result = self.inner.reservation(user, reservation).await;
         self.charge(result, |found| {
-            meter::reservation(user, reservation, found.as_ref())
+            dynamo::meter_reservation(user, reservation, found.as_ref())
         })
+    }
+
+    async fn reservations(
+        &self,
+        user: &UserId,
+        before: Option<ReservationId>,
+        limit: usize,
+    ) -> Result<Vec<ReservationRecord>, StoreError> {
+        let result = self.inner.reservations(user, before, limit).await;
+        self.charge(result, |found| dynamo::meter_reservations(user, found))
     }
 
     async fn release_hold(
@@ -222,13 +353,19 @@ impl<S: Store> Store for MeteredStore<S> {
         reservation: &ReservationRecord,
         now: i64,
     ) -> Result<CommitOutcome, StoreError> {
+        let seats = self
+            .seats_now(&reservation.concert_id, reservation.date)
+            .await;
         let result = self.inner.release_hold(reservation, now).await;
-        self.charge(result, |_| meter::release_hold(reservation))
+        self.charge(result, |_| dynamo::meter_release_hold(reservation, &seats))
     }
+}
 
+#[async_trait]
+impl<S: Store> WalletStore for MeteredStore<S> {
     async fn balance(&self, user: &UserId) -> Result<BalanceRecord, StoreError> {
         let result = self.inner.balance(user).await;
-        self.charge(result, |found| meter::balance(user, found))
+        self.charge(result, |found| dynamo::meter_balance(user, found))
     }
 
     async fn apply_balance_change(
@@ -236,7 +373,7 @@ impl<S: Store> Store for MeteredStore<S> {
         change: &BalanceChange,
     ) -> Result<CommitOutcome, StoreError> {
         let result = self.inner.apply_balance_change(change).await;
-        self.charge(result, |_| meter::apply_balance_change(change))
+        self.charge(result, |_| dynamo::meter_apply_balance_change(change))
     }
 
     async fn balance_entries(
@@ -250,25 +387,30 @@ impl<S: Store> Store for MeteredStore<S> {
             .balance_entries(user, before_version, limit)
             .await;
         self.charge(result, |found| {
-            meter::balance_entries(user, before_version, found)
+            dynamo::meter_balance_entries(user, before_version, found)
         })
     }
+}
 
+#[async_trait]
+impl<S: Store> PaymentStore for MeteredStore<S> {
     async fn payment_context(
         &self,
         user: &UserId,
         reservation: ReservationId,
-        token: &QueueToken,
+        concert: &ConcertId,
     ) -> Result<PaymentContext, StoreError> {
-        let result = self.inner.payment_context(user, reservation, token).await;
+        let result = self.inner.payment_context(user, reservation, concert).await;
         self.charge(result, |found| {
-            meter::payment_context(user, reservation, token, found)
+            dynamo::meter_payment_context(user, reservation, concert, found)
         })
     }
 
     async fn commit_payment(&self, payment: &PaymentCommit) -> Result<CommitOutcome, StoreError> {
+        let r = &payment.reservation;
+        let seats = self.seats_now(&r.concert_id, r.date).await;
         let result = self.inner.commit_payment(payment).await;
-        self.charge(result, |_| meter::commit_payment(payment))
+        self.charge(result, |_| dynamo::meter_commit_payment(payment, &seats))
     }
 
     async fn payment(
@@ -278,17 +420,20 @@ impl<S: Store> Store for MeteredStore<S> {
     ) -> Result<Option<PaymentRecord>, StoreError> {
         let result = self.inner.payment(user, payment).await;
         self.charge(result, |found| {
-            meter::payment(user, payment, found.as_ref())
+            dynamo::meter_payment(user, payment, found.as_ref())
         })
     }
+}
 
+#[async_trait]
+impl<S: Store> IdempotencyStore for MeteredStore<S> {
     async fn claim_idempotency_key(
         &self,
         claim: &IdempotencyRecord,
         now: i64,
     ) -> Result<ClaimOutcome, StoreError> {
         let result = self.inner.claim_idempotency_key(claim, now).await;
-        self.charge(result, |_| meter::claim_idempotency_key(claim))
+        self.charge(result, |_| dynamo::meter_claim_idempotency_key(claim))
     }
 
     async fn release_idempotency_key(
@@ -301,6 +446,6 @@ impl<S: Store> Store for MeteredStore<S> {
             .inner
             .release_idempotency_key(user, key, claim_id)
             .await;
-        self.charge(result, |_| meter::release_idempotency_key(user, key))
+        self.charge(result, |_| dynamo::meter_release_idempotency_key(user, key))
     }
 }

@@ -1,16 +1,23 @@
-//! Persistence behind one trait. Every state change that can race is a single conditional write
-//! or transaction here, with `now` passed in; callers read, decide, and then commit *conditional
-//! on what they read*, retrying from a fresh read when the condition fails.
+//! Persistence, one trait per concern. Every state change that can race is a single conditional
+//! write or transaction here, with `now` passed in; callers read, decide, and then commit
+//! *conditional on what they read*, retrying from a fresh read when the condition fails.
+//!
+//! Two stores implement it alike: DynamoDB (`dynamo`, the deployed one) and memory (`memory`,
+//! for tests, the local server and the simulator). `MeteredStore` wraps the memory store and
+//! charges each call as the DynamoDB requests it would send (the mapping sits beside each
+//! DynamoDB call, in `dynamo`).
 
 mod dynamo;
 mod memory;
 mod metered;
 mod records;
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 
 use crate::domain::{
-    ConcertDate, ConcertId, IdempotencyKey, PaymentId, QueueToken, ReservationId, SeatNumber,
+    ConcertDate, ConcertId, IdempotencyKey, PaymentId, QueuePlace, QueueToken, ReservationId,
     UserId,
 };
 
@@ -41,10 +48,19 @@ pub enum CommitOutcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EnqueueOutcome {
     Enqueued,
-    /// Another join of the same user won the race for the user's queue pointer.
-    PointerMoved,
-    /// The admission tick already passed this number; draw another.
+    /// Another join of the same fan changed the ticket first.
+    TicketMoved,
+    /// The tick passed the number before its entry was written: draw another.
     NumberPassed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldOutcome {
+    Held,
+    /// The caller's ticket is not active for the concert (any more): read it to say why.
+    TicketRefused,
+    /// The seat is sold, or held by a live hold.
+    SeatTaken,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -53,25 +69,22 @@ pub enum ClaimOutcome {
     Existing(IdempotencyRecord),
 }
 
-/// Catalog items, written only when absent so that loading a catalog twice changes nothing.
-#[derive(Debug, Clone, PartialEq)]
-pub enum CatalogItem {
-    Concert(ConcertRecord),
-    Date(DateRecord),
-    Seat(SeatRecord),
-}
-
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SeatMap {
-    pub seats: Vec<SeatRecord>,
-    pub holds: Vec<HoldRecord>,
+/// A concert whose queue the admission tick must visit: registered by joins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveQueue {
+    pub concert_id: ConcertId,
+    /// The first join since the queue was last retired.
+    pub first_registered: i64,
+    /// The latest registration; retiring is conditional on it.
+    pub last_registered: i64,
 }
 
 /// Everything seats and money depend on, read whole for an audit (the simulator's end, tests).
 /// No request path reads it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Inventory {
-    pub seats: Vec<SeatRecord>,
+    pub concerts: Vec<ConcertRecord>,
+    pub seats: Vec<(ConcertId, ConcertDate, DateSeatsRecord)>,
     pub reservations: Vec<ReservationRecord>,
     pub payments: Vec<PaymentRecord>,
     pub balances: Vec<(UserId, BalanceRecord)>,
@@ -82,7 +95,7 @@ pub struct Inventory {
 pub struct PaymentContext {
     pub reservation: Option<ReservationRecord>,
     pub balance: BalanceRecord,
-    pub token: Option<TokenRecord>,
+    pub ticket: Option<TicketRecord>,
 }
 
 /// Marks an idempotency record done with the response it must replay.
@@ -108,113 +121,223 @@ pub struct PaymentCommit {
     pub reservation: ReservationRecord,
     pub payment: PaymentRecord,
     pub balance: BalanceChange,
+    /// The active token the payment spends.
     pub token: QueueToken,
+    /// Its admission batch: the sale is counted against it.
+    pub admitted_at: i64,
     pub now: i64,
 }
 
-/// One admission step for one concert, committed only if the cursor is still `expected_cursor`.
+/// One transaction's worth of a tick's admissions, drops and passed numbers, committed only if
+/// the queue state is still at `state_version` (so a tick that lost a race writes nothing).
 #[derive(Debug, Clone, PartialEq)]
-pub struct AdmissionPlan {
+pub struct AdmissionBatchPlan {
     pub concert_id: ConcertId,
-    pub expected_cursor: u64,
-    pub new_cursor: u64,
-    pub admitted: Vec<QueueToken>,
+    pub state_version: u64,
+    /// Waiting tickets to make active, by fan and the token they were judged on.
+    pub admit: Vec<(UserId, QueueToken)>,
+    pub admitted_at: i64,
     pub active_until: i64,
-    /// Idle waiting tokens and the `last_seen_at` they were judged on.
-    pub dropped: Vec<(QueueToken, i64)>,
-    /// Numbers nobody enqueued (a join that died); the tick skips them only while still absent.
-    pub holes: Vec<u64>,
-    pub active_set: ActiveSetRecord,
+    /// Idle waiting tickets to drop, with the `last_seen_at` they were judged on.
+    pub drop: Vec<(UserId, QueueToken, i64)>,
+    /// Numbers nobody's entry claims: marked passed, only while still unclaimed.
+    pub voids: Vec<QueuePlace>,
+}
+
+impl AdmissionBatchPlan {
+    pub fn len(&self) -> usize {
+        self.admit.len() + self.drop.len() + self.voids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One transaction holds at most 100 items; a batch keeps one for the state's version check.
+pub const ADMISSION_BATCH_ITEMS: usize = 99;
+
+/// Every concern's store: what the service runs on.
+pub trait Store:
+    CatalogStore
+    + QueueStore
+    + AdmissionStore
+    + ReservationStore
+    + WalletStore
+    + PaymentStore
+    + IdempotencyStore
+{
+}
+
+impl<S> Store for S where
+    S: CatalogStore
+        + QueueStore
+        + AdmissionStore
+        + ReservationStore
+        + WalletStore
+        + PaymentStore
+        + IdempotencyStore
+{
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
-    // Catalog.
-    async fn put_catalog_item(&self, item: &CatalogItem) -> Result<bool, StoreError>;
+pub trait CatalogStore: Send + Sync + 'static {
+    /// Writes a concert only if absent: `false` when it already existed.
+    async fn put_concert(&self, concert: &ConcertRecord) -> Result<bool, StoreError>;
     async fn concerts(&self) -> Result<Vec<ConcertRecord>, StoreError>;
     async fn concert(&self, concert: &ConcertId) -> Result<Option<ConcertRecord>, StoreError>;
-    async fn dates(&self, concert: &ConcertId) -> Result<Vec<DateRecord>, StoreError>;
-    async fn date(
+    async fn mark_sold_out(&self, concert: &ConcertId) -> Result<(), StoreError>;
+    /// What is held and sold on a date (nothing, for a date nobody touched yet).
+    async fn date_seats(
         &self,
         concert: &ConcertId,
         date: ConcertDate,
-    ) -> Result<Option<DateRecord>, StoreError>;
-    async fn seat(
+    ) -> Result<DateSeatsRecord, StoreError>;
+    /// The same for many dates, in one round trip.
+    async fn dates_seats(
         &self,
         concert: &ConcertId,
-        date: ConcertDate,
-        seat: SeatNumber,
-    ) -> Result<Option<SeatRecord>, StoreError>;
-    async fn seat_map(&self, concert: &ConcertId, date: ConcertDate)
-        -> Result<SeatMap, StoreError>;
+        dates: &[ConcertDate],
+    ) -> Result<Vec<(ConcertDate, DateSeatsRecord)>, StoreError>;
+}
 
-    // Queue.
-    async fn queue_pointer(
+#[async_trait]
+pub trait QueueStore: Send + Sync + 'static {
+    async fn ticket(
         &self,
         user: &UserId,
         concert: &ConcertId,
-    ) -> Result<Option<QueueToken>, StoreError>;
-    async fn token(&self, token: &QueueToken) -> Result<Option<TokenRecord>, StoreError>;
-    /// The token and its queue's counters, in one round trip.
-    async fn token_and_queue(
+    ) -> Result<Option<TicketRecord>, StoreError>;
+    /// Draws the next number of one counter for one second.
+    async fn draw_queue_number(
         &self,
-        token: &QueueToken,
-    ) -> Result<(Option<TokenRecord>, QueueStateRecord), StoreError>;
-    /// Draws the next number of the concert's queue: `issued` is the caller's number.
-    async fn issue_queue_number(&self, concert: &ConcertId)
-        -> Result<QueueStateRecord, StoreError>;
-    /// Writes the token, its queue entry and the user's pointer, if the pointer still names
-    /// `previous` (or nothing) and the tick has not passed the token's number.
+        concert: &ConcertId,
+        shard: u8,
+        second: i64,
+    ) -> Result<u32, StoreError>;
+    /// Writes the ticket and its queue entry, if the fan's ticket is still `previous` (or
+    /// absent) and the tick has not passed the number.
     async fn enqueue(
         &self,
-        token: &TokenRecord,
+        ticket: &TicketRecord,
         previous: Option<&QueueToken>,
     ) -> Result<EnqueueOutcome, StoreError>;
-    /// Marks a drawn number as nobody's, so the tick can pass it at once.
-    async fn void_queue_number(
+    /// A poll: refreshes a waiting ticket's idle clock if `token` is its token, and returns the
+    /// ticket as it stands, whatever it is.
+    async fn poll_ticket(
+        &self,
+        user: &UserId,
+        token: &QueueToken,
+        now: i64,
+    ) -> Result<Option<TicketRecord>, StoreError>;
+    /// Tells the admission tick that this concert's queue has joins.
+    async fn register_queue(&self, concert: &ConcertId, now: i64) -> Result<(), StoreError>;
+    /// `consistent: false` for the copies containers cache: older is only more cautious.
+    async fn queue_state(
         &self,
         concert: &ConcertId,
-        seq: u64,
-        now: i64,
-    ) -> Result<(), StoreError>;
-    /// Records that a waiting token's holder is still polling.
-    async fn heartbeat(
+        consistent: bool,
+    ) -> Result<Option<QueueStateRecord>, StoreError>;
+    async fn queue_page(
         &self,
-        token: &QueueToken,
-        user: &UserId,
-        now: i64,
+        concert: &ConcertId,
+        minute: i64,
+    ) -> Result<Option<QueuePageRecord>, StoreError>;
+    async fn queue_control(&self, concert: &ConcertId) -> Result<QueueControlRecord, StoreError>;
+    async fn set_queue_control(
+        &self,
+        concert: &ConcertId,
+        control: &QueueControlRecord,
     ) -> Result<(), StoreError>;
-    async fn queue_state(&self, concert: &ConcertId) -> Result<QueueStateRecord, StoreError>;
-    async fn active_set(&self, concert: &ConcertId) -> Result<ActiveSetRecord, StoreError>;
+}
+
+#[async_trait]
+pub trait AdmissionStore: Send + Sync + 'static {
+    async fn live_queues(&self) -> Result<Vec<LiveQueue>, StoreError>;
+    /// Forgets a queue, if nobody registered it again since `last_registered`.
+    async fn retire_queue(
+        &self,
+        concert: &ConcertId,
+        last_registered: i64,
+    ) -> Result<bool, StoreError>;
+    /// Per second from `from` through `through`, the numbers each counter drew (seconds with
+    /// none are left out).
+    async fn queue_counts(
+        &self,
+        concert: &ConcertId,
+        from: i64,
+        through: i64,
+    ) -> Result<BTreeMap<i64, Vec<u32>>, StoreError>;
+    async fn write_queue_pages(
+        &self,
+        concert: &ConcertId,
+        pages: &BTreeMap<i64, QueuePageRecord>,
+    ) -> Result<(), StoreError>;
+    /// One counter's entries after `after` and up to `through`, in order, at most `limit`.
     async fn queue_entries(
         &self,
         concert: &ConcertId,
-        after_seq: u64,
+        shard: u8,
+        after: (i64, u32),
+        through: (i64, u32),
         limit: usize,
     ) -> Result<Vec<QueueEntryRecord>, StoreError>;
-    async fn tokens(&self, tokens: &[QueueToken]) -> Result<Vec<TokenRecord>, StoreError>;
-    async fn commit_admission(&self, plan: &AdmissionPlan) -> Result<CommitOutcome, StoreError>;
+    /// Entries by place (the lottery's order jumps around).
+    async fn queue_entries_at(
+        &self,
+        concert: &ConcertId,
+        places: &[QueuePlace],
+    ) -> Result<Vec<QueueEntryRecord>, StoreError>;
+    async fn tickets(
+        &self,
+        concert: &ConcertId,
+        users: &[UserId],
+    ) -> Result<Vec<TicketRecord>, StoreError>;
+    async fn commit_admission_batch(
+        &self,
+        batch: &AdmissionBatchPlan,
+    ) -> Result<CommitOutcome, StoreError>;
+    /// Writes the state if it is still at `expected_version` (0: absent).
+    async fn commit_queue_state(
+        &self,
+        concert: &ConcertId,
+        state: &QueueStateRecord,
+        expected_version: u64,
+    ) -> Result<CommitOutcome, StoreError>;
+}
 
-    // Reservations.
-    /// Writes the reservation and its hold if no live hold exists and the seat is not sold.
+#[async_trait]
+pub trait ReservationStore: Send + Sync + 'static {
+    /// Writes the reservation and its hold if `ticket` is the caller's active token for the
+    /// concert, and the seat is neither sold nor under a live hold.
     async fn place_hold(
         &self,
         reservation: &ReservationRecord,
+        ticket: &QueueToken,
         now: i64,
-    ) -> Result<CommitOutcome, StoreError>;
+    ) -> Result<HoldOutcome, StoreError>;
     async fn reservation(
         &self,
         user: &UserId,
         reservation: ReservationId,
     ) -> Result<Option<ReservationRecord>, StoreError>;
+    /// A fan's reservations, newest first, older than `before` when given.
+    async fn reservations(
+        &self,
+        user: &UserId,
+        before: Option<ReservationId>,
+        limit: usize,
+    ) -> Result<Vec<ReservationRecord>, StoreError>;
     /// Marks a live held reservation released and frees its seat.
     async fn release_hold(
         &self,
         reservation: &ReservationRecord,
         now: i64,
     ) -> Result<CommitOutcome, StoreError>;
+}
 
-    // Wallet.
+#[async_trait]
+pub trait WalletStore: Send + Sync + 'static {
     async fn balance(&self, user: &UserId) -> Result<BalanceRecord, StoreError>;
     async fn apply_balance_change(
         &self,
@@ -227,14 +350,16 @@ pub trait Store: Send + Sync + 'static {
         before_version: Option<u64>,
         limit: usize,
     ) -> Result<Vec<BalanceEntryRecord>, StoreError>;
+}
 
-    // Payments.
-    /// The reservation, the balance and the token a payment decides on, in one round trip.
+#[async_trait]
+pub trait PaymentStore: Send + Sync + 'static {
+    /// The reservation, the balance and the fan's ticket for `concert`, in one round trip.
     async fn payment_context(
         &self,
         user: &UserId,
         reservation: ReservationId,
-        token: &QueueToken,
+        concert: &ConcertId,
     ) -> Result<PaymentContext, StoreError>;
     async fn commit_payment(&self, payment: &PaymentCommit) -> Result<CommitOutcome, StoreError>;
     async fn payment(
@@ -242,8 +367,10 @@ pub trait Store: Send + Sync + 'static {
         user: &UserId,
         payment: PaymentId,
     ) -> Result<Option<PaymentRecord>, StoreError>;
+}
 
-    // Idempotency.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync + 'static {
     /// Creates an in-flight record unless one exists that is still live; a record whose lock
     /// has lapsed (its invocation died) is taken over when the request is the same.
     async fn claim_idempotency_key(

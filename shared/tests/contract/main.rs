@@ -64,5 +64,5 @@ contract!(
     races::hundred_concurrent_charges_all_apply_once,
     races::one_idempotency_key_sent_twenty_times_applies_once,
     races::a_payment_racing_expiry_and_release_never_double_sells,
-    races::a_thousand_fans_joining_at_once_get_gap_free_positions,
+    races::a_crowd_joining_at_once_gets_distinct_tokens_and_exact_positions,
 );

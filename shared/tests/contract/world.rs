@@ -14,6 +14,8 @@ use ticketing::{Settings, Ticketing};
 pub const START: i64 = 1_796_083_200;
 
 pub const SPRING: &str = "spring-fest";
+/// The tick counts a second two seconds on and admits from it three seconds on.
+pub const SETTLE_SECONDS: i64 = 3;
 pub const WINTER: &str = "winter-gala";
 
 pub fn demo_catalog() -> Catalog {
@@ -38,11 +40,21 @@ pub struct World {
     pub booking: Ticketing,
     pub clock: Arc<ManualClock>,
     pub store: Arc<dyn Store>,
+    on_memory: bool,
 }
 
 impl World {
     pub async fn memory() -> World {
-        World::over(Arc::new(MemoryStore::new())).await
+        World::over(Arc::new(MemoryStore::new()), true).await
+    }
+
+    /// A crowd's size: larger in memory than against moto, which serves one request at a time.
+    pub fn scale(&self, on_memory: usize, on_dynamodb: usize) -> usize {
+        if self.on_memory {
+            on_memory
+        } else {
+            on_dynamodb
+        }
     }
 
     /// A fresh table at `TEST_DYNAMODB_ENDPOINT`. Without one, the DynamoDB half of the suite
@@ -62,10 +74,10 @@ impl World {
             .create_table_if_missing()
             .await
             .expect("create the test table");
-        Some(World::over(Arc::new(store)).await)
+        Some(World::over(Arc::new(store), false).await)
     }
 
-    async fn over(store: Arc<dyn Store>) -> World {
+    async fn over(store: Arc<dyn Store>, on_memory: bool) -> World {
         let clock = Arc::new(ManualClock::starting_at(Timestamp::from_epoch_seconds(
             START,
         )));
@@ -74,6 +86,7 @@ impl World {
             booking,
             clock,
             store,
+            on_memory,
         };
         world
             .booking
@@ -99,7 +112,8 @@ impl World {
         ticketing::domain::Clock::now(&*self.clock)
     }
 
-    /// Joins the queue and runs admission ticks until the fan is active.
+    /// Joins the queue and runs admission ticks until the fan is active. The tick admits from
+    /// seconds that have settled, so the clock moves on a few seconds first.
     pub async fn admitted_fan(&self, name: &str, concert: &str) -> (UserId, QueueToken) {
         let fan = fan(name);
         let (ticket, _) = self
@@ -107,7 +121,9 @@ impl World {
             .join_queue(&fan, &concert_id(concert))
             .await
             .expect("join the queue");
+        self.advance(SETTLE_SECONDS);
         for _ in 0..100 {
+            self.tick(concert).await;
             let status = self
                 .booking
                 .queue_status(&fan, Some(&ticket.token))
@@ -116,12 +132,20 @@ impl World {
             if status.status == QueueStatus::Active {
                 return (fan, ticket.token);
             }
-            self.booking
-                .admit_concert(&concert_id(concert))
-                .await
-                .expect("admission tick");
         }
         panic!("{name} was never admitted");
+    }
+
+    /// One admission tick over every live queue, as the scheduled function runs it; what it
+    /// admitted and dropped for `concert`.
+    pub async fn tick(&self, concert: &str) -> (usize, usize) {
+        let report = self.booking.admit_waiting().await.expect("admission tick");
+        assert_eq!(report.deferred, 0, "no other tick races this one");
+        report
+            .concerts
+            .iter()
+            .find(|c| c.concert_id.as_str() == concert)
+            .map_or((0, 0), |c| (c.admitted.len(), c.dropped.len()))
     }
 
     pub async fn hold(
@@ -135,6 +159,7 @@ impl World {
         self.booking
             .hold_seat(fan, Some(token), &hold_request(concert, date, seat))
             .await
+            .map(|(reservation, _)| reservation)
     }
 
     pub async fn charged(&self, fan: &UserId, amount: i64) {
@@ -146,15 +171,10 @@ impl World {
 
     pub async fn seat_is_sold(&self, concert: &str, date: &str, seat: i64) -> bool {
         self.store
-            .seat(
-                &concert_id(concert),
-                day(date),
-                SeatNumber::parse(seat).unwrap(),
-            )
+            .date_seats(&concert_id(concert), day(date))
             .await
             .unwrap()
-            .expect("seat exists")
-            .sold
+            .is_sold(SeatNumber::parse(seat).unwrap())
     }
 }
 
@@ -198,16 +218,8 @@ impl World {
             });
         }
         let crowd = joins.join_all().await;
-        for _ in 0..count {
-            let admitted = self
-                .booking
-                .admit_concert(&concert_id(concert))
-                .await
-                .expect("admission tick");
-            if admitted == Some((0, 0)) {
-                break;
-            }
-        }
+        self.advance(SETTLE_SECONDS);
+        while self.tick(concert).await != (0, 0) {}
         crowd
     }
 }

@@ -21,13 +21,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use rustc_hash::FxHashMap as HashMap;
 use ticketing::booking::{audit, Catalog, HoldRequest, QueueStatus, QueueTicket, SeatStatus};
 use ticketing::domain::{
-    ChargeAmount, ConcertDate, ConcertId, IdempotencyKey, ManualClock, QueueToken, ReservationId,
-    SeatNumber, Timestamp, UserId, Won,
+    ChargeAmount, ConcertDate, ConcertId, IdempotencyKey, ManualClock, QueuePlace, QueueToken,
+    ReservationId, SeatNumber, Timestamp, UserId, Won,
 };
-use ticketing::store::{MemoryStore, MeteredStore, Store};
+use ticketing::store::{MemoryStore, MeteredStore, QueueStore, Store};
 use ticketing::{BookingError, Ticketing};
 
 use self::capacity::Capacity;
@@ -61,6 +60,8 @@ enum Outcome {
     GaveUp,
     DroppedWhilePolling,
     TokenExpired,
+    /// Told the concert sold out.
+    SoldOut,
 }
 
 /// What an admitted fan is doing.
@@ -76,7 +77,9 @@ struct Basket {
 struct Fan {
     token: Option<QueueToken>,
     joined: u64,
-    place: usize,
+    place: Option<QueuePlace>,
+    /// The fan's index in queue order, once a tick has counted its second.
+    index: Option<usize>,
     /// Waiting as the service sees it: joined, not yet admitted or dropped by a tick.
     queued: bool,
     outcome: Outcome,
@@ -105,7 +108,8 @@ struct Sim<'a> {
     admitter: Ticketing,
     concert: ConcertId,
     fans: Vec<Fan>,
-    by_token: HashMap<QueueToken, u32>,
+    /// Fans whose second no tick has counted yet, by that second.
+    uncounted: BTreeMap<u64, Vec<u32>>,
     events: BinaryHeap<Reverse<(u64, u64, u32, Step)>>,
     sequence: u64,
     truth: Truth,
@@ -152,7 +156,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         admitter,
         concert: concert_id(0),
         fans: Vec::with_capacity(options.fans as usize),
-        by_token: HashMap::with_capacity_and_hasher(options.fans as usize, Default::default()),
+        uncounted: BTreeMap::new(),
         events: BinaryHeap::new(),
         sequence: 0,
         truth: Truth::new(options.fans as usize * 2),
@@ -267,7 +271,8 @@ impl Sim<'_> {
             self.fans.push(Fan {
                 token: None,
                 joined: second,
-                place: 0,
+                place: None,
+                index: None,
                 queued: false,
                 outcome: Outcome::Waiting,
                 basket: None,
@@ -303,9 +308,9 @@ impl Sim<'_> {
         }
     }
 
-    /// When to poll next: where the service says, or the client's own interval.
-    fn next_poll(&self, _ticket: &QueueTicket) -> u64 {
-        self.options.poll_seconds
+    /// When to poll next: when the service says.
+    fn next_poll(&self, ticket: &QueueTicket) -> u64 {
+        ticket.poll_after_seconds.max(1)
     }
 
     async fn join(&mut self, second: u64, fan: u32, user: &UserId) {
@@ -318,32 +323,37 @@ impl Sim<'_> {
             .await;
         let ticket = match joined {
             Ok((ticket, _)) => ticket,
+            Err(BookingError::SoldOut) => {
+                self.fans[fan as usize].outcome = Outcome::SoldOut;
+                return;
+            }
             Err(_) => return self.schedule(second + 1, fan, Step::Arrive),
         };
-        let place = self.place(&ticket.token).await;
+        let place = self.place(user).await;
         let f = &mut self.fans[fan as usize];
         f.token = Some(ticket.token.clone());
         f.place = place;
         f.queued = true;
-        self.by_token.insert(ticket.token.clone(), fan);
-        self.truth.joined(place, second);
-        self.judge(&ticket, place);
+        f.joined = second;
+        self.truth.joined(second);
+        self.uncounted.entry(second).or_default().push(fan);
+        self.judge(fan, &ticket);
         let next = self.next_poll(&ticket);
         self.schedule(second + next, fan, Step::Poll);
     }
 
     /// The fan's place in queue order, read from the store without charging it.
-    async fn place(&self, token: &QueueToken) -> usize {
-        match self.store.inner().token(token).await {
-            Ok(Some(record)) => record.seq as usize,
-            _ => 0,
+    async fn place(&self, user: &UserId) -> Option<QueuePlace> {
+        match self.store.inner().ticket(user, &self.concert).await {
+            Ok(Some(ticket)) => Some(ticket.place()),
+            _ => None,
         }
     }
 
-    fn judge(&mut self, ticket: &QueueTicket, place: usize) {
-        if ticket.status == QueueStatus::Waiting {
-            let truth = self.truth.position(place);
-            self.truth.judge_position(ticket.position, truth);
+    fn judge(&mut self, fan: u32, ticket: &QueueTicket) {
+        if let (QueueStatus::Waiting, Some(position)) = (ticket.status, ticket.position) {
+            let truth = self.truth.position(self.fans[fan as usize].index);
+            self.truth.judge_position(position, truth);
         }
     }
 
@@ -367,9 +377,11 @@ impl Sim<'_> {
                 let think = self.rng.u64(1..=3);
                 self.schedule(second + think, fan, Step::Dates);
             }
+            Ok(ticket) if ticket.status == QueueStatus::SoldOut => {
+                self.fans[fan as usize].outcome = Outcome::SoldOut;
+            }
             Ok(ticket) => {
-                let place = self.fans[fan as usize].place;
-                self.judge(&ticket, place);
+                self.judge(fan, &ticket);
                 let next = self.next_poll(&ticket);
                 self.schedule(second + next, fan, Step::Poll);
             }
@@ -487,7 +499,7 @@ impl Sim<'_> {
             .hold_seat(user, token.as_ref(), &request)
             .await;
         match held {
-            Ok(reservation) => {
+            Ok((reservation, _)) => {
                 if let Some(basket) = self.fans[fan as usize].basket.as_mut() {
                     basket.held = Some((reservation.reservation_id, price));
                 }
@@ -569,33 +581,55 @@ impl Sim<'_> {
         self.admission.ticks += 1;
         self.tick_requests += charged;
         self.admission.peak_requests_per_tick = self.admission.peak_requests_per_tick.max(charged);
-        self.admission.admitted += report.admitted as u64;
-        self.admission.dropped += report.dropped as u64;
-        self.admission.peak_admitted_per_tick = self
-            .admission
-            .peak_admitted_per_tick
-            .max(report.admitted as u64);
-        self.traffic.admitted += report.admitted as u64;
-        let mut admitted = Vec::with_capacity(report.admitted_tokens.len());
-        for token in report.admitted_tokens.iter().chain(&report.dropped_tokens) {
-            if let Some(&fan) = self.by_token.get(token) {
+        let Some(tick) = report
+            .concerts
+            .into_iter()
+            .find(|c| c.concert_id == self.concert)
+        else {
+            return Ok(());
+        };
+        self.count(tick.state.counted_through);
+        let admitted = tick.admitted.len() as u64;
+        self.admission.admitted += admitted;
+        self.admission.dropped += tick.dropped.len() as u64;
+        self.admission.peak_admitted_per_tick = self.admission.peak_admitted_per_tick.max(admitted);
+        self.traffic.admitted += admitted;
+        for (user, _) in tick.admitted.iter().chain(&tick.dropped) {
+            if let Some(fan) = fan_index(user) {
                 let f = &mut self.fans[fan as usize];
                 if f.queued {
                     f.queued = false;
-                    let (place, joined) = (f.place, f.joined);
-                    self.truth.left(place, joined);
+                    let (index, joined) = (f.index, f.joined);
+                    self.truth.left(index, joined);
                 }
             }
         }
-        for token in &report.admitted_tokens {
-            if let Some(&fan) = self.by_token.get(token) {
-                admitted.push(self.fans[fan as usize].joined);
+        for (user, _) in &tick.admitted {
+            if let Some(fan) = fan_index(user) {
+                let joined = self.fans[fan as usize].joined;
+                self.truth.judge_admission(joined);
             }
         }
-        for joined in admitted {
-            self.truth.judge_admission(joined);
-        }
         Ok(())
+    }
+
+    /// The tick counted every second through `through`: their fans take their places in
+    /// queue order.
+    fn count(&mut self, through: i64) {
+        let through = (through - START).max(-1);
+        while let Some(entry) = self.uncounted.first_entry() {
+            if *entry.key() as i64 > through {
+                break;
+            }
+            let mut fans = entry.remove();
+            fans.sort_by_key(|f| self.fans[*f as usize].place);
+            for fan in fans {
+                if self.fans[fan as usize].queued {
+                    let index = self.truth.counted();
+                    self.fans[fan as usize].index = Some(index);
+                }
+            }
+        }
     }
 
     fn close_second(&mut self, second: u64) {
@@ -636,6 +670,7 @@ impl Sim<'_> {
                 Outcome::GaveUp => outcomes.gave_up += 1,
                 Outcome::DroppedWhilePolling => outcomes.dropped_while_polling += 1,
                 Outcome::TokenExpired => outcomes.token_expired_shopping += 1,
+                Outcome::SoldOut => outcomes.told_sold_out += 1,
             }
         }
         let capacity = &self.capacity;
@@ -717,6 +752,10 @@ impl Sim<'_> {
 
 fn fan_id(fan: u32) -> UserId {
     UserId::parse(&format!("fan-{fan}")).expect("fan ids are valid user ids")
+}
+
+fn fan_index(user: &UserId) -> Option<u32> {
+    user.as_str().strip_prefix("fan-")?.parse().ok()
 }
 
 fn concert_id(index: u32) -> ConcertId {

@@ -92,6 +92,7 @@ pub struct FanOutcomes {
     pub token_expired_shopping: u64,
     pub still_waiting: u64,
     pub still_shopping: u64,
+    pub told_sold_out: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -145,8 +146,8 @@ impl Report {
         let o = &self.fans_outcome;
         let _ = writeln!(
             s,
-            "  fans: {} bought, {} gave up, {} still waiting, {} still shopping, {} token ended while shopping, {} dropped while polling as told",
-            o.bought, o.gave_up, o.still_waiting, o.still_shopping, o.token_expired_shopping, o.dropped_while_polling
+            "  fans: {} bought, {} gave up, {} told sold out, {} still waiting, {} still shopping, {} token ended while shopping, {} dropped while polling as told",
+            o.bought, o.gave_up, o.told_sold_out, o.still_waiting, o.still_shopping, o.token_expired_shopping, o.dropped_while_polling
         );
         let _ = writeln!(
             s,

@@ -61,9 +61,13 @@ pub struct FairnessFigures {
     pub admitted_checked: u64,
 }
 
+/// The service's truth, kept by the simulator: who waits (joined, not yet admitted or dropped by
+/// a tick), and, among the fans the last tick counted, in what order.
 pub struct Truth {
-    /// Fans waiting, by queue place.
-    waiting_by_place: Fenwick,
+    /// Counted fans still waiting, by their index in queue order.
+    counted: Fenwick,
+    /// Fans counted so far: the next index.
+    next_index: usize,
     /// Fans waiting, by the second they joined.
     waiting_by_second: BTreeMap<u64, u64>,
     pub waiting: u64,
@@ -74,7 +78,8 @@ pub struct Truth {
 impl Truth {
     pub fn new(capacity: usize) -> Self {
         Truth {
-            waiting_by_place: Fenwick(vec![0; capacity.next_power_of_two()]),
+            counted: Fenwick(vec![0; capacity.max(1).next_power_of_two()]),
+            next_index: 0,
             waiting_by_second: BTreeMap::new(),
             waiting: 0,
             positions: PositionFigures::default(),
@@ -82,15 +87,25 @@ impl Truth {
         }
     }
 
-    pub fn joined(&mut self, place: usize, second: u64) {
-        self.waiting_by_place.add(place, 1);
+    /// A fan joined in `second` and waits.
+    pub fn joined(&mut self, second: u64) {
         *self.waiting_by_second.entry(second).or_default() += 1;
         self.waiting += 1;
     }
 
+    /// A tick counted a waiting fan: it takes the next place in queue order. Returns its index.
+    pub fn counted(&mut self) -> usize {
+        let index = self.next_index;
+        self.next_index += 1;
+        self.counted.add(index, 1);
+        index
+    }
+
     /// A waiting fan left the queue: admitted or dropped by a tick.
-    pub fn left(&mut self, place: usize, second: u64) {
-        self.waiting_by_place.add(place, -1);
+    pub fn left(&mut self, index: Option<usize>, second: u64) {
+        if let Some(index) = index {
+            self.counted.add(index, -1);
+        }
         if let Some(count) = self.waiting_by_second.get_mut(&second) {
             *count -= 1;
             if *count == 0 {
@@ -110,9 +125,14 @@ impl Truth {
         }
     }
 
-    /// The true position of a waiting fan: the fans waiting ahead of its place, plus one.
-    pub fn position(&self, place: usize) -> u64 {
-        (self.waiting_by_place.before(place) + 1) as u64
+    /// The true position, as of the last tick, of a waiting fan: the counted fans still waiting
+    /// ahead of it, plus one; a fan not yet counted is behind all of them.
+    pub fn position(&self, index: Option<usize>) -> u64 {
+        let ahead = match index {
+            Some(index) => self.counted.before(index),
+            None => self.counted.before(usize::MAX),
+        };
+        (ahead + 1) as u64
     }
 
     pub fn judge_position(&mut self, reported: u64, truth: u64) {
@@ -133,32 +153,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn positions_count_the_waiting_ahead() {
+    fn positions_count_the_counted_fans_waiting_ahead() {
         let mut truth = Truth::new(4);
-        for place in 0..10 {
-            truth.joined(place, place as u64 / 3);
-        }
-        assert_eq!(truth.position(0), 1);
-        assert_eq!(truth.position(9), 10);
-        truth.left(0, 0);
-        truth.left(4, 1);
-        assert_eq!(truth.position(9), 8);
-        assert_eq!(truth.waiting, 8);
+        let indices: Vec<usize> = (0..10)
+            .map(|i| {
+                truth.joined(i / 3);
+                truth.counted()
+            })
+            .collect();
+        assert_eq!(truth.position(Some(indices[0])), 1);
+        assert_eq!(truth.position(Some(indices[9])), 10);
+        truth.left(Some(indices[0]), 0);
+        truth.left(Some(indices[4]), 1);
+        assert_eq!(truth.position(Some(indices[9])), 8);
+        truth.joined(20);
+        assert_eq!(
+            truth.position(None),
+            9,
+            "not counted yet: behind everyone counted"
+        );
+        assert_eq!(truth.waiting, 9);
     }
 
     #[test]
     fn passing_an_earlier_joiner_is_an_inversion() {
         let mut truth = Truth::new(4);
-        truth.joined(0, 5);
-        truth.joined(1, 5);
-        truth.joined(2, 6);
-        truth.left(1, 5);
+        for second in [5, 5, 6] {
+            truth.joined(second);
+        }
+        truth.left(None, 5);
         truth.judge_admission(5);
         assert_eq!(
             truth.fairness.inversions, 0,
             "same second: any order is fair"
         );
-        truth.left(2, 6);
+        truth.left(None, 6);
         truth.judge_admission(6);
         assert_eq!(truth.fairness.inversions, 1);
     }

@@ -1,10 +1,25 @@
 //! The single table's key scheme. Keys are built only here.
+//!
+//! | item | pk | sk |
+//! | --- | --- | --- |
+//! | concert (catalog, with dates and prices) | `CONCERTS` | `CONCERT#{c}` |
+//! | a date's seats: holds and sales | `SEATS#{c}#{date}` | `SEATS` |
+//! | reservation, payment, balance, entry, idempotency record | `USER#{u}` | `RESERVATION#{v7 id}`, `PAYMENT#{id}`, `BALANCE`, `TX#{version}`, `IDEMPOTENCY#{key}` |
+//! | a fan's queue ticket | `USER#{u}` | `QUEUE#{c}` |
+//! | queue counter, one per shard and minute | `QUEUE#{c}#COUNT#{shard}` | `M#{minute}` |
+//! | queue entry, one per number drawn | `QUEUE#{c}#ENTRY#{shard}` | `{second}#{number}` |
+//! | queue state, pages of counts, operator control | `QUEUE#{c}` | `STATE`, `PAGE#{minute}`, `CONTROL` |
+//! | the queues the tick visits | `QUEUES` | `LIVE` |
+//!
+//! Why so many partitions: DynamoDB serves one partition key at most 3,000 read and 1,000 write
+//! units a second. A join writes a counter and an entry of one of 64 shards, so a crowd of 10,000
+//! joins a second puts about 160 writes a second on each; a fan's ticket lives under the fan;
+//! the queue state is written once a tick and read once a tick per container.
 
 use serde::Serialize;
 
 use crate::domain::{
-    ConcertDate, ConcertId, IdempotencyKey, PaymentId, QueueToken, ReservationId, SeatNumber,
-    UserId,
+    ConcertDate, ConcertId, IdempotencyKey, PaymentId, QueuePlace, ReservationId, UserId,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -19,41 +34,17 @@ fn key(pk: String, sk: impl Into<String>) -> Key {
 
 /// All concerts share one partition so that listing them is one query.
 pub(super) const CONCERTS_PK: &str = "CONCERTS";
-pub(super) const DATE_PREFIX: &str = "DATE#";
-pub(super) const SEAT_PREFIX: &str = "SEAT#";
-pub(super) const HOLD_PREFIX: &str = "HOLD#";
 pub(super) const ENTRY_PREFIX: &str = "TX#";
-pub(super) const QUEUE_ENTRY_PREFIX: &str = "SEQ#";
+pub(super) const RESERVATION_PREFIX: &str = "RESERVATION#";
 
 pub(super) fn concert(concert: &ConcertId) -> Key {
     key(CONCERTS_PK.into(), format!("CONCERT#{concert}"))
 }
 
-pub(super) fn dates_pk(concert: &ConcertId) -> String {
-    format!("CONCERT#{concert}")
-}
-
-pub(super) fn date(concert: &ConcertId, date: ConcertDate) -> Key {
-    key(dates_pk(concert), format!("{DATE_PREFIX}{date}"))
-}
-
-/// Seats and their holds share a partition: one query lists a date's seats with live holds.
-pub(super) fn seats_pk(concert: &ConcertId, date: ConcertDate) -> String {
-    format!("SEATS#{concert}#{date}")
-}
-
-pub(super) fn seat(concert: &ConcertId, date: ConcertDate, seat: SeatNumber) -> Key {
-    key(
-        seats_pk(concert, date),
-        format!("{SEAT_PREFIX}{:02}", seat.get()),
-    )
-}
-
-pub(super) fn hold(concert: &ConcertId, date: ConcertDate, seat: SeatNumber) -> Key {
-    key(
-        seats_pk(concert, date),
-        format!("{HOLD_PREFIX}{:02}", seat.get()),
-    )
+/// One item per date: every hold and sale of the date, so a chart is one read and the tick
+/// learns a date's free seats from one item.
+pub(super) fn date_seats(concert: &ConcertId, date: ConcertDate) -> Key {
+    key(format!("SEATS#{concert}#{date}"), "SEATS")
 }
 
 /// Everything a user owns lives under their partition: another user's id is simply not found.
@@ -61,8 +52,12 @@ pub(super) fn user_pk(user: &UserId) -> String {
     format!("USER#{user}")
 }
 
+pub(super) fn reservation_sk(id: ReservationId) -> String {
+    format!("{RESERVATION_PREFIX}{id}")
+}
+
 pub(super) fn reservation(user: &UserId, id: ReservationId) -> Key {
-    key(user_pk(user), format!("RESERVATION#{id}"))
+    key(user_pk(user), reservation_sk(id))
 }
 
 pub(super) fn payment(user: &UserId, id: PaymentId) -> Key {
@@ -86,8 +81,38 @@ pub(super) fn idempotency(user: &UserId, idempotency_key: &IdempotencyKey) -> Ke
     key(user_pk(user), format!("IDEMPOTENCY#{idempotency_key}"))
 }
 
-pub(super) fn queue_pointer(user: &UserId, concert: &ConcertId) -> Key {
+/// A fan's ticket for a concert's queue, found from the caller and the token's concert alone.
+pub(super) fn ticket(user: &UserId, concert: &ConcertId) -> Key {
     key(user_pk(user), format!("QUEUE#{concert}"))
+}
+
+/// One counter per shard and minute, with one attribute per second of the minute.
+pub(super) fn counter(concert: &ConcertId, shard: u8, minute: i64) -> Key {
+    key(
+        format!("QUEUE#{concert}#COUNT#{shard:02}"),
+        format!("M#{minute:010}"),
+    )
+}
+
+/// The attribute of a counter, or of a page, that holds second `second`.
+pub(super) fn second_attribute(second: i64) -> String {
+    format!("s{:02}", second.rem_euclid(60))
+}
+
+pub(super) fn entries_pk(concert: &ConcertId, shard: u8) -> String {
+    format!("QUEUE#{concert}#ENTRY#{shard:02}")
+}
+
+/// Entries sort by second, then number.
+pub(super) fn entry_sk(second: i64, number: u32) -> String {
+    format!("{second:010}#{number:06}")
+}
+
+pub(super) fn entry(concert: &ConcertId, place: QueuePlace) -> Key {
+    key(
+        entries_pk(concert, place.shard),
+        entry_sk(place.second, place.number),
+    )
 }
 
 pub(super) fn queue_pk(concert: &ConcertId) -> String {
@@ -98,19 +123,19 @@ pub(super) fn queue_state(concert: &ConcertId) -> Key {
     key(queue_pk(concert), "STATE")
 }
 
-pub(super) fn active_set(concert: &ConcertId) -> Key {
-    key(queue_pk(concert), "ACTIVE")
+pub(super) fn queue_page(concert: &ConcertId, minute: i64) -> Key {
+    key(queue_pk(concert), format!("PAGE#{minute:010}"))
 }
 
-pub(super) fn queue_entry_sk(seq: u64) -> String {
-    format!("{QUEUE_ENTRY_PREFIX}{seq:020}")
+pub(super) fn queue_control(concert: &ConcertId) -> Key {
+    key(queue_pk(concert), "CONTROL")
 }
 
-pub(super) fn queue_entry(concert: &ConcertId, seq: u64) -> Key {
-    key(queue_pk(concert), queue_entry_sk(seq))
+pub(super) fn live_queues() -> Key {
+    key("QUEUES".into(), "LIVE")
 }
 
-/// Tokens get their own partitions: polls and heartbeats never crowd the queue's hot item.
-pub(super) fn token(token: &QueueToken) -> Key {
-    key(format!("TOKEN#{token}"), "TOKEN")
+/// The registry's attributes for a concert: its latest and first registration.
+pub(super) fn live_attributes(concert: &ConcertId) -> (String, String) {
+    (concert.to_string(), format!("{concert}#first"))
 }

@@ -1,14 +1,17 @@
 //! The few request shapes the store uses, with items mapped through serde_dynamo and expression
-//! attribute names derived from the `#name` placeholders in each expression.
+//! attribute names derived from the `#name` placeholders in each expression (or given, where an
+//! attribute's name is data: a seat, a second, a concert).
 
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, KeysAndAttributes, Put, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -19,6 +22,8 @@ use crate::store::StoreError;
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 pub(super) type Values = Vec<(&'static str, AttributeValue)>;
+/// Placeholders for attributes whose names are data: `("#seat", "h07")`.
+pub(super) type Names = Vec<(&'static str, String)>;
 
 /// BatchGetItem takes at most 100 keys.
 pub(super) const BATCH_GET_LIMIT: usize = 100;
@@ -72,8 +77,17 @@ fn string_attribute<'i>(item: &'i Item, name: &str) -> &'i str {
     }
 }
 
-/// `#name` placeholders in the expressions, each standing for the attribute `name`.
-pub(super) fn names(expressions: &[&str]) -> Option<HashMap<String, String>> {
+/// A number attribute, when present and a number.
+pub(super) fn number_attribute(item: &Item, name: &str) -> Option<i64> {
+    match item.get(name) {
+        Some(AttributeValue::N(n)) => n.parse().ok(),
+        _ => None,
+    }
+}
+
+/// `#name` placeholders in the expressions, each standing for the attribute `name`, and the
+/// given placeholders for attributes whose names are data.
+pub(super) fn names(expressions: &[&str], given: &Names) -> Option<HashMap<String, String>> {
     let mut names = HashMap::new();
     for expression in expressions {
         let mut rest = *expression;
@@ -86,6 +100,9 @@ pub(super) fn names(expressions: &[&str]) -> Option<HashMap<String, String>> {
             rest = &tail[end..];
         }
     }
+    for (placeholder, attribute) in given {
+        names.insert((*placeholder).to_owned(), attribute.clone());
+    }
     (!names.is_empty()).then_some(names)
 }
 
@@ -96,6 +113,16 @@ pub(super) fn values(values: Values) -> Option<Item> {
             .map(|(name, v)| (name.to_owned(), v))
             .collect()
     })
+}
+
+pub(super) fn is_condition_failure<E, R>(error: &SdkError<E, R>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    error
+        .as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "ConditionalCheckFailedException")
 }
 
 /// How a transaction ended: committed, or cancelled with each item's reason code.
@@ -112,11 +139,70 @@ impl Transaction {
     }
 }
 
+/// One UpdateItem: an update expression, an optional condition, and its placeholders.
+pub(super) struct Change<'a> {
+    pub update: &'a str,
+    pub condition: Option<&'a str>,
+    pub names: Names,
+    pub values: Values,
+}
+
+impl<'a> Change<'a> {
+    pub(super) fn new(update: &'a str) -> Self {
+        Change {
+            update,
+            condition: None,
+            names: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    pub(super) fn when(mut self, condition: &'a str) -> Self {
+        self.condition = Some(condition);
+        self
+    }
+
+    pub(super) fn name(mut self, placeholder: &'static str, attribute: impl Into<String>) -> Self {
+        self.names.push((placeholder, attribute.into()));
+        self
+    }
+
+    pub(super) fn value(
+        mut self,
+        placeholder: &'static str,
+        v: impl Serialize,
+    ) -> Result<Self, StoreError> {
+        self.values.push((placeholder, value(v)?));
+        Ok(self)
+    }
+
+    fn expressions(&self) -> Vec<&str> {
+        let mut expressions = vec![self.update];
+        expressions.extend(self.condition);
+        expressions
+    }
+}
+
 impl DynamoStore {
     pub(super) async fn get<T: DeserializeOwned>(
         &self,
         key: &Key,
+        consistent: bool,
     ) -> Result<Option<T>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(key)?))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(request_error)?;
+        output.item.map(from_item).transpose()
+    }
+
+    /// The item as stored, for the items whose attributes are data.
+    pub(super) async fn get_item(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -126,11 +212,11 @@ impl DynamoStore {
             .send()
             .await
             .map_err(request_error)?;
-        output.item.map(from_item).transpose()
+        Ok(output.item)
     }
 
-    /// Every item of a query, following pages.
-    pub(super) async fn query_all(
+    /// Items of a query, newest or oldest first, following pages up to `limit` items.
+    pub(super) async fn query(
         &self,
         condition: &str,
         values: Values,
@@ -146,7 +232,7 @@ impl DynamoStore {
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression(condition)
-                .set_expression_attribute_names(names(&[condition]))
+                .set_expression_attribute_names(names(&[condition], &Vec::new()))
                 .set_expression_attribute_values(values.clone())
                 .consistent_read(true)
                 .scan_index_forward(forward)
@@ -163,40 +249,101 @@ impl DynamoStore {
         }
     }
 
-    /// Items by key in one round trip per 100 keys, strongly consistent; missing ones are absent.
+    /// Items by key, strongly consistent, in one round trip: the chunks of 100 keys go out
+    /// together. Missing items are absent from the answer.
     pub(super) async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        let chunks = keys
+            .chunks(BATCH_GET_LIMIT)
+            .map(|chunk| self.batch_get_chunk(chunk));
+        let found = futures::future::try_join_all(chunks).await?;
+        Ok(found.into_iter().flatten().collect())
+    }
+
+    async fn batch_get_chunk(&self, chunk: &[Key]) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::new();
-        for chunk in keys.chunks(BATCH_GET_LIMIT) {
-            let mut pending: Vec<Item> = chunk.iter().map(key_item).collect::<Result<_, _>>()?;
-            let mut round = 0;
-            while !pending.is_empty() {
-                if round > 0 {
-                    tokio::time::sleep(Duration::from_millis(10 << round.min(6))).await;
-                }
-                round += 1;
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(pending))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(build_error)?;
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(request_error)?;
-                if let Some(mut responses) = output.responses {
-                    found.extend(responses.remove(&self.table).unwrap_or_default());
-                }
-                pending = output
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .map(|k| k.keys)
-                    .unwrap_or_default();
+        let mut pending: Vec<Item> = chunk.iter().map(key_item).collect::<Result<_, _>>()?;
+        let mut round = 0;
+        while !pending.is_empty() {
+            if round > 0 {
+                tokio::time::sleep(Duration::from_millis(10 << round.min(6))).await;
             }
+            round += 1;
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(pending))
+                .consistent_read(true)
+                .build()
+                .map_err(build_error)?;
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(request_error)?;
+            if let Some(mut responses) = output.responses {
+                found.extend(responses.remove(&self.table).unwrap_or_default());
+            }
+            pending = output
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .map(|k| k.keys)
+                .unwrap_or_default();
         }
         Ok(found)
+    }
+
+    /// Writes an item only when its key is free. `false` when it already existed.
+    pub(super) async fn put_absent(
+        &self,
+        key: &Key,
+        record: &impl Serialize,
+    ) -> Result<bool, StoreError> {
+        let written = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(record_item(key, record)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(request_error(e)),
+        }
+    }
+
+    /// One UpdateItem. `Ok(Some(new item))` when applied; `Ok(None)` when its condition failed
+    /// (with `old`, the item as it stood is returned instead, when it exists).
+    pub(super) async fn update_item(
+        &self,
+        key: &Key,
+        change: Change<'_>,
+        old_on_failure: bool,
+    ) -> Result<Result<Item, Option<Item>>, StoreError> {
+        let sent = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(key)?))
+            .update_expression(change.update)
+            .set_condition_expression(change.condition.map(str::to_owned))
+            .set_expression_attribute_names(names(&change.expressions(), &change.names))
+            .set_expression_attribute_values(values(change.values))
+            .return_values(ReturnValue::AllNew)
+            .set_return_values_on_condition_check_failure(
+                old_on_failure.then_some(ReturnValuesOnConditionCheckFailure::AllOld),
+            )
+            .send()
+            .await;
+        match sent {
+            Ok(output) => Ok(Ok(output.attributes.unwrap_or_default())),
+            Err(e) if is_condition_failure(&e) => Ok(Err(match e.into_service_error() {
+                UpdateItemError::ConditionalCheckFailedException(failed) => failed.item,
+                _ => None,
+            })),
+            Err(e) => Err(request_error(e)),
+        }
     }
 
     /// Sends a transaction; one cancelled only by conflicting transactions is sent again.
@@ -244,7 +391,7 @@ impl DynamoStore {
             .table_name(&self.table)
             .set_item(Some(item))
             .set_condition_expression(condition.map(str::to_owned))
-            .set_expression_attribute_names(condition.and_then(|c| names(&[c])))
+            .set_expression_attribute_names(condition.and_then(|c| names(&[c], &Vec::new())))
             .set_expression_attribute_values(self::values(values))
             .build()
             .map_err(build_error)?;
@@ -254,50 +401,32 @@ impl DynamoStore {
     pub(super) fn update(
         &self,
         key: &Key,
-        update: &str,
-        condition: &str,
-        values: Values,
+        change: Change<'_>,
     ) -> Result<TransactWriteItem, StoreError> {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key_item(key)?))
-            .update_expression(update)
-            .condition_expression(condition)
-            .set_expression_attribute_names(names(&[update, condition]))
-            .set_expression_attribute_values(self::values(values))
+            .update_expression(change.update)
+            .set_condition_expression(change.condition.map(str::to_owned))
+            .set_expression_attribute_names(names(&change.expressions(), &change.names))
+            .set_expression_attribute_values(self::values(change.values))
             .build()
             .map_err(build_error)?;
         Ok(TransactWriteItem::builder().update(update).build())
-    }
-
-    pub(super) fn delete(
-        &self,
-        key: &Key,
-        condition: &str,
-        values: Values,
-    ) -> Result<TransactWriteItem, StoreError> {
-        let delete = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(key_item(key)?))
-            .condition_expression(condition)
-            .set_expression_attribute_names(names(&[condition]))
-            .set_expression_attribute_values(self::values(values))
-            .build()
-            .map_err(build_error)?;
-        Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
     pub(super) fn check(
         &self,
         key: &Key,
         condition: &str,
+        names_given: Names,
         values: Values,
     ) -> Result<TransactWriteItem, StoreError> {
         let check = ConditionCheck::builder()
             .table_name(&self.table)
             .set_key(Some(key_item(key)?))
             .condition_expression(condition)
-            .set_expression_attribute_names(names(&[condition]))
+            .set_expression_attribute_names(names(&[condition], &names_given))
             .set_expression_attribute_values(self::values(values))
             .build()
             .map_err(build_error)?;
@@ -310,16 +439,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_come_from_placeholders() {
-        let names = names(&[
-            "SET #status = :s",
-            "#held_until > :now AND attribute_exists(#pk)",
-        ])
+    fn names_come_from_placeholders_and_from_what_is_given() {
+        let names = names(
+            &[
+                "SET #status = :s",
+                "#held_until > :now AND attribute_exists(#pk)",
+            ],
+            &vec![("#seat", "h07".to_owned())],
+        )
         .unwrap();
-        assert_eq!(names.len(), 3);
+        assert_eq!(names.len(), 4);
         assert_eq!(names["#status"], "status");
         assert_eq!(names["#held_until"], "held_until");
         assert_eq!(names["#pk"], "pk");
-        assert!(super::names(&[":a = :b"]).is_none());
+        assert_eq!(names["#seat"], "h07");
+        assert!(super::names(&[":a = :b"], &Vec::new()).is_none());
     }
 }

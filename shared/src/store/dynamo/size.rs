@@ -87,7 +87,7 @@ impl Members {
 }
 
 /// Integers without formatting them: trailing zeros are not significant.
-fn integer(mut v: u128) -> usize {
+pub(super) fn integer(mut v: u128) -> usize {
     if v == 0 {
         return 2;
     }
@@ -266,7 +266,11 @@ impl ser::SerializeMap for Members {
     type Ok = Measured;
     type Error = Unsized;
     fn serialize_key<T: ?Sized + Serialize>(&mut self, key: &T) -> Result<(), Unsized> {
-        self.pending_key = key.serialize(Size)?.attributes();
+        // Map keys are names: serde_dynamo writes a number key as its digits.
+        self.pending_key = match serde_json::to_value(key).map_err(|_| Unsized)? {
+            serde_json::Value::String(name) => name.len(),
+            other => other.to_string().len(),
+        };
         Ok(())
     }
     fn serialize_value<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Unsized> {

@@ -1,0 +1,6 @@
+//! `GET /reservations`
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    ticketing::lambda::serve_endpoint(ticketing::http::Endpoint::ListReservations).await
+}

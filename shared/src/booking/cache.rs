@@ -1,0 +1,242 @@
+//! What one container keeps between requests. One `Ticketing` is one container (a Lambda
+//! process, the local server, one simulated container), and each has its own cache.
+//!
+//! - Concerts: never change once written (but for `sold_out`, which nothing here reads from the
+//!   cached copy), so they are kept for good.
+//! - A queue's state: the tick writes it once a tick, so a copy is current until the next tick
+//!   is due (`next_tick_at`); once that has passed it is read again, at most once a second, so
+//!   that a late tick does not turn the crowd's polls into reads. A stale copy is only more
+//!   cautious: positions counted from it are never better than the truth, and lag it by at most
+//!   one tick.
+//! - Queue pages: a counted second's counts never change, so a page is kept for the seconds it
+//!   holds, and read again only for a second it lacks that the state says is counted.
+//! - Registrations: a join registers its concert for the tick at most once a minute per
+//!   container (see `booking::admission` for why that is enough).
+//! - The concert list of `GET /concerts`: kept a second.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rustc_hash::FxHashMap as HashMap;
+
+use crate::domain::ConcertId;
+use crate::store::{
+    page_of, ConcertRecord, QueuePageRecord, QueueStateRecord, SecondCounts, Store, StoreError,
+};
+
+/// How often a container registers a concert it serves joins for.
+pub(crate) const REGISTER_EVERY_SECONDS: i64 = 60;
+const CONCERT_LIST_SECONDS: i64 = 1;
+
+#[derive(Default)]
+pub(crate) struct Cache {
+    inner: Mutex<Kept>,
+}
+
+#[derive(Default)]
+struct Kept {
+    concerts: HashMap<ConcertId, Arc<ConcertRecord>>,
+    states: HashMap<ConcertId, (Option<Arc<QueueStateRecord>>, i64)>,
+    /// Pages, with the last second each is known complete through.
+    pages: HashMap<(ConcertId, i64), (Arc<QueuePageRecord>, i64)>,
+    registered: HashMap<ConcertId, i64>,
+    concert_list: Option<(Arc<Vec<ConcertRecord>>, i64)>,
+}
+
+impl Cache {
+    fn kept(&self) -> MutexGuard<'_, Kept> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) async fn concert(
+        &self,
+        store: &dyn Store,
+        concert: &ConcertId,
+    ) -> Result<Option<Arc<ConcertRecord>>, StoreError> {
+        if let Some(found) = self.kept().concerts.get(concert) {
+            return Ok(Some(found.clone()));
+        }
+        let found = store.concert(concert).await?.map(Arc::new);
+        if let Some(record) = &found {
+            self.kept().concerts.insert(concert.clone(), record.clone());
+        }
+        Ok(found)
+    }
+
+    /// The cached state when current, else `None`: the caller reads it (in parallel with its
+    /// own reads) and hands it to [`Cache::keep_state`].
+    pub(crate) fn current_state(
+        &self,
+        concert: &ConcertId,
+        now: i64,
+    ) -> Option<Option<Arc<QueueStateRecord>>> {
+        let kept = self.kept();
+        let (state, fresh_until) = kept.states.get(concert)?;
+        (now < *fresh_until).then(|| state.clone())
+    }
+
+    /// Keeps what a read returned (or what the tick wrote), unless a newer copy is kept.
+    pub(crate) fn keep_state(
+        &self,
+        concert: &ConcertId,
+        read: Option<QueueStateRecord>,
+        now: i64,
+    ) -> Option<Arc<QueueStateRecord>> {
+        let mut kept = self.kept();
+        let older = kept
+            .states
+            .get(concert)
+            .and_then(|(s, _)| s.clone())
+            .filter(|s| read.as_ref().is_none_or(|r| s.version > r.version));
+        let state = older.or_else(|| read.map(Arc::new));
+        let fresh_until = match &state {
+            Some(s) if s.next_tick_at > now => s.next_tick_at,
+            _ => now + 1,
+        };
+        kept.states
+            .insert(concert.clone(), (state.clone(), fresh_until));
+        state
+    }
+
+    /// The queue state as current as this container can tell, reading it when due.
+    pub(crate) async fn queue_state(
+        &self,
+        store: &dyn Store,
+        concert: &ConcertId,
+        now: i64,
+    ) -> Result<Option<Arc<QueueStateRecord>>, StoreError> {
+        if let Some(state) = self.current_state(concert, now) {
+            return Ok(state);
+        }
+        let read = store.queue_state(concert, false).await?;
+        Ok(self.keep_state(concert, read, now))
+    }
+
+    /// The page holding a counted second (one with numbers, such as a fan's own), from this
+    /// container when it holds it, or read.
+    pub(crate) async fn page_with(
+        &self,
+        store: &dyn Store,
+        concert: &ConcertId,
+        second: i64,
+    ) -> Result<Option<Arc<QueuePageRecord>>, StoreError> {
+        if let Some(page) = self.page_holding(concert, second) {
+            return Ok(Some(page));
+        }
+        let minute = page_of(second);
+        let Some(page) = store.queue_page(concert, minute).await? else {
+            return Ok(None);
+        };
+        let mut kept = self.kept();
+        let slot = kept
+            .pages
+            .entry((concert.clone(), minute))
+            .or_insert_with(|| (Arc::default(), i64::MIN));
+        if page.seconds.len() >= slot.0.seconds.len() {
+            slot.0 = Arc::new(page);
+        }
+        Ok(Some(slot.0.clone()))
+    }
+
+    /// The kept page that holds `second`.
+    pub(crate) fn page_holding(
+        &self,
+        concert: &ConcertId,
+        second: i64,
+    ) -> Option<Arc<QueuePageRecord>> {
+        self.kept()
+            .pages
+            .get(&(concert.clone(), page_of(second)))
+            .filter(|(page, _)| page.seconds.contains_key(&second))
+            .map(|(page, _)| page.clone())
+    }
+
+    /// The page of `minute`, when this container holds it complete through `through`.
+    pub(crate) fn kept_page(
+        &self,
+        concert: &ConcertId,
+        minute: i64,
+        through: i64,
+    ) -> Option<Arc<QueuePageRecord>> {
+        self.kept()
+            .pages
+            .get(&(concert.clone(), minute))
+            .filter(|(_, complete)| *complete >= through)
+            .map(|(page, _)| page.clone())
+    }
+
+    /// The page of `minute`, complete through `needed`: from this container, or read. The
+    /// caller knows every second through `counted` is counted (pages are written before the
+    /// state that counts them), so a page read now is complete that far.
+    pub(crate) async fn page_through(
+        &self,
+        store: &dyn Store,
+        concert: &ConcertId,
+        minute: i64,
+        needed: i64,
+        counted: i64,
+    ) -> Result<Option<Arc<QueuePageRecord>>, StoreError> {
+        if let Some(page) = self.kept_page(concert, minute, needed) {
+            return Ok(Some(page));
+        }
+        let Some(page) = store.queue_page(concert, minute).await? else {
+            return Ok(None);
+        };
+        let page = Arc::new(page);
+        let complete = counted.max(needed).min(minute * 60 + 59);
+        self.kept()
+            .pages
+            .insert((concert.clone(), minute), (page.clone(), complete));
+        Ok(Some(page))
+    }
+
+    /// Adds the seconds a tick just counted (`from` through `through`) to this container's
+    /// page; it is complete through `through` if it was complete up to `from`.
+    pub(crate) fn extend_page(
+        &self,
+        concert: &ConcertId,
+        minute: i64,
+        seconds: BTreeMap<i64, SecondCounts>,
+        (from, through): (i64, i64),
+    ) {
+        let mut kept = self.kept();
+        let slot = kept
+            .pages
+            .entry((concert.clone(), minute))
+            .or_insert_with(|| (Arc::default(), i64::MIN));
+        let mut page = (*slot.0).clone();
+        page.seconds.extend(seconds);
+        let whole = slot.1 >= from - 1 || minute * 60 >= from;
+        *slot = (Arc::new(page), if whole { through } else { slot.1 });
+    }
+
+    /// Whether this container should register the concert's queue now; noted as done.
+    pub(crate) fn registration_due(&self, concert: &ConcertId, now: i64) -> bool {
+        let mut kept = self.kept();
+        let due = kept
+            .registered
+            .get(concert)
+            .is_none_or(|at| now - at >= REGISTER_EVERY_SECONDS);
+        if due {
+            kept.registered.insert(concert.clone(), now);
+        }
+        due
+    }
+
+    pub(crate) async fn concert_list(
+        &self,
+        store: &dyn Store,
+        now: i64,
+    ) -> Result<Arc<Vec<ConcertRecord>>, StoreError> {
+        if let Some((list, at)) = &self.kept().concert_list {
+            if now - at < CONCERT_LIST_SECONDS {
+                return Ok(list.clone());
+            }
+        }
+        let list = Arc::new(store.concerts().await?);
+        self.kept().concert_list = Some((list.clone(), now));
+        Ok(list)
+    }
+}

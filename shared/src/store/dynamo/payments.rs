@@ -1,0 +1,152 @@
+//! A payment is one transaction: the reservation confirmed, the seat sold (to the token's
+//! admission batch) and its hold gone, the token spent, the payment recorded, the balance
+//! debited with its entry, and the Idempotency-Key completed.
+
+use async_trait::async_trait;
+
+use super::catalog::{hold_attribute, seats_size, sold_attribute};
+use super::keys;
+use super::meter::{self, DynamoRequest, SMALL_ITEM};
+use super::request::{from_item, partition_key, record_item, sort_key, Change};
+use super::wallet::{balance_outcome, meter_balance_items};
+use super::*;
+
+#[async_trait]
+impl PaymentStore for DynamoStore {
+    async fn payment_context(
+        &self,
+        user: &UserId,
+        reservation: ReservationId,
+        concert: &ConcertId,
+    ) -> Result<PaymentContext, StoreError> {
+        let reservation_key = keys::reservation(user, reservation);
+        let balance_key = keys::balance(user);
+        let ticket_key = keys::ticket(user, concert);
+        let items = self
+            .batch_get(&[
+                reservation_key.clone(),
+                balance_key.clone(),
+                ticket_key.clone(),
+            ])
+            .await?;
+        let mut context = PaymentContext {
+            reservation: None,
+            balance: BalanceRecord::default(),
+            ticket: None,
+        };
+        for item in items {
+            let (pk, sk) = (partition_key(&item).to_owned(), sort_key(&item).to_owned());
+            if pk == ticket_key.pk && sk == ticket_key.sk {
+                context.ticket = Some(from_item(item)?);
+            } else if sk == balance_key.sk {
+                context.balance = from_item(item)?;
+            } else if sk == reservation_key.sk {
+                context.reservation = Some(from_item(item)?);
+            }
+        }
+        Ok(context)
+    }
+
+    async fn commit_payment(&self, p: &PaymentCommit) -> Result<CommitOutcome, StoreError> {
+        let r = &p.reservation;
+        let confirmed = Change::new("SET #status = :confirmed, #payment_id = :payment")
+            .when("#status = :held AND #held_until > :now")
+            .value(":confirmed", StoredReservationStatus::Confirmed)?
+            .value(":payment", p.payment.payment_id)?
+            .value(":held", StoredReservationStatus::Held)?
+            .value(":now", p.now)?;
+        let sold = Change::new("SET #sold = :batch REMOVE #hold")
+            .when("#hold = :until AND attribute_not_exists(#sold)")
+            .name("#hold", hold_attribute(r.seat_number))
+            .name("#sold", sold_attribute(r.seat_number))
+            .value(":batch", p.admitted_at)?
+            .value(":until", r.held_until)?;
+        let spent = Change::new("SET #status = :used")
+            .when("#token = :token AND #status = :active AND #active_until > :now")
+            .value(":used", TicketStatus::Used)?
+            .value(":token", &p.token)?
+            .value(":active", TicketStatus::Active)?
+            .value(":now", p.now)?;
+        let mut items = vec![
+            self.update(&keys::reservation(&r.user_id, r.reservation_id), confirmed)?,
+            self.update(&keys::date_seats(&r.concert_id, r.date), sold)?,
+            self.update(&keys::ticket(&r.user_id, &r.concert_id), spent)?,
+            self.put(
+                record_item(&keys::payment(&r.user_id, p.payment.payment_id), &p.payment)?,
+                Some("attribute_not_exists(pk)"),
+                vec![],
+            )?,
+        ];
+        items.extend(self.balance_items(&p.balance)?);
+        let completion_index = p.balance.completion.as_ref().map(|_| items.len() - 1);
+        Ok(balance_outcome(
+            self.transact(items).await?,
+            completion_index,
+        ))
+    }
+
+    async fn payment(
+        &self,
+        user: &UserId,
+        payment: PaymentId,
+    ) -> Result<Option<PaymentRecord>, StoreError> {
+        self.get(&keys::payment(user, payment), true).await
+    }
+}
+
+pub(in crate::store) fn meter_payment_context(
+    user: &UserId,
+    reservation: ReservationId,
+    concert: &ConcertId,
+    found: &PaymentContext,
+) -> Vec<DynamoRequest> {
+    let reservation_key = keys::reservation(user, reservation);
+    let balance_key = keys::balance(user);
+    let ticket_key = keys::ticket(user, concert);
+    let reservation_size = found
+        .reservation
+        .as_ref()
+        .map_or(0, |r| meter::sized(&reservation_key, r));
+    let balance_size = if found.balance.version == 0 {
+        0
+    } else {
+        meter::sized(&balance_key, &found.balance)
+    };
+    let ticket_size = found
+        .ticket
+        .as_ref()
+        .map_or(0, |t| meter::sized(&ticket_key, t));
+    meter::batch_get(vec![
+        (reservation_key, reservation_size),
+        (balance_key, balance_size),
+        (ticket_key, ticket_size),
+    ])
+}
+
+pub(in crate::store) fn meter_commit_payment(
+    payment: &PaymentCommit,
+    seats: &DateSeatsRecord,
+) -> Vec<DynamoRequest> {
+    let p = payment;
+    let r = &p.reservation;
+    let seats_key = keys::date_seats(&r.concert_id, r.date);
+    let payment_key = keys::payment(&r.user_id, p.payment.payment_id);
+    let mut items = vec![
+        (keys::reservation(&r.user_id, r.reservation_id), SMALL_ITEM),
+        (seats_key.clone(), seats_size(&seats_key, seats)),
+        (keys::ticket(&r.user_id, &r.concert_id), SMALL_ITEM),
+        (payment_key.clone(), meter::sized(&payment_key, &p.payment)),
+    ];
+    items.extend(meter_balance_items(&p.balance));
+    vec![meter::transact(items)]
+}
+
+pub(in crate::store) fn meter_payment(
+    user: &UserId,
+    payment: PaymentId,
+    found: Option<&PaymentRecord>,
+) -> Vec<DynamoRequest> {
+    let key = keys::payment(user, payment);
+    let size = found.map_or(0, |p| meter::sized(&key, p));
+    vec![meter::get(&key, size, true)]
+}

@@ -1,0 +1,194 @@
+use async_trait::async_trait;
+
+use super::*;
+use crate::domain::QUEUE_SHARDS;
+
+#[async_trait]
+impl AdmissionStore for MemoryStore {
+    async fn live_queues(&self) -> Result<Vec<LiveQueue>, StoreError> {
+        Ok(self
+            .tables()
+            .live_queues
+            .iter()
+            .map(|(concert, (first, last))| LiveQueue {
+                concert_id: concert.clone(),
+                first_registered: *first,
+                last_registered: *last,
+            })
+            .collect())
+    }
+
+    async fn retire_queue(
+        &self,
+        concert: &ConcertId,
+        last_registered: i64,
+    ) -> Result<bool, StoreError> {
+        let mut t = self.tables();
+        if t.live_queues.get(concert).map(|(_, last)| *last) != Some(last_registered) {
+            return Ok(false);
+        }
+        t.live_queues.remove(concert);
+        Ok(true)
+    }
+
+    async fn queue_counts(
+        &self,
+        concert: &ConcertId,
+        from: i64,
+        through: i64,
+    ) -> Result<BTreeMap<i64, Vec<u32>>, StoreError> {
+        let t = self.tables();
+        let mut counts = BTreeMap::new();
+        for second in from..=through {
+            let drawn: Vec<u32> = (0..QUEUE_SHARDS)
+                .map(|shard| {
+                    t.counters
+                        .get(&(concert.clone(), shard, second))
+                        .copied()
+                        .unwrap_or(0)
+                })
+                .collect();
+            if drawn.iter().any(|n| *n > 0) {
+                counts.insert(second, drawn);
+            }
+        }
+        Ok(counts)
+    }
+
+    async fn write_queue_pages(
+        &self,
+        concert: &ConcertId,
+        pages: &BTreeMap<i64, QueuePageRecord>,
+    ) -> Result<(), StoreError> {
+        let mut t = self.tables();
+        for (minute, page) in pages {
+            let stored = t.pages.entry((concert.clone(), *minute)).or_default();
+            stored
+                .seconds
+                .extend(page.seconds.iter().map(|(s, c)| (*s, c.clone())));
+        }
+        Ok(())
+    }
+
+    async fn queue_entries(
+        &self,
+        concert: &ConcertId,
+        shard: u8,
+        after: (i64, u32),
+        through: (i64, u32),
+        limit: usize,
+    ) -> Result<Vec<QueueEntryRecord>, StoreError> {
+        let t = self.tables();
+        let from = (concert.clone(), shard, after.0, after.1);
+        let to = (concert.clone(), shard, through.0, through.1);
+        if from >= to {
+            return Ok(Vec::new());
+        }
+        Ok(t.queue_entries
+            .range((
+                std::ops::Bound::Excluded(from),
+                std::ops::Bound::Included(to),
+            ))
+            .take(limit)
+            .map(|(_, e)| e.clone())
+            .collect())
+    }
+
+    async fn queue_entries_at(
+        &self,
+        concert: &ConcertId,
+        places: &[QueuePlace],
+    ) -> Result<Vec<QueueEntryRecord>, StoreError> {
+        let t = self.tables();
+        Ok(places
+            .iter()
+            .filter_map(|p| {
+                t.queue_entries
+                    .get(&(concert.clone(), p.shard, p.second, p.number))
+                    .cloned()
+            })
+            .collect())
+    }
+
+    async fn tickets(
+        &self,
+        concert: &ConcertId,
+        users: &[UserId],
+    ) -> Result<Vec<TicketRecord>, StoreError> {
+        let t = self.tables();
+        Ok(users
+            .iter()
+            .filter_map(|u| t.tickets.get(&(u.clone(), concert.clone())).cloned())
+            .collect())
+    }
+
+    async fn commit_admission_batch(
+        &self,
+        batch: &AdmissionBatchPlan,
+    ) -> Result<CommitOutcome, StoreError> {
+        let mut t = self.tables();
+        let concert = &batch.concert_id;
+        let version = t.states.get(concert).map_or(0, |s| s.version);
+        let waiting = |t: &Tables, user: &UserId, token: &QueueToken| {
+            t.tickets
+                .get(&(user.clone(), concert.clone()))
+                .filter(|r| &r.token == token && r.status == TicketStatus::Waiting)
+                .cloned()
+        };
+        let allowed = version == batch.state_version
+            && batch
+                .admit
+                .iter()
+                .all(|(user, token)| waiting(&t, user, token).is_some())
+            && batch.drop.iter().all(|(user, token, seen)| {
+                waiting(&t, user, token).is_some_and(|r| r.last_seen_at == *seen)
+            })
+            && batch.voids.iter().all(|p| {
+                !t.queue_entries
+                    .contains_key(&(concert.clone(), p.shard, p.second, p.number))
+            });
+        if !allowed {
+            return Ok(CommitOutcome::Refused);
+        }
+        for (user, _) in &batch.admit {
+            if let Some(r) = t.tickets.get_mut(&(user.clone(), concert.clone())) {
+                r.status = TicketStatus::Active;
+                r.admitted_at = Some(batch.admitted_at);
+                r.active_until = Some(batch.active_until);
+                r.expires_at = ticket_expiry(batch.active_until);
+            }
+        }
+        for (user, _, _) in &batch.drop {
+            if let Some(r) = t.tickets.get_mut(&(user.clone(), concert.clone())) {
+                r.status = TicketStatus::Dropped;
+            }
+        }
+        for p in &batch.voids {
+            t.queue_entries.insert(
+                (concert.clone(), p.shard, p.second, p.number),
+                QueueEntryRecord {
+                    second: p.second,
+                    shard: p.shard,
+                    number: p.number,
+                    user_id: None,
+                },
+            );
+        }
+        Ok(CommitOutcome::Committed)
+    }
+
+    async fn commit_queue_state(
+        &self,
+        concert: &ConcertId,
+        state: &QueueStateRecord,
+        expected_version: u64,
+    ) -> Result<CommitOutcome, StoreError> {
+        let mut t = self.tables();
+        let version = t.states.get(concert).map_or(0, |s| s.version);
+        if version != expected_version {
+            return Ok(CommitOutcome::Refused);
+        }
+        t.states.insert(concert.clone(), state.clone());
+        Ok(CommitOutcome::Committed)
+    }
+}

@@ -1,0 +1,43 @@
+use async_trait::async_trait;
+
+use super::*;
+
+#[async_trait]
+impl IdempotencyStore for MemoryStore {
+    async fn claim_idempotency_key(
+        &self,
+        claim: &IdempotencyRecord,
+        now: i64,
+    ) -> Result<ClaimOutcome, StoreError> {
+        let mut t = self.tables();
+        let key = (claim.user_id.clone(), claim.key.clone());
+        if let Some(existing) = t.idempotency.get(&key) {
+            let claimable = existing.expires_at <= now
+                || (existing.state == IdempotencyState::InFlight
+                    && existing.locked_until <= now
+                    && existing.request == claim.request);
+            if !claimable {
+                return Ok(ClaimOutcome::Existing(existing.clone()));
+            }
+        }
+        t.idempotency.insert(key, claim.clone());
+        Ok(ClaimOutcome::Claimed)
+    }
+
+    async fn release_idempotency_key(
+        &self,
+        user: &UserId,
+        key: &IdempotencyKey,
+        claim_id: &str,
+    ) -> Result<(), StoreError> {
+        let mut t = self.tables();
+        let key = (user.clone(), key.clone());
+        if t.idempotency
+            .get(&key)
+            .is_some_and(|r| r.claim_id == claim_id && r.state == IdempotencyState::InFlight)
+        {
+            t.idempotency.remove(&key);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,177 @@
+//! The in-memory store: one lock around plain maps. Each method is one critical section and
+//! checks exactly the conditions its DynamoDB twin sends, so races resolve the same way. It
+//! serves tests, the local server and the simulator (which runs a million fans through it), so
+//! its maps hash with FxHash; nothing here faces untrusted keys at scale.
+
+mod admission;
+mod catalog;
+mod idempotency;
+mod payments;
+mod queue;
+mod reservations;
+mod wallet;
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+
+use rustc_hash::FxHashMap as HashMap;
+
+use super::*;
+use crate::domain::SeatNumber;
+
+#[derive(Default)]
+pub struct MemoryStore {
+    tables: Mutex<Tables>,
+}
+
+#[derive(Default)]
+struct Tables {
+    concerts: BTreeMap<ConcertId, ConcertRecord>,
+    seats: HashMap<(ConcertId, ConcertDate), DateSeatsRecord>,
+    reservations: BTreeMap<(UserId, ReservationId), ReservationRecord>,
+    payments: HashMap<(UserId, PaymentId), PaymentRecord>,
+    balances: HashMap<UserId, BalanceRecord>,
+    balance_entries: BTreeMap<(UserId, u64), BalanceEntryRecord>,
+    idempotency: HashMap<(UserId, IdempotencyKey), IdempotencyRecord>,
+    tickets: HashMap<(UserId, ConcertId), TicketRecord>,
+    counters: HashMap<(ConcertId, u8, i64), u32>,
+    queue_entries: BTreeMap<(ConcertId, u8, i64, u32), QueueEntryRecord>,
+    states: HashMap<ConcertId, QueueStateRecord>,
+    pages: HashMap<(ConcertId, i64), QueuePageRecord>,
+    controls: HashMap<ConcertId, QueueControlRecord>,
+    live_queues: BTreeMap<ConcertId, (i64, i64)>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every concert, seat state, reservation, payment, balance and entry, for an audit.
+    pub fn inventory(&self) -> Inventory {
+        let t = self.tables();
+        Inventory {
+            concerts: t.concerts.values().cloned().collect(),
+            seats: t
+                .seats
+                .iter()
+                .map(|((c, d), s)| (c.clone(), *d, s.clone()))
+                .collect(),
+            reservations: t.reservations.values().cloned().collect(),
+            payments: t.payments.values().cloned().collect(),
+            balances: t.balances.iter().map(|(u, b)| (u.clone(), *b)).collect(),
+            entries: t
+                .balance_entries
+                .iter()
+                .map(|((u, _), e)| (u.clone(), e.clone()))
+                .collect(),
+        }
+    }
+
+    fn tables(&self) -> MutexGuard<'_, Tables> {
+        // A panic while holding the lock cannot leave a half-applied change: every method
+        // checks all conditions before it writes anything.
+        self.tables
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Tables {
+    fn balance_change_allowed(&self, change: &BalanceChange) -> bool {
+        let current = self
+            .balances
+            .get(&change.user_id)
+            .copied()
+            .unwrap_or_default();
+        current.version + 1 == change.entry.version
+            && !self
+                .balance_entries
+                .contains_key(&(change.user_id.clone(), change.entry.version))
+    }
+
+    fn claim_is_ours(&self, completion: &Option<IdempotencyCompletion>) -> bool {
+        completion.as_ref().is_none_or(|c| {
+            self.idempotency
+                .get(&(c.user_id.clone(), c.key.clone()))
+                .is_some_and(|r| r.claim_id == c.claim_id && r.state == IdempotencyState::InFlight)
+        })
+    }
+
+    fn apply_balance_change(&mut self, change: &BalanceChange) {
+        self.balances.insert(
+            change.user_id.clone(),
+            BalanceRecord {
+                amount: change.entry.balance_after,
+                version: change.entry.version,
+            },
+        );
+        self.balance_entries.insert(
+            (change.user_id.clone(), change.entry.version),
+            change.entry.clone(),
+        );
+        if let Some(c) = &change.completion {
+            if let Some(record) = self
+                .idempotency
+                .get_mut(&(c.user_id.clone(), c.key.clone()))
+            {
+                record.state = IdempotencyState::Done;
+                record.response = Some(c.response.clone());
+            }
+        }
+    }
+
+    /// The caller's ticket for the concert is `token`, active and not yet ended.
+    fn ticket_is_active(
+        &self,
+        user: &UserId,
+        concert: &ConcertId,
+        token: &QueueToken,
+        now: i64,
+    ) -> bool {
+        self.tickets
+            .get(&(user.clone(), concert.clone()))
+            .is_some_and(|t| {
+                &t.token == token
+                    && t.status == TicketStatus::Active
+                    && t.active_until.is_some_and(|until| until > now)
+            })
+    }
+
+    fn date_seats(&self, concert: &ConcertId, date: ConcertDate) -> Option<&DateSeatsRecord> {
+        self.seats.get(&(concert.clone(), date))
+    }
+
+    /// The seat is ours to take: not sold, and not under a live hold.
+    fn seat_is_free(
+        &self,
+        concert: &ConcertId,
+        date: ConcertDate,
+        seat: SeatNumber,
+        now: i64,
+    ) -> bool {
+        self.date_seats(concert, date).is_none_or(|s| {
+            !s.is_sold(seat) && s.holds.get(&seat).is_none_or(|until| *until <= now)
+        })
+    }
+
+    /// The seat is held by the hold that ends at `held_until`, still live, and not sold.
+    fn seat_held_by(
+        &self,
+        concert: &ConcertId,
+        date: ConcertDate,
+        seat: SeatNumber,
+        held_until: i64,
+        now: i64,
+    ) -> bool {
+        self.date_seats(concert, date).is_some_and(|s| {
+            !s.is_sold(seat) && s.holds.get(&seat) == Some(&held_until) && held_until > now
+        })
+    }
+}
+
+/// How long a ticket item is kept after it stops mattering, so late callers still read
+/// "expired" rather than "unknown".
+pub(crate) fn ticket_expiry(ends_at: i64) -> i64 {
+    ends_at + 24 * 3600
+}

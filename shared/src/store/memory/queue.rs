@@ -1,0 +1,123 @@
+use async_trait::async_trait;
+
+use super::*;
+
+#[async_trait]
+impl QueueStore for MemoryStore {
+    async fn ticket(
+        &self,
+        user: &UserId,
+        concert: &ConcertId,
+    ) -> Result<Option<TicketRecord>, StoreError> {
+        Ok(self
+            .tables()
+            .tickets
+            .get(&(user.clone(), concert.clone()))
+            .cloned())
+    }
+
+    async fn draw_queue_number(
+        &self,
+        concert: &ConcertId,
+        shard: u8,
+        second: i64,
+    ) -> Result<u32, StoreError> {
+        let mut t = self.tables();
+        let count = t
+            .counters
+            .entry((concert.clone(), shard, second))
+            .or_default();
+        *count += 1;
+        Ok(*count)
+    }
+
+    async fn enqueue(
+        &self,
+        ticket: &TicketRecord,
+        previous: Option<&QueueToken>,
+    ) -> Result<EnqueueOutcome, StoreError> {
+        let mut t = self.tables();
+        let ticket_key = (ticket.user_id.clone(), ticket.concert_id.clone());
+        if t.tickets.get(&ticket_key).map(|s| &s.token) != previous {
+            return Ok(EnqueueOutcome::TicketMoved);
+        }
+        let place = ticket.place();
+        let entry_key = (
+            ticket.concert_id.clone(),
+            place.shard,
+            place.second,
+            place.number,
+        );
+        if t.queue_entries.contains_key(&entry_key) {
+            return Ok(EnqueueOutcome::NumberPassed);
+        }
+        t.queue_entries.insert(
+            entry_key,
+            QueueEntryRecord {
+                second: place.second,
+                shard: place.shard,
+                number: place.number,
+                user_id: Some(ticket.user_id.clone()),
+            },
+        );
+        t.tickets.insert(ticket_key, ticket.clone());
+        Ok(EnqueueOutcome::Enqueued)
+    }
+
+    async fn poll_ticket(
+        &self,
+        user: &UserId,
+        token: &QueueToken,
+        now: i64,
+    ) -> Result<Option<TicketRecord>, StoreError> {
+        let mut t = self.tables();
+        let Some(ticket) = t.tickets.get_mut(&(user.clone(), token.concert().clone())) else {
+            return Ok(None);
+        };
+        if &ticket.token == token && ticket.status == TicketStatus::Waiting {
+            ticket.last_seen_at = now;
+        }
+        Ok(Some(ticket.clone()))
+    }
+
+    async fn register_queue(&self, concert: &ConcertId, now: i64) -> Result<(), StoreError> {
+        let mut t = self.tables();
+        let entry = t.live_queues.entry(concert.clone()).or_insert((now, now));
+        entry.1 = now;
+        Ok(())
+    }
+
+    async fn queue_state(
+        &self,
+        concert: &ConcertId,
+        _consistent: bool,
+    ) -> Result<Option<QueueStateRecord>, StoreError> {
+        Ok(self.tables().states.get(concert).cloned())
+    }
+
+    async fn queue_page(
+        &self,
+        concert: &ConcertId,
+        minute: i64,
+    ) -> Result<Option<QueuePageRecord>, StoreError> {
+        Ok(self.tables().pages.get(&(concert.clone(), minute)).cloned())
+    }
+
+    async fn queue_control(&self, concert: &ConcertId) -> Result<QueueControlRecord, StoreError> {
+        Ok(self
+            .tables()
+            .controls
+            .get(concert)
+            .copied()
+            .unwrap_or_default())
+    }
+
+    async fn set_queue_control(
+        &self,
+        concert: &ConcertId,
+        control: &QueueControlRecord,
+    ) -> Result<(), StoreError> {
+        self.tables().controls.insert(concert.clone(), *control);
+        Ok(())
+    }
+}
