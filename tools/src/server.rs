@@ -77,7 +77,21 @@ async fn respond(app: &App, request: hyper::Request<Incoming>) -> hyper::Respons
     let started = Instant::now();
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let response = match into_lambda_request(request).await {
-        Ok((endpoint, request)) => handle(app, endpoint, request).await,
+        // Its own task, as a Lambda invocation runs to the end: a client that hangs up must not
+        // cancel an operation half-way (a claimed Idempotency-Key would stay locked).
+        Ok((endpoint, request)) => {
+            let app = app.clone();
+            let handler = tokio::spawn(async move { handle(&app, endpoint, request).await });
+            match handler.await {
+                Ok(response) => response,
+                Err(error) => {
+                    warn!(%error, "request handler failed");
+                    problem_response(&BookingError::Store(ticketing::store::StoreError::Corrupt(
+                        "the handler stopped".into(),
+                    )))
+                }
+            }
+        }
         Err(error) => {
             let mut response = problem_response(&error);
             if matches!(error, BookingError::MethodNotAllowed) {

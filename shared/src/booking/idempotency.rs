@@ -79,15 +79,29 @@ impl Ticketing {
         };
         let (claimed, read) =
             tokio::join!(self.store.claim_idempotency_key(&claim, now), first_read);
-        if let ClaimOutcome::Existing(existing) = claimed? {
-            if existing.request != claim.request {
+        let claimed = match claimed {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                // The claim may have been written though its answer was lost: free it, so
+                // that the fan's retry is not locked out by its own first attempt.
+                self.free_claim(user, key, &claim.claim_id).await;
+                return Err(error.into());
+            }
+        };
+        match claimed {
+            ClaimOutcome::Claimed => {}
+            // The SDK sent the claim again after its first answer was lost: it is ours.
+            ClaimOutcome::Existing(existing) if existing.claim_id == claim.claim_id => {}
+            ClaimOutcome::Existing(existing) if existing.request != claim.request => {
                 return Err(BookingError::IdempotencyKeyReused);
             }
-            return match (existing.state, existing.response) {
-                (IdempotencyState::Done, Some(response)) => serde_json::from_str(&response)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()).into()),
-                _ => Err(BookingError::IdempotencyKeyInUse),
-            };
+            ClaimOutcome::Existing(existing) => {
+                return match (existing.state, existing.response) {
+                    (IdempotencyState::Done, Some(response)) => serde_json::from_str(&response)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()).into()),
+                    _ => Err(BookingError::IdempotencyKeyInUse),
+                };
+            }
         }
         let ours = Claim {
             user_id: user.clone(),
@@ -99,15 +113,20 @@ impl Ticketing {
             Err(error) => Err(error),
         };
         if outcome.is_err() {
-            // Only frees a claim still in flight: a completed one stays, whatever the error.
-            if let Err(error) = self
-                .store
-                .release_idempotency_key(user, key, &ours.claim_id)
-                .await
-            {
-                warn!(%error, "could not free an idempotency key; it unlocks by itself");
-            }
+            self.free_claim(user, key, &ours.claim_id).await;
         }
         outcome
+    }
+
+    /// Frees a claim still in flight (a completed one stays, whatever the error); failing to
+    /// free it only delays the key until its lock lapses.
+    async fn free_claim(&self, user: &UserId, key: &IdempotencyKey, claim_id: &str) {
+        if let Err(error) = self
+            .store
+            .release_idempotency_key(user, key, claim_id)
+            .await
+        {
+            warn!(%error, "could not free an idempotency key; it unlocks by itself");
+        }
     }
 }
