@@ -358,7 +358,8 @@ async fn concert_charts(
 }
 
 /// Every seat HELD on the fans' date is one some fan was given (or may have been: it never
-/// learned the outcome); a seat held by a fan who was told `409 SEAT_UNAVAILABLE` is not.
+/// learned the outcome), and every unpaid hold a fan was given is HELD; a seat held by a fan
+/// who was told `409 SEAT_UNAVAILABLE`, or given to two fans, is not.
 async fn held_seats(
     api: &Api,
     fans: &[FanRecord],
@@ -384,6 +385,38 @@ async fn held_seats(
         .collect();
     let held = seats_with(chart, "HELD");
     let mut wrong = Vec::new();
+    // A seat is held by at most one live reservation: a hold a fan was given and did not pay
+    // for shows in the chart as HELD, not SOLD to someone else, not AVAILABLE, and no other
+    // fan was given one for the same seat.
+    let mut holders: BTreeMap<u64, Vec<&str>> = BTreeMap::new();
+    for fan in fans {
+        for hold in &fan.holds {
+            let HoldOutcome::Held { reservation } = &hold.outcome else {
+                continue;
+            };
+            let id = reservation["reservationId"].as_str().unwrap_or_default();
+            if !paid.contains(id) {
+                holders.entry(hold.seat.number).or_default().push(&fan.user);
+            }
+            if !paid.contains(id) && !held.contains(&hold.seat.number) {
+                let status = chart["seats"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|s| s["seatNumber"] == hold.seat.number)
+                    .map(|s| s["status"].clone());
+                wrong.push(format!(
+                    "{}: unpaid hold {id} of seat {} shows as {status:?} in the chart, not HELD",
+                    fan.user, hold.seat.number
+                ));
+            }
+        }
+    }
+    for (number, users) in holders.iter().filter(|(_, users)| users.len() > 1) {
+        wrong.push(format!(
+            "seat {number} of {CONCERT} is held, unpaid, by each of {users:?}"
+        ));
+    }
     for number in held.difference(&accounted) {
         let refused: Vec<&str> = fans
             .iter()
