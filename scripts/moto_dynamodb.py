@@ -9,6 +9,11 @@ DynamoDB does neither. This launcher fixes both without changing what moto evalu
   service's own reads, decisions and commits still interleave freely between requests);
 * a transaction checks every condition first and writes only if all hold, snapshotting just the
   items it touches in case a write fails part-way;
+* a transaction honours its ClientRequestToken as DynamoDB does: a repeat with the same token and
+  parameters within 10 minutes of a success succeeds again without writing anything, and one with
+  other parameters fails with IdempotentParameterMismatchException. The AWS SDKs fill the token
+  in, so their own retries of a transaction whose answer was lost are harmless, as in production
+  (moto alone would apply the retry again, or fail it on conditions the first attempt changed);
 * the listen backlog holds a thousand simultaneous connects (werkzeug's 128 makes the kernel
   drop SYNs, which clients see as connect timeouts).
 
@@ -17,21 +22,27 @@ Usage: python scripts/moto_dynamodb.py -H 127.0.0.1 -p PORT
 
 import argparse
 import copy
+import json
 import signal
 import sys
 import threading
+import time
 
 from werkzeug.serving import BaseWSGIServer, run_simple
 
 from moto.dynamodb.comparisons import get_filter_expression as condition_of
+from moto.core.responses import ActionResult
 from moto.dynamodb.exceptions import (
+    ERROR_TYPE_PREFIX,
     ConditionalCheckFailed,
+    DynamodbException,
     MultipleTransactionsException,
     TooManyTransactionsException,
     TransactionCanceledException,
     TransactWriteSingleOpException,
 )
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.responses import DynamoHandler
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -114,6 +125,43 @@ def _undo(backend, applied):
             backend.put_item(table_name, before.to_json()["Attributes"])
 
 
+# ClientRequestToken -> (the request's other parameters, when it succeeded); see the docstring.
+TOKEN_WINDOW_SECONDS = 600
+_succeeded_tokens = {}
+
+
+class IdempotentParameterMismatch(DynamodbException):
+    def __init__(self):
+        super().__init__(
+            ERROR_TYPE_PREFIX + "IdempotentParameterMismatchException",
+            "Request parameters do not match the original request with this ClientRequestToken",
+        )
+
+
+def _with_client_request_token(handle):
+    def transact_write_items_once(self):
+        token = self.body.get("ClientRequestToken")
+        if token is None:
+            return handle(self)
+        parameters = json.dumps(
+            {k: v for k, v in self.body.items() if k != "ClientRequestToken"},
+            sort_keys=True,
+            default=repr,
+        )
+        now = time.monotonic()
+        for old in [t for t, (_, at) in _succeeded_tokens.items() if now - at > TOKEN_WINDOW_SECONDS]:
+            del _succeeded_tokens[old]
+        if token in _succeeded_tokens:
+            if _succeeded_tokens[token][0] != parameters:
+                raise IdempotentParameterMismatch()
+            return ActionResult({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})
+        result = handle(self)  # raises when cancelled: only successes are remembered
+        _succeeded_tokens[token] = (parameters, now)
+        return result
+
+    return transact_write_items_once
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("-H", "--host", default="127.0.0.1")
@@ -121,6 +169,9 @@ def main():
     args = parser.parse_args()
 
     DynamoDBBackend.transact_write_items = transact_write_items
+    DynamoHandler.transact_write_items = _with_client_request_token(
+        DynamoHandler.transact_write_items
+    )
     BaseWSGIServer.request_queue_size = 4096
     app = DomainDispatcherApplication(create_backend_app)
     one_at_a_time = threading.Lock()

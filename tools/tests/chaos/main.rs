@@ -1,0 +1,116 @@
+//! Chaos: the real local server on DynamoDB (moto) behind `scripts/fault_proxy.py`, which
+//! throttles, fails, loses and delays a share of DynamoDB's answers, while dozens of fans walk
+//! the whole journey over HTTP and retry as careful clients do. Afterwards, with faults off,
+//! the API must show that no seat was sold twice, no charge or payment applied twice, and no
+//! fan told a wrong answer about its own seat or key.
+//!
+//! Needs `TEST_FAULT_PROXY_ENDPOINT` (scripts/test starts the proxy in front of moto and sets
+//! it); required, never skipped, when `REQUIRE_DYNAMODB=1`. The run's report is written to
+//! `target/tmp/chaos-report.txt` (and its summary line, which scripts/test prints, to
+//! `chaos-summary.txt`); the server's log to `target/tmp/chaos-server.log`.
+
+mod audit;
+mod client;
+mod fan;
+mod proxy;
+mod report;
+mod server;
+mod settle;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::client::Api;
+use crate::fan::End;
+use crate::proxy::FaultProxy;
+use crate::report::Report;
+use crate::server::Server;
+
+/// Enough fans to contend for the one date's 50 seats.
+const FANS: usize = 40;
+/// The share of DynamoDB requests that fail one way or another during the run.
+const FAULT_RATE: f64 = 0.30;
+/// The run's overall deadline: fans that have not paid by then stop.
+const RUN: Duration = Duration::from_secs(60);
+/// Time for requests still running in the server to end before anything is read back.
+const GRACE: Duration = Duration::from_secs(5);
+/// Settling may have to wait out an idempotency key's 60-second in-flight lock.
+const SETTLE: Duration = Duration::from_secs(65);
+const AUDIT: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fans_retrying_through_dynamodb_faults_never_double_sell_or_double_charge() {
+    let Some(proxy) = FaultProxy::from_env() else {
+        return;
+    };
+    // Start-up (table, catalog) without faults; the fault mix for the run.
+    proxy
+        .configure(json!({
+            "rate": 0,
+            "weights": {"throttle": 1, "server_error": 1, "lost_response": 1, "late_answer": 1},
+            "delayMs": [1500, 3000],
+        }))
+        .await;
+    let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let _ = std::fs::remove_file(scratch.join("chaos-summary.txt"));
+    let server = Server::start(&proxy.endpoint, &scratch.join("chaos-server.log"));
+    let api = Api::new(&server.base, &server.table);
+
+    proxy.reset_stats().await;
+    let faults = proxy.faults_on(FAULT_RATE).await;
+    let started = Instant::now();
+    let journeys = (0..FANS).map(|i| fan::journey(&api, format!("fan-{i:02}"), started + RUN));
+    let mut fans = futures::future::join_all(journeys).await;
+    let run = started.elapsed();
+    let fault_counts = proxy.stats().await;
+    drop(faults);
+    let run_answers = api.take_tally();
+
+    tokio::time::sleep(GRACE).await;
+    let settling = Instant::now();
+    let mut broken = settle::settle(&api, &mut fans, settling + SETTLE).await;
+    let settled = settling.elapsed();
+    let auditing = Instant::now();
+    broken.extend(audit::audit(&api, &fans, auditing + AUDIT).await);
+    let dynamodb = std::env::var("TEST_DYNAMODB_ENDPOINT").unwrap_or_default();
+    broken.extend(audit::table_audit(&dynamodb, &server.table, &fans).await);
+    let audited = auditing.elapsed();
+
+    // A run that injected nothing, or in which nobody got through, proved nothing.
+    for fault in ["throttle", "server_error", "lost_response", "late_answer"] {
+        if fault_counts["faults"][fault].as_u64().unwrap_or(0) == 0 {
+            broken.push(format!("the proxy injected no {fault}: {fault_counts}"));
+        }
+    }
+    let paid = fans.iter().filter(|f| f.end == End::Paid).count();
+    if paid * 2 < FANS {
+        broken.push(format!(
+            "only {paid} of {FANS} fans paid within {} s",
+            RUN.as_secs()
+        ));
+    }
+
+    let report = Report {
+        fault_rate: FAULT_RATE,
+        run,
+        run_limit: RUN,
+        settle: settled,
+        audit: audited,
+        fans: &fans,
+        faults: &fault_counts,
+        run_answers: &run_answers,
+        settle_answers: &api.take_tally(),
+        broken: &broken,
+    };
+    report.save(scratch);
+    eprintln!("{}", report.render());
+    assert!(
+        broken.is_empty(),
+        "{} broken rules under DynamoDB faults (report above; also in {}):\n{}",
+        broken.len(),
+        scratch.join("chaos-report.txt").display(),
+        broken.join("\n")
+    );
+}
