@@ -40,17 +40,47 @@ pub async fn audit(api: &Api, fans: &[FanRecord], deadline: Instant) -> Vec<Stri
     wrong
 }
 
-/// Table-level audit: the place for checks that need the table itself rather than the API.
-///
-/// To be written by the domain crate's owner (issue 11): read the table behind the API
-/// directly at `dynamodb` (moto, not the fault proxy) and check, for example, that every seat
-/// item marked sold has exactly one payment item naming it and no hold item left; that every
-/// balance item equals its entries and its version their count; that no idempotency record is
-/// still in flight past its lock; that each date's unsold-seat count equals its unsold seats.
-/// Returns the broken rules, each with its evidence, like [`audit`]; nothing is checked yet.
+/// The table itself, read directly at `dynamodb` (moto, not the fault proxy): the domain's
+/// audit of every seat, payment, reservation, balance and entry (no seat sold twice, every
+/// sold seat paid once and confirmed once, every balance the sum of its entries and never
+/// negative), and every receipt a fan was given stored as told.
 pub async fn table_audit(dynamodb: &str, table: &str, fans: &[FanRecord]) -> Vec<String> {
-    let _ = (dynamodb, table, fans);
-    Vec::new()
+    let store = ticketing::store::DynamoStore::connect(table, Some(dynamodb)).await;
+    let inventory = match store.inventory().await {
+        Ok(inventory) => inventory,
+        Err(error) => return vec![format!("the table could not be read back: {error}")],
+    };
+    let mut broken: Vec<String> = ticketing::booking::audit(&inventory)
+        .into_iter()
+        .map(|v| format!("table: {v}"))
+        .collect();
+    // Every fan told 201 for a payment has that payment, of its seat, in the table.
+    for fan in fans {
+        let receipts = fan.payment.iter().flat_map(|p| p.receipts.iter());
+        for receipt in receipts {
+            let id = receipt["paymentId"].as_str().unwrap_or_default();
+            let stored = inventory
+                .payments
+                .iter()
+                .find(|p| p.payment_id.to_string() == id);
+            match stored {
+                Some(p)
+                    if p.user_id.as_str() == fan.user
+                        && Some(p.seat_number.get().into()) == receipt["seatNumber"].as_u64() => {}
+                Some(p) => broken.push(format!(
+                    "table: payment {id} told to {} is {}'s, for seat {}",
+                    fan.user,
+                    p.user_id,
+                    p.seat_number.get()
+                )),
+                None => broken.push(format!(
+                    "table: {} was told 201 for payment {id}, which is not stored",
+                    fan.user
+                )),
+            }
+        }
+    }
+    broken
 }
 
 /// What the fans were told along the way.
