@@ -34,9 +34,9 @@ use super::cache::REGISTER_EVERY_SECONDS;
 use super::{Lottery, Ticketing};
 use crate::domain::{BookingError, ConcertDate, ConcertId, QueuePlace, QueueToken, UserId};
 use crate::store::{
-    page_of, AdmissionBatch, AdmissionBatchPlan, CommitOutcome, ConcertRecord, DateStanding,
-    LiveQueue, LotteryRecord, QueueEntryRecord, QueuePageRecord, QueueStateRecord, SeatCounts,
-    SecondCounts, TicketRecord, TicketStatus, ADMISSION_BATCH_ITEMS,
+    page_of, page_seconds, AdmissionBatch, AdmissionBatchPlan, CommitOutcome, ConcertRecord,
+    DateStanding, LiveQueue, LotteryRecord, QueueEntryRecord, QueuePageRecord, QueueStateRecord,
+    SeatCounts, SecondCounts, TicketRecord, TicketStatus, ADMISSION_BATCH_ITEMS,
 };
 
 /// Seconds are counted once this old: a join's number lands within a round trip of its second.
@@ -589,7 +589,7 @@ impl Ticketing {
             return Ok(pages);
         }
         for minute in page_of(from)..=page_of(through) {
-            let complete = (minute * 60 + 59).min(through);
+            let complete = page_seconds(minute).1.min(through);
             if let Some(page) = self
                 .cache
                 .page_through(

@@ -21,7 +21,8 @@ use rustc_hash::FxHashMap as HashMap;
 
 use crate::domain::ConcertId;
 use crate::store::{
-    page_of, ConcertRecord, QueuePageRecord, QueueStateRecord, SecondCounts, Store, StoreError,
+    page_of, page_seconds, ConcertRecord, QueuePageRecord, QueueStateRecord, SecondCounts, Store,
+    StoreError,
 };
 
 /// How often a container registers a concert it serves joins for.
@@ -185,7 +186,7 @@ impl Cache {
             return Ok(None);
         };
         let page = Arc::new(page);
-        let complete = counted.max(needed).min(minute * 60 + 59);
+        let complete = counted.max(needed).min(page_seconds(minute).1);
         self.kept()
             .pages
             .insert((concert.clone(), minute), (page.clone(), complete));
@@ -208,7 +209,7 @@ impl Cache {
             .or_insert_with(|| (Arc::default(), i64::MIN));
         let mut page = (*slot.0).clone();
         page.seconds.extend(seconds);
-        let whole = slot.1 >= from - 1 || minute * 60 >= from;
+        let whole = slot.1 >= from - 1 || page_seconds(minute).0 >= from;
         *slot = (Arc::new(page), if whole { through } else { slot.1 });
     }
 

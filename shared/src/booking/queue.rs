@@ -302,7 +302,9 @@ impl Ticketing {
         page: Option<&QueuePageRecord>,
     ) -> QueueTicket {
         let now = self.now().epoch_seconds();
-        let idle_poll = standing::poll_after(&self.settings, u64::MAX);
+        let phase = standing::phase_of(ticket.place());
+        let idle_poll = standing::poll_after(&self.settings, u64::MAX, 0, phase);
+        let until_tick = standing::until_next_tick(&self.settings, state, now);
         let view = |status, position, wait, expires_at, poll_after| QueueTicket {
             token: ticket.token.clone(),
             concert_id: ticket.concert_id.clone(),
@@ -339,7 +341,7 @@ impl Ticketing {
                     Some(position),
                     wait,
                     dropped_after,
-                    standing::poll_after(&self.settings, wait),
+                    standing::poll_after(&self.settings, wait, until_tick, phase),
                 )
             }
         }

@@ -74,12 +74,38 @@ pub(crate) fn estimated_wait(
     (position as f64 / per_second).ceil() as u64
 }
 
-/// When to poll next: half the wait, so a fan notices its turn soon after it comes, and so far
-/// back fans poll rarely; at least a second, at most a third of the idle limit, so that a client
-/// that follows it is never dropped.
-pub(crate) fn poll_after(settings: &Settings, wait: u64) -> u64 {
+/// When to poll next: half the wait, so a fan notices its turn soon after it comes and far back
+/// fans poll rarely; never before the next tick, which is when a position can change; at most a
+/// third of the idle limit, so that a client that follows it is never dropped. `phase` (stable
+/// per fan) shortens it by up to a fifth, and spreads the polls after a tick over three seconds:
+/// fans who joined together do not poll together ever after.
+pub(crate) fn poll_after(settings: &Settings, wait: u64, until_next_tick: u64, phase: u64) -> u64 {
     let longest = (settings.waiting_idle_seconds / 3).max(1) as u64;
-    wait.div_ceil(2).clamp(1, longest)
+    let base = wait.div_ceil(2).clamp(1, longest);
+    let spread = phase % (base / 5 + 1);
+    let after_tick = until_next_tick + 1 + (phase >> 32) % 3;
+    (base - spread).max(after_tick).min(longest)
+}
+
+/// A fan's phase for [`poll_after`]: a number spread over the crowd, stable for a fan's place.
+pub(crate) fn phase_of(place: QueuePlace) -> u64 {
+    let mut z = (place.second as u64)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        .wrapping_add(u64::from(place.shard) << 32 | u64::from(place.number));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Seconds until the tick after `state` is due (a tick's whole interval when none ran yet).
+pub(crate) fn until_next_tick(
+    settings: &Settings,
+    state: Option<&QueueStateRecord>,
+    now: i64,
+) -> u64 {
+    state.map_or(settings.admit_tick_seconds, |s| {
+        (s.next_tick_at - now).max(0) as u64
+    })
 }
 
 /// In the pre-queue: poll once the draw is done, spread over a window so that the whole
@@ -189,9 +215,15 @@ mod tests {
     #[test]
     fn far_back_fans_poll_rarely_but_before_they_would_be_dropped() {
         let settings = Settings::default();
-        assert_eq!(poll_after(&settings, 0), 1);
-        assert_eq!(poll_after(&settings, 10), 5);
-        assert_eq!(poll_after(&settings, 100_000), 100);
-        assert!(poll_after(&settings, 30) <= poll_after(&settings, 60));
+        for phase in (0..1_000u64).map(|p| p.wrapping_mul(0x9e37_79b9_7f4a_7c15)) {
+            // Never before the next tick can change anything, spread over three seconds.
+            assert!((1..=3).contains(&poll_after(&settings, 0, 0, phase)));
+            assert!((8..=10).contains(&poll_after(&settings, 0, 7, phase)));
+            assert!((24..=30).contains(&poll_after(&settings, 60, 0, phase)));
+            assert!((80..=100).contains(&poll_after(&settings, 100_000, 0, phase)));
+            assert_eq!(poll_after(&settings, 100_000, 500, phase), 100);
+            assert!(poll_after(&settings, 30, 0, phase) <= poll_after(&settings, 90, 0, phase));
+        }
+        assert_ne!(phase_of(place(1, 0, 1)), phase_of(place(1, 0, 2)));
     }
 }

@@ -286,16 +286,8 @@ impl<S: Store> AdmissionStore for MeteredStore<S> {
         &self,
         batch: &AdmissionBatchPlan,
     ) -> Result<CommitOutcome, StoreError> {
-        let state = self
-            .inner
-            .queue_state(&batch.concert_id, true)
-            .await
-            .ok()
-            .flatten();
         let result = self.inner.commit_admission_batch(batch).await;
-        self.charge(result, |_| {
-            dynamo::meter_commit_admission_batch(batch, state.as_ref())
-        })
+        self.charge(result, |_| dynamo::meter_commit_admission_batch(batch))
     }
 
     async fn commit_queue_state(

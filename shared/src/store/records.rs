@@ -319,9 +319,18 @@ pub struct QueuePageRecord {
     pub seconds: BTreeMap<i64, SecondCounts>,
 }
 
-/// The minute a second's counts are paged under.
+/// Seconds a page of counts covers: about one tick, so that a page is complete (and never
+/// changes again) soon after it is first written.
+pub const PAGE_SECONDS: i64 = 10;
+
+/// The page a second's counts are kept in.
 pub fn page_of(second: i64) -> i64 {
-    second.div_euclid(60)
+    second.div_euclid(PAGE_SECONDS)
+}
+
+/// The first and the last second of a page.
+pub fn page_seconds(page: i64) -> (i64, i64) {
+    (page * PAGE_SECONDS, page * PAGE_SECONDS + PAGE_SECONDS - 1)
 }
 
 /// How many tokens one tick admitted; the sales counted against it give how many are active.

@@ -3,6 +3,7 @@
 
 mod world;
 
+mod admission;
 mod catalog;
 mod payments;
 mod queue;
@@ -41,6 +42,11 @@ contract!(
     queue::idle_waiting_tokens_are_dropped_and_never_stall_admission,
     queue::gated_operations_refuse_each_bad_token_distinctly,
     queue::an_ended_token_rejoins_at_the_back,
+    admission::one_tick_admits_hundreds_of_fans,
+    admission::ticks_racing_joins_polls_and_each_other_admit_in_order_within_max_active,
+    admission::admission_stops_at_zero_free_seats_and_resumes_when_holds_end,
+    admission::a_cached_reader_is_never_ahead_of_the_truth_and_lags_at_most_a_tick,
+    admission::a_pause_stops_admission_at_the_next_tick_and_polls_go_on,
     catalog::concerts_on_sale_leave_out_finished_ones,
     catalog::dates_on_sale_are_upcoming_dates_with_unsold_seats,
     catalog::the_seat_chart_shows_every_seat_as_it_stands_now,

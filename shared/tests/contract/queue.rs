@@ -71,11 +71,9 @@ pub async fn positions_follow_join_order_with_an_estimated_wait(w: World) {
     assert_eq!((fourth.position, fifth.position), (Some(4), Some(5)));
     assert_eq!(fifth.expires_at, w.now().plus_seconds(300));
     assert!(fifth.estimated_wait_seconds > fourth.estimated_wait_seconds);
-    assert!(fifth.poll_after_seconds >= fourth.poll_after_seconds);
-    assert!(
-        fifth.poll_after_seconds <= 100,
-        "at most a third of the idle limit"
-    );
+    // Not before the next tick (ten seconds on, spread over three), at most a third of the
+    // idle limit.
+    assert!((9..=100).contains(&fifth.poll_after_seconds));
 
     pause(&w, SPRING, false).await;
     w.advance(10);

@@ -733,6 +733,7 @@ impl Sim<'_> {
                 duration: o.duration,
                 seed: o.seed,
             },
+            per_second: self.series.clone(),
         };
         if let Some(path) = &o.json {
             let json = serde_json::to_string_pretty(&report)?;

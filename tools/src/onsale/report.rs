@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::capacity::{HotKey, KeySecond};
 use super::fleet::PoolFigures;
+use super::svg::Series;
 use super::truth::{FairnessFigures, PositionFigures};
 
 #[derive(Debug, Clone, Serialize)]
@@ -34,6 +35,8 @@ pub struct Report {
     pub fans_outcome: FanOutcomes,
     pub containers: BTreeMap<&'static str, PoolFigures>,
     pub settings: RunSettings,
+    /// What the SVG draws, second by second.
+    pub per_second: Series,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 /// Per simulated second.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Series {
     pub waiting: Vec<f64>,
     pub admitted: Vec<f64>,

@@ -18,7 +18,7 @@ use crate::domain::{QueuePlace, QUEUE_SHARDS};
 
 /// Counter items of every shard, for each minute from `from` through `through`.
 fn counter_keys(concert: &ConcertId, from: i64, through: i64) -> Vec<Key> {
-    (page_of(from)..=page_of(through))
+    (keys::counter_minute(from)..=keys::counter_minute(through))
         .flat_map(|minute| (0..QUEUE_SHARDS).map(move |shard| (minute, shard)))
         .map(|(minute, shard)| keys::counter(concert, shard, minute))
         .collect()
@@ -194,14 +194,14 @@ impl AdmissionStore for DynamoStore {
         let concert = &batch.concert_id;
         let mut items = vec![if batch.state_version == 0 {
             self.check(
-                &keys::queue_state(concert),
+                &keys::queue_version(concert),
                 "attribute_not_exists(pk)",
                 vec![],
                 vec![],
             )?
         } else {
             self.check(
-                &keys::queue_state(concert),
+                &keys::queue_version(concert),
                 "#version = :version",
                 vec![],
                 vec![(":version", value(batch.state_version)?)],
@@ -252,23 +252,22 @@ impl AdmissionStore for DynamoStore {
         state: &QueueStateRecord,
         expected_version: u64,
     ) -> Result<CommitOutcome, StoreError> {
-        let mut put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(record_item(&keys::queue_state(concert), state)?));
-        put = if expected_version == 0 {
-            put.condition_expression("attribute_not_exists(pk)")
+        let next = Change::new("SET #version = :next").value(":next", state.version)?;
+        let version = if expected_version == 0 {
+            next.when("attribute_not_exists(pk)")
         } else {
-            put.condition_expression("#version = :version")
-                .expression_attribute_names("#version", "version")
-                .expression_attribute_values(":version", value(expected_version)?)
+            next.when("#version = :expected")
+                .value(":expected", expected_version)?
         };
-        match put.send().await {
-            Ok(_) => Ok(CommitOutcome::Committed),
-            Err(e) if request::is_condition_failure(&e) => Ok(CommitOutcome::Refused),
-            Err(e) => Err(request_error(e)),
-        }
+        let items = vec![
+            self.update(&keys::queue_version(concert), version)?,
+            self.put(
+                record_item(&keys::queue_state(concert), state)?,
+                None,
+                vec![],
+            )?,
+        ];
+        Ok(plain_outcome(self.transact(items).await?))
     }
 }
 
@@ -382,14 +381,9 @@ pub(in crate::store) fn meter_tickets(
 
 pub(in crate::store) fn meter_commit_admission_batch(
     batch: &AdmissionBatchPlan,
-    state: Option<&QueueStateRecord>,
 ) -> Vec<DynamoRequest> {
     let concert = &batch.concert_id;
-    let state_key = keys::queue_state(concert);
-    let mut items = vec![(
-        state_key.clone(),
-        state.map_or(0, |s| meter::sized(&state_key, s)),
-    )];
+    let mut items = vec![(keys::queue_version(concert), SMALL_ITEM)];
     items.extend(
         batch
             .admit
@@ -416,9 +410,8 @@ pub(in crate::store) fn meter_commit_queue_state(
     state: &QueueStateRecord,
 ) -> Vec<DynamoRequest> {
     let key = keys::queue_state(concert);
-    vec![meter::write(
-        Operation::PutItem,
-        &key,
-        meter::sized(&key, state),
-    )]
+    vec![meter::transact(vec![
+        (keys::queue_version(concert), SMALL_ITEM),
+        (key.clone(), meter::sized(&key, state)),
+    ])]
 }

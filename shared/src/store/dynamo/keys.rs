@@ -8,7 +8,7 @@
 //! | a fan's queue ticket | `USER#{u}` | `QUEUE#{c}` |
 //! | queue counter, one per shard and minute | `QUEUE#{c}#COUNT#{shard}` | `M#{minute}` |
 //! | queue entry, one per number drawn | `QUEUE#{c}#ENTRY#{shard}` | `{second}#{number}` |
-//! | queue state, pages of counts, operator control | `QUEUE#{c}` | `STATE`, `PAGE#{minute}`, `CONTROL` |
+//! | queue state and its version, pages of counts (ten seconds each), operator control | `QUEUE#{c}` | `STATE`, `VERSION`, `PAGE#{page}`, `CONTROL` |
 //! | the queues the tick visits | `QUEUES` | `LIVE` |
 //!
 //! Why so many partitions: DynamoDB serves one partition key at most 3,000 read and 1,000 write
@@ -86,6 +86,11 @@ pub(super) fn ticket(user: &UserId, concert: &ConcertId) -> Key {
     key(user_pk(user), format!("QUEUE#{concert}"))
 }
 
+/// The minute a counter item covers.
+pub(super) fn counter_minute(second: i64) -> i64 {
+    second.div_euclid(60)
+}
+
 /// One counter per shard and minute, with one attribute per second of the minute.
 pub(super) fn counter(concert: &ConcertId, shard: u8, minute: i64) -> Key {
     key(
@@ -123,8 +128,14 @@ pub(super) fn queue_state(concert: &ConcertId) -> Key {
     key(queue_pk(concert), "STATE")
 }
 
-pub(super) fn queue_page(concert: &ConcertId, minute: i64) -> Key {
-    key(queue_pk(concert), format!("PAGE#{minute:010}"))
+pub(super) fn queue_page(concert: &ConcertId, page: i64) -> Key {
+    key(queue_pk(concert), format!("PAGE#{page:011}"))
+}
+
+/// The state's version alone: what every admission transaction checks, kept apart from the
+/// state (which grows with the concert's dates) so that checking it costs one unit.
+pub(super) fn queue_version(concert: &ConcertId) -> Key {
+    key(queue_pk(concert), "VERSION")
 }
 
 pub(super) fn queue_control(concert: &ConcertId) -> Key {

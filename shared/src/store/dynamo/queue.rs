@@ -15,7 +15,8 @@ use super::*;
 const COUNTER_KEPT_SECONDS: i64 = 7 * 86_400;
 
 /// A page attribute: the second's base, then each counter's count, trailing zeros left out.
-fn page_from_item(minute: i64, item: &Item) -> Result<QueuePageRecord, StoreError> {
+fn page_from_item(page_number: i64, item: &Item) -> Result<QueuePageRecord, StoreError> {
+    let (first, _) = page_seconds(page_number);
     let mut page = QueuePageRecord::default();
     for (name, attribute) in item {
         let Some(second) = name
@@ -35,8 +36,9 @@ fn page_from_item(minute: i64, item: &Item) -> Result<QueuePageRecord, StoreErro
         let base = numbers.next().flatten().unwrap_or(0);
         let mut counts: Vec<u32> = numbers.map(|n| n.unwrap_or(0) as u32).collect();
         counts.resize(usize::from(crate::domain::QUEUE_SHARDS), 0);
-        page.seconds
-            .insert(minute * 60 + second, SecondCounts { base, counts });
+        // The attribute names the second within its minute; the page, which ten of them.
+        let second = first + (second - first.rem_euclid(60)).rem_euclid(60);
+        page.seconds.insert(second, SecondCounts { base, counts });
     }
     Ok(page)
 }
@@ -95,7 +97,7 @@ impl QueueStore for DynamoStore {
             .name("#second", attribute.clone())
             .value(":expires", second + COUNTER_KEPT_SECONDS)?
             .value(":one", 1)?;
-        let key = keys::counter(concert, shard, page_of(second));
+        let key = keys::counter(concert, shard, keys::counter_minute(second));
         let drawn = self.update_item(&key, change, false).await?;
         let item = drawn.map_err(|_| StoreError::Corrupt("an unconditional ADD failed".into()))?;
         request::number_attribute(&item, &attribute)
@@ -227,7 +229,7 @@ pub(in crate::store) fn meter_draw_queue_number(
     second: i64,
 ) -> Vec<DynamoRequest> {
     // A minute's counter holds at most 60 small numbers: under 1 KB.
-    let key = keys::counter(concert, shard, page_of(second));
+    let key = keys::counter(concert, shard, keys::counter_minute(second));
     vec![meter::write(Operation::UpdateItem, &key, SMALL_ITEM)]
 }
 
@@ -307,13 +309,13 @@ mod tests {
 
     #[test]
     fn pages_read_back_and_are_sized_exactly() {
-        let key = keys::queue_page(&ConcertId::parse("c").unwrap(), 29_934_720);
+        let key = keys::queue_page(&ConcertId::parse("c").unwrap(), 179_608_320);
         let mut page = QueuePageRecord::default();
         let mut counts = vec![0; 64];
         counts[0] = 150;
         counts[5] = 7;
         page.seconds.insert(
-            29_934_720 * 60 + 7,
+            179_608_320 * 10 + 7,
             SecondCounts {
                 base: 1_234_567,
                 counts,
@@ -323,7 +325,7 @@ mod tests {
         for (second, counts) in &page.seconds {
             item.insert(keys::second_attribute(*second), page_attribute(counts));
         }
-        assert_eq!(page_from_item(29_934_720, &item).unwrap(), page);
+        assert_eq!(page_from_item(179_608_320, &item).unwrap(), page);
         assert_eq!(page_size(&key, &page), meter::item_size(&item));
     }
 }
