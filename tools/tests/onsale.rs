@@ -152,3 +152,47 @@ fn bad_flags_get_one_line_and_exit_2() {
         .unwrap()
         .contains("--join-rate"));
 }
+
+#[test]
+fn a_pre_queue_is_drawn_at_the_opening_and_told_when_all_is_sold() {
+    let scratch = Scratch::new();
+    let json = scratch.0.join("pre.json");
+    let output = onsale(&[
+        "--fans",
+        "3000",
+        "--join-rate",
+        "20",
+        "--queue-opens-before",
+        "100",
+        "--dates",
+        "1",
+        "--abandon-rate",
+        "0",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let lottery = &report["lottery"];
+    assert_eq!(lottery["pre_queue_fans"], 2000);
+    assert!(
+        lottery["spearman"].as_f64().unwrap().abs() < 0.1,
+        "{lottery}"
+    );
+    assert_eq!(lottery["out_of_order"], 0);
+    assert_eq!(report["positions"]["ahead_of_truth"], 0);
+    assert_eq!(report["positions"]["wrong"], 0);
+    let sold_out = &report["sold_out"];
+    assert!(sold_out["last_sale_second"].is_u64(), "{sold_out}");
+    let tick = report["settings"]["tick_seconds"].as_u64().unwrap();
+    assert!(
+        sold_out["still_waiting_after_sellout_max_seconds"]
+            .as_u64()
+            .unwrap_or(0)
+            <= tick
+    );
+}

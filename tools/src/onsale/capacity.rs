@@ -42,6 +42,12 @@ pub struct KeySecond {
     pub write_units: f64,
 }
 
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LargestItem {
+    pub key: String,
+    pub bytes: usize,
+}
+
 /// The busiest key of one second, against its limits.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SecondLoad {
@@ -65,6 +71,8 @@ pub struct Capacity {
     pub write_units: f64,
     pub requests: u64,
     pub by_operation: BTreeMap<&'static str, u64>,
+    /// The largest item any request touched (DynamoDB refuses items over 400 KB).
+    pub largest_item: LargestItem,
     /// One entry per closed second.
     pub seconds: Vec<SecondLoad>,
 }
@@ -84,6 +92,12 @@ impl Capacity {
                 partition.0 += item.read_units;
                 partition.1 += item.write_units;
                 if let Some(sk) = item.sk {
+                    if item.bytes > self.largest_item.bytes {
+                        self.largest_item = LargestItem {
+                            key: format!("{} | {sk}", item.pk),
+                            bytes: item.bytes,
+                        };
+                    }
                     let units = self.items.entry((item.pk, sk)).or_default();
                     units.0 += item.read_units;
                     units.1 += item.write_units;
@@ -185,6 +199,7 @@ mod tests {
                 sk: Some(sk.into()),
                 read_units: 0.0,
                 write_units: units,
+                bytes: 100,
             }],
         }
     }

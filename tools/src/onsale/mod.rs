@@ -21,19 +21,26 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use ticketing::booking::{audit, Catalog, HoldRequest, QueueStatus, QueueTicket, SeatStatus};
+use ticketing::booking::{
+    audit, Catalog, HoldRequest, Lottery, QueueStatus, QueueTicket, SeatStatus,
+};
 use ticketing::domain::{
     ChargeAmount, ConcertDate, ConcertId, IdempotencyKey, ManualClock, QueuePlace, QueueToken,
     ReservationId, SeatNumber, Timestamp, UserId, Won,
 };
-use ticketing::store::{MemoryStore, MeteredStore, QueueStore, Store};
+use ticketing::store::{
+    page_of, LotteryRecord, MemoryStore, MeteredStore, QueuePageRecord, QueueStore, Store,
+};
 use ticketing::{BookingError, Ticketing};
 
 use self::capacity::Capacity;
 use self::fleet::Fleet;
 pub use self::options::{parse, Command, Options, USAGE};
 pub use self::report::Report;
-use self::report::{Admission, Dynamodb, FanOutcomes, Invariants, Requests, RunSettings};
+use self::report::{
+    Admission, Dynamodb, FanOutcomes, Invariants, LotteryFigures, Requests, RunSettings,
+    SoldOutFigures,
+};
 use self::svg::Series;
 use self::truth::Truth;
 
@@ -82,6 +89,8 @@ struct Fan {
     index: Option<usize>,
     /// Waiting as the service sees it: joined, not yet admitted or dropped by a tick.
     queued: bool,
+    /// Joined before the sale opened: its place is the lottery's.
+    pre_queue: bool,
     outcome: Outcome,
     basket: Option<Box<Basket>>,
 }
@@ -110,6 +119,16 @@ struct Sim<'a> {
     fans: Vec<Fan>,
     /// Fans whose second no tick has counted yet, by that second.
     uncounted: BTreeMap<u64, Vec<u32>>,
+    /// The second the sale opens, when there is a pre-queue.
+    sale_opens: Option<u64>,
+    /// Pre-queued fans in the order they arrived, until the draw orders them.
+    pre_queue: Vec<u32>,
+    /// The last second the last tick counted, in simulated seconds.
+    counted_through: i64,
+    /// Pre-queued fans still waiting, by their lottery rank (once drawn).
+    lottery_waiting: BTreeMap<u64, u32>,
+    lottery: Option<LotteryFigures>,
+    sold_out: SoldOutFigures,
     events: BinaryHeap<Reverse<(u64, u64, u32, Step)>>,
     sequence: u64,
     truth: Truth,
@@ -157,6 +176,12 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         concert: concert_id(0),
         fans: Vec::with_capacity(options.fans as usize),
         uncounted: BTreeMap::new(),
+        sale_opens: (options.queue_opens_before > 0).then_some(options.queue_opens_before),
+        pre_queue: Vec::new(),
+        counted_through: -1,
+        lottery_waiting: BTreeMap::new(),
+        lottery: None,
+        sold_out: SoldOutFigures::default(),
         events: BinaryHeap::new(),
         sequence: 0,
         truth: Truth::new(options.fans as usize * 2),
@@ -274,6 +299,7 @@ impl Sim<'_> {
                 place: None,
                 index: None,
                 queued: false,
+                pre_queue: false,
                 outcome: Outcome::Waiting,
                 basket: None,
             });
@@ -325,18 +351,25 @@ impl Sim<'_> {
             Ok((ticket, _)) => ticket,
             Err(BookingError::SoldOut) => {
                 self.fans[fan as usize].outcome = Outcome::SoldOut;
+                self.sold_out.joins_refused += 1;
                 return;
             }
             Err(_) => return self.schedule(second + 1, fan, Step::Arrive),
         };
         let place = self.place(user).await;
+        let pre_queue = self.sale_opens.is_some_and(|opens| second < opens);
         let f = &mut self.fans[fan as usize];
         f.token = Some(ticket.token.clone());
         f.place = place;
         f.queued = true;
         f.joined = second;
-        self.truth.joined(second);
-        self.uncounted.entry(second).or_default().push(fan);
+        f.pre_queue = pre_queue;
+        self.truth.joined(second, !pre_queue);
+        if pre_queue {
+            self.pre_queue.push(fan);
+        } else {
+            self.uncounted.entry(second).or_default().push(fan);
+        }
         self.judge(fan, &ticket);
         let next = self.next_poll(&ticket);
         self.schedule(second + next, fan, Step::Poll);
@@ -352,7 +385,14 @@ impl Sim<'_> {
 
     fn judge(&mut self, fan: u32, ticket: &QueueTicket) {
         if let (QueueStatus::Waiting, Some(position)) = (ticket.status, ticket.position) {
-            let truth = self.truth.position(self.fans[fan as usize].index);
+            // Until the draw, the pre-queue waits ahead of everyone who came after it: as much
+            // of it as the last tick counted.
+            let counted = self.counted_through;
+            let undrawn = self
+                .pre_queue
+                .partition_point(|f| self.fans[*f as usize].joined as i64 <= counted)
+                as u64;
+            let truth = self.truth.position(self.fans[fan as usize].index) + undrawn;
             self.truth.judge_position(position, truth);
         }
     }
@@ -379,8 +419,18 @@ impl Sim<'_> {
             }
             Ok(ticket) if ticket.status == QueueStatus::SoldOut => {
                 self.fans[fan as usize].outcome = Outcome::SoldOut;
+                self.sold_out.told += 1;
             }
             Ok(ticket) => {
+                if let Some(last_sale) = self.sellout {
+                    let late = second.saturating_sub(last_sale);
+                    let s = &mut self.sold_out;
+                    s.still_waiting_after_sellout_max_seconds = Some(
+                        s.still_waiting_after_sellout_max_seconds
+                            .unwrap_or(0)
+                            .max(late),
+                    );
+                }
                 self.judge(fan, &ticket);
                 let next = self.next_poll(&ticket);
                 self.schedule(second + next, fan, Step::Poll);
@@ -588,35 +638,99 @@ impl Sim<'_> {
         else {
             return Ok(());
         };
+        if let (Some(lottery), None) = (tick.state.lottery, &self.lottery) {
+            self.draw(lottery).await;
+        }
         self.count(tick.state.counted_through);
         let admitted = tick.admitted.len() as u64;
         self.admission.admitted += admitted;
         self.admission.dropped += tick.dropped.len() as u64;
         self.admission.peak_admitted_per_tick = self.admission.peak_admitted_per_tick.max(admitted);
         self.traffic.admitted += admitted;
+        let mut ranks_admitted = Vec::new();
         for (user, _) in tick.admitted.iter().chain(&tick.dropped) {
             if let Some(fan) = fan_index(user) {
                 let f = &mut self.fans[fan as usize];
                 if f.queued {
                     f.queued = false;
-                    let (index, joined) = (f.index, f.joined);
-                    self.truth.left(index, joined);
+                    let (index, joined, pre_queue) = (f.index, f.joined, f.pre_queue);
+                    self.truth.left(index, joined, !pre_queue);
+                    if let Some((rank, _)) = self.lottery_waiting.iter().find(|(_, f)| **f == fan) {
+                        let rank = *rank;
+                        self.lottery_waiting.remove(&rank);
+                        ranks_admitted.push(rank);
+                    }
                 }
             }
         }
         for (user, _) in &tick.admitted {
             if let Some(fan) = fan_index(user) {
-                let joined = self.fans[fan as usize].joined;
-                self.truth.judge_admission(joined);
+                let f = &self.fans[fan as usize];
+                if !f.pre_queue {
+                    self.truth.judge_admission(f.joined);
+                }
             }
         }
+        // The lottery's order: nobody admitted while a better draw still waits.
+        if let Some(lottery) = self.lottery.as_mut() {
+            let best_waiting = self.lottery_waiting.keys().next().copied();
+            lottery.out_of_order += ranks_admitted
+                .iter()
+                .filter(|rank| best_waiting.is_some_and(|best| best < **rank))
+                .count() as u64;
+        }
         Ok(())
+    }
+
+    /// The sale opened and the pre-queue was drawn: its fans take their places in the
+    /// lottery's order, ahead of everyone who came after. How far that order is from the order
+    /// they arrived in is the lottery's figure.
+    async fn draw(&mut self, lottery: LotteryRecord) {
+        let draw = Lottery::new(lottery.seed, lottery.size);
+        let mut pages: BTreeMap<i64, Option<QueuePageRecord>> = BTreeMap::new();
+        let mut ranked = Vec::with_capacity(self.pre_queue.len());
+        for (arrival, fan) in self.pre_queue.clone().into_iter().enumerate() {
+            let Some(place) = self.fans[fan as usize].place else {
+                continue;
+            };
+            let page = page_of(place.second);
+            if let std::collections::btree_map::Entry::Vacant(slot) = pages.entry(page) {
+                let read = self.store.inner().queue_page(&self.concert, page).await;
+                slot.insert(read.ok().flatten());
+            }
+            let counts = pages[&page]
+                .as_ref()
+                .and_then(|p| p.seconds.get(&place.second));
+            let Some(counts) = counts else {
+                continue;
+            };
+            let ordinal =
+                counts.base + counts.before_shard(place.shard) + u64::from(place.number) - 1;
+            if ordinal < draw.size() {
+                ranked.push((draw.rank(ordinal), arrival, fan));
+            }
+        }
+        ranked.sort();
+        for (rank, _, fan) in &ranked {
+            if self.fans[*fan as usize].queued {
+                let index = self.truth.counted();
+                self.fans[*fan as usize].index = Some(index);
+                self.lottery_waiting.insert(*rank, *fan);
+            }
+        }
+        self.lottery = Some(LotteryFigures {
+            pre_queue_fans: ranked.len() as u64,
+            spearman: spearman(ranked.iter().map(|(rank, arrival, _)| (*arrival, *rank))),
+            out_of_order: 0,
+        });
+        self.pre_queue.clear();
     }
 
     /// The tick counted every second through `through`: their fans take their places in
     /// queue order.
     fn count(&mut self, through: i64) {
         let through = (through - START).max(-1);
+        self.counted_through = through;
         while let Some(entry) = self.uncounted.first_entry() {
             if *entry.key() as i64 > through {
                 break;
@@ -673,6 +787,11 @@ impl Sim<'_> {
                 Outcome::SoldOut => outcomes.told_sold_out += 1,
             }
         }
+        let mut sold_out = self.sold_out.clone();
+        sold_out.last_sale_second = self.sellout;
+        if self.sellout.is_none() {
+            sold_out.still_waiting_after_sellout_max_seconds = None;
+        }
         let capacity = &self.capacity;
         let mut admission = self.admission.clone();
         admission.mean_requests_per_tick =
@@ -716,6 +835,9 @@ impl Sim<'_> {
             over_limit_count: capacity.over_limit_count,
             over_half_limit: capacity.over_half_limit.clone(),
             over_half_limit_count: capacity.over_half_limit_count,
+            largest_item: capacity.largest_item.clone(),
+            lottery: self.lottery.clone(),
+            sold_out,
             fairness: self.truth.fairness.clone(),
             positions: self.truth.positions.clone(),
             admission,
@@ -730,6 +852,7 @@ impl Sim<'_> {
                 tick_seconds: o.settings.admit_tick_seconds,
                 poll_seconds: o.poll_seconds,
                 abandon_rate: o.abandon_rate,
+                queue_opens_before: o.queue_opens_before,
                 duration: o.duration,
                 seed: o.seed,
             },
@@ -755,6 +878,41 @@ fn fan_id(fan: u32) -> UserId {
     UserId::parse(&format!("fan-{fan}")).expect("fan ids are valid user ids")
 }
 
+/// Spearman's rank correlation of pairs of ranks (each a permutation of 0..n).
+fn spearman(pairs: impl Iterator<Item = (usize, u64)>) -> f64 {
+    let pairs: Vec<(f64, f64)> = pairs.map(|(a, b)| (a as f64, b as f64)).collect();
+    let n = pairs.len() as f64;
+    if n < 2.0 {
+        return 0.0;
+    }
+    // Ranks are 0..n in both columns: Pearson's formula on them is Spearman's.
+    let mean = (n - 1.0) / 2.0;
+    let (mut cov, mut var) = (0.0, 0.0);
+    let ranked_b = {
+        let mut order: Vec<usize> = (0..pairs.len()).collect();
+        order.sort_by(|x, y| pairs[*x].1.total_cmp(&pairs[*y].1));
+        let mut ranks = vec![0.0; pairs.len()];
+        for (rank, i) in order.into_iter().enumerate() {
+            ranks[i] = rank as f64;
+        }
+        ranks
+    };
+    let ranked_a = {
+        let mut order: Vec<usize> = (0..pairs.len()).collect();
+        order.sort_by(|x, y| pairs[*x].0.total_cmp(&pairs[*y].0));
+        let mut ranks = vec![0.0; pairs.len()];
+        for (rank, i) in order.into_iter().enumerate() {
+            ranks[i] = rank as f64;
+        }
+        ranks
+    };
+    for (a, b) in ranked_a.iter().zip(&ranked_b) {
+        cov += (a - mean) * (b - mean);
+        var += (a - mean) * (a - mean);
+    }
+    cov / var
+}
+
 fn fan_index(user: &UserId) -> Option<u32> {
     user.as_str().strip_prefix("fan-")?.parse().ok()
 }
@@ -763,8 +921,19 @@ fn concert_id(index: u32) -> ConcertId {
     ConcertId::parse(&format!("onsale-{index:05}")).expect("a valid concert id")
 }
 
-/// `--concerts` concerts of `--dates` dates each, 50 priced seats a date.
+/// `--concerts` concerts of `--dates` dates each, 50 priced seats a date; the first opens its
+/// queue at the start and its sale `--queue-opens-before` seconds later, when that is set.
 fn catalog(options: &Options) -> anyhow::Result<Catalog> {
+    let opening = |offset: u64| Timestamp::from_epoch_seconds(START + offset as i64);
+    let times = if options.queue_opens_before > 0 {
+        format!(
+            r#", "queueOpensAt": "{}", "saleOpensAt": "{}""#,
+            opening(0),
+            opening(options.queue_opens_before)
+        )
+    } else {
+        String::new()
+    };
     let start = Timestamp::from_epoch_seconds(START);
     let dates: Vec<String> = (0..i64::from(options.dates))
         .map(|d| {
@@ -782,9 +951,10 @@ fn catalog(options: &Options) -> anyhow::Result<Catalog> {
                 r#"{{"concertId": "{}", "title": "On-sale {i}", "dates": [{}],
                     "seatPrices": [{{"fromSeat": 1, "toSeat": 10, "price": 165000}},
                                    {{"fromSeat": 11, "toSeat": 30, "price": 132000}},
-                                   {{"fromSeat": 31, "toSeat": 50, "price": 99000}}]}}"#,
+                                   {{"fromSeat": 31, "toSeat": 50, "price": 99000}}]{}}}"#,
                 concert_id(i),
-                dates.join(", ")
+                dates.join(", "),
+                if i == 0 { times.as_str() } else { "" }
             )
         })
         .collect();

@@ -9,7 +9,8 @@ use ticketing::Settings;
 pub const USAGE: &str = "\
 usage: onsale [--fans N] [--join-rate R] [--concerts C] [--dates D] [--admit-per-tick N]
               [--max-active N] [--tick-seconds S] [--poll-seconds S] [--abandon-rate P]
-              [--duration S] [--seed N] [--json FILE] [--svg FILE] [--quiet]
+              [--queue-opens-before S] [--duration S] [--seed N] [--json FILE] [--svg FILE]
+              [--quiet]
 
 Plays an on-sale in virtual time over the service's real operations and the in-memory store,
 charging every store call as the DynamoDB requests it would send.
@@ -23,6 +24,9 @@ charging every store call as the DynamoDB requests it would send.
   --tick-seconds S    ADMIT_TICK_SECONDS (default 10)
   --poll-seconds S    how often fans poll when the service does not say (default 5)
   --abandon-rate P    chance a fan gives up at each poll or purchase step (default 0.01)
+  --queue-opens-before S
+                      the queue opens S seconds before the sale: fans who arrive before the
+                      sale are drawn by lottery at its opening (default 0: no pre-queue)
   --duration S        simulated seconds at most (default 3600)
   --seed N            the run is the same for the same seed (default 1)
   --json FILE         write the report as JSON
@@ -38,6 +42,8 @@ pub struct Options {
     pub settings: Settings,
     pub poll_seconds: u64,
     pub abandon_rate: f64,
+    /// Seconds between the queue's opening (the simulation's start) and the sale's.
+    pub queue_opens_before: u64,
     pub duration: u64,
     pub seed: u64,
     pub json: Option<PathBuf>,
@@ -76,6 +82,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
     let mut tick_seconds = None;
     let mut poll_seconds = 5u64;
     let mut abandon_rate = 0.01;
+    let mut queue_opens_before = 0u64;
     let mut duration = 3_600u64;
     let mut seed = 1u64;
     let mut json = None;
@@ -98,6 +105,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             "--tick-seconds" => tick_seconds = Some(value()?),
             "--poll-seconds" => poll_seconds = whole(&flag, &value()?, 1, 3_600)?,
             "--abandon-rate" => abandon_rate = decimal(&flag, &value()?, 0.0, 1.0)?,
+            "--queue-opens-before" => queue_opens_before = whole(&flag, &value()?, 0, 86_400)?,
             "--duration" => duration = whole(&flag, &value()?, 1, 86_400)?,
             "--seed" => seed = whole(&flag, &value()?, 0, u64::MAX)?,
             "--json" => json = Some(PathBuf::from(value()?)),
@@ -139,6 +147,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         settings: config.settings,
         poll_seconds,
         abandon_rate,
+        queue_opens_before,
         duration,
         seed,
         json,

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use super::capacity::{HotKey, KeySecond};
+use super::capacity::{HotKey, KeySecond, LargestItem};
 use super::fleet::PoolFigures;
 use super::svg::Series;
 use super::truth::{FairnessFigures, PositionFigures};
@@ -29,6 +29,10 @@ pub struct Report {
     pub over_limit_count: u64,
     pub over_half_limit: Vec<KeySecond>,
     pub over_half_limit_count: u64,
+    pub largest_item: LargestItem,
+    /// The pre-queue's draw, when there was one.
+    pub lottery: Option<LotteryFigures>,
+    pub sold_out: SoldOutFigures,
     pub fairness: FairnessFigures,
     pub positions: PositionFigures,
     pub admission: Admission,
@@ -37,6 +41,29 @@ pub struct Report {
     pub settings: RunSettings,
     /// What the SVG draws, second by second.
     pub per_second: Series,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LotteryFigures {
+    pub pre_queue_fans: u64,
+    /// Rank correlation between the order pre-queued fans arrived in and the order the draw
+    /// admits them in: 0 is no relation.
+    pub spearman: f64,
+    /// Pre-queued fans admitted while one drawn before them still waited.
+    pub out_of_order: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SoldOutFigures {
+    /// The second the last seat was sold.
+    pub last_sale_second: Option<u64>,
+    /// Polls answered SOLD_OUT.
+    pub told: u64,
+    /// Joins answered 409 SOLD_OUT.
+    pub joins_refused: u64,
+    /// The latest a poll after the last sale still answered WAITING or PRE_QUEUE, in seconds
+    /// after it: at most a tick.
+    pub still_waiting_after_sellout_max_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -108,6 +135,7 @@ pub struct RunSettings {
     pub tick_seconds: u64,
     pub poll_seconds: u64,
     pub abandon_rate: f64,
+    pub queue_opens_before: u64,
     pub duration: u64,
     pub seed: u64,
 }
@@ -171,6 +199,24 @@ impl Report {
             self.positions.max_error,
             self.positions.ahead_of_truth
         );
+        if let Some(l) = &self.lottery {
+            let _ = writeln!(
+                s,
+                "  lottery: {} pre-queued fans drawn, Spearman {:.4} against arrival, {} admitted out of order",
+                l.pre_queue_fans, l.spearman, l.out_of_order
+            );
+        }
+        if let Some(last) = self.sold_out.last_sale_second {
+            let _ = writeln!(
+                s,
+                "  sold out at {last} s: {} polls told SOLD_OUT, {} joins refused; a poll still answered waiting at most {} s after",
+                self.sold_out.told,
+                self.sold_out.joins_refused,
+                self.sold_out
+                    .still_waiting_after_sellout_max_seconds
+                    .map_or("-".to_owned(), |s| s.to_string())
+            );
+        }
         let _ = writeln!(
             s,
             "  API: {} requests, peak {}/s, polls peak {}/s, joins peak {}/s",
@@ -194,6 +240,12 @@ impl Report {
             s,
             "  keys over the limit: {} key-seconds; over half of it: {}",
             self.over_limit_count, self.over_half_limit_count
+        );
+        let _ = writeln!(
+            s,
+            "  largest item: {:.1} KB ({})",
+            self.largest_item.bytes as f64 / 1024.0,
+            self.largest_item.key
         );
         let _ = writeln!(s, "  hottest keys (peak units a second, read / write):");
         for key in self.hot_keys.iter().take(8) {

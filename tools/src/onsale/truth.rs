@@ -87,9 +87,12 @@ impl Truth {
         }
     }
 
-    /// A fan joined in `second` and waits.
-    pub fn joined(&mut self, second: u64) {
-        *self.waiting_by_second.entry(second).or_default() += 1;
+    /// A fan joined in `second` and waits; `by_arrival` unless it is in the pre-queue (whose
+    /// order is the lottery's, so arrival gives no claim to fairness).
+    pub fn joined(&mut self, second: u64, by_arrival: bool) {
+        if by_arrival {
+            *self.waiting_by_second.entry(second).or_default() += 1;
+        }
         self.waiting += 1;
     }
 
@@ -102,9 +105,13 @@ impl Truth {
     }
 
     /// A waiting fan left the queue: admitted or dropped by a tick.
-    pub fn left(&mut self, index: Option<usize>, second: u64) {
+    pub fn left(&mut self, index: Option<usize>, second: u64, by_arrival: bool) {
         if let Some(index) = index {
             self.counted.add(index, -1);
+        }
+        if !by_arrival {
+            self.waiting -= 1;
+            return;
         }
         if let Some(count) = self.waiting_by_second.get_mut(&second) {
             *count -= 1;
@@ -157,16 +164,16 @@ mod tests {
         let mut truth = Truth::new(4);
         let indices: Vec<usize> = (0..10)
             .map(|i| {
-                truth.joined(i / 3);
+                truth.joined(i / 3, true);
                 truth.counted()
             })
             .collect();
         assert_eq!(truth.position(Some(indices[0])), 1);
         assert_eq!(truth.position(Some(indices[9])), 10);
-        truth.left(Some(indices[0]), 0);
-        truth.left(Some(indices[4]), 1);
+        truth.left(Some(indices[0]), 0, true);
+        truth.left(Some(indices[4]), 1, true);
         assert_eq!(truth.position(Some(indices[9])), 8);
-        truth.joined(20);
+        truth.joined(20, true);
         assert_eq!(
             truth.position(None),
             9,
@@ -179,15 +186,17 @@ mod tests {
     fn passing_an_earlier_joiner_is_an_inversion() {
         let mut truth = Truth::new(4);
         for second in [5, 5, 6] {
-            truth.joined(second);
+            truth.joined(second, true);
         }
-        truth.left(None, 5);
+        // A pre-queued fan who arrived earlier and still waits is no inversion.
+        truth.joined(1, false);
+        truth.left(None, 5, true);
         truth.judge_admission(5);
         assert_eq!(
             truth.fairness.inversions, 0,
             "same second: any order is fair"
         );
-        truth.left(None, 6);
+        truth.left(None, 6, true);
         truth.judge_admission(6);
         assert_eq!(truth.fairness.inversions, 1);
     }

@@ -75,6 +75,8 @@ pub struct ItemUnits {
     pub sk: Option<String>,
     pub read_units: f64,
     pub write_units: f64,
+    /// The item's size (what a Query read, for a partition).
+    pub bytes: usize,
 }
 
 impl DynamoRequest {
@@ -161,12 +163,13 @@ pub(super) const SMALL_ITEM: usize = 1;
 
 // ------------------------------------------------------------------------------- requests
 
-pub(super) fn on_item(key: &Key, read_units: f64, write_units: f64) -> ItemUnits {
+pub(super) fn on_item(key: &Key, bytes: usize, read_units: f64, write_units: f64) -> ItemUnits {
     ItemUnits {
         pk: key.pk.clone(),
         sk: Some(key.sk.clone()),
         read_units,
         write_units,
+        bytes,
     }
 }
 
@@ -174,7 +177,7 @@ pub(super) fn get(key: &Key, size: usize, consistent: bool) -> DynamoRequest {
     DynamoRequest {
         operation: Operation::GetItem,
         consistent,
-        items: vec![on_item(key, read_units(size, consistent), 0.0)],
+        items: vec![on_item(key, size, read_units(size, consistent), 0.0)],
     }
 }
 
@@ -186,7 +189,7 @@ pub(super) fn batch_get(keys: Vec<(Key, usize)>) -> Vec<DynamoRequest> {
             consistent: true,
             items: chunk
                 .iter()
-                .map(|(key, size)| on_item(key, read_units(*size, true), 0.0))
+                .map(|(key, size)| on_item(key, *size, read_units(*size, true), 0.0))
                 .collect(),
         })
         .collect()
@@ -213,6 +216,7 @@ pub(super) fn query(pk: String, sizes: impl IntoIterator<Item = usize>) -> Vec<D
                 sk: None,
                 read_units: read_units(bytes, true),
                 write_units: 0.0,
+                bytes,
             }],
         })
         .collect()
@@ -222,7 +226,7 @@ pub(super) fn write(operation: Operation, key: &Key, size: usize) -> DynamoReque
     DynamoRequest {
         operation,
         consistent: false,
-        items: vec![on_item(key, 0.0, write_units(size))],
+        items: vec![on_item(key, size, 0.0, write_units(size))],
     }
 }
 
@@ -233,7 +237,7 @@ pub(super) fn transact(items: Vec<(Key, usize)>) -> DynamoRequest {
         consistent: false,
         items: items
             .iter()
-            .map(|(key, size)| on_item(key, 0.0, 2.0 * write_units(*size)))
+            .map(|(key, size)| on_item(key, *size, 0.0, 2.0 * write_units(*size)))
             .collect(),
     }
 }
