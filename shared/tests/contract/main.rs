@@ -5,6 +5,7 @@ mod world;
 
 mod admission;
 mod catalog;
+mod opening;
 mod payments;
 mod queue;
 mod races;
@@ -47,6 +48,9 @@ contract!(
     admission::admission_stops_at_zero_free_seats_and_resumes_when_holds_end,
     admission::a_cached_reader_is_never_ahead_of_the_truth_and_lags_at_most_a_tick,
     admission::a_pause_stops_admission_at_the_next_tick_and_polls_go_on,
+    opening::joining_before_during_and_after_the_pre_queue,
+    opening::the_draw_is_a_permutation_not_the_arrival_order,
+    opening::the_sell_out_reaches_waiting_pre_queued_and_new_fans,
     catalog::concerts_on_sale_leave_out_finished_ones,
     catalog::dates_on_sale_are_upcoming_dates_with_unsold_seats,
     catalog::the_seat_chart_shows_every_seat_as_it_stands_now,

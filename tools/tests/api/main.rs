@@ -7,6 +7,7 @@ mod contention;
 mod errors;
 mod input;
 mod journey;
+mod opening;
 mod ownership;
 
 macro_rules! api_tests {
@@ -37,5 +38,6 @@ api_tests!(
     errors::every_wallet_and_idempotency_error_is_reachable,
     input::bad_input_is_refused_and_changes_nothing,
     ownership::other_fans_things_stay_private,
+    opening::the_queue_opens_draws_and_sells_out_over_http,
     contention::dozens_of_fans_racing_for_one_seat_get_one_hold,
 );
