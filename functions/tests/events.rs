@@ -12,6 +12,7 @@ use ticketing::booking::Catalog;
 use ticketing::domain::{ManualClock, Timestamp};
 use ticketing::http::{handle, App, ROUTES};
 use ticketing::lambda::admit_for_a_minute;
+use ticketing::metrics::MetricsSink;
 use ticketing::store::MemoryStore;
 use ticketing::{Settings, Ticketing};
 
@@ -43,6 +44,7 @@ async fn app() -> (App, Arc<ManualClock>) {
         .await
         .unwrap();
     let app = App {
+        metrics: MetricsSink::Off,
         booking,
         trust_user_header: false,
     };
@@ -136,9 +138,13 @@ async fn the_sample_events_walk_the_whole_journey() {
 
     // The tick admits from seconds that have settled.
     clock.advance(3);
-    let minute = admit_for_a_minute(&app.booking, SystemTime::now() + Duration::from_secs(90))
-        .await
-        .unwrap();
+    let minute = admit_for_a_minute(
+        &app.booking,
+        &app.metrics,
+        SystemTime::now() + Duration::from_secs(90),
+    )
+    .await
+    .unwrap();
     assert_eq!((minute.ticks, minute.admitted), (1, 1));
     let (status, ticket) = invoke(
         &app,
@@ -254,6 +260,42 @@ async fn without_claims_nobody_is_served() {
         (status, problem["code"].as_str()),
         (401, Some("UNAUTHENTICATED"))
     );
+}
+
+#[tokio::test]
+async fn operators_are_known_by_iam_and_a_fans_jwt_never_opens_admin_routes() {
+    let (app, _) = app().await;
+    let (status, room) = invoke(&app, "get-waiting-room", &event("get-waiting-room")).await;
+    assert_eq!((status, room["state"].as_str()), (200, Some("OPEN")));
+    let (status, room) = invoke(&app, "change-waiting-room", &event("change-waiting-room")).await;
+    assert_eq!((status, room["state"].as_str()), (200, Some("PAUSED")));
+
+    let (status, added) = invoke(&app, "add-concert", &event("add-concert")).await;
+    assert_eq!(
+        (status, added["concertId"].as_str()),
+        (201, Some("spring-encore"))
+    );
+    let (status, again) = invoke(&app, "add-concert", &event("add-concert")).await;
+    assert_eq!(
+        (status, again["code"].as_str()),
+        (409, Some("CONCERT_EXISTS"))
+    );
+
+    // The same calls with a fan's verified JWT instead of an IAM principal.
+    let fan_claims = event("get-balance")["requestContext"]["authorizer"].clone();
+    for function in ["get-waiting-room", "change-waiting-room", "add-concert"] {
+        let mut as_fan = event(function);
+        as_fan["requestContext"]["authorizer"] = fan_claims.clone();
+        as_fan["headers"]["x-operator-id"] = "not-trusted-here".into();
+        let (status, problem) = invoke(&app, function, &as_fan).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (401, Some("OPERATOR_REQUIRED")),
+            "{function}"
+        );
+    }
+    let (_, room) = invoke(&app, "get-waiting-room", &event("get-waiting-room")).await;
+    assert_eq!(room["state"], "PAUSED", "the refused calls changed nothing");
 }
 
 #[test]

@@ -2,6 +2,9 @@
 //! with a message that names the variable.
 
 use crate::booking::Settings;
+use crate::domain::{AdmitPerTick, MaxActive};
+use crate::store::DEFAULT_ATTEMPT_TIMEOUT;
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -17,6 +20,9 @@ pub enum ConfigError {
 pub struct Config {
     pub table_name: String,
     pub settings: Settings,
+    /// `DYNAMODB_ATTEMPT_TIMEOUT_MS`: one DynamoDB attempt's ceiling, well below the function's
+    /// timeout, so that a stalled request is retried or refused (503) instead of hanging.
+    pub dynamodb_attempt_timeout: Duration,
     /// Take the caller from `X-User-Id` instead of the JWT claims: local runs and tests only.
     pub trust_user_header: bool,
 }
@@ -92,13 +98,13 @@ impl Config {
             admit_per_tick: number(
                 "ADMIT_PER_TICK",
                 i64::from(defaults.admit_per_tick),
-                10_000,
+                i64::from(AdmitPerTick::MAX),
                 "1 to 10000 users",
             )? as u32,
             max_active: number(
                 "MAX_ACTIVE",
                 i64::from(defaults.max_active),
-                100_000,
+                i64::from(MaxActive::MAX),
                 "1 to 100000 tokens",
             )? as u32,
             waiting_idle_seconds: number(
@@ -114,9 +120,16 @@ impl Config {
                 "1 to 1000 tokens per free seat",
             )? as u32,
         };
+        let dynamodb_attempt_timeout = Duration::from_millis(number(
+            "DYNAMODB_ATTEMPT_TIMEOUT_MS",
+            DEFAULT_ATTEMPT_TIMEOUT.as_millis() as i64,
+            30_000,
+            "1 to 30000 milliseconds",
+        )? as u64);
         Ok(Config {
             table_name,
             settings,
+            dynamodb_attempt_timeout,
             trust_user_header,
         })
     }
@@ -141,6 +154,7 @@ mod tests {
         let c = config(&[]).unwrap();
         assert_eq!(c.settings, Settings::default());
         assert_eq!(c.table_name, "ticketing");
+        assert_eq!(c.dynamodb_attempt_timeout, DEFAULT_ATTEMPT_TIMEOUT);
         assert!(!c.trust_user_header);
     }
 
@@ -160,6 +174,7 @@ mod tests {
             ("ADMIT_PER_TICK", "10001"),
             ("ACTIVE_PER_FREE_SEAT", "0"),
             ("ADMIT_TICK_SECONDS", "61"),
+            ("DYNAMODB_ATTEMPT_TIMEOUT_MS", "0"),
             ("TRUST_USER_HEADER", "yes"),
             ("TABLE_NAME", "a b"),
         ] {

@@ -198,15 +198,7 @@ impl Ticketing {
         let mut concerts: Vec<ConcertSummary> = list
             .iter()
             .filter(|c| c.last_date >= today)
-            .map(|c| ConcertSummary {
-                concert_id: c.concert_id.clone(),
-                title: c.title.clone(),
-                first_date: c.first_date,
-                last_date: c.last_date,
-                queue_opens_at: c.queue_opens_at.map(Timestamp::from_epoch_seconds),
-                sale_opens_at: c.sale_opens_at.map(Timestamp::from_epoch_seconds),
-                sold_out: c.sold_out,
-            })
+            .map(ConcertSummary::of)
             .collect();
         concerts.sort_by(|a, b| (a.first_date, &a.concert_id).cmp(&(b.first_date, &b.concert_id)));
         Ok(ConcertList { concerts })

@@ -7,6 +7,7 @@ mod cache;
 mod catalog;
 mod idempotency;
 mod lottery;
+mod operators;
 mod payments;
 mod queue;
 mod reservations;
@@ -75,6 +76,7 @@ impl Ticketing {
                 (CommitOutcome::Committed, value) => return Ok(value),
                 (CommitOutcome::ClaimLost, _) => return Err(BookingError::IdempotencyKeyInUse),
                 (CommitOutcome::Refused, _) => {
+                    crate::metrics::record(crate::metrics::Event::CommitRetry);
                     let ceiling_ms = 1u64 << round.min(5);
                     tokio::time::sleep(Duration::from_millis(fastrand::u64(0..=ceiling_ms))).await;
                 }

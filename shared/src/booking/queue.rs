@@ -86,6 +86,7 @@ impl Ticketing {
             let number = number?;
             let after = self.now().epoch_seconds();
             if after - now >= DRAW_TOO_OLD_SECONDS {
+                crate::metrics::record(crate::metrics::Event::CommitRetry);
                 continue;
             }
             let place = QueuePlace {
@@ -115,7 +116,9 @@ impl Ticketing {
                     ))
                 }
                 // Another join of this fan won, or the tick passed the number: look again.
-                EnqueueOutcome::TicketMoved | EnqueueOutcome::NumberPassed => {}
+                EnqueueOutcome::TicketMoved | EnqueueOutcome::NumberPassed => {
+                    crate::metrics::record(crate::metrics::Event::CommitRetry)
+                }
             }
         }
         Err(BookingError::Contention)

@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{
     ConcertDate, ConcertId, PaymentId, QueueToken, ReservationId, SeatNumber, Timestamp, Won,
 };
-use crate::store::{EntryKind, PaymentRecord, ReservationRecord, StoredReservationStatus};
+use crate::store::{
+    ConcertRecord, EntryKind, PaymentRecord, ReservationRecord, StoredReservationStatus,
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -25,6 +27,59 @@ pub struct ConcertSummary {
     /// `null`: the sale is open (no pre-queue).
     pub sale_opens_at: Option<Timestamp>,
     pub sold_out: bool,
+}
+
+impl ConcertSummary {
+    pub fn of(concert: &ConcertRecord) -> Self {
+        ConcertSummary {
+            concert_id: concert.concert_id.clone(),
+            title: concert.title.clone(),
+            first_date: concert.first_date,
+            last_date: concert.last_date,
+            queue_opens_at: concert.queue_opens_at.map(Timestamp::from_epoch_seconds),
+            sale_opens_at: concert.sale_opens_at.map(Timestamp::from_epoch_seconds),
+            sold_out: concert.sold_out,
+        }
+    }
+}
+
+/// A concert's waiting room as its operators see it: the last tick's books and the live knobs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WaitingRoom {
+    pub concert_id: ConcertId,
+    pub state: RoomState,
+    /// Queue places the tick has not reached yet: fans waiting or pre-queued (a fan who went
+    /// idle, or a number a repeated join drew and left unused, counts until the tick reaches it).
+    pub waiting: u64,
+    pub active: u32,
+    pub admitted_total: u64,
+    pub dropped_total: u64,
+    pub seats: SeatTotals,
+    pub admit_per_tick: u32,
+    pub max_active: u32,
+    pub admit_tick_seconds: u64,
+    pub estimated_wait_seconds_for_last: u64,
+    pub queue_opens_at: Option<Timestamp>,
+    pub sale_opens_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RoomState {
+    NotOpen,
+    PreQueue,
+    Open,
+    Paused,
+    SoldOut,
+}
+
+/// The seats of a concert's dates on sale.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SeatTotals {
+    pub free: u32,
+    pub held: u32,
+    pub sold: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

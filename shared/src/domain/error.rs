@@ -36,6 +36,12 @@ pub enum BookingError {
     InvalidLimit,
     #[error("the catalog is invalid: {0}")]
     InvalidCatalog(String),
+    #[error("admitPerTick must be an integer from 1 to 10,000")]
+    InvalidAdmitPerTick,
+    #[error("maxActive must be an integer from 1 to 100,000")]
+    InvalidMaxActive,
+    #[error("paused must be true or false")]
+    InvalidPaused,
     #[error("no such route")]
     RouteNotFound,
     #[error("this route does not accept that method")]
@@ -97,6 +103,12 @@ pub enum BookingError {
     IdempotencyKeyReused,
     #[error("a request with this Idempotency-Key is still in flight")]
     IdempotencyKeyInUse,
+
+    // Operators.
+    #[error("the /admin routes need an operator's identity")]
+    OperatorRequired,
+    #[error("a concert with this id already exists")]
+    ConcertExists,
 
     // Infrastructure: never shown to callers beyond a generic message.
     #[error("too many concurrent updates; retry shortly")]

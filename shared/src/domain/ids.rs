@@ -71,6 +71,14 @@ string_id!(
 );
 
 string_id!(
+    /// Who turned a knob: the IAM principal (SigV4) of an `/admin` call, or `X-Operator-Id`
+    /// locally; 1 to 2048 visible characters (an ARN).
+    OperatorId,
+    |raw| (1..=2048).contains(&raw.chars().count()) && !raw.chars().any(char::is_control),
+    BookingError::OperatorRequired
+);
+
+string_id!(
     /// The `Idempotency-Key` header: any string of 1 to 64 characters.
     IdempotencyKey,
     |raw| (1..=64).contains(&raw.chars().count()),

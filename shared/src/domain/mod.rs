@@ -1,5 +1,6 @@
 //! Validated values and the one error enum: once a value is constructed it is valid everywhere.
 
+mod admission;
 mod error;
 mod ids;
 mod money;
@@ -7,8 +8,11 @@ mod place;
 mod seat;
 mod time;
 
+pub use admission::{AdmitPerTick, MaxActive};
 pub use error::BookingError;
-pub use ids::{ConcertId, IdempotencyKey, PaymentId, QueueToken, ReservationId, UserId};
+pub use ids::{
+    ConcertId, IdempotencyKey, OperatorId, PaymentId, QueueToken, ReservationId, UserId,
+};
 pub use money::{ChargeAmount, Won, BALANCE_LIMIT, MAX_CHARGE};
 pub use place::{QueuePlace, QUEUE_SHARDS};
 pub use seat::{SeatNumber, SEATS_PER_DATE};

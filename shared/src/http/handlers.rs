@@ -5,19 +5,24 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use tracing::{field, info_span, Instrument, Span};
 
-use super::problem::problem_response;
+use super::problem::{describe, problem_response};
 use super::request::{
-    caller, idempotency_key, path_parameter, query_parameter, queue_token, JsonBody,
+    caller, idempotency_key, operator, path_parameter, query_parameter, queue_token, JsonBody,
 };
 use super::routes::Endpoint;
 use super::App;
-use crate::booking::{HistoryCursor, HoldRequest, PageLimit, ReservationCursor};
+use crate::booking::{CatalogConcert, HistoryCursor, HoldRequest, PageLimit, ReservationCursor};
 use crate::domain::{
-    BookingError, ChargeAmount, ConcertDate, ConcertId, PaymentId, ReservationId, SeatNumber,
+    AdmitPerTick, BookingError, ChargeAmount, ConcertDate, ConcertId, MaxActive, PaymentId,
+    ReservationId, SeatNumber,
 };
-use crate::store::StoreError;
+use crate::metrics::{self, RequestOutcome};
+use crate::store::{QueueControlChange, StoreError};
+use serde_json::Value;
+use std::time::{Instant, SystemTime};
 
-/// Serves one request of `endpoint`; every failure becomes a problem response.
+/// Serves one request of `endpoint`; every failure becomes a problem response. Each request
+/// leaves one metric line (see `metrics`).
 pub async fn handle(app: &App, endpoint: Endpoint, request: Request) -> Response<Body> {
     let span = info_span!(
         "request",
@@ -27,11 +32,27 @@ pub async fn handle(app: &App, endpoint: Endpoint, request: Request) -> Response
         status = field::Empty,
     );
     async move {
-        let response = match serve(app, endpoint, &request).await {
-            Ok(response) => response,
-            Err(error) => problem_response(&error),
+        let started = Instant::now();
+        let (served, tally) = metrics::tallied(serve(app, endpoint, &request)).await;
+        let (response, code) = match served {
+            Ok(response) => (response, None),
+            Err(error) => (problem_response(&error), Some(describe(&error).1)),
         };
-        Span::current().record("status", response.status().as_u16());
+        let status = response.status();
+        Span::current().record("status", status.as_u16());
+        let created = status == StatusCode::CREATED;
+        let outcome = RequestOutcome {
+            endpoint: endpoint.route().function,
+            status: status.as_u16(),
+            code,
+            latency: started.elapsed(),
+            joined: endpoint == Endpoint::JoinQueue && created,
+            held: endpoint == Endpoint::HoldSeat && created,
+            sold: endpoint == Endpoint::Pay && created,
+            payment_refused: endpoint == Endpoint::Pay && code.is_some(),
+        };
+        app.metrics
+            .emit(metrics::request_line(&outcome, &tally, SystemTime::now()));
         response
     }
     .instrument(span)
@@ -43,6 +64,9 @@ async fn serve(
     endpoint: Endpoint,
     request: &Request,
 ) -> Result<Response<Body>, BookingError> {
+    if endpoint.for_operators() {
+        return serve_operator(app, endpoint, request).await;
+    }
     let user = caller(app, request)?;
     let booking = &app.booking;
     match endpoint {
@@ -162,8 +186,73 @@ async fn serve(
             let id = PaymentId::parse(&path_parameter(request, "paymentId"))?;
             json(StatusCode::OK, &booking.payment(&user, id).await?)
         }
+        Endpoint::GetWaitingRoom | Endpoint::ChangeWaitingRoom | Endpoint::AddConcert => {
+            Err(BookingError::OperatorRequired)
+        }
     }
 }
+
+/// The `/admin` routes: the operator first, then the input, then the operation.
+async fn serve_operator(
+    app: &App,
+    endpoint: Endpoint,
+    request: &Request,
+) -> Result<Response<Body>, BookingError> {
+    let operator = operator(app, request)?;
+    let booking = &app.booking;
+    match endpoint {
+        Endpoint::GetWaitingRoom => {
+            let concert = ConcertId::parse(&path_parameter(request, "concertId"))?;
+            json(StatusCode::OK, &booking.waiting_room(&concert).await?)
+        }
+        Endpoint::ChangeWaitingRoom => {
+            let concert = ConcertId::parse(&path_parameter(request, "concertId"))?;
+            let body = JsonBody::parse(request, &["paused", "admitPerTick", "maxActive"])?;
+            let change = QueueControlChange {
+                paused: body.optional("paused", Value::as_bool, BookingError::InvalidPaused)?,
+                admit_per_tick: body
+                    .optional(
+                        "admitPerTick",
+                        Value::as_i64,
+                        BookingError::InvalidAdmitPerTick,
+                    )?
+                    .map(AdmitPerTick::parse)
+                    .transpose()?
+                    .map(AdmitPerTick::get),
+                max_active: body
+                    .optional("maxActive", Value::as_i64, BookingError::InvalidMaxActive)?
+                    .map(MaxActive::parse)
+                    .transpose()?
+                    .map(MaxActive::get),
+            };
+            json(
+                StatusCode::OK,
+                &booking
+                    .change_admission(&operator, &concert, &change)
+                    .await?,
+            )
+        }
+        Endpoint::AddConcert => {
+            let body = JsonBody::parse(request, CATALOG_CONCERT_FIELDS)?;
+            let concert: CatalogConcert = serde_json::from_value(body.into_value())
+                .map_err(|e| BookingError::InvalidCatalog(e.to_string()))?;
+            let added = booking.add_concert(&operator, &concert).await?;
+            let location = format!("/admin/concerts/{}/waiting-room", added.concert_id);
+            created(&location, &added)
+        }
+        _ => Err(BookingError::RouteNotFound),
+    }
+}
+
+/// The fields of one concert in a catalog file.
+const CATALOG_CONCERT_FIELDS: &[&str] = &[
+    "concertId",
+    "title",
+    "dates",
+    "seatPrices",
+    "queueOpensAt",
+    "saleOpensAt",
+];
 
 /// `limit` of a listing: 1 to 100, 20 when absent.
 fn page_limit(request: &Request) -> Result<PageLimit, BookingError> {

@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use crate::config::{Config, ConfigError};
 use crate::domain::SystemClock;
-use crate::store::DynamoStore;
+use crate::metrics::MetricsSink;
+use crate::store::{Connection, DynamoStore};
 use crate::Ticketing;
 
 pub use handlers::handle;
@@ -23,6 +24,7 @@ pub use routes::{allowed_methods, find_route, Endpoint, Route, ROUTES};
 pub struct App {
     pub booking: Ticketing,
     pub trust_user_header: bool,
+    pub metrics: MetricsSink,
 }
 
 impl App {
@@ -30,11 +32,16 @@ impl App {
     /// (`AWS_ENDPOINT_URL_DYNAMODB` points it at a local server).
     pub async fn from_env() -> Result<Self, ConfigError> {
         let config = Config::from_env()?;
-        let store = DynamoStore::connect(config.table_name, None).await;
+        let connection = Connection {
+            attempt_timeout: config.dynamodb_attempt_timeout,
+            ..Connection::default()
+        };
+        let store = DynamoStore::connect_with(config.table_name, connection).await;
         let booking = Ticketing::new(Arc::new(store), Arc::new(SystemClock), config.settings);
         Ok(App {
             booking,
             trust_user_header: config.trust_user_header,
+            metrics: MetricsSink::Stdout,
         })
     }
 }

@@ -6,7 +6,7 @@ use lambda_http::{Body, Request, RequestExt};
 use serde_json::{Map, Value};
 
 use super::App;
-use crate::domain::{BookingError, IdempotencyKey, QueueToken, UserId};
+use crate::domain::{BookingError, IdempotencyKey, OperatorId, QueueToken, UserId};
 
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
@@ -27,6 +27,31 @@ pub(super) fn caller(app: &App, request: &Request) -> Result<UserId, BookingErro
         _ => None,
     };
     UserId::parse(sub.ok_or(BookingError::Unauthenticated)?)
+}
+
+/// The operator behind an `/admin` call: the IAM principal API Gateway verified (SigV4), or
+/// `X-Operator-Id` when trusted. A fan's identity alone is never an operator's.
+pub(super) fn operator(app: &App, request: &Request) -> Result<OperatorId, BookingError> {
+    let principal = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.iam.as_ref())
+            .and_then(|iam| iam.user_arn.as_deref()),
+        _ => None,
+    };
+    if let Some(arn) = principal {
+        return OperatorId::parse(arn);
+    }
+    if app.trust_user_header {
+        if let Some(header) = request.headers().get("x-operator-id") {
+            let raw = header
+                .to_str()
+                .map_err(|_| BookingError::OperatorRequired)?;
+            return OperatorId::parse(raw);
+        }
+    }
+    Err(BookingError::OperatorRequired)
 }
 
 /// `X-Queue-Token`: absent is for the operation to judge; present must be well-formed.
@@ -108,6 +133,21 @@ impl JsonBody {
     /// A string field, or `invalid` when it is missing or not a string.
     pub(super) fn string(&self, name: &str, invalid: BookingError) -> Result<&str, BookingError> {
         self.0.get(name).and_then(Value::as_str).ok_or(invalid)
+    }
+
+    /// An optional field: absent is `None`, present must pass `read` or be `invalid`.
+    pub(super) fn optional<T>(
+        &self,
+        name: &str,
+        read: impl FnOnce(&Value) -> Option<T>,
+        invalid: BookingError,
+    ) -> Result<Option<T>, BookingError> {
+        self.0.get(name).map(|v| read(v).ok_or(invalid)).transpose()
+    }
+
+    /// The whole object, for bodies a typed reader checks (a catalog concert).
+    pub(super) fn into_value(self) -> Value {
+        Value::Object(self.0)
     }
 
     /// An integer field (`5`, not `5.0` or `"5"`), or `invalid`.

@@ -19,6 +19,29 @@ pub enum Endpoint {
     ListBalanceTransactions,
     Pay,
     GetPayment,
+    GetWaitingRoom,
+    ChangeWaitingRoom,
+    AddConcert,
+}
+
+impl Endpoint {
+    /// The endpoint's row of [`ROUTES`].
+    pub fn route(self) -> &'static Route {
+        ROUTES
+            .iter()
+            .find(|r| r.endpoint == self)
+            // Every endpoint has its row: `every_endpoint_has_one_route_and_one_function`.
+            .unwrap_or(&ROUTES[0])
+    }
+
+    /// The `/admin` routes: operators, authorized by IAM (or `X-Operator-Id` locally), never
+    /// by a fan's identity.
+    pub fn for_operators(self) -> bool {
+        matches!(
+            self,
+            Endpoint::GetWaitingRoom | Endpoint::ChangeWaitingRoom | Endpoint::AddConcert
+        )
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +117,24 @@ pub const ROUTES: &[Route] = &[
         "GET",
         "/payments/{paymentId}",
         "get-payment",
+    ),
+    route(
+        Endpoint::GetWaitingRoom,
+        "GET",
+        "/admin/concerts/{concertId}/waiting-room",
+        "get-waiting-room",
+    ),
+    route(
+        Endpoint::ChangeWaitingRoom,
+        "PATCH",
+        "/admin/concerts/{concertId}/waiting-room",
+        "change-waiting-room",
+    ),
+    route(
+        Endpoint::AddConcert,
+        "POST",
+        "/admin/concerts",
+        "add-concert",
     ),
 ];
 
@@ -196,6 +237,18 @@ mod tests {
             Err(BookingError::RouteNotFound)
         ));
         assert_eq!(allowed_methods("/reservations/x"), ["GET", "DELETE"]);
+        assert_eq!(
+            allowed_methods("/admin/concerts/c1/waiting-room"),
+            ["GET", "PATCH"]
+        );
+        for route in ROUTES {
+            assert_eq!(
+                route.endpoint.for_operators(),
+                route.path.starts_with("/admin/"),
+                "{}",
+                route.path
+            );
+        }
     }
 
     #[test]

@@ -190,13 +190,15 @@ impl<S: Store> QueueStore for MeteredStore<S> {
         self.charge(result, |_| dynamo::meter_queue_control(concert))
     }
 
-    async fn set_queue_control(
+    async fn change_queue_control(
         &self,
         concert: &ConcertId,
-        control: &QueueControlRecord,
-    ) -> Result<(), StoreError> {
-        let result = self.inner.set_queue_control(concert, control).await;
-        self.charge(result, |_| dynamo::meter_set_queue_control(concert))
+        change: &QueueControlChange,
+    ) -> Result<QueueControlRecord, StoreError> {
+        let result = self.inner.change_queue_control(concert, change).await;
+        self.charge(result, |_| {
+            dynamo::meter_change_queue_control(concert, change)
+        })
     }
 }
 

@@ -21,7 +21,7 @@ use crate::domain::{
     UserId,
 };
 
-pub use dynamo::{meter, DynamoStore};
+pub use dynamo::{meter, Connection, DynamoStore, DEFAULT_ATTEMPT_TIMEOUT};
 pub use memory::MemoryStore;
 pub use metered::MeteredStore;
 pub use records::*;
@@ -244,11 +244,12 @@ pub trait QueueStore: Send + Sync + 'static {
         minute: i64,
     ) -> Result<Option<QueuePageRecord>, StoreError>;
     async fn queue_control(&self, concert: &ConcertId) -> Result<QueueControlRecord, StoreError>;
-    async fn set_queue_control(
+    /// Applies an operator's change and returns the control as it now stands.
+    async fn change_queue_control(
         &self,
         concert: &ConcertId,
-        control: &QueueControlRecord,
-    ) -> Result<(), StoreError>;
+        change: &QueueControlChange,
+    ) -> Result<QueueControlRecord, StoreError>;
 }
 
 #[async_trait]

@@ -424,9 +424,25 @@ impl QueueStateRecord {
 /// Operators' live settings for one concert's admission, read by every tick.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueControlRecord {
+    #[serde(default)]
     pub paused: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admit_per_tick: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_active: Option<u32>,
+}
+
+/// An operator's change to the control item: only the settings given change, so that two
+/// operators turning different knobs at once both take effect.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueControlChange {
+    pub paused: Option<bool>,
+    pub admit_per_tick: Option<u32>,
+    pub max_active: Option<u32>,
+}
+
+impl QueueControlChange {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
 }

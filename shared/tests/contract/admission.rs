@@ -8,7 +8,7 @@ use tokio::task::JoinSet;
 
 use ticketing::booking::{Catalog, QueueStatus};
 use ticketing::domain::{QueueToken, UserId};
-use ticketing::store::{QueueControlRecord, TicketStatus};
+use ticketing::store::TicketStatus;
 use ticketing::{Settings, Ticketing};
 
 use crate::world::*;
@@ -241,16 +241,7 @@ pub async fn a_pause_stops_admission_at_the_next_tick_and_polls_go_on(w: World) 
         fans.push(join(&w, name, WINTER).await);
         w.advance(1);
     }
-    w.store
-        .set_queue_control(
-            &concert_id(WINTER),
-            &QueueControlRecord {
-                paused: true,
-                ..QueueControlRecord::default()
-            },
-        )
-        .await
-        .unwrap();
+    w.pause(WINTER, true).await;
     w.advance(SETTLE_SECONDS);
     assert_eq!(w.tick(WINTER).await, (0, 0));
     let polled = w
@@ -262,9 +253,6 @@ pub async fn a_pause_stops_admission_at_the_next_tick_and_polls_go_on(w: World) 
         (polled.status, polled.position),
         (QueueStatus::Waiting, Some(2))
     );
-    w.store
-        .set_queue_control(&concert_id(WINTER), &QueueControlRecord::default())
-        .await
-        .unwrap();
+    w.pause(WINTER, false).await;
     assert_eq!(w.tick(WINTER).await, (2, 0));
 }

@@ -6,6 +6,7 @@ mod world;
 mod admission;
 mod catalog;
 mod opening;
+mod operators;
 mod payments;
 mod queue;
 mod races;
@@ -51,6 +52,9 @@ contract!(
     opening::joining_before_during_and_after_the_pre_queue,
     opening::the_draw_is_a_permutation_not_the_arrival_order,
     opening::the_sell_out_reaches_waiting_pre_queued_and_new_fans,
+    operators::the_waiting_room_is_the_last_ticks_books_and_changes_apply_at_the_next_tick,
+    operators::operators_turning_different_knobs_at_once_both_take_effect,
+    operators::a_concert_added_live_is_on_sale_and_never_overwritten,
     catalog::concerts_on_sale_leave_out_finished_ones,
     catalog::dates_on_sale_are_upcoming_dates_with_unsold_seats,
     catalog::the_seat_chart_shows_every_seat_as_it_stands_now,

@@ -1,6 +1,5 @@
 use ticketing::booking::QueueStatus;
 use ticketing::domain::QueueToken;
-use ticketing::store::QueueControlRecord;
 use ticketing::{BookingError, Settings};
 
 use crate::world::*;
@@ -38,7 +37,7 @@ pub async fn positions_follow_join_order_with_an_estimated_wait(w: World) {
         ..Settings::default()
     });
     // Paused, the tick counts the queue without admitting anyone.
-    pause(&w, SPRING, true).await;
+    w.pause(SPRING, true).await;
     let names = ["a", "b", "c", "d", "e"];
     let mut tokens = Vec::new();
     for name in names {
@@ -75,7 +74,7 @@ pub async fn positions_follow_join_order_with_an_estimated_wait(w: World) {
     // idle limit.
     assert!((9..=100).contains(&fifth.poll_after_seconds));
 
-    pause(&w, SPRING, false).await;
+    w.pause(SPRING, false).await;
     w.advance(10);
     assert_eq!(w.tick(SPRING).await, (2, 0));
     assert_eq!(status(4).await.position, Some(3));
@@ -86,19 +85,6 @@ pub async fn positions_follow_join_order_with_an_estimated_wait(w: World) {
 }
 
 /// Operators pause or resume a concert's admission.
-async fn pause(w: &World, concert: &str, paused: bool) {
-    w.store
-        .set_queue_control(
-            &concert_id(concert),
-            &QueueControlRecord {
-                paused,
-                ..QueueControlRecord::default()
-            },
-        )
-        .await
-        .unwrap();
-}
-
 pub async fn the_tick_admits_in_order_and_at_most_per_tick(w: World) {
     let w = w.with_settings(Settings {
         admit_per_tick: 3,
@@ -297,7 +283,7 @@ pub async fn an_ended_token_rejoins_at_the_back(w: World) {
         .await
         .unwrap();
     // Operators pause admission: the queue is counted, nobody is let in.
-    pause(&w, SPRING, true).await;
+    w.pause(SPRING, true).await;
     w.advance(601);
     let (ticket, created) = w
         .booking

@@ -357,7 +357,7 @@ pub async fn a_payment_racing_expiry_and_release_never_double_sells(w: World) {
 /// 10,000 fans on memory, 1,000 on DynamoDB (moto serves one request at a time).
 pub async fn a_crowd_joining_at_once_gets_distinct_tokens_and_exact_positions(w: World) {
     let crowd = w.scale(10_000, 1_000);
-    pause(&w, SPRING).await;
+    w.pause(SPRING, true).await;
     let barrier = Arc::new(Barrier::new(crowd));
     let mut joins = JoinSet::new();
     for i in 0..crowd {
@@ -390,17 +390,4 @@ pub async fn a_crowd_joining_at_once_gets_distinct_tokens_and_exact_positions(w:
     }
     let positions: BTreeSet<u64> = polls.join_all().await.into_iter().collect();
     assert_eq!(positions, (1..=crowd as u64).collect());
-}
-
-async fn pause(w: &World, concert: &str) {
-    w.store
-        .set_queue_control(
-            &concert_id(concert),
-            &ticketing::store::QueueControlRecord {
-                paused: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
 }

@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use ticketing::booking::{Catalog, HoldRequest, QueueStatus, Reservation};
 use ticketing::domain::{
-    ChargeAmount, ConcertDate, ConcertId, ManualClock, QueueToken, SeatNumber, Timestamp, UserId,
+    ChargeAmount, ConcertDate, ConcertId, ManualClock, OperatorId, QueueToken, SeatNumber,
+    Timestamp, UserId,
 };
-use ticketing::store::{DynamoStore, MemoryStore, Store};
+use ticketing::store::{DynamoStore, MemoryStore, QueueControlChange, Store};
 use ticketing::{Settings, Ticketing};
 
 /// 2026-12-01T00:00:00Z: the catalog's dates lie ahead of it, and one lies behind.
@@ -160,6 +161,21 @@ impl World {
             .hold_seat(fan, Some(token), &hold_request(concert, date, seat))
             .await
             .map(|(reservation, _)| reservation)
+    }
+
+    /// An operator pauses or resumes the concert's admission, as `PATCH .../waiting-room` does.
+    pub async fn pause(&self, concert: &str, paused: bool) {
+        self.booking
+            .change_admission(
+                &OperatorId::parse("ops-desk").unwrap(),
+                &concert_id(concert),
+                &QueueControlChange {
+                    paused: Some(paused),
+                    ..QueueControlChange::default()
+                },
+            )
+            .await
+            .expect("change the waiting room");
     }
 
     pub async fn charged(&self, fan: &UserId, amount: i64) {

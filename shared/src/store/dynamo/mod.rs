@@ -29,6 +29,30 @@ pub(in crate::store) use self::{
 /// The attribute DynamoDB's TTL reads; TTL only collects garbage, conditions compare it to now.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 
+/// How a store reaches DynamoDB.
+#[derive(Debug, Clone)]
+pub struct Connection<'a> {
+    /// A local DynamoDB or moto instead of AWS.
+    pub endpoint: Option<&'a str>,
+    /// The most one attempt of a request may take before it is abandoned and retried.
+    pub attempt_timeout: std::time::Duration,
+    pub log: Option<meter::RequestLog>,
+}
+
+impl Default for Connection<'_> {
+    fn default() -> Self {
+        Connection {
+            endpoint: None,
+            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
+            log: None,
+        }
+    }
+}
+
+/// One attempt's ceiling when none is configured: DynamoDB answers in milliseconds, and three
+/// attempts of this fit well inside the shortest function timeout (5 s).
+pub const DEFAULT_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1_000);
+
 #[derive(Clone)]
 pub struct DynamoStore {
     client: Client,
@@ -46,7 +70,14 @@ impl DynamoStore {
     /// A client from the standard AWS environment. With `endpoint` (a local DynamoDB or moto),
     /// requests go there, with placeholder credentials and region when none are configured.
     pub async fn connect(table: impl Into<String>, endpoint: Option<&str>) -> Self {
-        Self::connect_with(table, endpoint, None).await
+        Self::connect_with(
+            table,
+            Connection {
+                endpoint,
+                ..Connection::default()
+            },
+        )
+        .await
     }
 
     /// As [`DynamoStore::connect`], logging every request the client transmits.
@@ -55,23 +86,32 @@ impl DynamoStore {
         endpoint: Option<&str>,
         log: meter::RequestLog,
     ) -> Self {
-        Self::connect_with(table, endpoint, Some(log)).await
+        Self::connect_with(
+            table,
+            Connection {
+                endpoint,
+                log: Some(log),
+                ..Connection::default()
+            },
+        )
+        .await
     }
 
-    async fn connect_with(
-        table: impl Into<String>,
-        endpoint: Option<&str>,
-        log: Option<meter::RequestLog>,
-    ) -> Self {
+    pub async fn connect_with(table: impl Into<String>, connection: Connection<'_>) -> Self {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(
             aws_config::meta::region::RegionProviderChain::default_provider().or_else("us-east-1"),
         );
-        if let Some(endpoint) = endpoint {
+        // A stalled attempt is abandoned and retried (or, with no retry left, refused with a
+        // 503) well before the function's own timeout.
+        let mut timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .operation_attempt_timeout(connection.attempt_timeout);
+        if connection.endpoint.is_some() {
             // Local servers handle one request at a time: connections may wait their turn.
-            let patient = aws_config::timeout::TimeoutConfig::builder()
-                .connect_timeout(std::time::Duration::from_secs(30))
-                .build();
-            loader = loader.endpoint_url(endpoint).timeout_config(patient);
+            timeouts = timeouts.connect_timeout(std::time::Duration::from_secs(30));
+        }
+        loader = loader.timeout_config(timeouts.build());
+        if let Some(endpoint) = connection.endpoint {
+            loader = loader.endpoint_url(endpoint);
             if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
                 loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
                     "local",
@@ -82,8 +122,9 @@ impl DynamoStore {
                 ));
             }
         }
-        let mut config = aws_sdk_dynamodb::config::Builder::from(&loader.load().await);
-        if let Some(log) = log {
+        let mut config = aws_sdk_dynamodb::config::Builder::from(&loader.load().await)
+            .interceptor(request::ThrottleCounter);
+        if let Some(log) = connection.log {
             config = config.interceptor(log);
         }
         Self::new(Client::from_conf(config.build()), table)

@@ -193,21 +193,43 @@ impl QueueStore for DynamoStore {
             .unwrap_or_default())
     }
 
-    async fn set_queue_control(
+    async fn change_queue_control(
         &self,
         concert: &ConcertId,
-        control: &QueueControlRecord,
-    ) -> Result<(), StoreError> {
-        let item = record_item(&keys::queue_control(concert), control)?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(request::request_error)?;
-        Ok(())
+        change: &QueueControlChange,
+    ) -> Result<QueueControlRecord, StoreError> {
+        let key = keys::queue_control(concert);
+        let Some(update) = control_update(change) else {
+            return self.queue_control(concert).await;
+        };
+        let mut write = Change::new(&update);
+        if let Some(paused) = change.paused {
+            write = write.value(":paused", paused)?;
+        }
+        if let Some(admit) = change.admit_per_tick {
+            write = write.value(":admit", admit)?;
+        }
+        if let Some(max) = change.max_active {
+            write = write.value(":max", max)?;
+        }
+        match self.update_item(&key, write, false).await? {
+            Ok(item) => from_item(item),
+            Err(_) => Err(StoreError::Corrupt("unconditional update refused".into())),
+        }
     }
+}
+
+/// `SET` of the settings an operator's change gives; `None` when it gives none.
+fn control_update(change: &QueueControlChange) -> Option<String> {
+    let sets: Vec<&str> = [
+        change.paused.map(|_| "#paused = :paused"),
+        change.admit_per_tick.map(|_| "#admit_per_tick = :admit"),
+        change.max_active.map(|_| "#max_active = :max"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!sets.is_empty()).then(|| format!("SET {}", sets.join(", ")))
 }
 
 fn ticket_size(user: &UserId, concert: &ConcertId, found: Option<&TicketRecord>) -> usize {
@@ -295,9 +317,15 @@ pub(in crate::store) fn meter_queue_control(concert: &ConcertId) -> Vec<DynamoRe
     vec![meter::get(&keys::queue_control(concert), SMALL_ITEM, true)]
 }
 
-pub(in crate::store) fn meter_set_queue_control(concert: &ConcertId) -> Vec<DynamoRequest> {
+pub(in crate::store) fn meter_change_queue_control(
+    concert: &ConcertId,
+    change: &QueueControlChange,
+) -> Vec<DynamoRequest> {
+    if change.is_empty() {
+        return meter_queue_control(concert);
+    }
     vec![meter::write(
-        Operation::PutItem,
+        Operation::UpdateItem,
         &keys::queue_control(concert),
         SMALL_ITEM,
     )]

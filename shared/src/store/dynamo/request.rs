@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::fmt::Debug;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::config::interceptors::AfterDeserializationInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::{BoxError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
@@ -29,6 +31,42 @@ pub(super) type Names = Vec<(&'static str, String)>;
 pub(super) const BATCH_GET_LIMIT: usize = 100;
 /// A transaction cancelled only by conflicts with other transactions is sent again this often.
 const CONFLICT_RETRIES: u32 = 10;
+
+/// Counts DynamoDB's throttling answers for the request's metrics (each is retried by the SDK,
+/// so they cost latency before they cost errors). Reads the error body the SDK has loaded.
+#[derive(Debug)]
+pub(super) struct ThrottleCounter;
+
+/// The error codes and cancellation reasons by which DynamoDB says it is throttling.
+const THROTTLING: [&str; 4] = [
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "ThrottlingError",
+];
+
+impl Intercept for ThrottleCounter {
+    fn name(&self) -> &'static str {
+        "ThrottleCounter"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let response = context.response();
+        if response.status().is_client_error() {
+            let body = response.body().bytes().unwrap_or_default();
+            let text = String::from_utf8_lossy(body);
+            if THROTTLING.iter().any(|code| text.contains(code)) {
+                crate::metrics::record(crate::metrics::Event::DynamoDbThrottle);
+            }
+        }
+        Ok(())
+    }
+}
 
 pub(super) fn request_error<E, R>(error: SdkError<E, R>) -> StoreError
 where

@@ -112,12 +112,18 @@ impl QueueStore for MemoryStore {
             .unwrap_or_default())
     }
 
-    async fn set_queue_control(
+    async fn change_queue_control(
         &self,
         concert: &ConcertId,
-        control: &QueueControlRecord,
-    ) -> Result<(), StoreError> {
-        self.tables().controls.insert(concert.clone(), *control);
-        Ok(())
+        change: &QueueControlChange,
+    ) -> Result<QueueControlRecord, StoreError> {
+        let mut tables = self.tables();
+        let control = tables.controls.entry(concert.clone()).or_default();
+        if let Some(paused) = change.paused {
+            control.paused = paused;
+        }
+        control.admit_per_tick = change.admit_per_tick.or(control.admit_per_tick);
+        control.max_active = change.max_active.or(control.max_active);
+        Ok(*control)
     }
 }

@@ -1,0 +1,6 @@
+//! `POST /admin/concerts` (operators, IAM)
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    ticketing::lambda::serve_endpoint(ticketing::http::Endpoint::AddConcert).await
+}
