@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::booking::AdmissionReport;
 use crate::http::{handle, App, Endpoint};
+use crate::metrics::{self, MetricsSink};
 use crate::Ticketing;
 
 /// Serves one endpoint of the API behind API Gateway.
@@ -29,10 +30,10 @@ pub async fn serve_admission() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let app = App::from_env().await?;
     lambda_runtime::run(lambda_runtime::service_fn(|event: LambdaEvent<Value>| {
-        let booking = &app.booking;
+        let app = &app;
         async move {
             let deadline = event.context.deadline();
-            admit_for_a_minute(booking, deadline).await
+            admit_for_a_minute(&app.booking, &app.metrics, deadline).await
         }
     }))
     .await
@@ -48,16 +49,23 @@ pub struct MinuteOfAdmission {
 }
 
 /// The schedule fires once a minute; this ticks every `admit_tick_seconds` within it, stopping
-/// early rather than running into the invocation's deadline.
+/// early rather than running into the invocation's deadline. Each tick leaves its metric lines.
 pub async fn admit_for_a_minute(
     booking: &Ticketing,
+    metrics: &MetricsSink,
     deadline: SystemTime,
 ) -> Result<MinuteOfAdmission, Error> {
     let every = Duration::from_secs(booking.settings().admit_tick_seconds.max(1));
     let started = Instant::now();
     let mut minute = MinuteOfAdmission::default();
     loop {
-        let report: AdmissionReport = booking.admit_waiting().await?;
+        let tick_started = Instant::now();
+        let (report, tally) = metrics::tallied(booking.admit_waiting()).await;
+        let report: AdmissionReport = report?;
+        for line in metrics::tick_lines(&report, &tally, tick_started.elapsed(), SystemTime::now())
+        {
+            metrics.emit(line);
+        }
         minute.ticks += 1;
         minute.admitted += report.admitted();
         minute.dropped += report.dropped();

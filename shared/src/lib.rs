@@ -7,6 +7,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod lambda;
+pub mod metrics;
 pub mod store;
 
 pub use booking::{Settings, Ticketing};

@@ -17,6 +17,7 @@ use ticketing::booking::Catalog;
 use ticketing::config::Config;
 use ticketing::domain::{Clock, SystemClock};
 use ticketing::http::App;
+use ticketing::metrics::MetricsSink;
 use ticketing::store::{DynamoStore, MemoryStore, Store};
 use ticketing::Ticketing;
 use tools::demo_catalog::demo_catalog;
@@ -108,6 +109,7 @@ async fn main() -> anyhow::Result<()> {
     // Tests read this line to find the port.
     println!("listening on http://{}", listener.local_addr()?);
     let app = App {
+        metrics: MetricsSink::Off,
         booking,
         trust_user_header: true,
     };
