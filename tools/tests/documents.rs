@@ -180,3 +180,107 @@ fn cargo_lambda_watch_routes_every_path_to_its_function() {
         .collect();
     assert_eq!(watched, expected);
 }
+
+/// The HttpApi event of a function resource, by its binary.
+fn http_event<'t>(template: &'t Value, binary: &str) -> &'t Value {
+    let resources = template["Resources"].as_mapping().expect("Resources");
+    let resource = resources
+        .values()
+        .find(|r| r["Metadata"]["BuildProperties"]["Binary"] == binary)
+        .unwrap_or_else(|| panic!("no function resource for {binary}"));
+    resource["Properties"]["Events"]
+        .as_mapping()
+        .and_then(|events| events.values().find(|e| e["Type"] == "HttpApi"))
+        .unwrap_or_else(|| panic!("{binary} has no HttpApi event"))
+}
+
+#[test]
+fn admin_routes_take_iam_and_fan_routes_keep_the_jwt_authorizer() {
+    let template = yaml(&root().join("infra/template.yaml"));
+    let auth = &template["Resources"]["HttpApi"]["Properties"]["Auth"];
+    assert_eq!(auth["DefaultAuthorizer"], "JwtAuthorizer");
+    assert_eq!(auth["EnableIamAuthorizer"], true);
+    for route in ROUTES {
+        let authorizer = &http_event(&template, route.function)["Properties"]["Auth"]["Authorizer"];
+        if route.endpoint.for_operators() {
+            assert_eq!(authorizer, "AWS_IAM", "{} is for operators", route.function);
+        } else {
+            assert!(
+                authorizer.is_null() || authorizer == "JwtAuthorizer",
+                "{} keeps the fans' JWT authorizer, not {authorizer:?}",
+                route.function
+            );
+        }
+    }
+}
+
+#[test]
+fn every_alarm_notifies_the_topic_and_shows_on_the_dashboard() {
+    let template = yaml(&root().join("infra/template.yaml"));
+    let resources = template["Resources"].as_mapping().unwrap();
+    let dashboard = serde_yaml::to_string(
+        &template["Resources"]["OnSaleDashboard"]["Properties"]["DashboardBody"],
+    )
+    .unwrap();
+    let mut alarms = 0;
+    for (name, resource) in resources {
+        if resource["Type"] != "AWS::CloudWatch::Alarm" {
+            continue;
+        }
+        alarms += 1;
+        let name = name.as_str().unwrap();
+        let actions = serde_yaml::to_string(&resource["Properties"]["AlarmActions"]).unwrap();
+        assert!(
+            actions.contains("AlarmTopicArn"),
+            "{name} notifies the topic"
+        );
+        assert!(
+            dashboard.contains(&format!("${{{name}.Arn}}")),
+            "{name} shows on the dashboard"
+        );
+    }
+    assert!(
+        alarms >= 6,
+        "API 5xx, Lambda errors and throttles, DynamoDB, the admitter"
+    );
+    for subject in [
+        "Queue",
+        "Admissions",
+        "sales",
+        "Errors",
+        "Latency",
+        "DynamoDB throttling",
+        "Admitter",
+    ] {
+        assert!(dashboard.contains(subject), "the dashboard shows {subject}");
+    }
+}
+
+#[test]
+fn a_dynamodb_attempt_times_out_well_inside_every_function_timeout() {
+    let template = yaml(&root().join("infra/template.yaml"));
+    let variables = &template["Globals"]["Function"]["Environment"]["Variables"];
+    assert!(
+        serde_yaml::to_string(&variables["DYNAMODB_ATTEMPT_TIMEOUT_MS"])
+            .unwrap()
+            .contains("DynamoDbAttemptTimeoutMs"),
+        "every function gets the attempt timeout"
+    );
+    let longest_attempt = template["Parameters"]["DynamoDbAttemptTimeoutMs"]["MaxValue"]
+        .as_u64()
+        .expect("a bounded parameter");
+    let default_timeout = template["Globals"]["Function"]["Timeout"].as_u64().unwrap();
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let timeout = resource["Properties"]["Timeout"]
+            .as_u64()
+            .unwrap_or(default_timeout);
+        // The SDK makes three attempts, with short backoffs between them.
+        assert!(
+            3 * longest_attempt + 500 < timeout * 1000,
+            "{name:?}: three attempts fit inside {timeout} s"
+        );
+    }
+}

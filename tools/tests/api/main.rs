@@ -8,6 +8,7 @@ mod errors;
 mod input;
 mod journey;
 mod opening;
+mod operators;
 mod ownership;
 
 macro_rules! api_tests {
@@ -39,5 +40,7 @@ api_tests!(
     input::bad_input_is_refused_and_changes_nothing,
     ownership::other_fans_things_stay_private,
     opening::the_queue_opens_draws_and_sells_out_over_http,
+    operators::operators_watch_and_turn_the_waiting_room,
+    operators::operators_add_a_concert_without_a_deploy,
     contention::dozens_of_fans_racing_for_one_seat_get_one_hold,
 );
