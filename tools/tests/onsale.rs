@@ -107,6 +107,30 @@ fn a_small_sale_sells_out_with_its_figures_reported() {
         assert!(key["peak_read_units_per_second"].is_number());
         assert!(key["peak_write_units_per_second"].is_number());
     }
+    // The table's busiest second holds at least its hottest partition's, and at most everything.
+    for (peak, total, of_key) in [
+        (
+            "peak_read_units_per_second",
+            "read_units",
+            "peak_read_units_per_second",
+        ),
+        (
+            "peak_write_units_per_second",
+            "write_units",
+            "peak_write_units_per_second",
+        ),
+    ] {
+        let table_peak = dynamodb[peak].as_f64().unwrap();
+        let hottest = hot
+            .iter()
+            .filter(|k| k["scope"] == "partition")
+            .map(|k| k[of_key].as_f64().unwrap())
+            .fold(0.0, f64::max);
+        assert!(
+            hottest <= table_peak && table_peak <= dynamodb[total].as_f64().unwrap(),
+            "{peak}: {hottest} <= {table_peak}"
+        );
+    }
     assert!(report["over_limit"].is_array() && report["over_half_limit"].is_array());
     assert!(report["fairness"]["inversions"].is_u64());
     let positions = &report["positions"];

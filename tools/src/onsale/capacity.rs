@@ -75,6 +75,9 @@ pub struct Capacity {
     pub largest_item: LargestItem,
     /// One entry per closed second.
     pub seconds: Vec<SecondLoad>,
+    /// The whole table's busiest second: what to pre-warm it to.
+    pub peak_table_read_units: f64,
+    pub peak_table_write_units: f64,
 }
 
 impl Capacity {
@@ -110,6 +113,11 @@ impl Capacity {
     pub fn close_second(&mut self, second: u64) {
         let mut load = SecondLoad::default();
         let partitions = std::mem::take(&mut self.partitions);
+        let (table_read, table_write) = partitions
+            .values()
+            .fold((0.0, 0.0), |(r, w), (read, write)| (r + read, w + write));
+        self.peak_table_read_units = self.peak_table_read_units.max(table_read);
+        self.peak_table_write_units = self.peak_table_write_units.max(table_write);
         let items = std::mem::take(&mut self.items);
         let keyed = partitions
             .into_iter()

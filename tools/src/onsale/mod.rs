@@ -823,6 +823,8 @@ impl Sim<'_> {
             dynamodb: Dynamodb {
                 read_units: capacity.read_units,
                 write_units: capacity.write_units,
+                peak_read_units_per_second: capacity.peak_table_read_units,
+                peak_write_units_per_second: capacity.peak_table_write_units,
                 read_units_per_fan: capacity.read_units / fans,
                 write_units_per_fan: capacity.write_units / fans,
                 read_units_per_sold_seat: sold.map(|s| capacity.read_units / s),

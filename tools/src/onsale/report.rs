@@ -93,6 +93,9 @@ pub struct Requests {
 pub struct Dynamodb {
     pub read_units: f64,
     pub write_units: f64,
+    /// The table's busiest second, all keys together: what to pre-warm it to.
+    pub peak_read_units_per_second: f64,
+    pub peak_write_units_per_second: f64,
     pub read_units_per_fan: f64,
     pub write_units_per_fan: f64,
     pub read_units_per_sold_seat: Option<f64>,
@@ -235,6 +238,11 @@ impl Report {
             self.dynamodb.write_units,
             self.dynamodb.cost_usd,
             self.dynamodb.cost_usd_per_1000_sold_seats.map_or("-".to_owned(), |c| format!("{c:.2}"))
+        );
+        let _ = writeln!(
+            s,
+            "  table: peak {:.0} RCU + {:.0} WCU a second (what to pre-warm it to)",
+            self.dynamodb.peak_read_units_per_second, self.dynamodb.peak_write_units_per_second
         );
         let _ = writeln!(
             s,
