@@ -254,7 +254,7 @@ async fn stalled_dynamodb() -> String {
 async fn store_at(endpoint: &str) -> Arc<dyn Store> {
     let connection = Connection {
         endpoint: Some(endpoint),
-        attempt_timeout: Duration::from_millis(200),
+        attempt_timeout: Some(Duration::from_millis(200)),
         ..Connection::default()
     };
     Arc::new(DynamoStore::connect_with("metrics-test", connection).await)

@@ -33,7 +33,7 @@ impl App {
     pub async fn from_env() -> Result<Self, ConfigError> {
         let config = Config::from_env()?;
         let connection = Connection {
-            attempt_timeout: config.dynamodb_attempt_timeout,
+            attempt_timeout: Some(config.dynamodb_attempt_timeout),
             ..Connection::default()
         };
         let store = DynamoStore::connect_with(config.table_name, connection).await;

@@ -34,8 +34,10 @@ pub const TTL_ATTRIBUTE: &str = "expires_at";
 pub struct Connection<'a> {
     /// A local DynamoDB or moto instead of AWS.
     pub endpoint: Option<&'a str>,
-    /// The most one attempt of a request may take before it is abandoned and retried.
-    pub attempt_timeout: std::time::Duration,
+    /// The most one attempt of a request may take before it is abandoned and retried. `None`
+    /// for local servers (moto serves one request at a time, so a queue of them is normal
+    /// there, and abandoning queued attempts only piles retries onto it).
+    pub attempt_timeout: Option<std::time::Duration>,
     pub log: Option<meter::RequestLog>,
 }
 
@@ -43,14 +45,14 @@ impl Default for Connection<'_> {
     fn default() -> Self {
         Connection {
             endpoint: None,
-            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
+            attempt_timeout: None,
             log: None,
         }
     }
 }
 
-/// One attempt's ceiling when none is configured: DynamoDB answers in milliseconds, and three
-/// attempts of this fit well inside the shortest function timeout (5 s).
+/// One attempt's ceiling in Lambda when none is configured: DynamoDB answers in milliseconds,
+/// and three attempts of this fit well inside the shortest function timeout (5 s).
 pub const DEFAULT_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1_000);
 
 #[derive(Clone)]
@@ -103,8 +105,8 @@ impl DynamoStore {
         );
         // A stalled attempt is abandoned and retried (or, with no retry left, refused with a
         // 503) well before the function's own timeout.
-        let mut timeouts = aws_config::timeout::TimeoutConfig::builder()
-            .operation_attempt_timeout(connection.attempt_timeout);
+        let mut timeouts = aws_config::timeout::TimeoutConfig::builder();
+        timeouts.set_operation_attempt_timeout(connection.attempt_timeout);
         if connection.endpoint.is_some() {
             // Local servers handle one request at a time: connections may wait their turn.
             timeouts = timeouts.connect_timeout(std::time::Duration::from_secs(30));
