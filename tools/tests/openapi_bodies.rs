@@ -773,6 +773,56 @@ async fn every_answer_of_a_fan_journey_fits_the_document() {
     }
     assert!(shown, "GET /concerts never said soldOut");
 
+    // Operators: the waiting room, a change, a concert added, and their refusals.
+    let room = "/admin/concerts/{concertId}/waiting-room";
+    let operator = server.anonymous().with("X-Operator-Id", "alice@ops");
+    for (caller, path) in [
+        (&operator, "/admin/concerts/encore/waiting-room"),
+        (&operator, "/admin/concerts/no-such-show/waiting-room"),
+        (
+            &server.as_user("viewer"),
+            "/admin/concerts/encore/waiting-room",
+        ),
+    ] {
+        check.check("GET", room, caller.get(path).await);
+    }
+    for body in [
+        r#"{"paused": true, "admitPerTick": 7}"#,
+        r#"{"maxActive": 0}"#,
+        "{}",
+    ] {
+        let reply = operator
+            .send(
+                reqwest::Method::PATCH,
+                "/admin/concerts/encore/waiting-room",
+                Some(body.to_owned()),
+            )
+            .await;
+        check.check("PATCH", room, reply);
+    }
+    let concert = json!({"concertId": "pop-up", "title": "Pop-up", "dates": [day_from_now(40)],
+        "seatPrices": [{"fromSeat": 1, "toSeat": 50, "price": 1000}]});
+    let added = check.check(
+        "POST",
+        "/admin/concerts",
+        operator.post("/admin/concerts", concert.clone()).await,
+    );
+    assert_eq!(added.status, 201, "{}", added.body);
+    let again = check.check(
+        "POST",
+        "/admin/concerts",
+        operator.post("/admin/concerts", concert).await,
+    );
+    check.expect(&again, 409, "CONCERT_EXISTS");
+    let bad = check.check(
+        "POST",
+        "/admin/concerts",
+        operator
+            .post("/admin/concerts", json!({"concertId": "x"}))
+            .await,
+    );
+    check.expect(&bad, 400, "INVALID_CATALOG");
+
     let statuses = check.statuses.lock().unwrap().clone();
     let expected: BTreeSet<u16> = [200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 422].into();
     assert!(
