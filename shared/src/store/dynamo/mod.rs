@@ -30,7 +30,7 @@ pub(in crate::store) use self::{
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 
 /// How a store reaches DynamoDB.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Connection<'a> {
     /// A local DynamoDB or moto instead of AWS.
     pub endpoint: Option<&'a str>,
@@ -39,16 +39,6 @@ pub struct Connection<'a> {
     /// there, and abandoning queued attempts only piles retries onto it).
     pub attempt_timeout: Option<std::time::Duration>,
     pub log: Option<meter::RequestLog>,
-}
-
-impl Default for Connection<'_> {
-    fn default() -> Self {
-        Connection {
-            endpoint: None,
-            attempt_timeout: None,
-            log: None,
-        }
-    }
 }
 
 /// One attempt's ceiling in Lambda when none is configured: DynamoDB answers in milliseconds,
