@@ -51,6 +51,11 @@ impl Cache {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The concert if this container already holds it: no request either way.
+    pub(crate) fn concert_held(&self, concert: &ConcertId) -> Option<Arc<ConcertRecord>> {
+        self.kept().concerts.get(concert).cloned()
+    }
+
     pub(crate) async fn concert(
         &self,
         store: &dyn Store,

@@ -58,6 +58,23 @@ impl Ticketing {
     ) -> Result<(QueueTicket, bool), BookingError> {
         for _ in 0..JOIN_ATTEMPTS {
             let now = self.now().epoch_seconds();
+            // A crowd refreshing before the opening, or after the sell-out, is refused from
+            // what this container holds, without drawing a number or sending a request.
+            if let Some(opens) = self
+                .cache
+                .concert_held(concert)
+                .and_then(|c| c.queue_opens_at)
+                .filter(|at| now < *at)
+            {
+                return Err(BookingError::QueueNotOpen {
+                    opens_at: Timestamp::from_epoch_seconds(opens),
+                });
+            }
+            if let Some(Some(state)) = self.cache.current_state(concert, now) {
+                if state.sold_out {
+                    return Err(BookingError::SoldOut);
+                }
+            }
             let shard = shard_for(user, now);
             let (record, state, ticket, number) = tokio::join!(
                 self.cache.concert(&*self.store, concert),
