@@ -234,6 +234,7 @@ impl Ticketing {
         } else {
             Vec::new()
         };
+        Self::prune_pages(&concert, &mut state);
         let active_until = t + self.settings.active_seconds;
         let mut recovered: BTreeMap<i64, u32> = BTreeMap::new();
         let mut plan = self.plan(concert_id, expected_version, t, active_until);
@@ -302,6 +303,7 @@ impl Ticketing {
         if sold_out {
             // Everyone still waiting is told the sale is over: nobody is left to pass.
             state.processed = state.known;
+            state.pages.clear();
         }
         state.sold_out = sold_out;
         state.paused = control.paused;
@@ -380,6 +382,9 @@ impl Ticketing {
             self.store
                 .write_queue_pages(&concert.concert_id, &pages)
                 .await?;
+            state.pages.extend(pages.keys().copied());
+            state.pages.sort_unstable();
+            state.pages.dedup();
             for (minute, page) in pages {
                 self.cache
                     .extend_page(&concert.concert_id, minute, page.seconds, (from, through));
@@ -513,6 +518,21 @@ impl Ticketing {
         Ok(verdicts)
     }
 
+    /// Forgets the pages the walk has passed for good: the pre-queue's once its draw is
+    /// walked, and first-come pages before the cursor's.
+    fn prune_pages(concert: &ConcertRecord, state: &mut QueueStateRecord) {
+        let opens = concert.sale_opens_at;
+        let draw_pending =
+            opens.is_some() && state.lottery.is_none_or(|l| state.processed < l.size);
+        let first_come_from = state.cursor.map_or(i64::MIN, |c| page_of(c.second));
+        state.pages.retain(|&page| {
+            let (first, last) = page_seconds(page);
+            let pre_queue = opens.is_some_and(|o| first < o);
+            let first_come = opens.is_none_or(|o| last >= o);
+            (pre_queue && draw_pending) || (first_come && page >= first_come_from)
+        });
+    }
+
     /// Judges `places` in order against their entries and tickets, stopping before the first
     /// fan who would need a slot when none is left.
     async fn judge(
@@ -588,7 +608,8 @@ impl Ticketing {
         if through < from {
             return Ok(pages);
         }
-        for minute in page_of(from)..=page_of(through) {
+        let wanted = page_of(from)..=page_of(through);
+        for &minute in state.pages.iter().filter(|p| wanted.contains(p)) {
             let complete = page_seconds(minute).1.min(through);
             if let Some(page) = self
                 .cache

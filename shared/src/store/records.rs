@@ -389,6 +389,11 @@ pub struct QueueStateRecord {
     /// The last place passed in first-come order (after the lottery).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<QueuePlace>,
+    /// The pages that hold counted numbers the walk has yet to pass (the pre-queue's until its
+    /// draw is walked), in order: the walk visits these, never the empty pages of a quiet
+    /// queue's hours in between.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pages: Vec<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lottery: Option<LotteryRecord>,
     pub admitted_total: u64,
