@@ -260,13 +260,11 @@ pub async fn every_wallet_and_idempotency_error_is_reachable(backend: Backend) {
     assert_eq!(ana.get("/balance").await.body["balance"], 100);
 
     // Concurrent retries of one key: one applies, the others replay it or find it in flight.
-    // Plain 1-won charges race the same balance, so the keyed charge's commit is refused and
-    // retried while its claim is held: the window in which a retry finds the key in flight.
-    let mut saw_in_flight = false;
+    // Plain 1-won charges race the same balance, so the keyed charge's commit may be refused
+    // and retried while its claim is held. Whether a retry lands in that window is up to the
+    // scheduler; what every answer must be is not.
     let mut expected = 100;
-    // Each round overlaps with a chance of roughly one in ten on the in-memory store (which
-    // rarely yields mid-operation); 150 rounds make a miss about a one-in-a-million event.
-    for round in 0..150 {
+    for round in 0..10 {
         let key = format!("burst-{round}");
         let burst = ana.with("Idempotency-Key", &key);
         let keyed = (0..30).map(|_| burst.post("/balance/charges", json!({"amount": 1_000})));
@@ -290,17 +288,32 @@ pub async fn every_wallet_and_idempotency_error_is_reachable(backend: Backend) {
         );
         for reply in replies.iter().filter(|r| r.status != 200) {
             reply.assert_problem(409, "IDEMPOTENCY_KEY_IN_USE");
-            saw_in_flight = true;
         }
         assert_eq!(ana.get("/balance").await.body["balance"], expected);
-        if saw_in_flight {
-            break;
-        }
     }
-    assert!(
-        saw_in_flight,
-        "thirty simultaneous retries never overlapped in 150 rounds"
-    );
+    // A key still in flight, for certain: what an invocation that died mid-charge leaves in the
+    // table. Only the DynamoDB half can plant it; the rule itself is in the contract suite.
+    if let Some(table) = server.table().await {
+        use ticketing::domain::{IdempotencyKey, UserId};
+        use ticketing::store::{IdempotencyRecord, IdempotencyState, IdempotencyStore};
+        let now = SystemClock.now().epoch_seconds();
+        let stale = IdempotencyRecord {
+            user_id: UserId::parse("ana").unwrap(),
+            key: IdempotencyKey::parse("crashed").unwrap(),
+            request: "charge:700".into(),
+            claim_id: "dead-invocation".into(),
+            state: IdempotencyState::InFlight,
+            locked_until: now + 60,
+            response: None,
+            expires_at: now + 90_000,
+        };
+        table.claim_idempotency_key(&stale, now).await.unwrap();
+        ana.with("Idempotency-Key", "crashed")
+            .post("/balance/charges", json!({"amount": 700}))
+            .await
+            .assert_problem(409, "IDEMPOTENCY_KEY_IN_USE");
+        assert_eq!(ana.get("/balance").await.body["balance"], expected);
+    }
 
     let to_the_limit = 1_000_000_000 - expected;
     for _ in 0..to_the_limit / 10_000_000 {

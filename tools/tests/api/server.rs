@@ -12,6 +12,8 @@ pub struct Server {
     child: Child,
     pub base: String,
     pub http: reqwest::Client,
+    /// The DynamoDB endpoint and table behind the server, on the DynamoDB half.
+    dynamodb: Option<(String, String)>,
     _catalog_dir: Option<TempDir>,
 }
 
@@ -50,6 +52,7 @@ impl Server {
         for (name, value) in &options.env {
             command.env(name, value);
         }
+        let mut dynamodb = None;
         if backend == Backend::DynamoDb {
             let Ok(endpoint) = std::env::var("TEST_DYNAMODB_ENDPOINT") else {
                 assert!(
@@ -64,6 +67,7 @@ impl Server {
             if options.catalog.is_none() {
                 command.arg("--demo-catalog");
             }
+            dynamodb = Some((endpoint, table));
         }
         let catalog_dir = options.catalog.as_ref().map(|json| {
             let dir =
@@ -91,8 +95,15 @@ impl Server {
                 .timeout(Duration::from_secs(60))
                 .build()
                 .unwrap(),
+            dynamodb,
             _catalog_dir: catalog_dir,
         })
+    }
+
+    /// The server's own table, to plant what no request can make (on the DynamoDB half only).
+    pub async fn table(&self) -> Option<ticketing::store::DynamoStore> {
+        let (endpoint, table) = self.dynamodb.as_ref()?;
+        Some(ticketing::store::DynamoStore::connect(table.as_str(), Some(endpoint)).await)
     }
 
     pub fn as_user(&self, user: &str) -> Caller<'_> {
