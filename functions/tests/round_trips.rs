@@ -20,7 +20,7 @@ use ticketing::domain::{ManualClock, Timestamp};
 use ticketing::http::App;
 use ticketing::metrics::MetricsSink;
 use ticketing::store::meter::{sequential_round_trips, RequestLog};
-use ticketing::store::{DynamoStore, Store};
+use ticketing::store::{Connection, DynamoStore, Store};
 use ticketing::{Settings, Ticketing};
 
 /// 2027-03-01T00:00:00Z, before the example catalog's dates.
@@ -141,7 +141,13 @@ async fn each_request_waits_for_the_round_trips_the_readme_says() {
     };
     let log = RequestLog::default();
     let table = format!("round-trips-{}", uuid::Uuid::new_v4().simple());
-    let dynamo = DynamoStore::connect_logged(table, Some(&endpoint), log.clone()).await;
+    // The client the functions build, not the tools' one.
+    let connection = Connection {
+        endpoint: Some(&endpoint),
+        log: Some(log.clone()),
+        ..Connection::default()
+    };
+    let dynamo = DynamoStore::for_lambda_with(table, connection).unwrap();
     dynamo.create_table_if_missing().await.unwrap();
     let store: Arc<dyn Store> = Arc::new(dynamo);
     let clock = Arc::new(ManualClock::starting_at(Timestamp::from_epoch_seconds(
