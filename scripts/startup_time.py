@@ -1,20 +1,28 @@
-"""Startup time of Lambda function binaries: spawn to the first request to the Runtime API.
+"""Startup time of Lambda function binaries: spawn to the first request to the Runtime API,
+each beside a bare `lambda_http` function built by the same workspace and profile.
 
 A stand-in for the Lambda Runtime API listens on 127.0.0.1; each run spawns the binary with the
 Lambda environment pointing at it and records when the binary first asks for an invocation
 (`GET /2018-06-01/runtime/invocation/next`), i.e. after its cold-start work (configuration,
-AWS SDK client) is done. The binary is then killed. Nothing leaves the machine.
+AWS SDK client) is done, and how much CPU its threads had used by then. The binary is then
+killed. Nothing leaves the machine.
 
-Usage: python3 scripts/startup_time.py [--runs N] BINARY...
-  e.g. python3 scripts/startup_time.py target/x86_64-unknown-linux-gnu/release/hold-seat
+The baseline (`lambda-hello`, from tools/src/bin, by default the one beside the first binary) is
+measured in the same run, interleaved with the functions round by round, so that both see the
+same machine; each function's median is printed as a multiple of the baseline's.
+
+Usage: python3 scripts/startup_time.py [--runs N] [--baseline BINARY] [--max-ratio R] BINARY...
+  e.g. python3 scripts/startup_time.py target/release/{hold-seat,list-seats,pay,admit-queue}
+With --max-ratio, exits 1 when a function's median exceeds R times the baseline's.
 """
 
 import argparse
+import glob
 import http.server
 import os
-import socket
 import statistics
 import subprocess
+import sys
 import threading
 import time
 
@@ -47,7 +55,19 @@ def rss_kib(pid):
     return None
 
 
-def measure(binary, port, env):
+def cpu_ms(pid):
+    """CPU time of all the process's threads so far (schedstat: nanoseconds on a CPU)."""
+    total = 0
+    for path in glob.glob(f"/proc/{pid}/task/*/schedstat"):
+        try:
+            with open(path) as schedstat:
+                total += int(schedstat.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total / 1e6
+
+
+def measure(binary, env):
     event, holder = threading.Event(), {}
     RuntimeApi.arrived = (event, holder)
     started = time.perf_counter()
@@ -55,7 +75,7 @@ def measure(binary, port, env):
     try:
         if not event.wait(10):
             raise SystemExit(f"{binary} never called the Runtime API")
-        return (holder["at"] - started) * 1000, rss_kib(process.pid)
+        return (holder["at"] - started) * 1000, cpu_ms(process.pid), rss_kib(process.pid)
     finally:
         process.kill()
         process.wait()
@@ -64,8 +84,13 @@ def measure(binary, port, env):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--baseline", help="the bare lambda_http function (default: lambda-hello beside the first binary)")
+    parser.add_argument("--max-ratio", type=float, help="fail when a median exceeds this multiple of the baseline's")
     parser.add_argument("binaries", nargs="+")
     args = parser.parse_args()
+    baseline = args.baseline or os.path.join(os.path.dirname(args.binaries[0]), "lambda-hello")
+    if not os.path.exists(baseline):
+        raise SystemExit(f"no baseline at {baseline}: cargo build --release -p tools --bin lambda-hello")
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
     server.daemon_threads = True
@@ -84,16 +109,35 @@ def main():
         "AWS_SECRET_ACCESS_KEY": "local",
         "TABLE_NAME": "ticketing",
     }
-    print(f"{'binary':28} {'runs':>4} {'median ms':>10} {'min ms':>8} {'max ms':>8} {'RSS KiB':>8}")
-    for binary in args.binaries:
-        results = [measure(binary, port, env) for _ in range(args.runs)]
-        times = [t for t, _ in results]
-        rss = [r for _, r in results if r]
-        print(
-            f"{os.path.basename(binary):28} {len(times):>4} {statistics.median(times):>10.1f}"
-            f" {min(times):>8.1f} {max(times):>8.1f} {int(statistics.median(rss)) if rss else '-':>8}"
-        )
+    binaries = [baseline] + [b for b in args.binaries if os.path.abspath(b) != os.path.abspath(baseline)]
+    results = {binary: [] for binary in binaries}
+    for _ in range(args.runs):
+        for binary in binaries:
+            results[binary].append(measure(binary, env))
     server.shutdown()
+
+    base_median = statistics.median(t for t, _, _ in results[baseline])
+    print(
+        f"{'binary':28} {'runs':>4} {'median ms':>10} {'min ms':>8} {'max ms':>8}"
+        f" {'CPU ms':>7} {'RSS KiB':>8} {'x baseline':>10}"
+    )
+    over = []
+    for binary in binaries:
+        times = [t for t, _, _ in results[binary]]
+        cpu = statistics.median(c for _, c, _ in results[binary])
+        rss = [r for _, _, r in results[binary] if r]
+        median = statistics.median(times)
+        ratio = median / base_median
+        name = os.path.basename(binary) + (" (baseline)" if binary == baseline else "")
+        print(
+            f"{name:28} {len(times):>4} {median:>10.2f} {min(times):>8.2f} {max(times):>8.2f}"
+            f" {cpu:>7.2f} {int(statistics.median(rss)) if rss else '-':>8} {ratio:>10.2f}"
+        )
+        if args.max_ratio and binary != baseline and ratio > args.max_ratio:
+            over.append(os.path.basename(binary))
+    if over:
+        print(f"over {args.max_ratio}x the baseline: {', '.join(over)}")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

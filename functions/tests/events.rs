@@ -2,15 +2,15 @@
 //! --data-file` takes) goes through that function's handler. The samples carry placeholder
 //! tokens and ids; the journey swaps in live ones where a step needs them.
 
-use std::path::PathBuf;
+mod sample;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use lambda_http::{Body, Response};
-use serde_json::Value;
+use sample::{event, invoke, root, with_body, with_path, with_token};
 use ticketing::booking::Catalog;
 use ticketing::domain::{ManualClock, Timestamp};
-use ticketing::http::{handle, App, ROUTES};
+use ticketing::http::{App, ROUTES};
 use ticketing::lambda::admit_for_a_minute;
 use ticketing::metrics::MetricsSink;
 use ticketing::store::MemoryStore;
@@ -18,16 +18,6 @@ use ticketing::{Settings, Ticketing};
 
 /// 2027-03-01T00:00:00Z, before the example catalog's dates.
 const START: i64 = 1_803_859_200;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn event(function: &str) -> Value {
-    let path = root().join("events").join(format!("{function}.json"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).expect("event files are JSON")
-}
 
 async fn app() -> (App, Arc<ManualClock>) {
     let settings = Settings {
@@ -49,48 +39,6 @@ async fn app() -> (App, Arc<ManualClock>) {
         trust_user_header: false,
     };
     (app, clock)
-}
-
-/// Feeds an event to the handler of the function it is named after.
-async fn invoke(app: &App, function: &str, event: &Value) -> (u16, Value) {
-    let route = ROUTES
-        .iter()
-        .find(|r| r.function == function)
-        .unwrap_or_else(|| panic!("no route is served by {function}"));
-    assert_eq!(
-        event["routeKey"],
-        format!("{} {}", route.method, route.path),
-        "events/{function}.json has the route key of its function"
-    );
-    let request = lambda_http::request::from_str(&event.to_string()).expect("a payload 2.0 event");
-    let response: Response<Body> = handle(app, route.endpoint, request).await;
-    let body = match response.body() {
-        Body::Text(text) => serde_json::from_str(text).expect("JSON body"),
-        _ => Value::Null,
-    };
-    (response.status().as_u16(), body)
-}
-
-fn with_token(mut event: Value, token: &Value) -> Value {
-    event["headers"]["x-queue-token"] = token.clone();
-    event
-}
-
-fn with_path(mut event: Value, name: &str, id: &Value) -> Value {
-    let id = id.as_str().unwrap();
-    let placeholder = event["pathParameters"][name].as_str().unwrap().to_owned();
-    event["pathParameters"][name] = id.into();
-    event["rawPath"] = event["rawPath"]
-        .as_str()
-        .unwrap()
-        .replace(&placeholder, id)
-        .into();
-    event
-}
-
-fn with_body(mut event: Value, body: Value) -> Value {
-    event["body"] = body.to_string().into();
-    event
 }
 
 #[tokio::test]

@@ -17,7 +17,7 @@ use crate::Ticketing;
 /// Serves one endpoint of the API behind API Gateway.
 pub async fn serve_endpoint(endpoint: Endpoint) -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
-    let app = App::from_env().await?;
+    let app = App::from_env()?;
     lambda_http::run(service_fn(|request: Request| {
         let app = &app;
         async move { Ok::<_, Infallible>(handle(app, endpoint, request).await) }
@@ -28,7 +28,7 @@ pub async fn serve_endpoint(endpoint: Endpoint) -> Result<(), Error> {
 /// Runs the admission tick for the minute after each scheduled event.
 pub async fn serve_admission() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
-    let app = App::from_env().await?;
+    let app = App::from_env()?;
     lambda_runtime::run(lambda_runtime::service_fn(|event: LambdaEvent<Value>| {
         let app = &app;
         async move {

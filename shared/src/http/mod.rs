@@ -8,10 +8,10 @@ mod routes;
 
 use std::sync::Arc;
 
-use crate::config::{Config, ConfigError};
+use crate::config::Config;
 use crate::domain::SystemClock;
 use crate::metrics::MetricsSink;
-use crate::store::{Connection, DynamoStore};
+use crate::store::DynamoStore;
 use crate::Ticketing;
 
 pub use handlers::handle;
@@ -28,15 +28,12 @@ pub struct App {
 }
 
 impl App {
-    /// The deployed shape: configuration from the environment, DynamoDB from the AWS defaults
-    /// (`AWS_ENDPOINT_URL_DYNAMODB` points it at a local server).
-    pub async fn from_env() -> Result<Self, ConfigError> {
+    /// The deployed shape: configuration from the environment, DynamoDB as a Lambda function
+    /// reaches it (`AWS_ENDPOINT_URL_DYNAMODB` points it at a local server). Everything is
+    /// checked and built here, before the first invocation.
+    pub fn from_env() -> Result<Self, lambda_http::Error> {
         let config = Config::from_env()?;
-        let connection = Connection {
-            attempt_timeout: Some(config.dynamodb_attempt_timeout),
-            ..Connection::default()
-        };
-        let store = DynamoStore::connect_with(config.table_name, connection).await;
+        let store = DynamoStore::for_lambda(config.table_name, config.dynamodb_attempt_timeout)?;
         let booking = Ticketing::new(Arc::new(store), Arc::new(SystemClock), config.settings);
         Ok(App {
             booking,

@@ -18,11 +18,15 @@
 //! 1 KB. Items whose size grows (the active set, queries) are sized from their content.
 
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_types::config_bag::{Storable, StoreReplace};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -253,17 +257,73 @@ pub struct LoggedRequest {
     pub keys: Vec<(String, Option<String>)>,
 }
 
-/// An SDK interceptor that logs every request the client transmits, retries included. Attach
-/// it with [`super::DynamoStore::connect_logged`]; tests compare it with the meter.
+/// One attempt as it went over the wire: the request, when it left the SDK, and when its answer
+/// (or failure) came back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimedRequest {
+    pub request: LoggedRequest,
+    pub sent: Instant,
+    /// `None` while the attempt is still in flight.
+    pub answered: Option<Instant>,
+}
+
+/// The longest chain of requests in which each was sent only after the one before it was
+/// answered: the round trips a caller waited for one after another. Requests that overlap in
+/// time went out together and count once. (Picking the earliest answered request that starts
+/// after the chain's last one is optimal, as in interval scheduling.)
+pub fn sequential_round_trips(requests: &[TimedRequest]) -> usize {
+    let mut spans: Vec<(Instant, Instant)> = requests
+        .iter()
+        .map(|r| (r.sent, r.answered.unwrap_or(r.sent)))
+        .collect();
+    spans.sort_by_key(|&(_, answered)| answered);
+    let mut chain = 0;
+    let mut free_from: Option<Instant> = None;
+    for (sent, answered) in spans {
+        if free_from.is_none_or(|free| sent >= free) {
+            chain += 1;
+            free_from = Some(answered);
+        }
+    }
+    chain
+}
+
+/// An SDK interceptor that logs every attempt the client transmits, retries included, with its
+/// timing. Attach it with [`super::DynamoStore::connect_logged`]; tests compare it with the
+/// meter and count round trips with it.
 #[derive(Debug, Clone, Default)]
-pub struct RequestLog(Arc<Mutex<Vec<LoggedRequest>>>);
+pub struct RequestLog(Arc<Mutex<Attempts>>);
+
+#[derive(Debug, Default)]
+struct Attempts {
+    sent: u64,
+    /// Each with the number it was sent as.
+    logged: Vec<(u64, TimedRequest)>,
+}
+
+/// The number of the attempt in flight, kept in its operation's config bag.
+#[derive(Debug, Clone, Copy)]
+struct LoggedAttempt(u64);
+
+impl Storable for LoggedAttempt {
+    type Storer = StoreReplace<Self>;
+}
 
 impl RequestLog {
+    /// The requests logged since the last take, in the order they were sent.
     pub fn take(&self) -> Vec<LoggedRequest> {
-        std::mem::take(&mut *self.lock())
+        self.take_timed().into_iter().map(|t| t.request).collect()
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<LoggedRequest>> {
+    /// As [`RequestLog::take`], with when each was sent and answered.
+    pub fn take_timed(&self) -> Vec<TimedRequest> {
+        std::mem::take(&mut self.lock().logged)
+            .into_iter()
+            .map(|(_, timed)| timed)
+            .collect()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Attempts> {
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -279,7 +339,7 @@ impl Intercept for RequestLog {
         &self,
         context: &BeforeTransmitInterceptorContextRef<'_>,
         _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let request = context.request();
         let operation = request
@@ -294,7 +354,35 @@ impl Intercept for RequestLog {
             .and_then(|b| serde_json::from_slice(b).ok())
             .unwrap_or_default();
         let logged = parse_logged(operation, &body);
-        self.lock().push(logged);
+        let mut attempts = self.lock();
+        attempts.sent += 1;
+        let number = attempts.sent;
+        cfg.interceptor_state().store_put(LoggedAttempt(number));
+        let timed = TimedRequest {
+            request: logged,
+            sent: Instant::now(),
+            answered: None,
+        };
+        attempts.logged.push((number, timed));
+        Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        _context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let answered = Instant::now();
+        if let Some(LoggedAttempt(number)) = cfg.load::<LoggedAttempt>().copied() {
+            // A later attempt that fails before it is sent must not close this one again.
+            cfg.interceptor_state().unset::<LoggedAttempt>();
+            // Taken from the log while in flight: nothing to close.
+            let mut attempts = self.lock();
+            if let Some((_, timed)) = attempts.logged.iter_mut().find(|(n, _)| *n == number) {
+                timed.answered = Some(answered);
+            }
+        }
         Ok(())
     }
 }
@@ -486,6 +574,31 @@ mod tests {
         };
         let tx = transact(vec![(key, 10)]);
         assert_eq!(tx.write_units(), 2.0);
+    }
+
+    #[test]
+    fn round_trips_count_the_longest_chain_of_requests_not_in_flight_together() {
+        let start = Instant::now();
+        let at = |ms: u64| start + std::time::Duration::from_millis(ms);
+        let request = |sent: u64, answered: u64| TimedRequest {
+            request: LoggedRequest {
+                operation: "GetItem".into(),
+                consistent: true,
+                keys: vec![],
+            },
+            sent: at(sent),
+            answered: Some(at(answered)),
+        };
+        assert_eq!(sequential_round_trips(&[]), 0);
+        // Three reads together, then a write once they are answered.
+        let together = [request(0, 5), request(1, 6), request(2, 4)];
+        assert_eq!(sequential_round_trips(&together), 1);
+        let mut then = together.to_vec();
+        then.push(request(6, 9));
+        assert_eq!(sequential_round_trips(&then), 2);
+        // One sent after its neighbour came back is a round trip more, in any order logged.
+        let chained = [request(10, 12), request(0, 3), request(4, 9), request(2, 8)];
+        assert_eq!(sequential_round_trips(&chained), 3);
     }
 
     #[test]

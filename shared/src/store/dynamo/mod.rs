@@ -5,6 +5,7 @@
 
 mod admission;
 mod catalog;
+mod https;
 mod idempotency;
 mod inventory;
 mod keys;
@@ -59,8 +60,10 @@ impl DynamoStore {
         }
     }
 
-    /// A client from the standard AWS environment. With `endpoint` (a local DynamoDB or moto),
-    /// requests go there, with placeholder credentials and region when none are configured.
+    /// A client from the standard AWS environment: profiles, the credential chain, the system's
+    /// certificates, for the tools on a developer's machine. With `endpoint` (a local DynamoDB or
+    /// moto), requests go there, with placeholder credentials and region when none are
+    /// configured.
     pub async fn connect(table: impl Into<String>, endpoint: Option<&str>) -> Self {
         Self::connect_with(
             table,
@@ -90,33 +93,73 @@ impl DynamoStore {
     }
 
     pub async fn connect_with(table: impl Into<String>, connection: Connection<'_>) -> Self {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(
-            aws_config::meta::region::RegionProviderChain::default_provider().or_else("us-east-1"),
-        );
-        // A stalled attempt is abandoned and retried (or, with no retry left, refused with a
-        // 503) well before the function's own timeout.
-        let mut timeouts = aws_config::timeout::TimeoutConfig::builder();
-        timeouts.set_operation_attempt_timeout(connection.attempt_timeout);
-        if connection.endpoint.is_some() {
-            // Local servers handle one request at a time: connections may wait their turn.
-            timeouts = timeouts.connect_timeout(std::time::Duration::from_secs(30));
-        }
-        loader = loader.timeout_config(timeouts.build());
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(
+                aws_config::meta::region::RegionProviderChain::default_provider()
+                    .or_else("us-east-1"),
+            )
+            .timeout_config(timeouts(&connection));
         if let Some(endpoint) = connection.endpoint {
             loader = loader.endpoint_url(endpoint);
-            if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-                loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                    "local",
-                    "local",
-                    None,
-                    None,
-                    "local-endpoint",
-                ));
+            if let Some(credentials) = local_credentials() {
+                loader = loader.credentials_provider(credentials);
             }
         }
-        let mut config = aws_sdk_dynamodb::config::Builder::from(&loader.load().await)
-            .interceptor(request::ThrottleCounter);
-        if let Some(log) = connection.log {
+        let config = aws_sdk_dynamodb::config::Builder::from(&loader.load().await);
+        Self::with_interceptors(config, table, connection.log)
+    }
+
+    /// A client for a Lambda function, from what Lambda puts in its environment: `AWS_REGION`
+    /// and the role's credentials (`AWS_ENDPOINT_URL_DYNAMODB` points it at a local DynamoDB).
+    /// It reads no profile file, builds no credential chain and loads no certificate store (see
+    /// `https`): each costs a cold start milliseconds, and a function has no use for them.
+    pub fn for_lambda(
+        table: impl Into<String>,
+        attempt_timeout: std::time::Duration,
+    ) -> Result<Self, StoreError> {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok();
+        Self::for_lambda_with(
+            table,
+            Connection {
+                endpoint: endpoint.as_deref(),
+                attempt_timeout: Some(attempt_timeout),
+                log: None,
+            },
+        )
+    }
+
+    /// As [`DynamoStore::for_lambda`], reaching DynamoDB as `connection` says.
+    pub fn for_lambda_with(
+        table: impl Into<String>,
+        connection: Connection<'_>,
+    ) -> Result<Self, StoreError> {
+        let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".to_owned());
+        let http =
+            https::client().map_err(|e| StoreError::Request(format!("configuring TLS: {e}")))?;
+        let mut config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new(region))
+            .http_client(http)
+            .timeout_config(timeouts(&connection))
+            .credentials_provider(
+                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+            );
+        if let Some(endpoint) = connection.endpoint {
+            config = config.endpoint_url(endpoint);
+            if let Some(credentials) = local_credentials() {
+                config = config.credentials_provider(credentials);
+            }
+        }
+        Ok(Self::with_interceptors(config, table, connection.log))
+    }
+
+    fn with_interceptors(
+        config: aws_sdk_dynamodb::config::Builder,
+        table: impl Into<String>,
+        log: Option<meter::RequestLog>,
+    ) -> Self {
+        let mut config = config.interceptor(request::ThrottleCounter);
+        if let Some(log) = log {
             config = config.interceptor(log);
         }
         Self::new(Client::from_conf(config.build()), table)
@@ -125,6 +168,25 @@ impl DynamoStore {
     pub fn table(&self) -> &str {
         &self.table
     }
+}
+
+/// A stalled attempt is abandoned and retried (or, with no retry left, refused with a 503) well
+/// before the function's own timeout. Local servers handle one request at a time: connections
+/// may wait their turn.
+fn timeouts(connection: &Connection<'_>) -> aws_sdk_dynamodb::config::timeout::TimeoutConfig {
+    let mut timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder();
+    timeouts.set_operation_attempt_timeout(connection.attempt_timeout);
+    if connection.endpoint.is_some() {
+        timeouts = timeouts.connect_timeout(std::time::Duration::from_secs(30));
+    }
+    timeouts.build()
+}
+
+/// Placeholder credentials for a local endpoint, when the environment has none.
+fn local_credentials() -> Option<aws_sdk_dynamodb::config::Credentials> {
+    std::env::var_os("AWS_ACCESS_KEY_ID").is_none().then(|| {
+        aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "local-endpoint")
+    })
 }
 
 fn plain_outcome(tx: Transaction) -> CommitOutcome {
