@@ -21,7 +21,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use aws_sdk_dynamodb::config::interceptors::{
-    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+    FinalizerInterceptorContextRef,
 };
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
@@ -257,11 +258,15 @@ pub struct LoggedRequest {
     pub keys: Vec<(String, Option<String>)>,
 }
 
-/// One attempt as it went over the wire: the request, when it left the SDK, and when its answer
-/// (or failure) came back.
+/// One attempt as it went over the wire: the request, when it was sent, and when its answer (or
+/// failure) came back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TimedRequest {
     pub request: LoggedRequest,
+    /// When the caller started the operation, for its first attempt; when a retry left the SDK,
+    /// for the others. Not when the first attempt reached the socket: requests started together
+    /// are signed one after the other on a busy machine, and one may be answered before the
+    /// next is on the wire, though the caller never waited for it.
     pub sent: Instant,
     /// `None` while the attempt is still in flight.
     pub answered: Option<Instant>,
@@ -309,6 +314,14 @@ impl Storable for LoggedAttempt {
     type Storer = StoreReplace<Self>;
 }
 
+/// When the caller started the operation, until its first attempt is logged.
+#[derive(Debug, Clone, Copy)]
+struct OperationStarted(Instant);
+
+impl Storable for OperationStarted {
+    type Storer = StoreReplace<Self>;
+}
+
 impl RequestLog {
     /// The requests logged since the last take, in the order they were sent.
     pub fn take(&self) -> Vec<LoggedRequest> {
@@ -335,6 +348,16 @@ impl Intercept for RequestLog {
         "RequestLog"
     }
 
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        cfg.interceptor_state()
+            .store_put(OperationStarted(Instant::now()));
+        Ok(())
+    }
+
     fn read_before_transmit(
         &self,
         context: &BeforeTransmitInterceptorContextRef<'_>,
@@ -354,13 +377,20 @@ impl Intercept for RequestLog {
             .and_then(|b| serde_json::from_slice(b).ok())
             .unwrap_or_default();
         let logged = parse_logged(operation, &body);
+        let sent = match cfg.load::<OperationStarted>().copied() {
+            Some(OperationStarted(started)) => {
+                cfg.interceptor_state().unset::<OperationStarted>();
+                started
+            }
+            None => Instant::now(),
+        };
         let mut attempts = self.lock();
         attempts.sent += 1;
         let number = attempts.sent;
         cfg.interceptor_state().store_put(LoggedAttempt(number));
         let timed = TimedRequest {
             request: logged,
-            sent: Instant::now(),
+            sent,
             answered: None,
         };
         attempts.logged.push((number, timed));
