@@ -2,6 +2,7 @@
 //! function's `main` calls one of these; the clients are built once per cold start.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::time::{Duration, Instant, SystemTime};
 
 use lambda_http::{service_fn, Error, Request};
@@ -15,28 +16,42 @@ use crate::metrics::{self, MetricsSink};
 use crate::Ticketing;
 
 /// Serves one endpoint of the API behind API Gateway.
-pub async fn serve_endpoint(endpoint: Endpoint) -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
-    let app = App::from_env()?;
-    lambda_http::run(service_fn(|request: Request| {
-        let app = &app;
-        async move { Ok::<_, Infallible>(handle(app, endpoint, request).await) }
-    }))
-    .await
+pub fn serve_endpoint(endpoint: Endpoint) -> Result<(), Error> {
+    on_the_calling_thread(async move {
+        lambda_http::tracing::init_default_subscriber();
+        let app = App::from_env()?;
+        lambda_http::run(service_fn(|request: Request| {
+            let app = &app;
+            async move { Ok::<_, Infallible>(handle(app, endpoint, request).await) }
+        }))
+        .await
+    })
 }
 
 /// Runs the admission tick for the minute after each scheduled event.
-pub async fn serve_admission() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
-    let app = App::from_env()?;
-    lambda_runtime::run(lambda_runtime::service_fn(|event: LambdaEvent<Value>| {
-        let app = &app;
-        async move {
-            let deadline = event.context.deadline();
-            admit_for_a_minute(&app.booking, &app.metrics, deadline).await
-        }
-    }))
-    .await
+pub fn serve_admission() -> Result<(), Error> {
+    on_the_calling_thread(async {
+        lambda_http::tracing::init_default_subscriber();
+        let app = App::from_env()?;
+        lambda_runtime::run(lambda_runtime::service_fn(|event: LambdaEvent<Value>| {
+            let app = &app;
+            async move {
+                let deadline = event.context.deadline();
+                admit_for_a_minute(&app.booking, &app.metrics, deadline).await
+            }
+        }))
+        .await
+    })
+}
+
+/// Lambda hands a function one invocation at a time, and an invocation mostly waits for
+/// DynamoDB: the calling thread serves it as well as a pool of workers would, and a cold start
+/// saves spawning them (about 0.3 ms of 2.3; README, "Function size and startup").
+fn on_the_calling_thread(serve: impl Future<Output = Result<(), Error>>) -> Result<(), Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(serve)
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

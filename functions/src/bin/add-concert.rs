@@ -1,6 +1,5 @@
 //! `POST /admin/concerts` (operators, IAM)
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    ticketing::lambda::serve_endpoint(ticketing::http::Endpoint::AddConcert).await
+fn main() -> Result<(), lambda_http::Error> {
+    ticketing::lambda::serve_endpoint(ticketing::http::Endpoint::AddConcert)
 }

@@ -1,6 +1,5 @@
 //! The admission tick, fired each minute by EventBridge Scheduler.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    ticketing::lambda::serve_admission().await
+fn main() -> Result<(), lambda_http::Error> {
+    ticketing::lambda::serve_admission()
 }

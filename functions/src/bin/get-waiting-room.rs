@@ -1,6 +1,5 @@
 //! `GET /admin/concerts/{concertId}/waiting-room` (operators, IAM)
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    ticketing::lambda::serve_endpoint(ticketing::http::Endpoint::GetWaitingRoom).await
+fn main() -> Result<(), lambda_http::Error> {
+    ticketing::lambda::serve_endpoint(ticketing::http::Endpoint::GetWaitingRoom)
 }

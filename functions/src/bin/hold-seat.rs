@@ -1,6 +1,5 @@
 //! `POST /reservations`
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    ticketing::lambda::serve_endpoint(ticketing::http::Endpoint::HoldSeat).await
+fn main() -> Result<(), lambda_http::Error> {
+    ticketing::lambda::serve_endpoint(ticketing::http::Endpoint::HoldSeat)
 }

@@ -1,6 +1,5 @@
 //! `POST /concerts/{concertId}/queue/tokens`
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    ticketing::lambda::serve_endpoint(ticketing::http::Endpoint::JoinQueue).await
+fn main() -> Result<(), lambda_http::Error> {
+    ticketing::lambda::serve_endpoint(ticketing::http::Endpoint::JoinQueue)
 }

@@ -1,6 +1,5 @@
 //! `GET /balance/transactions`
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    ticketing::lambda::serve_endpoint(ticketing::http::Endpoint::ListBalanceTransactions).await
+fn main() -> Result<(), lambda_http::Error> {
+    ticketing::lambda::serve_endpoint(ticketing::http::Endpoint::ListBalanceTransactions)
 }

@@ -1,6 +1,5 @@
 //! `GET /concerts`
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    ticketing::lambda::serve_endpoint(ticketing::http::Endpoint::ListConcerts).await
+fn main() -> Result<(), lambda_http::Error> {
+    ticketing::lambda::serve_endpoint(ticketing::http::Endpoint::ListConcerts)
 }

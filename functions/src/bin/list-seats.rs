@@ -1,6 +1,5 @@
 //! `GET /concerts/{concertId}/dates/{date}/seats`
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    ticketing::lambda::serve_endpoint(ticketing::http::Endpoint::ListSeats).await
+fn main() -> Result<(), lambda_http::Error> {
+    ticketing::lambda::serve_endpoint(ticketing::http::Endpoint::ListSeats)
 }

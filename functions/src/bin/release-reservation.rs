@@ -1,6 +1,5 @@
 //! `DELETE /reservations/{reservationId}`
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    ticketing::lambda::serve_endpoint(ticketing::http::Endpoint::ReleaseReservation).await
+fn main() -> Result<(), lambda_http::Error> {
+    ticketing::lambda::serve_endpoint(ticketing::http::Endpoint::ReleaseReservation)
 }
