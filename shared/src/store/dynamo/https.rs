@@ -52,10 +52,13 @@ fn tls_config(roots: rustls::RootCertStore) -> Result<Arc<rustls::ClientConfig>,
     Ok(Arc::new(tls))
 }
 
+/// A pool's connect and read timeouts.
+type Timeouts = (Option<Duration>, Option<Duration>);
+
 #[derive(Debug)]
 struct LambdaHttpClient {
     tls: Arc<rustls::ClientConfig>,
-    pools: Mutex<HashMap<(Option<Duration>, Option<Duration>), SharedHttpConnector>>,
+    pools: Mutex<HashMap<Timeouts, SharedHttpConnector>>,
 }
 
 impl HttpClient for LambdaHttpClient {
