@@ -77,10 +77,8 @@ pub async fn admit_for_a_minute(
         let tick_started = Instant::now();
         let (report, tally) = metrics::tallied(booking.admit_waiting()).await;
         let report: AdmissionReport = report?;
-        for line in metrics::tick_lines(&report, &tally, tick_started.elapsed(), SystemTime::now())
-        {
-            metrics.emit(line);
-        }
+        let took = tick_started.elapsed();
+        metrics.emit(|| metrics::tick_lines(&report, &tally, took, SystemTime::now()));
         minute.ticks += 1;
         minute.admitted += report.admitted();
         minute.dropped += report.dropped();

@@ -52,7 +52,7 @@ pub async fn handle(app: &App, endpoint: Endpoint, request: Request) -> Response
             payment_refused: endpoint == Endpoint::Pay && code.is_some(),
         };
         app.metrics
-            .emit(metrics::request_line(&outcome, &tally, SystemTime::now()));
+            .emit(|| vec![metrics::request_line(&outcome, &tally, SystemTime::now())]);
         response
     }
     .instrument(span)
