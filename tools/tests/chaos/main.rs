@@ -32,8 +32,10 @@ use crate::server::Server;
 const FANS: usize = 40;
 /// The share of DynamoDB requests that fail one way or another during the run.
 const FAULT_RATE: f64 = 0.30;
-/// The run's overall deadline: fans that have not paid by then stop.
-const RUN: Duration = Duration::from_secs(60);
+/// The run's overall deadline: fans that have not paid by then stop. Under these faults a
+/// journey takes 25 to 60 s on two cores (retries, late answers, timed-out requests), more on
+/// a busy machine; the deadline bounds the test, it is not what it checks.
+const RUN: Duration = Duration::from_secs(90);
 /// Time for requests still running in the server to end before anything is read back.
 const GRACE: Duration = Duration::from_secs(5);
 /// Settling may have to wait out an idempotency key's 60-second in-flight lock.
