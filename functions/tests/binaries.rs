@@ -99,9 +99,19 @@ fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
 /// A function binary, killed when dropped.
 struct Function(Child);
 
-impl Function {
-    fn start(binary: &str, runtime_api: &RuntimeApi, dynamodb: &str, table: &str) -> Function {
-        let child = Command::new(binary)
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `binary` as Lambda would for one invocation of `event` with `seconds` left before its
+/// deadline, against `table` at `dynamodb`; returns what it posted back as the response.
+fn invoke(binary: &str, event: Value, seconds: u64, dynamodb: &str, table: &str) -> Value {
+    let runtime_api = RuntimeApi::serving(event, in_ms(seconds));
+    let mut function = Function(
+        Command::new(binary)
             .env_clear()
             .env("AWS_LAMBDA_RUNTIME_API", &runtime_api.address)
             .env("AWS_LAMBDA_FUNCTION_NAME", "probe")
@@ -117,26 +127,19 @@ impl Function {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
-            .unwrap_or_else(|e| panic!("{binary}: {e}"));
-        Function(child)
-    }
-
-    fn answer(&mut self, runtime_api: &RuntimeApi) -> (String, Value) {
-        match runtime_api.answers.recv_timeout(Duration::from_secs(60)) {
-            Ok(answer) => answer,
-            Err(_) => panic!(
-                "no answer within a minute (exited: {:?})",
-                self.0.try_wait().ok().flatten()
-            ),
-        }
-    }
-}
-
-impl Drop for Function {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+            .unwrap_or_else(|e| panic!("{binary}: {e}")),
+    );
+    let Ok((posted_to, answer)) = runtime_api.answers.recv_timeout(Duration::from_secs(60)) else {
+        panic!(
+            "{binary}: no answer within a minute (exited: {:?})",
+            function.0.try_wait().ok().flatten()
+        );
+    };
+    assert_eq!(
+        posted_to,
+        "POST /2018-06-01/runtime/invocation/invocation-1/response HTTP/1.1"
+    );
+    answer
 }
 
 fn in_ms(seconds: u64) -> u64 {
@@ -172,17 +175,12 @@ async fn the_binaries_serve_invocations_through_the_runtime_api() {
     let (ticket, _) = booking.join_queue(&ana, &aurora).await.unwrap();
 
     // An API function: API Gateway's event in, its response out.
-    let runtime_api = RuntimeApi::serving(event("list-concerts"), in_ms(30));
-    let mut function = Function::start(
+    let answer = invoke(
         env!("CARGO_BIN_EXE_list-concerts"),
-        &runtime_api,
+        event("list-concerts"),
+        30,
         &dynamodb,
         &table,
-    );
-    let (posted_to, answer) = function.answer(&runtime_api);
-    assert_eq!(
-        posted_to,
-        "POST /2018-06-01/runtime/invocation/invocation-1/response HTTP/1.1"
     );
     assert_eq!(answer["statusCode"], 200, "{answer}");
     let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
@@ -193,23 +191,17 @@ async fn the_binaries_serve_invocations_through_the_runtime_api() {
         .map(|c| c["concertId"].as_str().unwrap())
         .collect();
     assert_eq!(concerts, ["aurora-nights", "han-river-jazz"], "{body}");
-    drop(function);
 
     // The tick admits from seconds three seconds old, when every join of the second has landed.
     tokio::time::sleep(Duration::from_secs(4)).await;
     // The admitter: the schedule's event in, its minute's report out (one tick: the deadline
     // leaves no time for a second), and the waiting fan admitted.
-    let runtime_api = RuntimeApi::serving(event("admit-queue"), in_ms(3));
-    let mut function = Function::start(
+    let answer = invoke(
         env!("CARGO_BIN_EXE_admit-queue"),
-        &runtime_api,
+        event("admit-queue"),
+        3,
         &dynamodb,
         &table,
-    );
-    let (posted_to, answer) = function.answer(&runtime_api);
-    assert_eq!(
-        posted_to,
-        "POST /2018-06-01/runtime/invocation/invocation-1/response HTTP/1.1"
     );
     assert_eq!(answer["ticks"], 1, "{answer}");
     assert_eq!(answer["admitted"], 1, "{answer}");
