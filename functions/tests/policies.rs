@@ -16,6 +16,9 @@
 //! (GetItem), a batch by its own action on each table it names, and every other operation by
 //! the action of its name.
 
+#[allow(dead_code)] // the `with_*` helpers are for the other tests
+mod sample;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -24,14 +27,13 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
-use lambda_http::{Body, Response};
 use serde_json::{json, Value};
 use ticketing::booking::{Catalog, HoldRequest};
 use ticketing::domain::{
     ChargeAmount, ConcertDate, ConcertId, ManualClock, QueueToken, ReservationId, SeatNumber,
     Timestamp, UserId, Won,
 };
-use ticketing::http::{handle, App, ROUTES};
+use ticketing::http::App;
 use ticketing::lambda::{admit_for_a_minute, MinuteOfAdmission};
 use ticketing::metrics::MetricsSink;
 use ticketing::store::{
@@ -402,27 +404,9 @@ impl Functions {
             .0
     }
 
-    /// Feeds an event to the handler of the function it is named after.
+    /// Feeds an event to the handler of the function it is named after, in its own container.
     async fn invoke(&self, function: &str, event: &Value) -> (u16, Value) {
-        let route = ROUTES
-            .iter()
-            .find(|r| r.function == function)
-            .unwrap_or_else(|| panic!("no route is served by {function}"));
-        assert_eq!(
-            event["routeKey"],
-            format!("{} {}", route.method, route.path),
-            "an event for {function}"
-        );
-        let request =
-            lambda_http::request::from_str(&event.to_string()).expect("a payload 2.0 event");
-        // Boxed, as every large future here: unboxed, debug builds overflow the test's stack.
-        let response: Response<Body> =
-            Box::pin(handle(self.app(function), route.endpoint, request)).await;
-        let body = match response.body() {
-            Body::Text(text) => serde_json::from_str(text).expect("JSON body"),
-            _ => Value::Null,
-        };
-        (response.status().as_u16(), body)
+        sample::invoke(self.app(function), function, event).await
     }
 
     /// One tick of the admission function, as its handler runs it.
