@@ -178,6 +178,12 @@ fn millis(d: Duration) -> Option<f64> {
     Some(d.as_secs_f64() * 1000.0)
 }
 
+/// What the invocation's tally counted, as the metrics every line carries.
+fn counted(tally: &Tally) -> [(&'static str, &'static str, Option<f64>); 2] {
+    [Event::CommitRetry, Event::DynamoDbThrottle]
+        .map(|event| (event.metric(), "Count", count(tally.get(event))))
+}
+
 /// What one API request did.
 pub struct RequestOutcome<'a> {
     /// The function that serves the endpoint, e.g. `hold-seat`.
@@ -210,20 +216,14 @@ pub fn request_line(outcome: &RequestOutcome<'_>, tally: &Tally, at: SystemTime)
         .metrics(
             &[&[]],
             &[
-                ("Joins", "Count", flag(outcome.joined)),
-                ("Holds", "Count", flag(outcome.held)),
-                ("Sales", "Count", flag(outcome.sold)),
-                (
-                    Event::CommitRetry.metric(),
-                    "Count",
-                    count(tally.get(Event::CommitRetry)),
-                ),
-                (
-                    Event::DynamoDbThrottle.metric(),
-                    "Count",
-                    count(tally.get(Event::DynamoDbThrottle)),
-                ),
-            ],
+                &[
+                    ("Joins", "Count", flag(outcome.joined)),
+                    ("Holds", "Count", flag(outcome.held)),
+                    ("Sales", "Count", flag(outcome.sold)),
+                ][..],
+                &counted(tally),
+            ]
+            .concat(),
         );
     if let (true, Some(code)) = (outcome.payment_refused, outcome.code) {
         line = line
@@ -250,20 +250,14 @@ pub fn tick_lines(
             .metrics(
                 &[&[]],
                 &[
-                    ("Ticks", "Count", Some(1.0)),
-                    ("TickLatency", "Milliseconds", millis(latency)),
-                    ("ConcertsDeferred", "Count", Some(report.deferred as f64)),
-                    (
-                        Event::CommitRetry.metric(),
-                        "Count",
-                        count(tally.get(Event::CommitRetry)),
-                    ),
-                    (
-                        Event::DynamoDbThrottle.metric(),
-                        "Count",
-                        count(tally.get(Event::DynamoDbThrottle)),
-                    ),
-                ],
+                    &[
+                        ("Ticks", "Count", Some(1.0)),
+                        ("TickLatency", "Milliseconds", millis(latency)),
+                        ("ConcertsDeferred", "Count", Some(report.deferred as f64)),
+                    ][..],
+                    &counted(tally),
+                ]
+                .concat(),
             )
             .render(at),
     );
