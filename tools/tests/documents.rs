@@ -97,21 +97,62 @@ fn api_md_lists_exactly_the_routes_the_router_serves() {
         );
         return;
     };
-    let listed: BTreeSet<String> = text
-        .lines()
-        .filter_map(|line| line.strip_prefix("| `"))
-        .filter_map(|rest| rest.split('`').next())
-        .map(|route| {
-            route
-                .split_whitespace()
-                .take(2)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .map(|route| route.split('?').next().unwrap_or_default().to_owned())
-        .filter(|route| route.starts_with(|c: char| c.is_ascii_uppercase()))
-        .collect();
-    assert_eq!(listed, router_routes());
+    let (listed, planned) = api_md_routes(&text);
+    let served = router_routes();
+    // A row marked (planned) is in the contract before any code serves it: it may be missing
+    // from the router, and only such a row may be.
+    let unserved: BTreeSet<String> = listed.difference(&served).cloned().collect();
+    assert!(
+        unserved.is_subset(&planned),
+        "listed in API.md, not served, not (planned): {:?}",
+        unserved.difference(&planned).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        served.difference(&listed).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "served but not listed in API.md"
+    );
+}
+
+/// `METHOD /path` of every route row of API.md's tables, and those of them marked (planned).
+fn api_md_routes(text: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut listed = BTreeSet::new();
+    let mut planned = BTreeSet::new();
+    for row in text.lines().filter_map(|line| line.strip_prefix("| `")) {
+        let mut cells = row.split(" | ");
+        let route = cells
+            .next()
+            .and_then(|cell| cell.split('`').next())
+            .unwrap_or_default();
+        let route = route
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let route = route.split('?').next().unwrap_or_default().to_owned();
+        if !route.starts_with(|c: char| c.is_ascii_uppercase()) {
+            continue;
+        }
+        if cells
+            .next()
+            .is_some_and(|what| what.trim_start().starts_with("(planned)"))
+        {
+            planned.insert(route.clone());
+        }
+        listed.insert(route);
+    }
+    (listed, planned)
+}
+
+#[test]
+fn a_planned_row_is_told_apart_from_a_served_one() {
+    let (listed, planned) = api_md_routes(
+        "| method and path | what | success |\n\
+         | `GET /a/{id}?x=` | a thing | `200` |\n\
+         | `GET /a/{id}/b` | (planned) its parts | `200` |\n",
+    );
+    assert_eq!(listed.len(), 2);
+    assert_eq!(planned.into_iter().collect::<Vec<_>>(), ["GET /a/{id}/b"]);
 }
 
 #[test]
