@@ -1,5 +1,5 @@
 //! The function binaries themselves, as Lambda runs them: spawned with Lambda's environment, they
-//! ask a stand-in Runtime API on 127.0.0.1 for an invocation, serve it against DynamoDB (moto)
+//! ask a stand-in Runtime API on 127.0.0.1 for an invocation, serve it against DynamoDB Local
 //! with the client they build for Lambda, and post the answer back. The handlers are tested
 //! everywhere else; this holds the `main`s, their runtime and their start-up to the contract.
 

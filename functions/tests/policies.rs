@@ -2,7 +2,7 @@
 //! actions that function sends, on the table alone: no action a deployed function needs is
 //! missing (it would answer 503 on AccessDenied), and none it never sends is granted.
 //!
-//! There is no AWS account here, so the real handlers run against DynamoDB on moto, each
+//! There is no AWS account here, so the real handlers run against DynamoDB Local, each
 //! function on a client of its own whose SDK interceptor records, for every request it
 //! transmits, the IAM actions that request needs and the table it names. The sample event of
 //! each function (`events/<function>.json`) drives its handler through the paths that send

@@ -1,5 +1,5 @@
 //! The simulator's meter against the wire: one small on-sale runs through the DynamoDB store on
-//! moto, with an SDK interceptor logging every request it transmits, and through the metered
+//! DynamoDB Local, with an SDK interceptor logging every request it transmits, and through the metered
 //! in-memory store. Step by step, the requests must agree: the same operations, the same keys,
 //! the same counts, the same consistency. Random ids differ between the runs and are masked.
 

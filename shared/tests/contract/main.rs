@@ -1,5 +1,19 @@
 //! The contract every store must honour: each scenario runs once on the in-memory store
 //! (`memory::…`) and once on DynamoDB (`dynamodb::…`, against `TEST_DYNAMODB_ENDPOINT`).
+//!
+//! The DynamoDB half runs on DynamoDB Local 3.3.1 (scripts/dynamodb-local), AWS's emulator, not
+//! on DynamoDB. Where it differs from the service, and what these scenarios rely on:
+//! - Every read is strongly consistent, `ConsistentRead: false` included. The only stale reads
+//!   here are the container cache's own (`booking/cache.rs`), which the scenarios move by the
+//!   clock; a replica's lag is not exercised, and nothing may rely on its absence: the store
+//!   reads eventually consistent only what a cache may hold stale anyway (the queue state).
+//! - Transactions that touch one item are serialized; none is ever cancelled with
+//!   `TransactionConflict` (600 racing transactions on one item, all applied). Races here are
+//!   decided by conditions alone, as the service decides them too; the store's retry of
+//!   conflict-only cancellations (`store/dynamo/request.rs`) is not reached.
+//! - No throttling and no per-partition ceiling: hot keys are the simulator's to find, and
+//!   throttles come from the fault proxy (the chaos test).
+//! - Limits are the service's: 100 items a transaction, 400 KB an item, 100 keys a BatchGet.
 
 mod world;
 

@@ -354,7 +354,7 @@ pub async fn a_payment_racing_expiry_and_release_never_double_sells(w: World) {
     }
 }
 
-/// 10,000 fans on memory, 1,000 on DynamoDB (moto serves one request at a time).
+/// 10,000 fans on memory, 1,000 on DynamoDB (DynamoDB Local shares the test machine's cores).
 pub async fn a_crowd_joining_at_once_gets_distinct_tokens_and_exact_positions(w: World) {
     let crowd = w.scale(10_000, 1_000);
     w.pause(SPRING, true).await;

@@ -49,7 +49,7 @@ impl World {
         World::over(Arc::new(MemoryStore::new()), true).await
     }
 
-    /// A crowd's size: larger in memory than against moto, which serves one request at a time.
+    /// A crowd's size: larger in memory than against DynamoDB Local, a JVM on the same two cores.
     pub fn scale(&self, on_memory: usize, on_dynamodb: usize) -> usize {
         if self.on_memory {
             on_memory

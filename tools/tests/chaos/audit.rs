@@ -40,7 +40,7 @@ pub async fn audit(api: &Api, fans: &[FanRecord], deadline: Instant) -> Vec<Stri
     wrong
 }
 
-/// The table itself, read directly at `dynamodb` (moto, not the fault proxy): the domain's
+/// The table itself, read directly at `dynamodb` (DynamoDB Local, not the fault proxy): the domain's
 /// audit of every seat, payment, reservation, balance and entry (no seat sold twice, every
 /// sold seat paid once and confirmed once, every balance the sum of its entries and never
 /// negative), and every receipt a fan was given stored as told.

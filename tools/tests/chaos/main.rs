@@ -1,13 +1,21 @@
-//! Chaos: the real local server on DynamoDB (moto) behind `scripts/fault_proxy.py`, which
+//! Chaos: the real local server on DynamoDB Local behind `scripts/fault_proxy.py`, which
 //! throttles, fails, loses and delays a share of DynamoDB's answers, while dozens of fans walk
 //! the whole journey over HTTP and retry as careful clients do. Afterwards, with faults off,
 //! the API must show that no seat was sold twice, no charge or payment applied twice, and no
 //! fan told a wrong answer about its own seat or key.
 //!
-//! Needs `TEST_FAULT_PROXY_ENDPOINT` (scripts/test starts the proxy in front of moto and sets
-//! it); required, never skipped, when `REQUIRE_DYNAMODB=1`. The run's report is written to
+//! Needs `TEST_FAULT_PROXY_ENDPOINT` (scripts/dynamodb-local starts the proxy in front of
+//! DynamoDB Local and sets it); required, never skipped, when `REQUIRE_DYNAMODB=1`. The run's report is written to
 //! `target/tmp/chaos-report.txt` (and its summary line, which scripts/test prints, to
 //! `chaos-summary.txt`); the server's log to `target/tmp/chaos-server.log`.
+//!
+//! What this relies on in DynamoDB Local (3.3.1), checked against the service's documented
+//! behaviour before the suite moved onto it: a `TransactWriteItems` repeated with its
+//! `ClientRequestToken` (the SDK sends one, and repeats it on a retry) succeeds again without
+//! writing, and with other parameters fails `IdempotentParameterMismatchException`; so a
+//! transaction whose answer the proxy lost is retried harmlessly, as in production. DynamoDB
+//! Local never throttles and never cancels for `TransactionConflict`: every throttle and 500
+//! here is the proxy's.
 
 mod audit;
 mod client;

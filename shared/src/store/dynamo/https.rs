@@ -95,7 +95,7 @@ impl Pool {
         let mut tcp = TcpConnector::new();
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
-        // `https_or_http`: a local DynamoDB (moto) is plain HTTP.
+        // `https_or_http`: a local DynamoDB is plain HTTP.
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config((**tls).clone())
             .https_or_http()

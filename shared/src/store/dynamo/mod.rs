@@ -33,11 +33,11 @@ pub const TTL_ATTRIBUTE: &str = "expires_at";
 /// How a store reaches DynamoDB.
 #[derive(Debug, Clone, Default)]
 pub struct Connection<'a> {
-    /// A local DynamoDB or moto instead of AWS.
+    /// A local DynamoDB (DynamoDB Local) instead of AWS.
     pub endpoint: Option<&'a str>,
     /// The most one attempt of a request may take before it is abandoned and retried. `None`
-    /// for local servers (moto serves one request at a time, so a queue of them is normal
-    /// there, and abandoning queued attempts only piles retries onto it).
+    /// for local servers (an emulator on a busy test machine may answer slowly under a crowd,
+    /// and abandoning its queued attempts only piles retries onto it).
     pub attempt_timeout: Option<std::time::Duration>,
     pub log: Option<meter::RequestLog>,
 }
@@ -61,8 +61,8 @@ impl DynamoStore {
     }
 
     /// A client from the standard AWS environment: profiles, the credential chain, the system's
-    /// certificates, for the tools on a developer's machine. With `endpoint` (a local DynamoDB or
-    /// moto), requests go there, with placeholder credentials and region when none are
+    /// certificates, for the tools on a developer's machine. With `endpoint` (a local DynamoDB),
+    /// requests go there, with placeholder credentials and region when none are
     /// configured.
     pub async fn connect(table: impl Into<String>, endpoint: Option<&str>) -> Self {
         Self::connect_with(
