@@ -41,6 +41,12 @@ use crate::store::{
 
 /// Seconds are counted once this old: a join's number lands within a round trip of its second.
 const COUNT_LAG_SECONDS: i64 = 2;
+/// The first second a tick may draw the pre-queue of a sale opening at `opens`: once the last
+/// second before the opening is counted.
+pub(crate) fn first_draw_second(opens: i64) -> i64 {
+    opens - 1 + COUNT_LAG_SECONDS
+}
+
 /// Fans are admitted from seconds this old: a join's entry lands right after its number.
 const ADMIT_LAG_SECONDS: i64 = 3;
 /// A queue idle this long after its last registration is retired (every container's

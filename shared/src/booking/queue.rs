@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use tracing::instrument;
 
-use super::{standing, QueueStatus, QueueTicket, Ticketing};
+use super::{admission, standing, QueueStatus, QueueTicket, Ticketing};
 use crate::domain::{
     BookingError, ConcertId, QueuePlace, QueueToken, Timestamp, UserId, QUEUE_SHARDS,
 };
@@ -345,13 +345,13 @@ impl Ticketing {
             None => {
                 let opens = concert.sale_opens_at.unwrap_or(now);
                 let until_open = (opens - now).max(0) as u64;
-                let until_draw = until_open + self.settings.admit_tick_seconds;
+                let draw_from = admission::first_draw_second(opens);
                 view(
                     QueueStatus::PreQueue,
                     None,
                     until_open,
                     dropped_after,
-                    standing::poll_after_draw(&self.settings, until_draw),
+                    standing::poll_after_draw(&self.settings, state, draw_from, now, phase),
                 )
             }
             Some(position) => {

@@ -1,4 +1,4 @@
-/// The tunable numbers of the rules; the defaults are those of API.md.
+/// The tunable numbers of the rules; the defaults are those `openapi.yaml` and the README give.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// How long a seat hold lasts.

@@ -108,12 +108,27 @@ pub(crate) fn until_next_tick(
     })
 }
 
-/// In the pre-queue: poll once the draw is done, spread over a window so that the whole
-/// pre-queue does not poll in the same second; never later than the idle limit allows.
-pub(crate) fn poll_after_draw(settings: &Settings, until_draw: u64) -> u64 {
+/// In the pre-queue: poll just after the draw, which the first tick at or after `draw_from`
+/// makes (`None` when no tick has run yet: a tick's interval after it, at most), spread per fan
+/// over three seconds as after any tick; never later than the idle limit allows.
+pub(crate) fn poll_after_draw(
+    settings: &Settings,
+    state: Option<&QueueStateRecord>,
+    draw_from: i64,
+    now: i64,
+    phase: u64,
+) -> u64 {
     let longest = (settings.waiting_idle_seconds / 3).max(1) as u64;
-    let spread = fastrand::u64(0..longest);
-    (until_draw + spread).clamp(1, longest)
+    let every = settings.admit_tick_seconds.max(1) as i64;
+    let draw_at = match state {
+        Some(s) if s.next_tick_at < draw_from => {
+            s.next_tick_at + (draw_from - s.next_tick_at + every - 1) / every * every
+        }
+        Some(s) => s.next_tick_at,
+        None => draw_from,
+    };
+    let until_draw = (draw_at - now).max(0) as u64;
+    (until_draw + 1 + (phase >> 32) % 3).clamp(1, longest)
 }
 
 #[cfg(test)]
@@ -225,5 +240,41 @@ mod tests {
             assert!(poll_after(&settings, 30, 0, phase) <= poll_after(&settings, 90, 0, phase));
         }
         assert_ne!(phase_of(place(1, 0, 1)), phase_of(place(1, 0, 2)));
+    }
+
+    #[test]
+    fn pre_queued_fans_poll_within_seconds_of_the_draw() {
+        let settings = Settings::default();
+        // Ticks at 100, 110, 120, ...: a draw due from 131 is the tick at 140.
+        let state = QueueStateRecord {
+            next_tick_at: 110,
+            ..QueueStateRecord::default()
+        };
+        for phase in (0..1_000u64).map(|p| p.wrapping_mul(0x9e37_79b9_7f4a_7c15)) {
+            let at = |now| now + poll_after_draw(&settings, Some(&state), 131, now, phase) as i64;
+            assert!((141..=143).contains(&at(77)), "{}", at(77));
+            assert!((141..=143).contains(&at(105)));
+            // Long before the opening: never later than a third of the idle limit.
+            assert_eq!(at(0) - 0, 100);
+            // The draw is late: soon after the next tick.
+            let late = QueueStateRecord {
+                next_tick_at: 150,
+                ..QueueStateRecord::default()
+            };
+            let after = poll_after_draw(&settings, Some(&late), 131, 145, phase);
+            assert!((6..=8).contains(&after), "{after}");
+        }
+        let spread: std::collections::BTreeSet<u64> = (0..100u64)
+            .map(|p| {
+                poll_after_draw(
+                    &settings,
+                    Some(&state),
+                    131,
+                    120,
+                    phase_of(place(1, 0, p as u32)),
+                )
+            })
+            .collect();
+        assert_eq!(spread.len(), 3, "spread over three seconds");
     }
 }

@@ -1,4 +1,4 @@
-//! What callers see: the bodies of API.md, in camelCase.
+//! What callers see: the bodies of `openapi.yaml`, in camelCase.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! One handler per endpoint: parse, call the operation, answer as API.md says.
+//! One handler per endpoint: parse, call the operation, answer as `openapi.yaml` says.
 
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request, Response};

@@ -1,4 +1,4 @@
-//! The HTTP contract of API.md over API Gateway's payload-2.0 requests: routes, request parsing,
+//! The HTTP contract (`openapi.yaml`) over API Gateway's payload-2.0 requests: routes, request parsing,
 //! handlers, and the one mapping from domain errors to problem+json.
 
 mod handlers;

@@ -1,4 +1,4 @@
-//! Reading a request: the caller, the headers of API.md, path and query parameters, and JSON
+//! Reading a request: the caller, the API's headers, path and query parameters, and JSON
 //! bodies (at most 16 KiB, objects only, no unknown fields).
 
 use lambda_http::request::RequestContext;

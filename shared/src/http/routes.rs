@@ -1,5 +1,5 @@
-//! Every route of API.md, once. The local server matches requests against this table; each
-//! Lambda function serves one row; tests hold `openapi.yaml` and `infra/` to it.
+//! Every route of the API (`openapi.yaml`), once. The local server matches requests against this
+//! table; each Lambda function serves one row; tests hold `openapi.yaml` and `infra/` to it.
 
 use crate::domain::BookingError;
 

@@ -71,6 +71,12 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|_| "3000".into())
         .parse()
         .context("PORT must be a port number")?;
+    // The port first: a taken one is said before anything is loaded or written.
+    let listener = TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| {
+            format!("binding 127.0.0.1:{port} (taken by another local server? set PORT to another port)")
+        })?;
 
     let store: Arc<dyn Store> = match &options.dynamodb {
         None => Arc::new(MemoryStore::new()),
@@ -103,9 +109,6 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
-    let listener = TcpListener::bind(("127.0.0.1", port))
-        .await
-        .with_context(|| format!("binding 127.0.0.1:{port}"))?;
     // Tests read this line to find the port.
     println!("listening on http://{}", listener.local_addr()?);
     let app = App {

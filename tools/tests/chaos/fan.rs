@@ -42,7 +42,7 @@ pub struct FanRecord {
     pub end: End,
     /// From the start of the journey to the end, whatever it was.
     pub took: Duration,
-    /// Answers a careful client following API.md should never get.
+    /// Answers a careful client following the README's retry rules should never get.
     pub surprises: Vec<String>,
 }
 
@@ -294,7 +294,7 @@ async fn hold(
                 reservation: r.clone(),
             }
         }
-        // An earlier attempt may have taken the seat for us: API.md answers a retried hold by
+        // An earlier attempt may have taken the seat for us: the API answers a retried hold by
         // its holder with 200, and GET /reservations lists our own.
         (409, "SEAT_UNAVAILABLE") if sent.retried => {
             match own_live_hold(api, fan, &seat, deadline).await? {
