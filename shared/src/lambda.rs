@@ -78,7 +78,7 @@ pub async fn admit_for_a_minute(
         let (report, tally) = metrics::tallied(booking.admit_waiting()).await;
         let report: AdmissionReport = report?;
         let took = tick_started.elapsed();
-        metrics.emit(|| metrics::tick_lines(&report, &tally, took, SystemTime::now()));
+        metrics.emit(|| metrics::tick_lines(&report.figures(), &tally, took, SystemTime::now()));
         minute.ticks += 1;
         minute.admitted += report.admitted();
         minute.dropped += report.dropped();

@@ -22,8 +22,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
 
-use crate::booking::{AdmissionReport, ConcertTick};
-
 /// The CloudWatch namespace of every metric.
 pub const NAMESPACE: &str = "Ticketing";
 
@@ -234,17 +232,30 @@ pub fn request_line(outcome: &RequestOutcome<'_>, tally: &Tally, at: SystemTime)
 }
 
 /// A tick's lines: one per concert it ticked, and one for the admitter.
+/// What a tick did, in the figures its lines carry: the operations describe their tick in these
+/// (`booking::AdmissionReport::figures`), so that metrics depend on nothing above them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TickFigures {
+    pub concerts: Vec<ConcertTickFigures>,
+    pub deferred: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConcertTickFigures {
+    pub concert_id: String,
+    pub waiting: u64,
+    pub active: u32,
+    pub admitted: usize,
+    pub dropped: usize,
+}
+
 pub fn tick_lines(
-    report: &AdmissionReport,
+    tick: &TickFigures,
     tally: &Tally,
     latency: Duration,
     at: SystemTime,
 ) -> Vec<String> {
-    let mut lines: Vec<String> = report
-        .concerts
-        .iter()
-        .map(|c| concert_line(c, at))
-        .collect();
+    let mut lines: Vec<String> = tick.concerts.iter().map(|c| concert_line(c, at)).collect();
     lines.push(
         Line::new()
             .metrics(
@@ -253,7 +264,7 @@ pub fn tick_lines(
                     &[
                         ("Ticks", "Count", Some(1.0)),
                         ("TickLatency", "Milliseconds", millis(latency)),
-                        ("ConcertsDeferred", "Count", Some(report.deferred as f64)),
+                        ("ConcertsDeferred", "Count", Some(tick.deferred as f64)),
                     ][..],
                     &counted(tally),
                 ]
@@ -264,16 +275,16 @@ pub fn tick_lines(
     lines
 }
 
-fn concert_line(tick: &ConcertTick, at: SystemTime) -> String {
+fn concert_line(tick: &ConcertTickFigures, at: SystemTime) -> String {
     Line::new()
-        .dimension("ConcertId", tick.concert_id.as_str())
+        .dimension("ConcertId", &tick.concert_id)
         .metrics(
             &[&["ConcertId"]],
             &[
-                ("Waiting", "Count", Some(tick.state.waiting() as f64)),
-                ("Active", "Count", Some(f64::from(tick.state.active))),
-                ("Admitted", "Count", Some(tick.admitted.len() as f64)),
-                ("Dropped", "Count", Some(tick.dropped.len() as f64)),
+                ("Waiting", "Count", Some(tick.waiting as f64)),
+                ("Active", "Count", Some(f64::from(tick.active))),
+                ("Admitted", "Count", Some(tick.admitted as f64)),
+                ("Dropped", "Count", Some(tick.dropped as f64)),
             ],
         )
         .render(at)

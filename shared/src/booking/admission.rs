@@ -76,6 +76,24 @@ impl AdmissionReport {
     pub fn dropped(&self) -> usize {
         self.concerts.iter().map(|c| c.dropped.len()).sum()
     }
+
+    /// The tick in the figures its metric lines carry.
+    pub fn figures(&self) -> crate::metrics::TickFigures {
+        crate::metrics::TickFigures {
+            concerts: self
+                .concerts
+                .iter()
+                .map(|c| crate::metrics::ConcertTickFigures {
+                    concert_id: c.concert_id.to_string(),
+                    waiting: c.state.waiting(),
+                    active: c.state.active,
+                    admitted: c.admitted.len(),
+                    dropped: c.dropped.len(),
+                })
+                .collect(),
+            deferred: self.deferred,
+        }
+    }
 }
 
 /// What one tick did for one concert, and the state it left.

@@ -1,4 +1,4 @@
-//! The admission settings operators may turn live, with the ranges API.md allows.
+//! The admission settings operators may turn live, with the ranges the API allows.
 
 use super::BookingError;
 

@@ -1,5 +1,13 @@
 use super::Timestamp;
-use crate::store::StoreError;
+
+/// What a store says when a request fails: raised by the stores, carried by [`BookingError`].
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database request failed: {0}")]
+    Request(String),
+    #[error("stored item does not match its shape: {0}")]
+    Corrupt(String),
+}
 
 /// Everything that can go wrong in the service, named as the API names it. The HTTP edge maps
 /// each variant to a status and a stable `code` in one place (`http::problem`).

@@ -9,7 +9,7 @@ mod seat;
 mod time;
 
 pub use admission::{AdmitPerTick, MaxActive};
-pub use error::BookingError;
+pub use error::{BookingError, StoreError};
 pub use ids::{
     ConcertId, IdempotencyKey, OperatorId, PaymentId, QueueToken, ReservationId, UserId,
 };

@@ -26,13 +26,9 @@ pub use memory::MemoryStore;
 pub use metered::MeteredStore;
 pub use records::*;
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database request failed: {0}")]
-    Request(String),
-    #[error("stored item does not match its shape: {0}")]
-    Corrupt(String),
-}
+/// The error a store raises is the domain's (`domain::StoreError`): the operations and the HTTP
+/// edge name it without reaching up into the store.
+pub use crate::domain::StoreError;
 
 /// The result of a conditional commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
