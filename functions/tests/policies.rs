@@ -737,14 +737,14 @@ async fn drive(f: &Functions) {
     assert_eq!((minute.admitted, minute.dropped), (2, 2));
 
     // ---- START+321: bob and cho buy the two seats whose holds ended (a payment spends its
-    // token: one purchase per admission); the third tick sees the concert sold out, and a late
-    // fan is told.
+    // token: one purchase per admission); the third tick, in the next minute's slot, sees the
+    // concert sold out, and a late fan is told.
     clock.advance(1);
     f.charged("fan-bob", 50_000).await;
     f.bought("fan-bob", &bob, 2).await;
     f.charged("fan-cho", 50_000).await;
     f.bought("fan-cho", &cho, 3).await;
-    clock.advance(9);
+    clock.advance(39);
     let minute = f.tick().await;
     assert_eq!((minute.admitted, minute.dropped), (0, 0));
     let (status, room) = f

@@ -3,14 +3,14 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_http::{service_fn, Error, Request};
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::Value;
+use tracing::warn;
 
-use crate::booking::AdmissionReport;
 use crate::http::{handle, App, Endpoint};
 use crate::metrics::{self, MetricsSink};
 use crate::Ticketing;
@@ -58,40 +58,65 @@ fn on_the_calling_thread(serve: impl Future<Output = Result<(), Error>>) -> Resu
 #[serde(rename_all = "camelCase")]
 pub struct MinuteOfAdmission {
     pub ticks: u32,
+    /// Ticks that could not read which queues are live; the next slot tries again.
+    pub failed_ticks: u32,
     pub admitted: usize,
     pub dropped: usize,
     pub deferred: usize,
 }
 
-/// The schedule fires once a minute; this ticks every `admit_tick_seconds` within it, stopping
-/// early rather than running into the invocation's deadline. Each tick leaves its metric lines.
+/// Room left before the invocation's deadline when a tick starts.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
+
+/// The schedule fires once a minute; this ticks at each slot (a multiple of
+/// `admit_tick_seconds` on the clock) from now until the slot the next minute's event takes,
+/// stopping early rather than running into the invocation's deadline. Slots are the same on
+/// every admitter, so a second delivery of the event, or a minute that overruns into the next,
+/// ticks the same slots, and the tick's claim lets only one through. A tick that fails is
+/// logged and counted; the next slot tries again. Each tick leaves its metric lines.
 pub async fn admit_for_a_minute(
     booking: &Ticketing,
     metrics: &MetricsSink,
     deadline: SystemTime,
 ) -> Result<MinuteOfAdmission, Error> {
-    let every = Duration::from_secs(booking.settings().admit_tick_seconds.max(1));
-    let started = Instant::now();
+    let every = booking.settings().admit_tick_seconds.max(1);
+    let start = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
     let mut minute = MinuteOfAdmission::default();
-    loop {
-        let tick_started = Instant::now();
-        let (report, tally) = metrics::tallied(booking.admit_waiting()).await;
-        let report: AdmissionReport = report?;
-        let took = tick_started.elapsed();
-        metrics.emit(|| metrics::tick_lines(&report.figures(), &tally, took, SystemTime::now()));
-        minute.ticks += 1;
-        minute.admitted += report.admitted();
-        minute.dropped += report.dropped();
-        minute.deferred += report.deferred;
-        let next = started + every * minute.ticks;
+    for slot in start / every..(start + 60) / every {
+        let at = UNIX_EPOCH + Duration::from_secs(slot * every);
+        let wait = at.duration_since(SystemTime::now()).unwrap_or_default();
         let time_left = deadline
             .duration_since(SystemTime::now())
             .unwrap_or_default();
-        if next >= started + Duration::from_secs(60)
-            || next.saturating_duration_since(Instant::now()) + Duration::from_secs(5) > time_left
-        {
-            return Ok(minute);
+        // The slot now is always ticked; a later one only with room to finish.
+        if !wait.is_zero() && wait + DEADLINE_MARGIN > time_left {
+            break;
         }
-        tokio::time::sleep_until(next.into()).await;
+        tokio::time::sleep(wait).await;
+        let tick_started = Instant::now();
+        let (report, tally) = metrics::tallied(booking.admit_waiting()).await;
+        let took = tick_started.elapsed();
+        let figures = match report {
+            Ok(report) => {
+                minute.ticks += 1;
+                minute.admitted += report.admitted();
+                minute.dropped += report.dropped();
+                minute.deferred += report.deferred;
+                report.figures()
+            }
+            Err(error) => {
+                warn!(%error, "admission tick failed; the next slot tries again");
+                minute.failed_ticks += 1;
+                metrics::TickFigures {
+                    failed: true,
+                    ..metrics::TickFigures::default()
+                }
+            }
+        };
+        metrics.emit(|| metrics::tick_lines(&figures, &tally, took, SystemTime::now()));
     }
+    Ok(minute)
 }

@@ -7,8 +7,9 @@
 //!   and, when they happened, `Joins`, `Holds`, `Sales`, `CommitRetries`,
 //!   `DynamoDbThrottles` (service-wide), and `PaymentsRefused` by `Code`;
 //! - a tick, per concert (`ConcertId`): `Waiting`, `Active`, `Admitted`, `Dropped`;
-//! - a tick, for the admitter: `Ticks`, `TickLatency`, `ConcertsDeferred` (a concert whose tick
-//!   failed or lost a race: its fans wait a tick longer).
+//! - a tick, for the admitter: `Ticks` (or `TickFailures`, when it could not read which queues
+//!   are live), `TickLatency`, `ConcertsDeferred` (a concert whose tick failed or found its
+//!   slot taken: its fans wait a tick longer).
 //!
 //! Events deep in an operation (a commit refused and retried, a throttled DynamoDB attempt) are
 //! counted in a task-local tally that the request or tick opens around its work, so that
@@ -238,6 +239,9 @@ pub fn request_line(outcome: &RequestOutcome<'_>, tally: &Tally, at: SystemTime)
 pub struct TickFigures {
     pub concerts: Vec<ConcertTickFigures>,
     pub deferred: usize,
+    /// The tick could not even learn which queues are live: it counts as `TickFailures`, not
+    /// as one of the `Ticks`.
+    pub failed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -262,7 +266,11 @@ pub fn tick_lines(
                 &[&[]],
                 &[
                     &[
-                        ("Ticks", "Count", Some(1.0)),
+                        if tick.failed {
+                            ("TickFailures", "Count", Some(1.0))
+                        } else {
+                            ("Ticks", "Count", Some(1.0))
+                        },
                         ("TickLatency", "Milliseconds", millis(latency)),
                         ("ConcertsDeferred", "Count", Some(tick.deferred as f64)),
                     ][..],

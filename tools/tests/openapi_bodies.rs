@@ -968,7 +968,11 @@ fn the_check_refuses_what_the_document_does_not_say() {
     refused(&|t| t["pollAfterSeconds"] = json!(0));
     refused(&|t| t["token"] = json!("aurora-nights.98af752a180a45efb6907ece56518902"));
     refused(&|t| t["status"] = json!("PRE_QUEUE"));
-    refused(&|t| t["position"] = Value::Null);
+    refused(&|t| t["position"] = json!(0));
+    refused(&|t| {
+        t["status"] = json!("ACTIVE");
+        t["position"] = Value::Null;
+    });
     refused(&|t| t["status"] = json!("SOLD_OUT"));
     refused(&|t| t["expiresAt"] = json!("2026-12-01T10:05:40.5Z"));
 

@@ -2,41 +2,59 @@
 //! queue order, per concert with a live queue.
 //!
 //! What a tick does for one concert, and why it scales with the fans it admits:
-//! 1. Reads the queue state (its own last write), the operators' control item and the catalog.
-//! 2. Counts the seconds that have settled (two seconds old: joins in flight have landed): one
-//!    BatchGet of each counter's minute item, and the counts written as pages, before the state
-//!    that refers to them.
-//! 3. Learns every date's seats from one item per date (one BatchGet of 100 dates): sold, held by
+//! 1. Reads the queue state (the last tick's), the operators' control item and the catalog.
+//! 2. Takes the tick's claim (the `VERSION` item) for its slot, the ADMIT_TICK_SECONDS interval
+//!    it ticks for: one version up from the state's, and only if no tick holds this slot or a
+//!    later one. Every write after it is conditional on the claim, so two ticks never both
+//!    admit, and a second delivery of the same tick (EventBridge delivers at least once), or an
+//!    overlapping minute, finds the slot taken and leaves. A claim left by a tick that died (a
+//!    version beyond the state's, an earlier slot) is taken over; what that tick committed
+//!    counts (below), what it did not is done again.
+//! 3. Seals and counts the seconds that have settled (two seconds old): one UpdateItem per
+//!    counter item (64 a minute) that marks it counted through that second and returns its
+//!    counts. A number drawn after the seal is refused (the join draws in a later second), so
+//!    no fan is drawn into a second already counted, whatever the clocks say. The counts go into
+//!    pages before the state that refers to them.
+//! 4. Learns every date's seats from one item per date (one BatchGet of 100 dates): sold, held by
 //!    a live hold, free. Sales are counted against the admission batch of the token that paid,
 //!    so the active count is exact without reading a single ticket.
-//! 4. Admits at most ADMIT_PER_TICK, never past MAX_ACTIVE nor past ACTIVE_PER_FREE_SEAT times
+//! 5. At the opening, draws the pre-queue's lottery once: the draw is kept on the claim before
+//!    anyone is admitted by it, and every tick after (one that takes over a dead tick's claim
+//!    included) uses the draw kept there.
+//! 6. Admits at most ADMIT_PER_TICK, never past MAX_ACTIVE nor past ACTIVE_PER_FREE_SEAT times
 //!    the free seats: nobody while every seat is held or sold. The pre-queue's lottery order
 //!    first, then first come, first served, from seconds at least three seconds old (their
 //!    entries are written).
-//! 5. Walks the queue in chunks: one Query per counter for the chunk's entries, one BatchGet per
-//!    100 tickets, then transactions of 99 admissions, drops (fans idle past
-//!    WAITING_IDLE_SECONDS) and numbers nobody claimed, each also checking that the state is
-//!    still the version this tick read: two ticks that race cannot both admit.
-//! 6. Writes the state, conditional on that version.
+//! 7. Walks the queue in chunks: one Query per counter for the chunk's entries (the whole key
+//!    range: a stray entry cannot push a real one out of a page), one BatchGet per 100 tickets,
+//!    then transactions of 99 admissions, drops (fans idle past WAITING_IDLE_SECONDS) and
+//!    numbers nobody claimed. Each transaction adds its admissions to the claim's `pending`
+//!    count for this second: if the tick dies before its state is written, the next tick counts
+//!    them as active from its first read. A transaction refused because a ticket moved (a poll
+//!    racing a drop) ends the walk there; the state records the progress up to it, and the next
+//!    tick judges the rest again.
+//! 8. Writes the state under the claim, folding the pending counts into its admission batches.
 //!
 //! Requests therefore grow with the fans admitted divided by DynamoDB's batch and transaction
 //! sizes, plus a constant per concert; and only concerts whose queue joins registered are
-//! visited, not the catalog. A tick that dies half-way leaves admitted tickets whose batch the
-//! next tick finds and counts.
+//! visited, not the catalog.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap as HashMap;
-use tracing::{instrument, warn};
+use tracing::{debug, instrument, warn};
 
 use super::cache::REGISTER_EVERY_SECONDS;
 use super::{Lottery, Ticketing};
-use crate::domain::{BookingError, ConcertDate, ConcertId, QueuePlace, QueueToken, UserId};
+use crate::domain::{
+    BookingError, ConcertDate, ConcertId, QueuePlace, QueueToken, StoreError, UserId,
+};
 use crate::store::{
     page_of, page_seconds, AdmissionBatch, AdmissionBatchPlan, CommitOutcome, ConcertRecord,
-    DateStanding, LiveQueue, LotteryRecord, QueueEntryRecord, QueuePageRecord, QueueStateRecord,
-    SeatCounts, SecondCounts, TicketRecord, TicketStatus, ADMISSION_BATCH_ITEMS,
+    DateSeatsRecord, DateStanding, LiveQueue, LotteryRecord, QueueEntryRecord, QueuePageRecord,
+    QueueStateRecord, SeatCounts, SecondCounts, TickClaim, TickClaimRecord, TicketRecord,
+    TicketStatus, ADMISSION_BATCH_ITEMS,
 };
 
 /// Seconds are counted once this old: a join's number lands within a round trip of its second.
@@ -47,8 +65,16 @@ pub(crate) fn first_draw_second(opens: i64) -> i64 {
     opens - 1 + COUNT_LAG_SECONDS
 }
 
+/// A draw lands within this long of its second, whatever a container's clock says (a join's
+/// requests end within its function's budget, and clocks differ by far less): the counters of
+/// minutes older than this are only read, never sealed.
+const DRAWS_LAND_WITHIN_SECONDS: i64 = 120;
 /// Fans are admitted from seconds this old: a join's entry lands right after its number.
 const ADMIT_LAG_SECONDS: i64 = 3;
+/// Registrations land out of the order of their seconds (a slow join's after a faster one's),
+/// and containers' clocks differ: counting starts this long before the first registration, so
+/// that an earlier second registered late is counted all the same.
+const REGISTRATION_SLACK_SECONDS: i64 = 60;
 /// A queue idle this long after its last registration is retired (every container's
 /// registration memo has lapsed by then, so the next join registers it again).
 const RETIRE_AFTER_SECONDS: i64 = 2 * REGISTER_EVERY_SECONDS;
@@ -56,13 +82,15 @@ const RETIRE_AFTER_SECONDS: i64 = 2 * REGISTER_EVERY_SECONDS;
 const COUNT_AT_MOST_SECONDS: i64 = 3_600;
 /// Numbers examined per round of the walk (one Query per counter, one BatchGet per 100).
 const WALK_CHUNK: usize = 10_000;
+/// How often a tick sends a call that failed on the way (see [`again`]).
+const TICK_CALL_ATTEMPTS: u32 = 3;
 /// How much each tick weighs in the admission rate that estimated waits follow.
 const RATE_WEIGHT: f64 = 0.3;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AdmissionReport {
     pub concerts: Vec<ConcertTick>,
-    /// Concerts whose tick failed or lost a race; the next tick does them again.
+    /// Concerts whose tick failed, or found its slot taken; the next tick does them again.
     pub deferred: usize,
     /// Queues forgotten because nobody waits or is active.
     pub retired: usize,
@@ -92,6 +120,7 @@ impl AdmissionReport {
                 })
                 .collect(),
             deferred: self.deferred,
+            failed: false,
         }
     }
 }
@@ -128,29 +157,84 @@ enum Verdict {
     Drop(UserId, QueueToken, i64),
     /// Nobody's entry claims the number: mark it passed.
     Void,
-    /// Already handled, or a ticket since replaced: pass it.
+    /// Already admitted (and counted), a ticket since replaced, or nobody's: pass it.
     Pass,
-    /// Admitted by a tick that died before writing its state: count it in its batch.
-    Recovered(i64),
+}
+
+impl Verdict {
+    fn uses_slot(&self) -> bool {
+        matches!(self, Verdict::Admit(..))
+    }
+}
+
+/// How far the walk has gone: numbers passed, and the last first-come place passed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Progress {
+    processed: u64,
+    cursor: Option<QueuePlace>,
+}
+
+impl Progress {
+    fn of(state: &QueueStateRecord) -> Self {
+        Progress {
+            processed: state.processed,
+            cursor: state.cursor,
+        }
+    }
+}
+
+/// The state's count after a tick counted: how far, how many numbers, the pre-queue's share,
+/// and the pages it wrote.
+#[derive(Debug, Clone, PartialEq)]
+struct Counted {
+    through: i64,
+    known: u64,
+    pre_queue: u64,
+    pages: Vec<i64>,
+}
+
+impl Counted {
+    fn apply(self, state: &mut QueueStateRecord) {
+        state.counted_through = self.through;
+        state.known = self.known;
+        state.pre_queue = self.pre_queue;
+        state.pages.extend(self.pages);
+        state.pages.sort_unstable();
+        state.pages.dedup();
+    }
+}
+
+/// One number judged, and the progress once it is passed.
+#[derive(Debug, Clone, PartialEq)]
+struct Judged {
+    verdict: Verdict,
+    place: QueuePlace,
+    after: Progress,
 }
 
 impl Ticketing {
-    /// One tick over every live queue.
+    /// One tick over every live queue. A concert whose tick fails is deferred to the next
+    /// tick; only failing to read which queues are live fails the whole tick.
     #[instrument(skip(self))]
     pub async fn admit_waiting(&self) -> Result<AdmissionReport, BookingError> {
         let now = self.now().epoch_seconds();
         let mut report = AdmissionReport::default();
-        for queue in self.store.live_queues().await? {
+        for queue in again(|| self.store.live_queues()).await? {
             match self.tick_queue(&queue).await {
                 Ok(Some(tick)) => {
-                    if tick.idle()
-                        && now - queue.last_registered >= RETIRE_AFTER_SECONDS
-                        && self
+                    if tick.idle() && now - queue.last_registered >= RETIRE_AFTER_SECONDS {
+                        match self
                             .store
                             .retire_queue(&queue.concert_id, queue.last_registered)
-                            .await?
-                    {
-                        report.retired += 1;
+                            .await
+                        {
+                            Ok(true) => report.retired += 1,
+                            Ok(false) => {}
+                            // Still idle at the next tick, which retires it then.
+                            Err(error) => {
+                                warn!(concert = %queue.concert_id, %error, "retiring failed")
+                            }
+                        }
                     }
                     report.concerts.push(tick);
                 }
@@ -164,8 +248,8 @@ impl Ticketing {
         Ok(report)
     }
 
-    /// One tick for one concert, registered or not: `None` when another tick (or a fan's poll
-    /// racing a drop) moved the queue first; the next tick does it again.
+    /// One tick for one concert, registered or not: `None` when another tick holds its slot
+    /// (or took its claim over); the next tick does it again.
     pub async fn admit_concert(
         &self,
         concert: &ConcertId,
@@ -190,19 +274,18 @@ impl Ticketing {
         let t = now.epoch_seconds();
         let concert_id = &queue.concert_id;
         let (concert, previous, control) = tokio::join!(
-            self.cache.concert(&*self.store, concert_id),
-            self.store.queue_state(concert_id, true),
-            self.store.queue_control(concert_id),
+            again(|| self.cache.concert(&*self.store, concert_id)),
+            again(|| self.store.queue_state(concert_id, true)),
+            again(|| self.store.queue_control(concert_id)),
         );
         let (previous, control) = (previous?, control?);
         let Some(concert) = concert? else {
             // Registered by joins for a concert that does not exist: nothing to tick.
             return Ok(Some(ConcertTick::new(concert_id)));
         };
-        let expected_version = previous.as_ref().map_or(0, |s| s.version);
+        let seen = previous.as_ref().map_or(0, |s| s.version);
         let mut state = previous.clone().unwrap_or_else(|| {
-            let from = queue
-                .first_registered
+            let from = (queue.first_registered - REGISTRATION_SLACK_SECONDS)
                 .max(concert.queue_opens_at.unwrap_or(i64::MIN));
             QueueStateRecord {
                 counted_from: from,
@@ -210,10 +293,24 @@ impl Ticketing {
                 ..QueueStateRecord::default()
             }
         });
-
-        self.count(&concert, &mut state, queue.first_registered, t)
-            .await?;
-        let sold_by_batch = self.learn_seats(&concert, &mut state, now).await?;
+        // The claim, the count and the seats at once: counting writes nothing that a tick
+        // without the claim could not write too.
+        let (claim, counted, seats) = tokio::join!(
+            self.claim(concert_id, seen, t),
+            self.count(&concert, &state, queue.first_registered, t),
+            self.read_seats(&concert, now),
+        );
+        let Some(claim) = claim? else {
+            debug!(concert = %concert_id, "the slot is another tick's");
+            return Ok(None);
+        };
+        state.version = claim.version;
+        // What ticks that died under their claims admitted: active from now on, exactly.
+        for (admitted_at, count) in &claim.pending {
+            add_to_batch(&mut state.batches, *admitted_at, *count);
+        }
+        counted?.apply(&mut state);
+        let sold_by_batch = Self::learn_seats(&concert, &mut state, &seats?, t);
         state
             .batches
             .retain(|b| b.admitted_at + self.settings.active_seconds > t);
@@ -231,13 +328,23 @@ impl Ticketing {
             .unwrap_or(self.settings.admit_per_tick);
         let max_active = control.max_active.unwrap_or(self.settings.max_active);
         let sale_open = concert.sale_opens_at.is_none_or(|opens| t >= opens);
+        if state.lottery.is_none() {
+            state.lottery = claim.lottery;
+        }
         if let Some(opens) = concert.sale_opens_at {
             if sale_open && state.lottery.is_none() && state.counted_through >= opens - 1 {
-                state.lottery = Some(LotteryRecord {
+                let draw = LotteryRecord {
                     seed: fastrand::u64(..),
                     size: state.pre_queue,
                     drawn_at: t,
-                });
+                };
+                // Kept on the claim before anyone is admitted by it: one draw, ever.
+                let Some(kept) =
+                    again(|| self.store.keep_draw(concert_id, claim.version, &draw)).await?
+                else {
+                    return Ok(None);
+                };
+                state.lottery = Some(kept);
             }
         }
         let sold_out = !state.dates.is_empty() && state.dates.iter().all(|d| d.unsold == 0);
@@ -253,61 +360,23 @@ impl Ticketing {
         };
 
         let mut tick = ConcertTick::new(concert_id);
-        let verdicts = if slots > 0 {
-            self.walk(&concert, &mut state, slots as usize, t).await?
+        let judged = if slots > 0 {
+            self.walk(&concert, &state, slots as usize, t).await?
         } else {
             Vec::new()
         };
-        Self::prune_pages(&concert, &mut state);
-        let active_until = t + self.settings.active_seconds;
-        let mut recovered: BTreeMap<i64, u32> = BTreeMap::new();
-        let mut plan = self.plan(concert_id, expected_version, t, active_until);
-        for (place, verdict) in verdicts {
-            match verdict {
-                Verdict::Admit(user, token) => {
-                    tick.admitted.push((user.clone(), token.clone()));
-                    plan.admit.push((user, token));
-                }
-                Verdict::Drop(user, token, seen) => {
-                    tick.dropped.push((user.clone(), token.clone()));
-                    plan.drop.push((user, token, seen));
-                }
-                Verdict::Void => plan.voids.push(place),
-                Verdict::Recovered(at) => *recovered.entry(at).or_default() += 1,
-                Verdict::Pass => {}
-            }
-            if plan.len() == ADMISSION_BATCH_ITEMS {
-                let full = std::mem::replace(
-                    &mut plan,
-                    self.plan(concert_id, expected_version, t, active_until),
-                );
-                if self.store.commit_admission_batch(&full).await? != CommitOutcome::Committed {
-                    return Ok(None);
-                }
-            }
-        }
-        if !plan.is_empty()
-            && self.store.commit_admission_batch(&plan).await? != CommitOutcome::Committed
-        {
+        let Some(reached) = self
+            .commit_walk(&concert, &state, judged, t, &mut tick)
+            .await?
+        else {
             return Ok(None);
-        }
+        };
+        state.processed = reached.processed;
+        state.cursor = reached.cursor;
+        Self::prune_pages(&concert, &mut state);
 
         let admitted = tick.admitted.len() as u32;
-        *recovered.entry(t).or_default() += admitted;
-        for (admitted_at, count) in recovered.into_iter().filter(|(_, n)| *n > 0) {
-            // One batch per second: a sale counts against the second its token was admitted.
-            match state
-                .batches
-                .iter_mut()
-                .find(|b| b.admitted_at == admitted_at)
-            {
-                Some(batch) => batch.admitted += count,
-                None => state.batches.push(AdmissionBatch {
-                    admitted_at,
-                    admitted: count,
-                }),
-            }
-        }
+        add_to_batch(&mut state.batches, t, admitted);
         let elapsed = previous
             .as_ref()
             .map(|p| t - p.tick_at)
@@ -318,7 +387,6 @@ impl Ticketing {
             Some(p) => RATE_WEIGHT * instant + (1.0 - RATE_WEIGHT) * p.admission_rate,
             None => instant,
         };
-        state.version = expected_version + 1;
         state.tick_at = t;
         state.next_tick_at = t + self.settings.admit_tick_seconds as i64;
         state.admitted_total += u64::from(admitted);
@@ -333,68 +401,164 @@ impl Ticketing {
         state.paused = control.paused;
         state.admit_per_tick = admit_per_tick;
         state.max_active = max_active;
-        if self
-            .store
-            .commit_queue_state(concert_id, &state, expected_version)
-            .await?
+        if sold_out && !previous.as_ref().is_some_and(|p| p.sold_out) {
+            // Before the state: should this fail, the next tick sees the sell-out anew.
+            again(|| self.store.mark_sold_out(concert_id)).await?;
+        }
+        let mut settled: Vec<i64> = claim.pending.keys().copied().collect();
+        if admitted > 0 && !claim.pending.contains_key(&t) {
+            settled.push(t);
+        }
+        // Safe to send again: a state committed already is committed the same way twice.
+        if again(|| self.store.commit_queue_state(concert_id, &state, &settled)).await?
             != CommitOutcome::Committed
         {
             return Ok(None);
         }
-        if sold_out && !previous.as_ref().is_some_and(|p| p.sold_out) {
-            self.store.mark_sold_out(concert_id).await?;
-        }
+        debug!(
+            concert = %concert_id,
+            version = state.version,
+            counted_through = state.counted_through,
+            known = state.known,
+            processed = state.processed,
+            slots,
+            admitted,
+            "ticked"
+        );
         self.cache.keep_state(concert_id, Some(state.clone()), t);
         tick.state = state;
         Ok(Some(tick))
     }
 
-    fn plan(
+    /// Takes the tick's claim for the slot `t` falls in: `None` when this slot is ticked
+    /// already, or held by another tick.
+    async fn claim(
         &self,
         concert: &ConcertId,
-        version: u64,
-        admitted_at: i64,
-        active_until: i64,
-    ) -> AdmissionBatchPlan {
-        AdmissionBatchPlan {
-            concert_id: concert.clone(),
-            state_version: version,
+        seen: u64,
+        t: i64,
+    ) -> Result<Option<TickClaimRecord>, BookingError> {
+        let slot = t.div_euclid(self.settings.admit_tick_seconds.max(1) as i64);
+        Ok(match self.store.claim_tick(concert, seen, slot).await? {
+            TickClaim::Claimed(claim) => Some(claim),
+            // A tick claimed after the last state, at an earlier slot, and never wrote its
+            // state: it died, or is too slow to finish. This one takes over; that one's later
+            // writes are refused.
+            TickClaim::Held(current) if current.version > seen && current.slot < slot => match self
+                .store
+                .claim_tick(concert, current.version, slot)
+                .await?
+            {
+                TickClaim::Claimed(claim) => Some(claim),
+                TickClaim::Held(_) => None,
+            },
+            TickClaim::Held(_) => None,
+        })
+    }
+
+    /// Commits the walk's verdicts in transactions, in order, and returns how far the walk got:
+    /// to the end, or to just before a transaction that was refused because a ticket moved.
+    /// `None` when the claim was lost: another tick took over.
+    async fn commit_walk(
+        &self,
+        concert: &ConcertRecord,
+        state: &QueueStateRecord,
+        judged: Vec<Judged>,
+        t: i64,
+        tick: &mut ConcertTick,
+    ) -> Result<Option<Progress>, BookingError> {
+        let active_until = t + self.settings.active_seconds;
+        let plan = || AdmissionBatchPlan {
+            concert_id: concert.concert_id.clone(),
+            claim_version: state.version,
             admit: Vec::new(),
-            admitted_at,
+            admitted_at: t,
             active_until,
             drop: Vec::new(),
             voids: Vec::new(),
+        };
+        let mut reached = Progress::of(state);
+        let mut batch = plan();
+        let mut batch_reaches;
+        let count = judged.len();
+        for (i, judged) in judged.into_iter().enumerate() {
+            match judged.verdict {
+                // Nothing to write: passed at once, unless it follows what must be written.
+                Verdict::Pass if batch.is_empty() => reached = judged.after,
+                Verdict::Pass => {}
+                Verdict::Admit(user, token) => batch.admit.push((user, token)),
+                Verdict::Drop(user, token, seen) => batch.drop.push((user, token, seen)),
+                Verdict::Void => batch.voids.push(judged.place),
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            batch_reaches = judged.after;
+            if batch.len() < ADMISSION_BATCH_ITEMS && i + 1 < count {
+                continue;
+            }
+            let full = std::mem::replace(&mut batch, plan());
+            match self.store.commit_admission_batch(&full).await? {
+                CommitOutcome::Committed => {
+                    reached = batch_reaches;
+                    tick.admitted.extend(full.admit);
+                    tick.dropped
+                        .extend(full.drop.into_iter().map(|(user, token, _)| (user, token)));
+                }
+                // A ticket or an entry moved since it was judged: the rest waits for the
+                // next tick, which judges it again.
+                CommitOutcome::Refused => return Ok(Some(reached)),
+                CommitOutcome::ClaimLost => return Ok(None),
+            }
         }
+        Ok(Some(reached))
     }
 
-    /// Counts the settled seconds since the last count into pages, and the state's totals. A
-    /// queue registered again after it was retired had no joins in between: counting resumes
-    /// at its registration.
+    /// Seals and counts the settled seconds since the last count into pages, and returns the
+    /// state as counted. A queue registered again after it was retired had no joins in
+    /// between: counting resumes shortly before its registration. Any tick may do this, with
+    /// or without the claim: seals only rise, and a page only gains the counts of sealed
+    /// seconds, which are the same whoever counts them.
     async fn count(
         &self,
         concert: &ConcertRecord,
-        state: &mut QueueStateRecord,
+        state: &QueueStateRecord,
         registered: i64,
         now: i64,
-    ) -> Result<(), BookingError> {
-        let from = (state.counted_through + 1).max(registered);
+    ) -> Result<Counted, BookingError> {
+        let mut counted = Counted {
+            through: state.counted_through,
+            known: state.known,
+            pre_queue: state.pre_queue,
+            pages: Vec::new(),
+        };
+        let from = (state.counted_through + 1).max(registered - REGISTRATION_SLACK_SECONDS);
         let through = (now - COUNT_LAG_SECONDS).min(from + COUNT_AT_MOST_SECONDS - 1);
         if through < from {
-            return Ok(());
+            return Ok(counted);
         }
-        let drawn = self
-            .store
-            .queue_counts(&concert.concert_id, from, through)
-            .await?;
+        let sealed = again(|| {
+            self.store.seal_queue_counts(
+                &concert.concert_id,
+                from,
+                through,
+                now - DRAWS_LAND_WITHIN_SECONDS,
+            )
+        })
+        .await?;
+        let through = sealed.through;
+        if through < from {
+            return Ok(counted);
+        }
         let mut pages: BTreeMap<i64, QueuePageRecord> = BTreeMap::new();
-        for (second, counts) in drawn {
+        for (second, counts) in sealed.counts {
             let counts = SecondCounts {
-                base: state.known,
+                base: counted.known,
                 counts,
             };
-            state.known += counts.total();
+            counted.known += counts.total();
             if concert.sale_opens_at.is_some_and(|opens| second < opens) {
-                state.pre_queue += counts.total();
+                counted.pre_queue += counts.total();
             }
             pages
                 .entry(page_of(second))
@@ -403,28 +567,23 @@ impl Ticketing {
                 .insert(second, counts);
         }
         if !pages.is_empty() {
-            self.store
-                .write_queue_pages(&concert.concert_id, &pages)
-                .await?;
-            state.pages.extend(pages.keys().copied());
-            state.pages.sort_unstable();
-            state.pages.dedup();
+            again(|| self.store.write_queue_pages(&concert.concert_id, &pages)).await?;
+            counted.pages = pages.keys().copied().collect();
             for (minute, page) in pages {
                 self.cache
                     .extend_page(&concert.concert_id, minute, page.seconds, (from, through));
             }
         }
-        state.counted_through = through;
-        Ok(())
+        counted.through = through;
+        Ok(counted)
     }
 
-    /// Reads every date on sale's seats; returns the sales per admission batch.
-    async fn learn_seats(
+    /// Every date on sale's seats, as they stand.
+    async fn read_seats(
         &self,
         concert: &ConcertRecord,
-        state: &mut QueueStateRecord,
         now: crate::domain::Timestamp,
-    ) -> Result<HashMap<i64, u32>, BookingError> {
+    ) -> Result<Vec<(ConcertDate, DateSeatsRecord)>, BookingError> {
         let today = now.date();
         let on_sale: Vec<ConcertDate> = concert
             .dates
@@ -432,17 +591,23 @@ impl Ticketing {
             .filter(|d| **d >= today)
             .copied()
             .collect();
-        let seats = self
-            .store
-            .dates_seats(&concert.concert_id, &on_sale)
-            .await?;
+        Ok(again(|| self.store.dates_seats(&concert.concert_id, &on_sale)).await?)
+    }
+
+    /// Learns the dates' seats into the state; returns the sales per admission batch.
+    fn learn_seats(
+        concert: &ConcertRecord,
+        state: &mut QueueStateRecord,
+        seats: &[(ConcertDate, DateSeatsRecord)],
+        now: i64,
+    ) -> HashMap<i64, u32> {
         let per_date = concert.seat_count();
         let mut sold_by_batch: HashMap<i64, u32> = HashMap::default();
         let mut totals = SeatCounts::default();
         state.dates.clear();
-        for (date, taken) in &seats {
+        for (date, taken) in seats {
             let sold = taken.sold_count().min(per_date);
-            let held = taken.held(now.epoch_seconds()).min(per_date - sold);
+            let held = taken.held(now).min(per_date - sold);
             let standing = DateStanding {
                 date: *date,
                 unsold: per_date - sold,
@@ -457,89 +622,110 @@ impl Ticketing {
             }
         }
         state.seats = totals;
-        Ok(sold_by_batch)
+        sold_by_batch
     }
 
     /// Judges the next numbers in queue order until `slots` fans are admitted or the settled
-    /// queue ends, advancing the state's progress past every number judged.
+    /// queue ends, each with the progress once it is passed.
     async fn walk(
         &self,
         concert: &ConcertRecord,
-        state: &mut QueueStateRecord,
+        state: &QueueStateRecord,
         slots: usize,
         now: i64,
-    ) -> Result<Vec<(QueuePlace, Verdict)>, BookingError> {
-        let mut verdicts = Vec::new();
+    ) -> Result<Vec<Judged>, BookingError> {
+        let mut judged: Vec<Judged> = Vec::new();
         let mut admitted = 0;
         // Idle fans are dropped without using a slot; still, a tick judges a bounded number.
         let budget = slots * 2 + 1_000;
         let concert_id = &concert.concert_id;
+        let mut progress = Progress::of(state);
 
         if let Some(lottery) = state.lottery {
             let draw = Lottery::new(lottery.seed, lottery.size);
             let index = self.second_index(concert, state, true).await?;
-            while state.processed < lottery.size && admitted < slots && verdicts.len() < budget {
-                let take = (lottery.size - state.processed)
+            while progress.processed < lottery.size && admitted < slots && judged.len() < budget {
+                let take = (lottery.size - progress.processed)
                     .min((slots - admitted + 16).min(WALK_CHUNK) as u64);
-                let places: Vec<QueuePlace> = (state.processed..state.processed + take)
-                    .filter_map(|rank| place_of(&index, draw.ordinal(rank)))
-                    .collect();
-                let entries = self.store.queue_entries_at(concert_id, &places).await?;
-                let judged = self
+                let places = (progress.processed..progress.processed + take)
+                    .map(|rank| {
+                        place_of(&index, draw.ordinal(rank)).ok_or_else(|| {
+                            crate::domain::StoreError::Corrupt(format!(
+                                "no counted place for the pre-queue's number {rank}"
+                            ))
+                        })
+                    })
+                    .collect::<Result<Vec<QueuePlace>, _>>()?;
+                let entries = again(|| self.store.queue_entries_at(concert_id, &places)).await?;
+                let verdicts = self
                     .judge(concert_id, &places, entries, slots - admitted, now)
                     .await?;
-                let stop = judged.len() < places.len();
-                state.processed += judged.len() as u64;
-                admitted += judged.iter().filter(|(_, v)| uses_slot(v)).count();
-                verdicts.extend(judged);
+                let stop = verdicts.len() < places.len();
+                for (place, verdict) in verdicts {
+                    progress.processed += 1;
+                    admitted += usize::from(verdict.uses_slot());
+                    judged.push(Judged {
+                        verdict,
+                        place,
+                        after: progress,
+                    });
+                }
                 if stop {
-                    return Ok(verdicts);
+                    return Ok(judged);
                 }
             }
-            if state.processed < lottery.size {
-                return Ok(verdicts);
+            if progress.processed < lottery.size {
+                return Ok(judged);
             }
         }
 
+        // First come, first served: after the pre-queue's seconds, never through them again.
+        let from = concert.sale_opens_at.unwrap_or(i64::MIN);
         let through = state.counted_through.min(now - ADMIT_LAG_SECONDS);
         let index = self.second_index(concert, state, false).await?;
-        let mut next = state.cursor;
-        while admitted < slots && verdicts.len() < budget {
+        while admitted < slots && judged.len() < budget {
             let want = (slots - admitted + 16).min(WALK_CHUNK);
-            let places = places_after(&index, next, through, want);
+            let places = places_after(&index, progress.cursor, from, through, want);
             if places.is_empty() {
                 break;
             }
-            let mut entries = Vec::new();
-            for (shard, first, last, count) in shard_ranges(&places) {
-                entries.extend(
-                    self.store
-                        .queue_entries(
+            // One Query per counter, all at once.
+            let queries = shard_ranges(&places)
+                .into_iter()
+                .map(|(shard, first, last)| {
+                    again(move || {
+                        self.store.queue_entries(
                             concert_id,
                             shard,
                             (first.second, first.number - 1),
                             (last.second, last.number),
-                            count,
                         )
-                        .await?,
-                );
-            }
-            let judged = self
+                    })
+                });
+            let entries: Vec<QueueEntryRecord> = futures::future::try_join_all(queries)
+                .await?
+                .into_iter()
+                .flatten()
+                .collect();
+            let verdicts = self
                 .judge(concert_id, &places, entries, slots - admitted, now)
                 .await?;
-            let stop = judged.len() < places.len();
-            if let Some((last, _)) = judged.last() {
-                next = Some(*last);
-                state.cursor = Some(*last);
+            let stop = verdicts.len() < places.len();
+            for (place, verdict) in verdicts {
+                progress.processed += 1;
+                progress.cursor = Some(place);
+                admitted += usize::from(verdict.uses_slot());
+                judged.push(Judged {
+                    verdict,
+                    place,
+                    after: progress,
+                });
             }
-            state.processed += judged.len() as u64;
-            admitted += judged.iter().filter(|(_, v)| uses_slot(v)).count();
-            verdicts.extend(judged);
             if stop {
                 break;
             }
         }
-        Ok(verdicts)
+        Ok(judged)
     }
 
     /// Forgets the pages the walk has passed for good: the pre-queue's once its draw is
@@ -572,9 +758,7 @@ impl Ticketing {
         let mut users: Vec<UserId> = entries.values().filter_map(|e| e.user_id.clone()).collect();
         users.sort();
         users.dedup();
-        let tickets: HashMap<UserId, TicketRecord> = self
-            .store
-            .tickets(concert, &users)
+        let tickets: HashMap<UserId, TicketRecord> = again(|| self.store.tickets(concert, &users))
             .await?
             .into_iter()
             .map(|t| (t.user_id.clone(), t))
@@ -590,19 +774,20 @@ impl Ticketing {
                     ..
                 }) => match tickets.get(user).filter(|t| t.place() == *place) {
                     None => Verdict::Pass,
-                    Some(t) => match (t.status, t.admitted_at) {
-                        (TicketStatus::Waiting, _)
+                    // Admitted already, by a tick whose admissions are counted (in a
+                    // state's batches, or pending on the claim), or ended: passed.
+                    Some(t) => match t.status {
+                        TicketStatus::Waiting
                             if now - t.last_seen_at > self.settings.waiting_idle_seconds =>
                         {
                             Verdict::Drop(user.clone(), t.token.clone(), t.last_seen_at)
                         }
-                        (TicketStatus::Waiting, _) => Verdict::Admit(user.clone(), t.token.clone()),
-                        (TicketStatus::Active, Some(at)) => Verdict::Recovered(at),
+                        TicketStatus::Waiting => Verdict::Admit(user.clone(), t.token.clone()),
                         _ => Verdict::Pass,
                     },
                 },
             };
-            if uses_slot(&verdict) {
+            if verdict.uses_slot() {
                 if used == slots {
                     break;
                 }
@@ -635,16 +820,16 @@ impl Ticketing {
         let wanted = page_of(from)..=page_of(through);
         for &minute in state.pages.iter().filter(|p| wanted.contains(p)) {
             let complete = page_seconds(minute).1.min(through);
-            if let Some(page) = self
-                .cache
-                .page_through(
+            if let Some(page) = again(|| {
+                self.cache.page_through(
                     &*self.store,
                     &concert.concert_id,
                     minute,
                     complete,
                     state.counted_through,
                 )
-                .await?
+            })
+            .await?
             {
                 pages.push((minute, page));
             }
@@ -653,8 +838,41 @@ impl Ticketing {
     }
 }
 
-fn uses_slot(verdict: &Verdict) -> bool {
-    matches!(verdict, Verdict::Admit(..) | Verdict::Recovered(_))
+/// A tick is a client of the store like any other: a call that failed on the way (throttled, a
+/// 500, an answer lost) is sent again a few times before the tick gives up, when sending it
+/// again changes nothing (reads, seals, pages, the draw, the state). A claim or a batch is
+/// never sent again: a lost answer to it is what the claim's version and pending counts are for.
+async fn again<T, F, Fut>(mut call: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(StoreError::Request(_)) if attempt < TICK_CALL_ATTEMPTS => {
+                let pause = fastrand::u64(25..=100) << attempt;
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                attempt += 1;
+            }
+            answer => return answer,
+        }
+    }
+}
+
+/// Adds `count` admissions of second `admitted_at` to its batch: one batch a second, so that a
+/// sale counts against the second its token was admitted in.
+fn add_to_batch(batches: &mut Vec<AdmissionBatch>, admitted_at: i64, count: u32) {
+    if count == 0 {
+        return;
+    }
+    match batches.iter_mut().find(|b| b.admitted_at == admitted_at) {
+        Some(batch) => batch.admitted += count,
+        None => batches.push(AdmissionBatch {
+            admitted_at,
+            admitted: count,
+        }),
+    }
 }
 
 /// The place of the number at `ordinal`, by the seconds' bases.
@@ -669,16 +887,20 @@ fn place_of(index: &[(i64, Arc<QueuePageRecord>)], ordinal: u64) -> Option<Queue
     None
 }
 
-/// Up to `want` places after `after`, through second `through`, in queue order.
+/// Up to `want` places after `after`, in the seconds `from` through `through`, in queue order.
 fn places_after(
     index: &[(i64, Arc<QueuePageRecord>)],
     after: Option<QueuePlace>,
+    from: i64,
     through: i64,
     want: usize,
 ) -> Vec<QueuePlace> {
     let mut places = Vec::with_capacity(want);
+    if through < from {
+        return places;
+    }
     for (_, page) in index {
-        for (second, counts) in page.seconds.range(..=through) {
+        for (second, counts) in page.seconds.range(from..=through) {
             if after.is_some_and(|a| *second < a.second) {
                 continue;
             }
@@ -703,20 +925,17 @@ fn places_after(
     places
 }
 
-/// Per counter, the first and last of `places` on it and how many: one Query each.
-fn shard_ranges(places: &[QueuePlace]) -> Vec<(u8, QueuePlace, QueuePlace, usize)> {
-    let mut ranges: BTreeMap<u8, (QueuePlace, QueuePlace, usize)> = BTreeMap::new();
+/// Per counter, the first and the last of `places` on it: one Query each.
+fn shard_ranges(places: &[QueuePlace]) -> Vec<(u8, QueuePlace, QueuePlace)> {
+    let mut ranges: BTreeMap<u8, (QueuePlace, QueuePlace)> = BTreeMap::new();
     for place in places {
         ranges
             .entry(place.shard)
-            .and_modify(|(_, last, count)| {
-                *last = *place;
-                *count += 1;
-            })
-            .or_insert((*place, *place, 1));
+            .and_modify(|(_, last)| *last = *place)
+            .or_insert((*place, *place));
     }
     ranges
         .into_iter()
-        .map(|(shard, (first, last, count))| (shard, first, last, count))
+        .map(|(shard, (first, last))| (shard, first, last))
         .collect()
 }

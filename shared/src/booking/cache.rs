@@ -11,7 +11,8 @@
 //! - Queue pages: a counted second's counts never change, so a page is kept for the seconds it
 //!   holds, and read again only for a second it lacks that the state says is counted.
 //! - Registrations: a join registers its concert for the tick at most once a minute per
-//!   container (see `booking::admission` for why that is enough).
+//!   container, counted from the last registration that went through (see
+//!   `booking::admission` for why that is enough).
 //! - The concert list of `GET /concerts`: kept a second.
 
 use std::collections::BTreeMap;
@@ -218,17 +219,17 @@ impl Cache {
         *slot = (Arc::new(page), if whole { through } else { slot.1 });
     }
 
-    /// Whether this container should register the concert's queue now; noted as done.
+    /// Whether this container should register the concert's queue now.
     pub(crate) fn registration_due(&self, concert: &ConcertId, now: i64) -> bool {
-        let mut kept = self.kept();
-        let due = kept
+        self.kept()
             .registered
             .get(concert)
-            .is_none_or(|at| now - at >= REGISTER_EVERY_SECONDS);
-        if due {
-            kept.registered.insert(concert.clone(), now);
-        }
-        due
+            .is_none_or(|at| now - at >= REGISTER_EVERY_SECONDS)
+    }
+
+    /// Notes a registration that went through (one that failed stays due).
+    pub(crate) fn registered(&self, concert: &ConcertId, now: i64) {
+        self.kept().registered.insert(concert.clone(), now);
     }
 
     pub(crate) async fn concert_list(

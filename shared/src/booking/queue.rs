@@ -12,25 +12,30 @@
 //!   `cache`). The token carries its concert and join second, so a poll's reads all go out at
 //!   once: one round trip.
 //! - A join is two round trips: its ticket and a number, then the ticket and the number's entry
-//!   in one transaction. A fan already queued costs one (and leaves its number unused).
+//!   in one transaction. A fan already queued costs one (and leaves its number unused). A
+//!   number is drawn only in a second the tick has not sealed (counted): a join whose second is
+//!   sealed, because its clock is behind the tick's or its draw was slow, draws in a later one,
+//!   so no fan lands in a second already counted.
+//! - Until the tick has counted the second a fan joined in, nobody can say how many joined
+//!   before it in that second or the ones before: its position is `null` (WAITING), never a
+//!   guess that could be better than the truth.
 
 use std::sync::Arc;
 
 use tracing::instrument;
 
-use super::{admission, standing, QueueStatus, QueueTicket, Ticketing};
+use super::standing::{self, Standing};
+use super::{admission, QueueStatus, QueueTicket, Ticketing};
 use crate::domain::{
     BookingError, ConcertId, QueuePlace, QueueToken, Timestamp, UserId, QUEUE_SHARDS,
 };
 use crate::store::{
-    ConcertRecord, EnqueueOutcome, QueuePageRecord, QueueStateRecord, TicketRecord, TicketStatus,
-    REMEMBERED_TOKENS,
+    ConcertRecord, Draw, EnqueueOutcome, QueuePageRecord, QueueStateRecord, TicketRecord,
+    TicketStatus, REMEMBERED_TOKENS,
 };
 
 /// A join that keeps losing races (to the tick, or to the same fan's other join) gives up.
 const JOIN_ATTEMPTS: u32 = 8;
-/// A number drawn this long ago may already be counted and passed: draw another.
-const DRAW_TOO_OLD_SECONDS: i64 = 2;
 /// Ticket items are kept this long for the TTL sweeper; correctness never relies on it.
 const WAITING_TICKET_KEPT_SECONDS: i64 = 7 * 24 * 3600;
 
@@ -56,8 +61,11 @@ impl Ticketing {
         user: &UserId,
         concert: &ConcertId,
     ) -> Result<(QueueTicket, bool), BookingError> {
+        // The second to draw in: now, or after the last second the tick has sealed.
+        let mut second = i64::MIN;
         for _ in 0..JOIN_ATTEMPTS {
             let now = self.now().epoch_seconds();
+            second = second.max(now);
             // A crowd refreshing before the opening, or after the sell-out, is refused from
             // what this container holds, without drawing a number or sending a request.
             if let Some(opens) = self
@@ -75,12 +83,12 @@ impl Ticketing {
                     return Err(BookingError::SoldOut);
                 }
             }
-            let shard = shard_for(user, now);
+            let shard = shard_for(user, second);
             let (record, state, ticket, number) = tokio::join!(
                 self.cache.concert(&*self.store, concert),
                 self.cached_state(concert, now),
                 self.store.ticket(user, concert),
-                self.store.draw_queue_number(concert, shard, now),
+                self.store.draw_queue_number(concert, shard, second),
             );
             let concert_record = record?.ok_or(BookingError::ConcertNotFound)?;
             if let Some(opens) = concert_record.queue_opens_at.filter(|at| now < *at) {
@@ -94,43 +102,47 @@ impl Ticketing {
             }
             let previous = ticket?;
             if let Some(live) = previous.as_ref().filter(|t| t.is_live(now)) {
-                let page = self.page_for(live, state.as_deref()).await?;
+                // A retry of a join whose registration failed registers here.
+                let (page, registered) = tokio::join!(
+                    self.page_for(live, state.as_deref()),
+                    self.register(concert, now)
+                );
+                registered?;
                 return Ok((
-                    self.ticket_view(&concert_record, live, state.as_deref(), page.as_deref()),
+                    self.ticket_view(&concert_record, live, state.as_deref(), page?.as_deref()),
                     false,
                 ));
             }
-            let number = number?;
-            let after = self.now().epoch_seconds();
-            if after - now >= DRAW_TOO_OLD_SECONDS {
-                crate::metrics::record(crate::metrics::Event::CommitRetry);
-                continue;
-            }
+            let number = match number? {
+                Draw::Number(number) => number,
+                // The tick counted this second already (this container's clock is behind
+                // the tick's, or the draw was slow): draw in the second after.
+                Draw::Sealed(through) => {
+                    crate::metrics::record(crate::metrics::Event::CommitRetry);
+                    second = through + 1;
+                    continue;
+                }
+            };
             let place = QueuePlace {
-                second: now,
+                second,
                 shard,
                 number,
             };
             let ticket = self.new_ticket(user, concert, place, previous.as_ref());
-            let register = async {
-                if self.cache.registration_due(concert, now) {
-                    self.store.register_queue(concert, now).await
-                } else {
-                    Ok(())
-                }
-            };
             let (enqueued, registered) = tokio::join!(
                 self.store
                     .enqueue(&ticket, previous.as_ref().map(|t| &t.token)),
-                register
+                self.register(concert, now)
             );
-            registered?;
             match enqueued? {
                 EnqueueOutcome::Enqueued => {
+                    // Queued but not registered: the fan's retry finds the ticket and
+                    // registers then.
+                    registered?;
                     return Ok((
                         self.ticket_view(&concert_record, &ticket, state.as_deref(), None),
                         true,
-                    ))
+                    ));
                 }
                 // Another join of this fan won, or the tick passed the number: look again.
                 EnqueueOutcome::TicketMoved | EnqueueOutcome::NumberPassed => {
@@ -139,6 +151,16 @@ impl Ticketing {
             }
         }
         Err(BookingError::Contention)
+    }
+
+    /// Tells the tick this concert's queue has joins, when this container has not in the last
+    /// minute (see `booking::admission`).
+    async fn register(&self, concert: &ConcertId, now: i64) -> Result<(), BookingError> {
+        if self.cache.registration_due(concert, now) {
+            self.store.register_queue(concert, now).await?;
+            self.cache.registered(concert, now);
+        }
+        Ok(())
     }
 
     fn new_ticket(
@@ -342,7 +364,7 @@ impl Ticketing {
             return view(QueueStatus::SoldOut, Some(0), 0, dropped_after, idle_poll);
         }
         match standing::position(concert, state, page, ticket.place()) {
-            None => {
+            Standing::PreQueue => {
                 let opens = concert.sale_opens_at.unwrap_or(now);
                 let until_open = (opens - now).max(0) as u64;
                 let draw_from = admission::first_draw_second(opens);
@@ -354,7 +376,7 @@ impl Ticketing {
                     standing::poll_after_draw(&self.settings, state, draw_from, now, phase),
                 )
             }
-            Some(position) => {
+            Standing::At(position) => {
                 let wait = standing::estimated_wait(&self.settings, state, position);
                 view(
                     QueueStatus::Waiting,
@@ -362,6 +384,19 @@ impl Ticketing {
                     wait,
                     dropped_after,
                     standing::poll_after(&self.settings, wait, until_tick, phase),
+                )
+            }
+            // Behind every fan counted, at least: the wait is at least theirs; the next tick
+            // counts the fan's second.
+            Standing::Uncounted => {
+                let behind = state.map_or(0, |s| s.waiting()) + 1;
+                let wait = standing::estimated_wait(&self.settings, state, behind);
+                view(
+                    QueueStatus::Waiting,
+                    None,
+                    wait,
+                    dropped_after,
+                    standing::poll_after(&self.settings, 0, until_tick, phase),
                 )
             }
         }

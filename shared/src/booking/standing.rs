@@ -7,9 +7,10 @@
 //! number. The state says how many numbers the tick has passed (`processed`), so the position
 //! is the ordinal minus that, plus one. Numbers nobody uses (a join that died, or found the fan
 //! already queued) count as fans until the tick passes them, so a position may be a little worse
-//! than the truth, never better. A fan who joined after the last tick counted is behind everyone
-//! it counted: its position is the known queue's length plus one. Pre-queue numbers come first,
-//! in the lottery's order once it is drawn.
+//! than the truth, never better. A fan who joined after the last tick counted has no position
+//! yet: how many joined before it in the seconds not yet counted is unknown, and any number
+//! given could be better than the truth. Pre-queue numbers come first, in the lottery's order
+//! once it is drawn.
 
 use crate::domain::QueuePlace;
 use crate::store::{ConcertRecord, QueuePageRecord, QueueStateRecord};
@@ -30,31 +31,48 @@ pub(crate) fn in_pre_queue(concert: &ConcertRecord, place: QueuePlace) -> bool {
         .is_some_and(|opens| place.second < opens)
 }
 
-/// A waiting fan's position as of `state`: `None` in the pre-queue before the draw.
+/// Where a waiting fan stands as of a state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Standing {
+    /// In the pre-queue, before the draw: no order exists yet.
+    PreQueue,
+    /// Joined in a second the last tick had not counted: no position yet.
+    Uncounted,
+    /// 1 for the next fan to be admitted.
+    At(u64),
+}
+
+/// A waiting fan's standing as of `state`.
 pub(crate) fn position(
     concert: &ConcertRecord,
     state: Option<&QueueStateRecord>,
     page: Option<&QueuePageRecord>,
     place: QueuePlace,
-) -> Option<u64> {
+) -> Standing {
+    let pre_queue = in_pre_queue(concert, place);
     let Some(state) = state else {
         // No tick has counted anyone yet.
-        return (!in_pre_queue(concert, place)).then_some(1);
+        return if pre_queue {
+            Standing::PreQueue
+        } else {
+            Standing::Uncounted
+        };
     };
-    let behind_everyone = state.waiting() + 1;
-    if in_pre_queue(concert, place) {
-        let lottery = state.lottery?;
+    if pre_queue {
+        let Some(lottery) = state.lottery else {
+            return Standing::PreQueue;
+        };
         let Some(ordinal) = ordinal(page, place).filter(|o| *o < lottery.size) else {
-            return Some(behind_everyone);
+            return Standing::Uncounted;
         };
         let rank = Lottery::new(lottery.seed, lottery.size).rank(ordinal);
-        return Some(rank.saturating_sub(state.processed) + 1);
+        return Standing::At(rank.saturating_sub(state.processed) + 1);
     }
     match ordinal(page, place) {
         Some(ordinal) if place.second <= state.counted_through => {
-            Some(ordinal.saturating_sub(state.processed) + 1)
+            Standing::At(ordinal.saturating_sub(state.processed) + 1)
         }
-        _ => Some(behind_everyone),
+        _ => Standing::Uncounted,
     }
 }
 
@@ -187,11 +205,11 @@ mod tests {
         };
         let page = page();
         let at = |p| position(&concert(None), Some(&state), Some(&page), p);
-        assert_eq!(at(place(100, 0, 3)), Some(1));
-        assert_eq!(at(place(100, 2, 1)), Some(2));
-        assert_eq!(at(place(101, 1, 4)), Some(7));
-        // Joined after the last count: behind everyone counted.
-        assert_eq!(at(place(102, 0, 1)), Some(8));
+        assert_eq!(at(place(100, 0, 3)), Standing::At(1));
+        assert_eq!(at(place(100, 2, 1)), Standing::At(2));
+        assert_eq!(at(place(101, 1, 4)), Standing::At(7));
+        // Joined after the last count: no position until it is counted.
+        assert_eq!(at(place(102, 0, 1)), Standing::Uncounted);
     }
 
     #[test]
@@ -205,7 +223,7 @@ mod tests {
         let page = page();
         assert_eq!(
             position(&concert, Some(&state), Some(&page), place(100, 0, 1)),
-            None
+            Standing::PreQueue
         );
         state.lottery = Some(LotteryRecord {
             seed: 9,
@@ -214,16 +232,19 @@ mod tests {
         });
         let mut ranks: Vec<u64> = [(0, 1), (0, 2), (0, 3), (2, 1), (2, 2)]
             .iter()
-            .map(|(s, n)| {
-                position(&concert, Some(&state), Some(&page), place(100, *s, *n)).unwrap()
-            })
+            .map(
+                |(s, n)| match position(&concert, Some(&state), Some(&page), place(100, *s, *n)) {
+                    Standing::At(rank) => rank,
+                    other => panic!("{other:?}"),
+                },
+            )
             .collect();
         ranks.sort();
         assert_eq!(ranks, [1, 2, 3, 4, 5]);
         // After the pre-queue, first come, first served.
         assert_eq!(
             position(&concert, Some(&state), Some(&page), place(101, 1, 1)),
-            Some(6)
+            Standing::At(6)
         );
     }
 
@@ -255,7 +276,7 @@ mod tests {
             assert!((141..=143).contains(&at(77)), "{}", at(77));
             assert!((141..=143).contains(&at(105)));
             // Long before the opening: never later than a third of the idle limit.
-            assert_eq!(at(0) - 0, 100);
+            assert_eq!(at(0), 100);
             // The draw is late: soon after the next tick.
             let late = QueueStateRecord {
                 next_tick_at: 150,

@@ -129,7 +129,7 @@ impl<S: Store> QueueStore for MeteredStore<S> {
         concert: &ConcertId,
         shard: u8,
         second: i64,
-    ) -> Result<u32, StoreError> {
+    ) -> Result<Draw, StoreError> {
         let result = self.inner.draw_queue_number(concert, shard, second).await;
         self.charge(result, |_| {
             dynamo::meter_draw_queue_number(concert, shard, second)
@@ -218,15 +218,39 @@ impl<S: Store> AdmissionStore for MeteredStore<S> {
         self.charge(result, |_| dynamo::meter_retire_queue())
     }
 
-    async fn queue_counts(
+    async fn claim_tick(
+        &self,
+        concert: &ConcertId,
+        seen: u64,
+        slot: i64,
+    ) -> Result<TickClaim, StoreError> {
+        let result = self.inner.claim_tick(concert, seen, slot).await;
+        self.charge(result, |_| dynamo::meter_claim_tick(concert))
+    }
+
+    async fn keep_draw(
+        &self,
+        concert: &ConcertId,
+        version: u64,
+        draw: &LotteryRecord,
+    ) -> Result<Option<LotteryRecord>, StoreError> {
+        let result = self.inner.keep_draw(concert, version, draw).await;
+        self.charge(result, |_| dynamo::meter_keep_draw(concert))
+    }
+
+    async fn seal_queue_counts(
         &self,
         concert: &ConcertId,
         from: i64,
         through: i64,
-    ) -> Result<BTreeMap<i64, Vec<u32>>, StoreError> {
-        let result = self.inner.queue_counts(concert, from, through).await;
+        unsealed_before: i64,
+    ) -> Result<SealedCounts, StoreError> {
+        let result = self
+            .inner
+            .seal_queue_counts(concert, from, through, unsealed_before)
+            .await;
         self.charge(result, |_| {
-            dynamo::meter_queue_counts(concert, from, through)
+            dynamo::meter_seal_queue_counts(concert, from, through, unsealed_before)
         })
     }
 
@@ -253,14 +277,13 @@ impl<S: Store> AdmissionStore for MeteredStore<S> {
         shard: u8,
         after: (i64, u32),
         through: (i64, u32),
-        limit: usize,
     ) -> Result<Vec<QueueEntryRecord>, StoreError> {
         let result = self
             .inner
-            .queue_entries(concert, shard, after, through, limit)
+            .queue_entries(concert, shard, after, through)
             .await;
         self.charge(result, |found| {
-            dynamo::meter_queue_entries(concert, shard, after, through, limit, found)
+            dynamo::meter_queue_entries(concert, shard, after, through, found)
         })
     }
 
@@ -296,12 +319,9 @@ impl<S: Store> AdmissionStore for MeteredStore<S> {
         &self,
         concert: &ConcertId,
         state: &QueueStateRecord,
-        expected_version: u64,
+        settled: &[i64],
     ) -> Result<CommitOutcome, StoreError> {
-        let result = self
-            .inner
-            .commit_queue_state(concert, state, expected_version)
-            .await;
+        let result = self.inner.commit_queue_state(concert, state, settled).await;
         self.charge(result, |_| dynamo::meter_commit_queue_state(concert, state))
     }
 }

@@ -8,6 +8,7 @@
 //! DynamoDB call, in `dynamo`).
 
 mod dynamo;
+mod gate;
 mod memory;
 mod metered;
 mod records;
@@ -22,6 +23,7 @@ use crate::domain::{
 };
 
 pub use dynamo::{meter, Connection, DynamoStore, DEFAULT_ATTEMPT_TIMEOUT};
+pub use gate::{CallGate, Fate, GatedStore, Held, Script};
 pub use memory::MemoryStore;
 pub use metered::MeteredStore;
 pub use records::*;
@@ -37,8 +39,34 @@ pub enum CommitOutcome {
     /// A condition failed or a concurrent transaction interfered: the state moved since it was
     /// read. Nothing was written.
     Refused,
-    /// The idempotency record is no longer this invocation's. Nothing was written.
+    /// The claim the commit was made under (an idempotency key's, a tick's) is no longer this
+    /// invocation's. Nothing was written.
     ClaimLost,
+}
+
+/// What drawing a queue number gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Draw {
+    Number(u32),
+    /// The tick has counted the second through this one: draw in a later second.
+    Sealed(i64),
+}
+
+/// Counts that will never change: every counter sealed through `through`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SealedCounts {
+    pub through: i64,
+    /// Per second, the numbers each counter drew; seconds with none are left out.
+    pub counts: BTreeMap<i64, Vec<u32>>,
+}
+
+/// What claiming a tick gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TickClaim {
+    /// The claim is this tick's, as it now stands.
+    Claimed(TickClaimRecord),
+    /// Another tick moved the claim, or holds this slot: the claim as it stands.
+    Held(TickClaimRecord),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,11 +153,11 @@ pub struct PaymentCommit {
 }
 
 /// One transaction's worth of a tick's admissions, drops and passed numbers, committed only if
-/// the queue state is still at `state_version` (so a tick that lost a race writes nothing).
+/// the tick's claim is still at `claim_version` (so a tick that was taken over writes nothing).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdmissionBatchPlan {
     pub concert_id: ConcertId,
-    pub state_version: u64,
+    pub claim_version: u64,
     /// Waiting tickets to make active, by fan and the token they were judged on.
     pub admit: Vec<(UserId, QueueToken)>,
     pub admitted_at: i64,
@@ -150,7 +178,7 @@ impl AdmissionBatchPlan {
     }
 }
 
-/// One transaction holds at most 100 items; a batch keeps one for the state's version check.
+/// One transaction holds at most 100 items; a batch keeps one for the tick's claim.
 pub const ADMISSION_BATCH_ITEMS: usize = 99;
 
 /// Every concern's store: what the service runs on.
@@ -204,13 +232,14 @@ pub trait QueueStore: Send + Sync + 'static {
         user: &UserId,
         concert: &ConcertId,
     ) -> Result<Option<TicketRecord>, StoreError>;
-    /// Draws the next number of one counter for one second.
+    /// Draws the next number of one counter for one second, unless the tick has sealed the
+    /// second (counted it).
     async fn draw_queue_number(
         &self,
         concert: &ConcertId,
         shard: u8,
         second: i64,
-    ) -> Result<u32, StoreError>;
+    ) -> Result<Draw, StoreError>;
     /// Writes the ticket and its queue entry, if the fan's ticket is still `previous` (or
     /// absent) and the tick has not passed the number.
     async fn enqueue(
@@ -257,27 +286,49 @@ pub trait AdmissionStore: Send + Sync + 'static {
         concert: &ConcertId,
         last_registered: i64,
     ) -> Result<bool, StoreError>;
-    /// Per second from `from` through `through`, the numbers each counter drew (seconds with
-    /// none are left out).
-    async fn queue_counts(
+    /// Takes the next tick of a concert: the claim moves from version `seen` to `seen + 1`, for
+    /// `slot`, only if it is still at `seen` and no tick holds `slot` or a later one.
+    async fn claim_tick(
+        &self,
+        concert: &ConcertId,
+        seen: u64,
+        slot: i64,
+    ) -> Result<TickClaim, StoreError>;
+    /// Keeps the pre-queue's draw on the claim at `version`, unless a draw is kept already:
+    /// the draw kept. `None` when the claim has moved on.
+    async fn keep_draw(
+        &self,
+        concert: &ConcertId,
+        version: u64,
+        draw: &LotteryRecord,
+    ) -> Result<Option<LotteryRecord>, StoreError>;
+    /// Seals every counter's seconds through `through` (a number drawn after is refused, see
+    /// [`Draw::Sealed`]) and counts them: the last second through which every counter is
+    /// sealed (through `through` when all seals went through; a seal that failed holds the
+    /// count back to where the counter was sealed before), and per second from `from` through
+    /// it, the numbers each counter drew (seconds with none are left out). The counters of
+    /// minutes that ended before `unsealed_before` are read, not sealed: no draw lands there
+    /// any more.
+    async fn seal_queue_counts(
         &self,
         concert: &ConcertId,
         from: i64,
         through: i64,
-    ) -> Result<BTreeMap<i64, Vec<u32>>, StoreError>;
+        unsealed_before: i64,
+    ) -> Result<SealedCounts, StoreError>;
     async fn write_queue_pages(
         &self,
         concert: &ConcertId,
         pages: &BTreeMap<i64, QueuePageRecord>,
     ) -> Result<(), StoreError>;
-    /// One counter's entries after `after` and up to `through`, in order, at most `limit`.
+    /// One counter's entries after `after` and up to `through`, in order: all of them, whatever
+    /// else lies in the range.
     async fn queue_entries(
         &self,
         concert: &ConcertId,
         shard: u8,
         after: (i64, u32),
         through: (i64, u32),
-        limit: usize,
     ) -> Result<Vec<QueueEntryRecord>, StoreError>;
     /// Entries by place (the lottery's order jumps around).
     async fn queue_entries_at(
@@ -290,16 +341,20 @@ pub trait AdmissionStore: Send + Sync + 'static {
         concert: &ConcertId,
         users: &[UserId],
     ) -> Result<Vec<TicketRecord>, StoreError>;
+    /// Commits one batch under the tick's claim, its admissions added to the claim's pending
+    /// count for their second. `ClaimLost` when the claim moved on; `Refused` when a ticket or
+    /// an entry moved since it was judged.
     async fn commit_admission_batch(
         &self,
         batch: &AdmissionBatchPlan,
     ) -> Result<CommitOutcome, StoreError>;
-    /// Writes the state if it is still at `expected_version` (0: absent).
+    /// Writes the state under the tick's claim (`state.version`), and clears the claim's
+    /// pending counts of the seconds `settled` (the state now counts them in its batches).
     async fn commit_queue_state(
         &self,
         concert: &ConcertId,
         state: &QueueStateRecord,
-        expected_version: u64,
+        settled: &[i64],
     ) -> Result<CommitOutcome, StoreError>;
 }
 

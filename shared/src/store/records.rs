@@ -366,6 +366,21 @@ pub struct LotteryRecord {
     pub drawn_at: i64,
 }
 
+/// The tick's claim on one concert's queue, the `VERSION` item every admission transaction
+/// checks. A tick takes it before it writes anything (`version` one up, for its `slot`, the
+/// ADMIT_TICK_SECONDS interval it ticks for), so two ticks never both admit, and a tick that died
+/// is taken over by the next. It keeps what must outlive a tick that dies half-way: the
+/// pre-queue's draw, made once and kept before anyone is admitted by it, and the admissions
+/// committed under claims whose state was never written (`pending`, by admission second), which
+/// the next state folds in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TickClaimRecord {
+    pub version: u64,
+    pub slot: i64,
+    pub lottery: Option<LotteryRecord>,
+    pub pending: BTreeMap<i64, u32>,
+}
+
 /// A concert's waiting room as the last admission tick left it. Only the tick writes it (one
 /// write a tick, conditional on `version`), and every container may cache it until the next
 /// tick: everything a join, a poll, a gate or a dates listing needs from the queue is here, so

@@ -42,6 +42,8 @@ pub struct World {
     pub clock: Arc<ManualClock>,
     pub store: Arc<dyn Store>,
     on_memory: bool,
+    /// The first second of the tick slot after the last tick's: a tick runs once a slot.
+    next_slot_at: Arc<std::sync::Mutex<i64>>,
 }
 
 impl World {
@@ -88,6 +90,7 @@ impl World {
             clock,
             store,
             on_memory,
+            next_slot_at: Arc::default(),
         };
         world
             .booking
@@ -137,12 +140,26 @@ impl World {
         panic!("{name} was never admitted");
     }
 
-    /// One admission tick over every live queue, as the scheduled function runs it; what it
-    /// admitted and dropped for `concert`.
-    pub async fn tick(&self, concert: &str) -> (usize, usize) {
+    /// One admission tick over every live queue, as the scheduled function runs it, in the
+    /// next tick slot (the clock moves on to it when the last tick took this one).
+    pub async fn tick_report(&self) -> ticketing::booking::AdmissionReport {
+        let every = self.booking.settings().admit_tick_seconds.max(1) as i64;
+        let due = *self.next_slot_at.lock().unwrap();
+        let now = self.now().epoch_seconds();
+        if now < due {
+            self.advance(due - now);
+        }
+        let now = self.now().epoch_seconds();
+        *self.next_slot_at.lock().unwrap() = (now.div_euclid(every) + 1) * every;
         let report = self.booking.admit_waiting().await.expect("admission tick");
         assert_eq!(report.deferred, 0, "no other tick races this one");
         report
+    }
+
+    /// One tick (see [`World::tick_report`]); what it admitted and dropped for `concert`.
+    pub async fn tick(&self, concert: &str) -> (usize, usize) {
+        self.tick_report()
+            .await
             .concerts
             .iter()
             .find(|c| c.concert_id.as_str() == concert)

@@ -59,7 +59,9 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "info,aws=warn,hyper=warn".into()),
         )
         .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        // The log on stderr: stdout carries the listening line that tests read.
+        .with_writer(std::io::stderr)
         .init();
     let options = options()?;
     let mut config = Config::from_lookup(|name| match name {

@@ -59,6 +59,14 @@ pub async fn every_queue_and_catalog_error_is_reachable(backend: Backend) {
         .post("/concerts/big-hall/queue/tokens", json!(null))
         .await;
     let bobs_token = joined.body["token"].as_str().unwrap().to_owned();
+    // Bob's place is known once a tick has counted the second he joined in.
+    for _ in 0..30 {
+        let polled = bob.token(&bobs_token).get("/queue/status").await;
+        if !polled.body["position"].is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
     let waiting = bob.token(&bobs_token).get("/concerts/big-hall/dates").await;
     waiting.assert_problem(403, "QUEUE_NOT_ADMITTED");
     assert_eq!(

@@ -42,6 +42,8 @@ pub struct FanRecord {
     pub end: End,
     /// From the start of the journey to the end, whatever it was.
     pub took: Duration,
+    /// From the start of the journey to the poll that said ACTIVE.
+    pub admitted_after: Option<Duration>,
     /// Answers a careful client following the README's retry rules should never get.
     pub surprises: Vec<String>,
 }
@@ -147,9 +149,10 @@ pub async fn journey(api: &Api, user: String, deadline: Instant) -> FanRecord {
         payment: None,
         end: End::OutOfTime("start"),
         took: Duration::ZERO,
+        admitted_after: None,
         surprises: Vec::new(),
     };
-    fan.end = match walk(api, &mut fan, deadline).await {
+    fan.end = match walk(api, &mut fan, started, deadline).await {
         Ok(end) => end,
         Err(Stop::OutOfTime(stage)) => End::OutOfTime(stage),
         Err(Stop::Surprise(stage, what)) => {
@@ -161,7 +164,12 @@ pub async fn journey(api: &Api, user: String, deadline: Instant) -> FanRecord {
     fan
 }
 
-async fn walk(api: &Api, fan: &mut FanRecord, deadline: Instant) -> Result<End, Stop> {
+async fn walk(
+    api: &Api,
+    fan: &mut FanRecord,
+    started: Instant,
+    deadline: Instant,
+) -> Result<End, Stop> {
     let user = fan.user.clone();
     let send = |request: Request, stage: &'static str| {
         let user = user.clone();
@@ -185,7 +193,10 @@ async fn walk(api: &Api, fan: &mut FanRecord, deadline: Instant) -> Result<End, 
         let status = Request::get(endpoint::STATUS, "/queue/status").token(&token);
         let ticket = expect(send(status, "queue").await?, &[200], "queue")?;
         match ticket.body["status"].as_str() {
-            Some("ACTIVE") => break,
+            Some("ACTIVE") => {
+                fan.admitted_after = Some(started.elapsed());
+                break;
+            }
             Some("SOLD_OUT") => return Ok(End::NoSeatLeft),
             Some("WAITING" | "PRE_QUEUE") => {}
             _ => return Err(surprised("queue", &ticket)),

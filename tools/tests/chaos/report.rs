@@ -119,6 +119,20 @@ impl Report<'_> {
                 paid[paid.len() / 2]
             );
         }
+        let mut admitted: Vec<f64> = self
+            .fans
+            .iter()
+            .filter_map(|f| f.admitted_after.map(|a| a.as_secs_f64()))
+            .collect();
+        admitted.sort_by(f64::total_cmp);
+        if let (Some(first), Some(last)) = (admitted.first(), admitted.last()) {
+            let _ = writeln!(
+                out,
+                "{} fans saw ACTIVE {first:.1} s to {last:.1} s into their journey (median {:.1} s)",
+                admitted.len(),
+                admitted[admitted.len() / 2]
+            );
+        }
         let _ = writeln!(
             out,
             "\nfaults injected by the proxy, by DynamoDB operation:"

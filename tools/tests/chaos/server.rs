@@ -23,7 +23,7 @@ impl Server {
             .args(["--create-table", "--demo-catalog"])
             .env("PORT", "0")
             .env("ADMIT_TICK_SECONDS", "1")
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "warn,ticketing::booking=debug")
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log_file))
             .spawn()

@@ -1,17 +1,17 @@
-//! The tick's side of the queue: the registry of live queues, counting the numbers drawn,
-//! walking the entries, admitting in transactions that all check the state's version, and the
-//! state written last.
+//! The tick's side of the queue: the registry of live queues, the tick's claim, sealing and
+//! counting the numbers drawn, walking the entries, admitting in transactions that all check
+//! the claim, and the state written last.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 
 use super::keys::{self, Key};
 use super::meter::{self, DynamoRequest, Operation, SMALL_ITEM};
-use super::queue::{page_attribute, page_size};
+use super::queue::{page_attribute, page_size, COUNTER_KEPT_SECONDS};
 use super::request::{
-    from_item, number_attribute, partition_key, record_item, request_error, sort_key, value,
-    Change, Item,
+    build_error, from_item, key_item, number_attribute, partition_key, record_item, request_error,
+    sort_key, value, Change, Item,
 };
 use super::*;
 use crate::domain::{QueuePlace, QUEUE_SHARDS};
@@ -24,12 +24,65 @@ fn counter_keys(concert: &ConcertId, from: i64, through: i64) -> Vec<Key> {
         .collect()
 }
 
+/// The last second from `from` through `through` whose every counter is sealed, given each
+/// counter item's seal (by counter and minute): the counts of every second up to it are final.
+fn sealed_through(from: i64, through: i64, seal: impl Fn(u8, i64) -> Option<i64>) -> i64 {
+    let mut last = through;
+    for minute in keys::counter_minute(from)..=keys::counter_minute(through) {
+        let needed = (minute * 60 + 59).min(through);
+        for shard in 0..QUEUE_SHARDS {
+            let sealed = seal(shard, minute).unwrap_or(i64::MIN);
+            if sealed < needed {
+                last = last.min(sealed.max(minute * 60 - 1));
+            }
+        }
+    }
+    last.max(from - 1)
+}
+
+/// The counters a count from `from` through `through` seals: those of the minutes that end at
+/// or after `unsealed_before`.
+fn sealed_counter_keys(
+    concert: &ConcertId,
+    from: i64,
+    through: i64,
+    unsealed_before: i64,
+) -> Vec<Key> {
+    let from = from.max(keys::counter_minute(unsealed_before) * 60);
+    if through < from {
+        return Vec::new();
+    }
+    counter_keys(concert, from, through)
+}
+
 fn shard_of(pk: &str) -> Option<u8> {
     pk.rsplit('#').next()?.parse().ok()
 }
 
 fn minute_of(sk: &str) -> Option<i64> {
     sk.strip_prefix("M#")?.parse().ok()
+}
+
+/// The claim as stored: its version and slot, the draw, and the pending admissions.
+fn claim_from_item(item: &Item) -> Result<TickClaimRecord, StoreError> {
+    let lottery = item
+        .get("lottery")
+        .map(|v| serde_dynamo::from_attribute_value(v.clone()))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("the claim's draw: {e}")))?;
+    let pending = item
+        .keys()
+        .filter_map(|name| {
+            let second = name.strip_prefix('a')?.parse::<i64>().ok()?;
+            Some((second, number_attribute(item, name)? as u32))
+        })
+        .collect();
+    Ok(TickClaimRecord {
+        version: number_attribute(item, "version").unwrap_or(0) as u64,
+        slot: number_attribute(item, "slot").unwrap_or(0),
+        lottery,
+        pending,
+    })
 }
 
 #[async_trait]
@@ -76,26 +129,109 @@ impl AdmissionStore for DynamoStore {
             .is_ok())
     }
 
-    async fn queue_counts(
+    async fn claim_tick(
+        &self,
+        concert: &ConcertId,
+        seen: u64,
+        slot: i64,
+    ) -> Result<TickClaim, StoreError> {
+        let change = Change::new("SET #version = :next, #slot = :slot")
+            .when(
+                "(attribute_not_exists(#version) OR #version = :seen) \
+                 AND (attribute_not_exists(#slot) OR #slot < :slot)",
+            )
+            .value(":next", seen + 1)?
+            .value(":seen", seen)?
+            .value(":slot", slot)?;
+        Ok(
+            match self
+                .update_item(&keys::queue_version(concert), change, true)
+                .await?
+            {
+                Ok(item) => TickClaim::Claimed(claim_from_item(&item)?),
+                Err(old) => TickClaim::Held(match old {
+                    Some(item) => claim_from_item(&item)?,
+                    None => TickClaimRecord::default(),
+                }),
+            },
+        )
+    }
+
+    async fn keep_draw(
+        &self,
+        concert: &ConcertId,
+        version: u64,
+        draw: &LotteryRecord,
+    ) -> Result<Option<LotteryRecord>, StoreError> {
+        let change = Change::new("SET #lottery = if_not_exists(#lottery, :draw)")
+            .when("#version = :version")
+            .value(":draw", draw)?
+            .value(":version", version)?;
+        match self
+            .update_item(&keys::queue_version(concert), change, false)
+            .await?
+        {
+            Ok(item) => Ok(claim_from_item(&item)?.lottery),
+            Err(_) => Ok(None),
+        }
+    }
+
+    async fn seal_queue_counts(
         &self,
         concert: &ConcertId,
         from: i64,
         through: i64,
-    ) -> Result<BTreeMap<i64, Vec<u32>>, StoreError> {
+        unsealed_before: i64,
+    ) -> Result<SealedCounts, StoreError> {
         let mut counts: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
         if through < from {
-            return Ok(counts);
+            return Ok(SealedCounts {
+                through: from - 1,
+                counts,
+            });
         }
-        for item in self
-            .batch_get(&counter_keys(concert, from, through))
-            .await?
-        {
+        let keys = counter_keys(concert, from, through);
+        let sealed_keys = sealed_counter_keys(concert, from, through, unsealed_before);
+        let seals = futures::future::join_all(sealed_keys.iter().map(|key| async move {
+            let minute = minute_of(&key.sk).unwrap_or_default();
+            let change = Change::new(
+                "SET #sealed = :through, #expires_at = if_not_exists(#expires_at, :expires)",
+            )
+            .when("attribute_not_exists(#sealed) OR #sealed < :through")
+            .name("#sealed", keys::SEALED_ATTRIBUTE)
+            .value(":through", through)?
+            .value(":expires", minute * 60 + COUNTER_KEPT_SECONDS)?;
+            // Sealed further already (another tick counted on): as good.
+            self.update_item(key, change, false).await.map(|_| ())
+        }));
+        // A seal that fails only holds its counter's seconds back for a later tick: what is
+        // counted is what the read below finds sealed.
+        seals.await;
+        let items = self.batch_get(&keys).await?;
+        let mut sealed: HashMap<(u8, i64), i64> = HashMap::default();
+        for item in &items {
+            let (Some(shard), Some(minute)) =
+                (shard_of(partition_key(item)), minute_of(sort_key(item)))
+            else {
+                continue;
+            };
+            if let Some(at) = number_attribute(item, keys::SEALED_ATTRIBUTE) {
+                sealed.insert((shard, minute), at);
+            }
+        }
+        let counted = sealed_through(from, through, |shard, minute| {
+            if minute * 60 + 59 < unsealed_before {
+                return Some(i64::MAX);
+            }
+            sealed.get(&(shard, minute)).copied()
+        });
+        for item in items {
             let (Some(shard), Some(minute)) =
                 (shard_of(partition_key(&item)), minute_of(sort_key(&item)))
             else {
                 continue;
             };
-            for second in (minute * 60).max(from)..=(minute * 60 + 59).min(through) {
+            for second in (minute * 60).max(from)..=(minute * 60 + 59).min(counted) {
                 if let Some(drawn) = number_attribute(&item, &keys::second_attribute(second)) {
                     let row = counts
                         .entry(second)
@@ -104,7 +240,10 @@ impl AdmissionStore for DynamoStore {
                 }
             }
         }
-        Ok(counts)
+        Ok(SealedCounts {
+            through: counted,
+            counts,
+        })
     }
 
     async fn write_queue_pages(
@@ -147,9 +286,8 @@ impl AdmissionStore for DynamoStore {
         shard: u8,
         after: (i64, u32),
         through: (i64, u32),
-        limit: usize,
     ) -> Result<Vec<QueueEntryRecord>, StoreError> {
-        if after >= through || limit == 0 {
+        if after >= through {
             return Ok(Vec::new());
         }
         let items = self
@@ -161,7 +299,7 @@ impl AdmissionStore for DynamoStore {
                     (":to", value(keys::entry_sk(through.0, through.1))?),
                 ],
                 true,
-                Some(limit),
+                None,
             )
             .await?;
         items.into_iter().map(from_item).collect()
@@ -192,20 +330,22 @@ impl AdmissionStore for DynamoStore {
         batch: &AdmissionBatchPlan,
     ) -> Result<CommitOutcome, StoreError> {
         let concert = &batch.concert_id;
-        let mut items = vec![if batch.state_version == 0 {
+        let claim = keys::queue_version(concert);
+        let mut items = vec![if batch.admit.is_empty() {
             self.check(
-                &keys::queue_version(concert),
-                "attribute_not_exists(pk)",
-                vec![],
-                vec![],
-            )?
-        } else {
-            self.check(
-                &keys::queue_version(concert),
+                &claim,
                 "#version = :version",
                 vec![],
-                vec![(":version", value(batch.state_version)?)],
+                vec![(":version", value(batch.claim_version)?)],
             )?
+        } else {
+            // The admissions count as pending on the claim until a state counts them.
+            let pending = Change::new("ADD #pending :admitted")
+                .when("#version = :version")
+                .name("#pending", keys::pending_attribute(batch.admitted_at))
+                .value(":admitted", batch.admit.len())?
+                .value(":version", batch.claim_version)?;
+            self.update(&claim, pending)?
         }];
         for (user, token) in &batch.admit {
             let change = Change::new(
@@ -243,31 +383,59 @@ impl AdmissionStore for DynamoStore {
                 vec![],
             )?);
         }
-        Ok(plain_outcome(self.transact(items).await?))
+        Ok(claimed_outcome(self.transact(items).await?))
     }
 
     async fn commit_queue_state(
         &self,
         concert: &ConcertId,
         state: &QueueStateRecord,
-        expected_version: u64,
+        settled: &[i64],
     ) -> Result<CommitOutcome, StoreError> {
-        let next = Change::new("SET #version = :next").value(":next", state.version)?;
-        let version = if expected_version == 0 {
-            next.when("attribute_not_exists(pk)")
+        let claim = keys::queue_version(concert);
+        let version = vec![(":version", value(state.version)?)];
+        let claim_item = if settled.is_empty() {
+            self.check(&claim, "#version = :version", vec![], version)?
         } else {
-            next.when("#version = :expected")
-                .value(":expected", expected_version)?
+            // REMOVE of attributes named by data: one placeholder each.
+            let names: std::collections::HashMap<String, String> = settled
+                .iter()
+                .enumerate()
+                .map(|(i, second)| (format!("#p{i}"), keys::pending_attribute(*second)))
+                .chain([("#version".to_owned(), "version".to_owned())])
+                .collect();
+            let removed: Vec<String> = (0..settled.len()).map(|i| format!("#p{i}")).collect();
+            let update = aws_sdk_dynamodb::types::Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key_item(&claim)?))
+                .update_expression(format!("REMOVE {}", removed.join(", ")))
+                .condition_expression("#version = :version")
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(request::values(version))
+                .build()
+                .map_err(build_error)?;
+            aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                .update(update)
+                .build()
         };
         let items = vec![
-            self.update(&keys::queue_version(concert), version)?,
+            claim_item,
             self.put(
                 record_item(&keys::queue_state(concert), state)?,
                 None,
                 vec![],
             )?,
         ];
-        Ok(plain_outcome(self.transact(items).await?))
+        Ok(claimed_outcome(self.transact(items).await?))
+    }
+}
+
+/// A transaction whose first item checks the tick's claim.
+fn claimed_outcome(tx: Transaction) -> CommitOutcome {
+    match tx {
+        Transaction::Committed => CommitOutcome::Committed,
+        tx if tx.failed_at(0) => CommitOutcome::ClaimLost,
+        Transaction::Cancelled(_) => CommitOutcome::Refused,
     }
 }
 
@@ -287,21 +455,38 @@ pub(in crate::store) fn meter_retire_queue() -> Vec<DynamoRequest> {
     )]
 }
 
-pub(in crate::store) fn meter_queue_counts(
+pub(in crate::store) fn meter_claim_tick(concert: &ConcertId) -> Vec<DynamoRequest> {
+    vec![meter::write(
+        Operation::UpdateItem,
+        &keys::queue_version(concert),
+        SMALL_ITEM,
+    )]
+}
+
+pub(in crate::store) fn meter_keep_draw(concert: &ConcertId) -> Vec<DynamoRequest> {
+    meter_claim_tick(concert)
+}
+
+pub(in crate::store) fn meter_seal_queue_counts(
     concert: &ConcertId,
     from: i64,
     through: i64,
+    unsealed_before: i64,
 ) -> Vec<DynamoRequest> {
     if through < from {
         return Vec::new();
     }
-    // A counter holds at most a minute of small numbers: one unit to read.
-    meter::batch_get(
-        counter_keys(concert, from, through)
-            .into_iter()
-            .map(|key| (key, SMALL_ITEM))
-            .collect(),
-    )
+    // A counter holds at most a minute of small numbers: a unit to seal, a unit to read.
+    let keys = counter_keys(concert, from, through);
+    let mut requests: Vec<DynamoRequest> =
+        sealed_counter_keys(concert, from, through, unsealed_before)
+            .iter()
+            .map(|key| meter::write(Operation::UpdateItem, key, SMALL_ITEM))
+            .collect();
+    requests.extend(meter::batch_get(
+        keys.into_iter().map(|key| (key, SMALL_ITEM)).collect(),
+    ));
+    requests
 }
 
 pub(in crate::store) fn meter_write_queue_pages(
@@ -325,10 +510,9 @@ pub(in crate::store) fn meter_queue_entries(
     shard: u8,
     after: (i64, u32),
     through: (i64, u32),
-    limit: usize,
     found: &[QueueEntryRecord],
 ) -> Vec<DynamoRequest> {
-    if after >= through || limit == 0 {
+    if after >= through {
         return Vec::new();
     }
     meter::query(
@@ -414,4 +598,39 @@ pub(in crate::store) fn meter_commit_queue_state(
         (keys::queue_version(concert), SMALL_ITEM),
         (key.clone(), meter::sized(&key, state)),
     ])]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counting_stops_where_the_first_counter_is_not_sealed() {
+        // Minute 10 (seconds 600..=659), counting 610 through 625.
+        let all = |at: i64| move |_: u8, _: i64| Some(at);
+        assert_eq!(sealed_through(610, 625, all(625)), 625);
+        assert_eq!(
+            sealed_through(610, 625, all(700)),
+            625,
+            "sealed further: as good"
+        );
+        assert_eq!(
+            sealed_through(610, 625, all(620)),
+            620,
+            "an earlier seal holds back"
+        );
+        let one_missing = |shard: u8, _: i64| (shard != 7).then_some(625);
+        assert_eq!(
+            sealed_through(610, 625, one_missing),
+            609,
+            "nothing past the last count"
+        );
+        // Across minutes: the first minute's counters are done; one of the next is behind.
+        let behind = |shard: u8, minute: i64| match (shard, minute) {
+            (3, 11) => Some(662),
+            (_, 10) => Some(659),
+            _ => Some(670),
+        };
+        assert_eq!(sealed_through(650, 670, behind), 662);
+    }
 }

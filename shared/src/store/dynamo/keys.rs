@@ -8,7 +8,7 @@
 //! | a fan's queue ticket | `USER#{u}` | `QUEUE#{c}` |
 //! | queue counter, one per shard and minute | `QUEUE#{c}#COUNT#{shard}` | `M#{minute}` |
 //! | queue entry, one per number drawn | `QUEUE#{c}#ENTRY#{shard}` | `{second}#{number}` |
-//! | queue state and its version, pages of counts (ten seconds each), operator control | `QUEUE#{c}` | `STATE`, `VERSION`, `PAGE#{page}`, `CONTROL` |
+//! | queue state, the tick's claim, pages of counts (ten seconds each), operator control | `QUEUE#{c}` | `STATE`, `VERSION`, `PAGE#{page}`, `CONTROL` |
 //! | the queues the tick visits | `QUEUES` | `LIVE` |
 //!
 //! Why so many partitions: DynamoDB serves one partition key at most 3,000 read and 1,000 write
@@ -132,11 +132,19 @@ pub(super) fn queue_page(concert: &ConcertId, page: i64) -> Key {
     key(queue_pk(concert), format!("PAGE#{page:011}"))
 }
 
-/// The state's version alone: what every admission transaction checks, kept apart from the
-/// state (which grows with the concert's dates) so that checking it costs one unit.
+/// The tick's claim (`TickClaimRecord`): what every admission transaction checks, kept apart
+/// from the state (which grows with the concert's dates) so that checking it costs one unit.
 pub(super) fn queue_version(concert: &ConcertId) -> Key {
     key(queue_pk(concert), "VERSION")
 }
+
+/// The claim's attribute that counts the admissions of one second not yet in a state.
+pub(super) fn pending_attribute(admitted_at: i64) -> String {
+    format!("a{admitted_at}")
+}
+
+/// A counter item's seal: the last second a tick counted; later draws in it are refused.
+pub(super) const SEALED_ATTRIBUTE: &str = "sealed";
 
 pub(super) fn queue_control(concert: &ConcertId) -> Key {
     key(queue_pk(concert), "CONTROL")

@@ -12,7 +12,7 @@ use super::size;
 use super::*;
 
 /// Counter items are garbage a week after their minute.
-const COUNTER_KEPT_SECONDS: i64 = 7 * 86_400;
+pub(super) const COUNTER_KEPT_SECONDS: i64 = 7 * 86_400;
 
 /// A page attribute: the second's base, then each counter's count, trailing zeros left out.
 fn page_from_item(page_number: i64, item: &Item) -> Result<QueuePageRecord, StoreError> {
@@ -91,18 +91,25 @@ impl QueueStore for DynamoStore {
         concert: &ConcertId,
         shard: u8,
         second: i64,
-    ) -> Result<u32, StoreError> {
+    ) -> Result<Draw, StoreError> {
         let attribute = keys::second_attribute(second);
         let change = Change::new("SET #expires_at = :expires ADD #second :one")
+            .when("attribute_not_exists(#sealed) OR #sealed < :drawn_in")
             .name("#second", attribute.clone())
+            .name("#sealed", keys::SEALED_ATTRIBUTE)
             .value(":expires", second + COUNTER_KEPT_SECONDS)?
-            .value(":one", 1)?;
+            .value(":one", 1)?
+            .value(":drawn_in", second)?;
         let key = keys::counter(concert, shard, keys::counter_minute(second));
-        let drawn = self.update_item(&key, change, false).await?;
-        let item = drawn.map_err(|_| StoreError::Corrupt("an unconditional ADD failed".into()))?;
-        request::number_attribute(&item, &attribute)
-            .map(|n| n as u32)
-            .ok_or_else(|| StoreError::Corrupt("the counter returned no number".into()))
+        match self.update_item(&key, change, true).await? {
+            Ok(item) => request::number_attribute(&item, &attribute)
+                .map(|n| Draw::Number(n as u32))
+                .ok_or_else(|| StoreError::Corrupt("the counter returned no number".into())),
+            Err(old) => old
+                .and_then(|item| request::number_attribute(&item, keys::SEALED_ATTRIBUTE))
+                .map(Draw::Sealed)
+                .ok_or_else(|| StoreError::Corrupt("a refused draw found no seal".into())),
+        }
     }
 
     async fn enqueue(

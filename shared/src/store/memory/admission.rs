@@ -31,14 +31,62 @@ impl AdmissionStore for MemoryStore {
         Ok(true)
     }
 
-    async fn queue_counts(
+    async fn claim_tick(
+        &self,
+        concert: &ConcertId,
+        seen: u64,
+        slot: i64,
+    ) -> Result<TickClaim, StoreError> {
+        let mut t = self.tables();
+        let claim = t.claims.entry(concert.clone()).or_default();
+        // A claim nobody took yet has no slot: any slot is later.
+        let slot_free = claim.version == 0 || claim.slot < slot;
+        if claim.version != seen || !slot_free {
+            return Ok(TickClaim::Held(claim.clone()));
+        }
+        claim.version = seen + 1;
+        claim.slot = slot;
+        Ok(TickClaim::Claimed(claim.clone()))
+    }
+
+    async fn keep_draw(
+        &self,
+        concert: &ConcertId,
+        version: u64,
+        draw: &LotteryRecord,
+    ) -> Result<Option<LotteryRecord>, StoreError> {
+        let mut t = self.tables();
+        let Some(claim) = t.claims.get_mut(concert).filter(|c| c.version == version) else {
+            return Ok(None);
+        };
+        Ok(Some(*claim.lottery.get_or_insert(*draw)))
+    }
+
+    async fn seal_queue_counts(
         &self,
         concert: &ConcertId,
         from: i64,
         through: i64,
-    ) -> Result<BTreeMap<i64, Vec<u32>>, StoreError> {
-        let t = self.tables();
+        unsealed_before: i64,
+    ) -> Result<SealedCounts, StoreError> {
+        let mut t = self.tables();
         let mut counts = BTreeMap::new();
+        if through < from {
+            return Ok(SealedCounts {
+                through: from - 1,
+                counts,
+            });
+        }
+        let first_sealed = from.div_euclid(60).max(unsealed_before.div_euclid(60));
+        for minute in first_sealed..=through.div_euclid(60) {
+            for shard in 0..QUEUE_SHARDS {
+                let seal = t
+                    .seals
+                    .entry((concert.clone(), shard, minute))
+                    .or_insert(through);
+                *seal = (*seal).max(through);
+            }
+        }
         for second in from..=through {
             let drawn: Vec<u32> = (0..QUEUE_SHARDS)
                 .map(|shard| {
@@ -52,7 +100,7 @@ impl AdmissionStore for MemoryStore {
                 counts.insert(second, drawn);
             }
         }
-        Ok(counts)
+        Ok(SealedCounts { through, counts })
     }
 
     async fn write_queue_pages(
@@ -76,7 +124,6 @@ impl AdmissionStore for MemoryStore {
         shard: u8,
         after: (i64, u32),
         through: (i64, u32),
-        limit: usize,
     ) -> Result<Vec<QueueEntryRecord>, StoreError> {
         let t = self.tables();
         let from = (concert.clone(), shard, after.0, after.1);
@@ -89,7 +136,6 @@ impl AdmissionStore for MemoryStore {
                 std::ops::Bound::Excluded(from),
                 std::ops::Bound::Included(to),
             ))
-            .take(limit)
             .map(|(_, e)| e.clone())
             .collect())
     }
@@ -128,18 +174,20 @@ impl AdmissionStore for MemoryStore {
     ) -> Result<CommitOutcome, StoreError> {
         let mut t = self.tables();
         let concert = &batch.concert_id;
-        let version = t.states.get(concert).map_or(0, |s| s.version);
+        let version = t.claims.get(concert).map_or(0, |c| c.version);
+        if version != batch.claim_version {
+            return Ok(CommitOutcome::ClaimLost);
+        }
         let waiting = |t: &Tables, user: &UserId, token: &QueueToken| {
             t.tickets
                 .get(&(user.clone(), concert.clone()))
                 .filter(|r| &r.token == token && r.status == TicketStatus::Waiting)
                 .cloned()
         };
-        let allowed = version == batch.state_version
-            && batch
-                .admit
-                .iter()
-                .all(|(user, token)| waiting(&t, user, token).is_some())
+        let allowed = batch
+            .admit
+            .iter()
+            .all(|(user, token)| waiting(&t, user, token).is_some())
             && batch.drop.iter().all(|(user, token, seen)| {
                 waiting(&t, user, token).is_some_and(|r| r.last_seen_at == *seen)
             })
@@ -149,6 +197,11 @@ impl AdmissionStore for MemoryStore {
             });
         if !allowed {
             return Ok(CommitOutcome::Refused);
+        }
+        if !batch.admit.is_empty() {
+            if let Some(claim) = t.claims.get_mut(concert) {
+                *claim.pending.entry(batch.admitted_at).or_default() += batch.admit.len() as u32;
+            }
         }
         for (user, _) in &batch.admit {
             if let Some(r) = t.tickets.get_mut(&(user.clone(), concert.clone())) {
@@ -181,12 +234,18 @@ impl AdmissionStore for MemoryStore {
         &self,
         concert: &ConcertId,
         state: &QueueStateRecord,
-        expected_version: u64,
+        settled: &[i64],
     ) -> Result<CommitOutcome, StoreError> {
         let mut t = self.tables();
-        let version = t.states.get(concert).map_or(0, |s| s.version);
-        if version != expected_version {
-            return Ok(CommitOutcome::Refused);
+        let Some(claim) = t
+            .claims
+            .get_mut(concert)
+            .filter(|c| c.version == state.version)
+        else {
+            return Ok(CommitOutcome::ClaimLost);
+        };
+        for second in settled {
+            claim.pending.remove(second);
         }
         t.states.insert(concert.clone(), state.clone());
         Ok(CommitOutcome::Committed)

@@ -35,6 +35,9 @@ struct Tables {
     idempotency: HashMap<(UserId, IdempotencyKey), IdempotencyRecord>,
     tickets: HashMap<(UserId, ConcertId), TicketRecord>,
     counters: HashMap<(ConcertId, u8, i64), u32>,
+    /// Each counter's seal, by its minute (as DynamoDB keeps a counter item a minute).
+    seals: HashMap<(ConcertId, u8, i64), i64>,
+    claims: HashMap<ConcertId, TickClaimRecord>,
     queue_entries: BTreeMap<(ConcertId, u8, i64, u32), QueueEntryRecord>,
     states: HashMap<ConcertId, QueueStateRecord>,
     pages: HashMap<(ConcertId, i64), QueuePageRecord>,

@@ -21,14 +21,20 @@ impl QueueStore for MemoryStore {
         concert: &ConcertId,
         shard: u8,
         second: i64,
-    ) -> Result<u32, StoreError> {
+    ) -> Result<Draw, StoreError> {
         let mut t = self.tables();
+        let minute = second.div_euclid(60);
+        if let Some(sealed) = t.seals.get(&(concert.clone(), shard, minute)) {
+            if *sealed >= second {
+                return Ok(Draw::Sealed(*sealed));
+            }
+        }
         let count = t
             .counters
             .entry((concert.clone(), shard, second))
             .or_default();
         *count += 1;
-        Ok(*count)
+        Ok(Draw::Number(*count))
     }
 
     async fn enqueue(
