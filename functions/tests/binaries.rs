@@ -159,7 +159,10 @@ async fn the_binaries_serve_invocations_through_the_runtime_api() {
     };
     let table = format!("binaries-{}", uuid::Uuid::new_v4().simple());
     let store = DynamoStore::connect(table.as_str(), Some(&dynamodb)).await;
-    store.create_table_if_missing().await.unwrap();
+    store
+        .create_table_if_missing(ticketing::store::Expiry::Collected)
+        .await
+        .unwrap();
     let booking = Ticketing::new(
         std::sync::Arc::new(store),
         std::sync::Arc::new(SystemClock),

@@ -338,7 +338,7 @@ impl Functions {
         let table = format!("policies-{}", uuid::Uuid::new_v4().simple());
         let setup_store = DynamoStore::connect(table.clone(), Some(endpoint)).await;
         setup_store
-            .create_table_if_missing()
+            .create_table_if_missing(ticketing::store::Expiry::Kept)
             .await
             .expect("create the test table");
         let clock = Arc::new(ManualClock::starting_at(Timestamp::from_epoch_seconds(

@@ -151,7 +151,10 @@ async fn each_request_waits_for_the_round_trips_the_readme_says() {
         ..Connection::default()
     };
     let dynamo = DynamoStore::for_lambda_with(table, connection).unwrap();
-    dynamo.create_table_if_missing().await.unwrap();
+    dynamo
+        .create_table_if_missing(ticketing::store::Expiry::Kept)
+        .await
+        .unwrap();
     let store: Arc<dyn Store> = Arc::new(dynamo);
     let clock = Arc::new(ManualClock::starting_at(Timestamp::from_epoch_seconds(
         START,

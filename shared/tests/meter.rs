@@ -327,7 +327,10 @@ async fn the_meter_charges_what_the_dynamodb_store_sends() {
     let log = RequestLog::default();
     let table = format!("meter-{}", uuid::Uuid::new_v4().simple());
     let dynamo = DynamoStore::connect_logged(table, Some(&endpoint), log.clone()).await;
-    dynamo.create_table_if_missing().await.unwrap();
+    dynamo
+        .create_table_if_missing(ticketing::store::Expiry::Kept)
+        .await
+        .unwrap();
     log.take();
     let clock = Arc::new(ManualClock::starting_at(Timestamp::from_epoch_seconds(
         START,

@@ -224,6 +224,30 @@ impl Script {
         held
     }
 
+    /// The next call named `call` is refused.
+    pub fn refuse_next(&self, call: &'static str) {
+        self.refuse_next_times(call, 1);
+    }
+
+    /// The next `times` calls named `call` are refused: a caller that sends a call again
+    /// (the tick does, a few times) fails all the same.
+    pub fn refuse_next_times(&self, call: &'static str, times: usize) {
+        let seen = self.calls(call);
+        for turn in seen + 1..=seen + times {
+            self.refuse(call, turn);
+        }
+    }
+
+    /// The next call named `call` applies and its answer is lost.
+    pub fn lose_next(&self, call: &'static str) {
+        self.lose_answer(call, self.calls(call) + 1);
+    }
+
+    /// The next call named `call` waits at the gate until released.
+    pub fn hold_next(&self, call: &'static str) -> Held {
+        self.hold(call, self.calls(call) + 1)
+    }
+
     /// How many calls named `call` have reached the gate.
     pub fn calls(&self, call: &'static str) -> usize {
         self.state().seen.get(call).copied().unwrap_or(0)

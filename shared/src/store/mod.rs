@@ -22,7 +22,7 @@ use crate::domain::{
     UserId,
 };
 
-pub use dynamo::{meter, Connection, DynamoStore, DEFAULT_ATTEMPT_TIMEOUT};
+pub use dynamo::{meter, Connection, DynamoStore, Expiry, DEFAULT_ATTEMPT_TIMEOUT};
 pub use gate::{CallGate, Fate, GatedStore, Held, Script};
 pub use memory::MemoryStore;
 pub use metered::MeteredStore;

@@ -14,11 +14,16 @@
 //! - No throttling and no per-partition ceiling: hot keys are the simulator's to find, and
 //!   throttles come from the fault proxy (the chaos test).
 //! - Limits are the service's: 100 items a transaction, 400 KB an item, 100 keys a BatchGet.
+//! - TTL deletes an expired item within seconds, by the real clock (DynamoDB takes up to days).
+//!   The scenarios run on a clock of their own, in December 2026, so their tables keep expired
+//!   items (`Expiry::Kept`): expiry is the code's business (every read and condition compares
+//!   `expires_at` with the scenario's now), never the table's.
 
 mod world;
 
 mod admission;
 mod catalog;
+mod faults;
 mod opening;
 mod operators;
 mod payments;
@@ -93,4 +98,15 @@ contract!(
     races::one_idempotency_key_sent_twenty_times_applies_once,
     races::a_payment_racing_expiry_and_release_never_double_sells,
     races::a_crowd_joining_at_once_gets_distinct_tokens_and_exact_positions,
+    faults::a_draw_tick_that_dies_leaves_one_draw_and_counts_what_it_admitted,
+    faults::overlapping_ticks_admit_once,
+    faults::an_opening_off_the_ten_second_boundary_walks_the_pre_queue_once,
+    faults::a_registration_that_fails_is_made_by_the_retry,
+    faults::registrations_landing_out_of_order_count_the_earlier_second,
+    faults::a_stray_entry_never_stalls_the_queue,
+    faults::a_join_behind_the_ticks_clock_draws_in_a_second_not_yet_counted,
+    faults::a_drop_racing_a_poll_keeps_the_tick,
+    faults::a_failed_retire_leaves_the_tick_whole,
+    faults::a_sell_out_whose_mark_fails_is_marked_by_the_next_tick,
+    faults::a_fan_not_yet_counted_is_never_told_a_place_ahead_of_the_truth,
 );

@@ -95,11 +95,23 @@ pub async fn fifty_payments_racing_on_one_balance_never_overdraw(w: World) {
     }
     let tickets = joins.join_all().await;
     w.advance(SETTLE_SECONDS);
+    // Ticks until the payer is admitted to all fifty (a tick may count less than it would,
+    // when DynamoDB Local is too busy to take every seal: the next one counts the rest).
+    for _ in 0..10 {
+        let mut active = 0;
+        for (concert, _) in &tickets {
+            let ticket = w.store.ticket(&payer, concert).await.unwrap().unwrap();
+            active += usize::from(ticket.admitted_at.is_some());
+        }
+        if active == tickets.len() {
+            break;
+        }
+        w.tick_report().await;
+    }
     let mut setup = JoinSet::new();
     for (concert, token) in tickets {
         let (booking, payer) = (w.booking.clone(), payer.clone());
         setup.spawn(async move {
-            booking.admit_concert(&concert).await.unwrap();
             let (held, _) = booking
                 .hold_seat(
                     &payer,
@@ -373,21 +385,50 @@ pub async fn a_crowd_joining_at_once_gets_distinct_tokens_and_exact_positions(w:
     let tickets = joins.join_all().await;
     let tokens: BTreeSet<String> = tickets.iter().map(|(_, t)| t.token.to_string()).collect();
     assert_eq!(tokens.len(), crowd);
-    // Once a tick has counted them, every fan has its own place: 1 to the crowd's size.
+    // Once a tick has counted them, every fan has its own place, in the order of their
+    // places: 1 to the crowd's size. A number drawn twice for one join (a draw the SDK sent
+    // again after its answer was lost, which a busy DynamoDB Local can cause) counts as a fan
+    // until passed: positions may then be worse than the rank by the unused numbers, never
+    // better.
     w.advance(SETTLE_SECONDS);
     assert_eq!(w.tick(SPRING).await, (0, 0));
     let mut polls = JoinSet::new();
     for (fan, ticket) in tickets {
-        let booking = w.booking.clone();
+        let (booking, store) = (w.booking.clone(), w.store.clone());
         polls.spawn(async move {
-            booking
+            let position = booking
                 .queue_status(&fan, Some(&ticket.token))
                 .await
                 .unwrap()
                 .position
+                .unwrap();
+            let place = store
+                .ticket(&fan, &concert_id(SPRING))
+                .await
                 .unwrap()
+                .unwrap()
+                .place();
+            (place, position)
         });
     }
-    let positions: BTreeSet<u64> = polls.join_all().await.into_iter().collect();
-    assert_eq!(positions, (1..=crowd as u64).collect());
+    let mut placed = polls.join_all().await;
+    placed.sort();
+    let state = w
+        .store
+        .queue_state(&concert_id(SPRING), true)
+        .await
+        .unwrap()
+        .unwrap();
+    let unused = state.known - crowd as u64;
+    assert!(unused <= crowd as u64 / 100, "{unused} numbers unused");
+    let mut last = 0;
+    for (rank, (place, position)) in placed.iter().enumerate() {
+        let rank = rank as u64 + 1;
+        assert!(*position > last, "{place}: {position} after {last}");
+        assert!(
+            (rank..=rank + unused).contains(position),
+            "{place}: told {position}, rank {rank}"
+        );
+        last = *position;
+    }
 }

@@ -8,7 +8,7 @@ use ticketing::domain::{
     ChargeAmount, ConcertDate, ConcertId, ManualClock, OperatorId, QueueToken, SeatNumber,
     Timestamp, UserId,
 };
-use ticketing::store::{DynamoStore, MemoryStore, QueueControlChange, Store};
+use ticketing::store::{DynamoStore, GatedStore, MemoryStore, QueueControlChange, Script, Store};
 use ticketing::{Settings, Ticketing};
 
 /// 2026-12-01T00:00:00Z: the catalog's dates lie ahead of it, and one lies behind.
@@ -40,7 +40,9 @@ pub fn demo_catalog() -> Catalog {
 pub struct World {
     pub booking: Ticketing,
     pub clock: Arc<ManualClock>,
+    /// The store behind a gate that passes every call but those `script` names.
     pub store: Arc<dyn Store>,
+    pub script: Arc<Script>,
     on_memory: bool,
     /// The first second of the tick slot after the last tick's: a tick runs once a slot.
     next_slot_at: Arc<std::sync::Mutex<i64>>,
@@ -48,7 +50,7 @@ pub struct World {
 
 impl World {
     pub async fn memory() -> World {
-        World::over(Arc::new(MemoryStore::new()), true).await
+        World::over(MemoryStore::new(), true).await
     }
 
     /// A crowd's size: larger in memory than against DynamoDB Local, a JVM on the same two cores.
@@ -74,21 +76,24 @@ impl World {
         let table = format!("contract-{}", uuid::Uuid::new_v4().simple());
         let store = DynamoStore::connect(table, Some(&endpoint)).await;
         store
-            .create_table_if_missing()
+            .create_table_if_missing(ticketing::store::Expiry::Kept)
             .await
             .expect("create the test table");
-        Some(World::over(Arc::new(store), false).await)
+        Some(World::over(store, false).await)
     }
 
-    async fn over(store: Arc<dyn Store>, on_memory: bool) -> World {
+    async fn over<S: Store>(base: S, on_memory: bool) -> World {
         let clock = Arc::new(ManualClock::starting_at(Timestamp::from_epoch_seconds(
             START,
         )));
+        let script = Script::new();
+        let store: Arc<dyn Store> = Arc::new(GatedStore::new(base, script.clone()));
         let booking = Ticketing::new(store.clone(), clock.clone(), Settings::default());
         let world = World {
             booking,
             clock,
             store,
+            script,
             on_memory,
             next_slot_at: Arc::default(),
         };
@@ -98,6 +103,13 @@ impl World {
             .await
             .expect("load the demo catalog");
         world
+    }
+
+    /// Another container: the same store and settings, a cache of its own, and its own clock,
+    /// `offset` seconds from the world's (fixed: it does not move with the world's).
+    pub fn container(&self, offset: i64) -> Ticketing {
+        let clock = Arc::new(ManualClock::starting_at(self.now().plus_seconds(offset)));
+        Ticketing::new(self.store.clone(), clock, self.booking.settings().clone())
     }
 
     /// The same store and clock under other settings.
@@ -143,6 +155,13 @@ impl World {
     /// One admission tick over every live queue, as the scheduled function runs it, in the
     /// next tick slot (the clock moves on to it when the last tick took this one).
     pub async fn tick_report(&self) -> ticketing::booking::AdmissionReport {
+        let report = self.tick_anyhow().await;
+        assert_eq!(report.deferred, 0, "no other tick races this one");
+        report
+    }
+
+    /// A tick in the next tick slot, whatever it reports.
+    pub async fn tick_anyhow(&self) -> ticketing::booking::AdmissionReport {
         let every = self.booking.settings().admit_tick_seconds.max(1) as i64;
         let due = *self.next_slot_at.lock().unwrap();
         let now = self.now().epoch_seconds();
@@ -151,9 +170,7 @@ impl World {
         }
         let now = self.now().epoch_seconds();
         *self.next_slot_at.lock().unwrap() = (now.div_euclid(every) + 1) * every;
-        let report = self.booking.admit_waiting().await.expect("admission tick");
-        assert_eq!(report.deferred, 0, "no other tick races this one");
-        report
+        self.booking.admit_waiting().await.expect("admission tick")
     }
 
     /// One tick (see [`World::tick_report`]); what it admitted and dropped for `concert`.

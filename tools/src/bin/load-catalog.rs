@@ -40,7 +40,11 @@ async fn main() -> anyhow::Result<()> {
         &std::fs::read_to_string(&file).with_context(|| format!("reading {file}"))?,
     )?;
     let store = DynamoStore::connect(table, endpoint.as_deref()).await;
-    if create_table && store.create_table_if_missing().await? {
+    if create_table
+        && store
+            .create_table_if_missing(ticketing::store::Expiry::Collected)
+            .await?
+    {
         println!("created table {}", store.table());
     }
     let booking = Ticketing::new(

@@ -85,7 +85,11 @@ async fn main() -> anyhow::Result<()> {
         Some(endpoint) => {
             let table = options.table.clone().unwrap_or(config.table_name.clone());
             let store = DynamoStore::connect(table, Some(endpoint)).await;
-            if options.create_table && store.create_table_if_missing().await? {
+            if options.create_table
+                && store
+                    .create_table_if_missing(ticketing::store::Expiry::Collected)
+                    .await?
+            {
                 info!(table = store.table(), "created the table");
             }
             Arc::new(store)

@@ -23,6 +23,7 @@ use aws_sdk_dynamodb::Client;
 use self::request::Transaction;
 use super::*;
 
+pub use self::table::Expiry;
 pub(in crate::store) use self::{
     admission::*, catalog::*, idempotency::*, payments::*, queue::*, reservations::*, wallet::*,
 };
@@ -100,7 +101,9 @@ impl DynamoStore {
             )
             .timeout_config(timeouts(&connection));
         if let Some(endpoint) = connection.endpoint {
-            loader = loader.endpoint_url(endpoint);
+            loader = loader
+                .endpoint_url(endpoint)
+                .stalled_stream_protection(local_stream_protection());
             if let Some(credentials) = local_credentials() {
                 loader = loader.credentials_provider(credentials);
             }
@@ -145,7 +148,9 @@ impl DynamoStore {
                 aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
             );
         if let Some(endpoint) = connection.endpoint {
-            config = config.endpoint_url(endpoint);
+            config = config
+                .endpoint_url(endpoint)
+                .stalled_stream_protection(local_stream_protection());
             if let Some(credentials) = local_credentials() {
                 config = config.credentials_provider(credentials);
             }
@@ -180,6 +185,14 @@ fn timeouts(connection: &Connection<'_>) -> aws_sdk_dynamodb::config::timeout::T
         timeouts = timeouts.connect_timeout(std::time::Duration::from_secs(30));
     }
     timeouts.build()
+}
+
+/// A local DynamoDB on a busy test machine may take seconds to start answering; the SDK's
+/// stalled-stream protection would abandon such an attempt and send it again, though the first
+/// may have been applied (a queue number drawn twice, say). Locally, a slow answer is waited
+/// for; against AWS, the attempt timeout bounds it.
+fn local_stream_protection() -> aws_sdk_dynamodb::config::StalledStreamProtectionConfig {
+    aws_sdk_dynamodb::config::StalledStreamProtectionConfig::disabled()
 }
 
 /// Placeholder credentials for a local endpoint, when the environment has none.

@@ -9,10 +9,22 @@ use super::request::{build_error, request_error};
 use super::{DynamoStore, TTL_ATTRIBUTE};
 use crate::store::StoreError;
 
+/// What the table's TTL does with items past their `expires_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// Deleted once expired (by DynamoDB, late): the deployed table, and any run on the real
+    /// clock.
+    Collected,
+    /// Kept: for runs on a clock of their own, such as tests in a past or future month.
+    /// DynamoDB Local collects expired items by the real clock within seconds, which would
+    /// take a test's items from under it.
+    Kept,
+}
+
 impl DynamoStore {
-    /// Creates the table (pay-per-request, `pk`/`sk`, TTL on `expires_at`) unless it exists.
-    /// `true` when it was created.
-    pub async fn create_table_if_missing(&self) -> Result<bool, StoreError> {
+    /// Creates the table (pay-per-request, `pk`/`sk`, TTL on `expires_at` unless `expiry` keeps
+    /// expired items) unless it exists. `true` when it was created.
+    pub async fn create_table_if_missing(&self, expiry: Expiry) -> Result<bool, StoreError> {
         let exists = self
             .client
             .describe_table()
@@ -48,6 +60,9 @@ impl DynamoStore {
             .send()
             .await
             .map_err(request_error)?;
+        if expiry == Expiry::Kept {
+            return Ok(true);
+        }
         self.client
             .update_time_to_live()
             .table_name(&self.table)
