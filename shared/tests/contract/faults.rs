@@ -113,9 +113,11 @@ pub async fn a_draw_tick_that_dies_leaves_one_draw_and_counts_what_it_admitted(w
     show(&w, 50, Some((queue_opens, sale_opens))).await;
     w.advance(60);
     let mut fans = Vec::new();
-    for i in 0..10 {
-        fans.push(join(&w.booking, &format!("pre{i}"), SHOW).await);
-        w.advance(1);
+    for i in 0..40 {
+        fans.push(join(&w.booking, &format!("pre{i:02}"), SHOW).await);
+        if i % 4 == 3 {
+            w.advance(1);
+        }
     }
     w.advance(sale_opens + SETTLE_SECONDS - w.now().epoch_seconds());
 
@@ -124,6 +126,7 @@ pub async fn a_draw_tick_that_dies_leaves_one_draw_and_counts_what_it_admitted(w
     w.script.refuse_next_times("commit_queue_state", 3);
     let died = w.tick_anyhow().await;
     assert_eq!(died.deferred, 1);
+    let drawn_at = w.now().epoch_seconds();
     let first = admitted(&w, SHOW, &fans).await;
     assert_eq!(first.len(), 4);
     // One of them buys before the next tick: a sale ends its token, once.
@@ -150,6 +153,17 @@ pub async fn a_draw_tick_that_dies_leaves_one_draw_and_counts_what_it_admitted(w
         ranks,
         (0..7).collect::<Vec<u64>>(),
         "one draw, admitted in its order"
+    );
+    let state = w
+        .store
+        .queue_state(&concert_id(SHOW), true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        state.lottery.map(|l| (l.drawn_at, l.size)),
+        Some((drawn_at, 40)),
+        "the dead tick's draw, kept"
     );
 }
 
@@ -179,6 +193,10 @@ pub async fn overlapping_ticks_admit_once(w: World) {
     held.release();
     let first = first.await.unwrap().unwrap();
     assert_eq!((first.deferred, first.admitted()), (0, 4));
+    assert_eq!(active(&w, SHOW, &fans).await, 4);
+    // Delivered again once the first is done: the slot is ticked.
+    let late = w.container(0).admit_waiting().await.unwrap();
+    assert_eq!((late.deferred, late.admitted()), (1, 0));
     assert_eq!(active(&w, SHOW, &fans).await, 4);
 
     // A tick stuck half-way, and the next slot's tick that takes over from it.
