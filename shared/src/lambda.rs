@@ -80,19 +80,26 @@ pub async fn admit_for_a_minute(
     deadline: SystemTime,
 ) -> Result<MinuteOfAdmission, Error> {
     let every = booking.settings().admit_tick_seconds.max(1);
-    let start = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
+    let slot_now = || {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs()
+            / every
+    };
+    let first = slot_now();
+    let end = first + 60 / every;
     let mut minute = MinuteOfAdmission::default();
-    for slot in start / every..(start + 60) / every {
+    let mut slot = first;
+    while slot < end {
         let at = UNIX_EPOCH + Duration::from_secs(slot * every);
         let wait = at.duration_since(SystemTime::now()).unwrap_or_default();
         let time_left = deadline
             .duration_since(SystemTime::now())
             .unwrap_or_default();
-        // The slot now is always ticked; a later one only with room to finish.
-        if !wait.is_zero() && wait + DEADLINE_MARGIN > time_left {
+        // The slot now is always ticked; any later one only with room to finish, even when a
+        // slow tick has already carried the clock past it.
+        if slot != first && wait + DEADLINE_MARGIN > time_left {
             break;
         }
         tokio::time::sleep(wait).await;
@@ -117,6 +124,60 @@ pub async fn admit_for_a_minute(
             }
         };
         metrics.emit(|| metrics::tick_lines(&figures, &tally, took, SystemTime::now()));
+        // A tick that overran its next slots skips them: the next tick is the slot now.
+        slot = (slot + 1).max(slot_now());
     }
     Ok(minute)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::domain::SystemClock;
+    use crate::store::{GatedStore, MemoryStore, Script};
+    use crate::Settings;
+
+    fn admitter(script: &Arc<Script>) -> Ticketing {
+        let store = GatedStore::new(Arc::new(MemoryStore::new()), script.clone());
+        let settings = Settings {
+            admit_tick_seconds: 1,
+            ..Settings::default()
+        };
+        Ticketing::new(Arc::new(store), Arc::new(SystemClock), settings)
+    }
+
+    #[tokio::test]
+    async fn a_tick_that_overruns_its_slots_never_starts_another_past_the_deadline() {
+        let script = Script::new();
+        let slow = script.hold_next("live_queues");
+        let booking = admitter(&script);
+        // The first tick outlasts the next slot (1 s on); the three seconds left are under the
+        // margin a tick needs, so the slot it carried the clock past is not ticked.
+        tokio::spawn(async move {
+            slow.reached().await;
+            tokio::time::sleep(Duration::from_millis(1_500)).await;
+            slow.release();
+        });
+        let deadline = SystemTime::now() + Duration::from_secs(3);
+        let minute = admit_for_a_minute(&booking, &MetricsSink::memory(), deadline)
+            .await
+            .unwrap();
+        assert_eq!((minute.ticks, minute.failed_ticks), (1, 0), "{minute:?}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_tick_is_counted_and_the_next_slot_ticks() {
+        let script = Script::new();
+        // The tick reads the live queues a few times before it gives up.
+        script.refuse_next_times("live_queues", 3);
+        let booking = admitter(&script);
+        let deadline = SystemTime::now() + Duration::from_secs(8);
+        let minute = admit_for_a_minute(&booking, &MetricsSink::memory(), deadline)
+            .await
+            .unwrap();
+        assert_eq!(minute.failed_ticks, 1, "{minute:?}");
+        assert!(minute.ticks >= 1, "{minute:?}");
+    }
 }

@@ -32,20 +32,23 @@ pub enum Fate {
 pub trait CallGate: Send + Sync + 'static {
     /// `call` is the store method's name.
     async fn enter(&self, call: &'static str) -> Fate;
+
+    /// The call went through to the store (its answer may still be lost).
+    fn applied(&self, _call: &'static str) {}
 }
 
 pub struct GatedStore<S> {
-    inner: S,
+    inner: Arc<S>,
     gate: Arc<dyn CallGate>,
 }
 
 impl<S: Store> GatedStore<S> {
-    pub fn new(inner: S, gate: Arc<dyn CallGate>) -> Self {
+    pub fn new(inner: Arc<S>, gate: Arc<dyn CallGate>) -> Self {
         Self { inner, gate }
     }
 
     /// The store underneath, past the gate.
-    pub fn inner(&self) -> &S {
+    pub fn inner(&self) -> &Arc<S> {
         &self.inner
     }
 
@@ -54,10 +57,16 @@ impl<S: Store> GatedStore<S> {
         F: Future<Output = Result<T, StoreError>>,
     {
         match self.gate.enter(call).await {
-            Fate::Proceed => run().await,
+            Fate::Proceed => {
+                let answer = run().await;
+                self.gate.applied(call);
+                answer
+            }
             Fate::Refuse => Err(StoreError::Request(format!("{call}: refused (injected)"))),
             Fate::LoseAnswer => {
-                run().await?;
+                let answer = run().await;
+                self.gate.applied(call);
+                answer?;
                 Err(StoreError::Request(format!(
                     "{call}: answer lost (injected)"
                 )))

@@ -87,7 +87,7 @@ impl World {
             START,
         )));
         let script = Script::new();
-        let store: Arc<dyn Store> = Arc::new(GatedStore::new(base, script.clone()));
+        let store: Arc<dyn Store> = Arc::new(GatedStore::new(Arc::new(base), script.clone()));
         let booking = Ticketing::new(store.clone(), clock.clone(), Settings::default());
         let world = World {
             booking,
