@@ -3,7 +3,7 @@
 
 use crate::booking::Settings;
 use crate::domain::{AdmitPerTick, MaxActive};
-use crate::store::DEFAULT_ATTEMPT_TIMEOUT;
+use crate::store::{DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CALL_BUDGET};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +23,9 @@ pub struct Config {
     /// `DYNAMODB_ATTEMPT_TIMEOUT_MS`: one DynamoDB attempt's ceiling, well below the function's
     /// timeout, so that a stalled request is retried or refused (503) instead of hanging.
     pub dynamodb_attempt_timeout: Duration,
+    /// `DYNAMODB_CALL_BUDGET_MS`: one DynamoDB call's ceiling, its attempts and their backoff
+    /// included, below the function's timeout: a call over it is answered 503 with Retry-After.
+    pub dynamodb_call_budget: Duration,
     /// Take the caller from `X-User-Id` instead of the JWT claims: local runs and tests only.
     pub trust_user_header: bool,
 }
@@ -126,10 +129,17 @@ impl Config {
             30_000,
             "1 to 30000 milliseconds",
         )? as u64);
+        let dynamodb_call_budget = Duration::from_millis(number(
+            "DYNAMODB_CALL_BUDGET_MS",
+            DEFAULT_CALL_BUDGET.as_millis() as i64,
+            60_000,
+            "1 to 60000 milliseconds",
+        )? as u64);
         Ok(Config {
             table_name,
             settings,
             dynamodb_attempt_timeout,
+            dynamodb_call_budget,
             trust_user_header,
         })
     }
@@ -155,6 +165,7 @@ mod tests {
         assert_eq!(c.settings, Settings::default());
         assert_eq!(c.table_name, "ticketing");
         assert_eq!(c.dynamodb_attempt_timeout, DEFAULT_ATTEMPT_TIMEOUT);
+        assert_eq!(c.dynamodb_call_budget, DEFAULT_CALL_BUDGET);
         assert!(!c.trust_user_header);
     }
 
@@ -175,6 +186,7 @@ mod tests {
             ("ACTIVE_PER_FREE_SEAT", "0"),
             ("ADMIT_TICK_SECONDS", "61"),
             ("DYNAMODB_ATTEMPT_TIMEOUT_MS", "0"),
+            ("DYNAMODB_CALL_BUDGET_MS", "60001"),
             ("TRUST_USER_HEADER", "yes"),
             ("TABLE_NAME", "a b"),
         ] {

@@ -303,3 +303,35 @@ async fn a_stalled_dynamodb_is_refused_with_a_503_well_inside_a_function_timeout
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn a_call_out_of_budget_is_refused_before_its_attempts_run_out() {
+    let endpoint = stalled_dynamodb().await;
+    // Attempts long enough that three of them would outlast a 5 s function; the call's budget
+    // ends it first.
+    let connection = Connection {
+        endpoint: Some(&endpoint),
+        attempt_timeout: Some(Duration::from_secs(2)),
+        call_budget: Some(Duration::from_millis(500)),
+        ..Connection::default()
+    };
+    let store = Arc::new(DynamoStore::connect_with("metrics-test", connection).await);
+    let (app, _) = app(store);
+    let started = Instant::now();
+    let (status, problem) = call(
+        &app,
+        Endpoint::GetBalance,
+        request(Method::GET, "/balance", "ana", None, ""),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (503, Some("SERVICE_UNAVAILABLE"))
+    );
+    // Without the budget: at least 6 s (three attempts of 2 s).
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -325,3 +325,32 @@ fn a_dynamodb_attempt_times_out_well_inside_every_function_timeout() {
         );
     }
 }
+
+#[test]
+fn a_dynamodb_call_ends_inside_every_function_timeout_with_room_to_answer() {
+    let template = yaml(&root().join("infra/template.yaml"));
+    let variables = &template["Globals"]["Function"]["Environment"]["Variables"];
+    assert!(
+        serde_yaml::to_string(&variables["DYNAMODB_CALL_BUDGET_MS"])
+            .unwrap()
+            .contains("DynamoDbCallBudgetMs"),
+        "every function gets the call budget"
+    );
+    let budget = template["Parameters"]["DynamoDbCallBudgetMs"]["MaxValue"]
+        .as_u64()
+        .expect("a bounded parameter");
+    let default_timeout = template["Globals"]["Function"]["Timeout"].as_u64().unwrap();
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let timeout = resource["Properties"]["Timeout"]
+            .as_u64()
+            .unwrap_or(default_timeout);
+        // Room to answer the 503 once the budget is spent.
+        assert!(
+            budget + 500 < timeout * 1000,
+            "{name:?}: a call's budget ends inside {timeout} s"
+        );
+    }
+}

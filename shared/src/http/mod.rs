@@ -33,7 +33,11 @@ impl App {
     /// checked and built here, before the first invocation.
     pub fn from_env() -> Result<Self, lambda_http::Error> {
         let config = Config::from_env()?;
-        let store = DynamoStore::for_lambda(config.table_name, config.dynamodb_attempt_timeout)?;
+        let store = DynamoStore::for_lambda(
+            config.table_name,
+            config.dynamodb_attempt_timeout,
+            config.dynamodb_call_budget,
+        )?;
         let booking = Ticketing::new(Arc::new(store), Arc::new(SystemClock), config.settings);
         Ok(App {
             booking,

@@ -22,9 +22,11 @@ use crate::domain::{
     UserId,
 };
 
-pub use dynamo::{meter, Connection, DynamoStore, Expiry, DEFAULT_ATTEMPT_TIMEOUT};
+pub use dynamo::{
+    meter, Connection, DynamoStore, Expiry, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CALL_BUDGET,
+};
 pub use gate::{CallGate, Fate, GatedStore, Held, Script};
-pub use memory::MemoryStore;
+pub use memory::{MemoryStore, TicketChange, TicketChangeKind};
 pub use metered::MeteredStore;
 pub use records::*;
 

@@ -40,12 +40,18 @@ pub struct Connection<'a> {
     /// for local servers (an emulator on a busy test machine may answer slowly under a crowd,
     /// and abandoning its queued attempts only piles retries onto it).
     pub attempt_timeout: Option<std::time::Duration>,
+    /// The most one call may take, every attempt and the backoff between them included: kept
+    /// under the function's timeout, so that a slow DynamoDB is answered 503 with Retry-After
+    /// by the function rather than a bare 500 by API Gateway once the function is cut off.
+    pub call_budget: Option<std::time::Duration>,
     pub log: Option<meter::RequestLog>,
 }
 
-/// One attempt's ceiling in Lambda when none is configured: DynamoDB answers in milliseconds,
-/// and three attempts of this fit well inside the shortest function timeout (5 s).
+/// One attempt's ceiling in Lambda when none is configured: DynamoDB answers in milliseconds.
 pub const DEFAULT_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1_000);
+/// One call's ceiling in Lambda, attempts and backoff included, when none is configured: well
+/// inside the shortest function timeout (5 s), with room left to answer.
+pub const DEFAULT_CALL_BUDGET: std::time::Duration = std::time::Duration::from_millis(3_000);
 
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -119,6 +125,7 @@ impl DynamoStore {
     pub fn for_lambda(
         table: impl Into<String>,
         attempt_timeout: std::time::Duration,
+        call_budget: std::time::Duration,
     ) -> Result<Self, StoreError> {
         let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok();
         Self::for_lambda_with(
@@ -126,6 +133,7 @@ impl DynamoStore {
             Connection {
                 endpoint: endpoint.as_deref(),
                 attempt_timeout: Some(attempt_timeout),
+                call_budget: Some(call_budget),
                 log: None,
             },
         )
@@ -175,12 +183,13 @@ impl DynamoStore {
     }
 }
 
-/// A stalled attempt is abandoned and retried (or, with no retry left, refused with a 503) well
+/// A stalled attempt is abandoned and retried, and a call out of budget refused with a 503, well
 /// before the function's own timeout. Local servers handle one request at a time: connections
 /// may wait their turn.
 fn timeouts(connection: &Connection<'_>) -> aws_sdk_dynamodb::config::timeout::TimeoutConfig {
     let mut timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder();
     timeouts.set_operation_attempt_timeout(connection.attempt_timeout);
+    timeouts.set_operation_timeout(connection.call_budget);
     if connection.endpoint.is_some() {
         timeouts = timeouts.connect_timeout(std::time::Duration::from_secs(30));
     }
