@@ -67,7 +67,35 @@ fn small_sale(scratch: &Scratch, name: &str, seed: &str) -> Value {
 fn a_small_sale_sells_out_with_its_figures_reported() {
     let scratch = Scratch::new();
     let report = small_sale(&scratch, "run", "7");
-    assert_eq!(report["fans"], 400);
+    assert_eq!(report["settings"]["fans"], 400);
+    let fans = &report["fans"];
+    assert_eq!(
+        (fans["joined"].as_u64(), fans["lost"].as_u64()),
+        (Some(400), Some(0))
+    );
+    assert_eq!(fans["bought"], 50, "{fans}");
+    for field in [
+        "admitted",
+        "dropped_idle",
+        "told_sold_out",
+        "gave_up",
+        "waiting_at_end",
+    ] {
+        assert!(fans[field].is_u64(), "{field}");
+    }
+    // A perfect world: nothing injected, every position exact.
+    let faults = &report["faults"];
+    for field in [
+        "refused",
+        "lost_answers",
+        "slow",
+        "duplicate_ticks",
+        "crashed_ticks",
+    ] {
+        assert_eq!(faults[field], 0, "{field}");
+    }
+    assert_eq!(report["positions"]["exact"], report["positions"]["checked"]);
+    assert_eq!(report["active"]["peak_over_max_active"], 0);
     assert_eq!(
         (report["seats"].as_u64(), report["sold"].as_u64()),
         (Some(50), Some(50))
@@ -75,7 +103,7 @@ fn a_small_sale_sells_out_with_its_figures_reported() {
     assert!(report["sellout_seconds"].as_u64().is_some());
     assert_eq!(report["invariants"]["ok"], true, "{}", report["invariants"]);
     assert!(report["waiting_peak"].as_u64().unwrap() > 0);
-    for field in ["simulated_seconds", "wall_seconds", "waiting_at_end"] {
+    for field in ["simulated_seconds", "wall_seconds"] {
         assert!(report[field].is_number(), "{field}");
     }
     let requests = &report["requests"];
@@ -135,7 +163,13 @@ fn a_small_sale_sells_out_with_its_figures_reported() {
     assert!(report["fairness"]["inversions"].is_u64());
     let positions = &report["positions"];
     assert!(positions["checked"].as_u64().unwrap() > 400);
-    for field in ["wrong", "max_error", "ahead_of_truth"] {
+    for field in [
+        "exact",
+        "behind",
+        "max_behind",
+        "ahead_of_truth",
+        "max_ahead",
+    ] {
         assert!(positions[field].is_u64(), "{field}");
     }
 }
@@ -209,7 +243,11 @@ fn a_pre_queue_is_drawn_at_the_opening_and_told_when_all_is_sold() {
     );
     assert_eq!(lottery["out_of_order"], 0);
     assert_eq!(report["positions"]["ahead_of_truth"], 0);
-    assert_eq!(report["positions"]["wrong"], 0);
+    assert_eq!(report["positions"]["behind"], 0);
+    assert_eq!(
+        (lottery["draws"].as_u64(), lottery["seeds_used"].as_u64()),
+        (Some(1), Some(1))
+    );
     let sold_out = &report["sold_out"];
     assert!(sold_out["last_sale_second"].is_u64(), "{sold_out}");
     let tick = report["settings"]["tick_seconds"].as_u64().unwrap();

@@ -16,8 +16,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Time paused: a retry's pause is a step of the simulation, not of the machine's clock.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .start_paused(true)
         .build()
     {
         Ok(runtime) => runtime,

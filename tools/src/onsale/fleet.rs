@@ -1,5 +1,5 @@
 //! Lambda containers, one pool per function. Each container is its own `Ticketing`, with its own
-//! caches, as a warm Lambda process would be; never one cache for all.
+//! caches and its own clock, as a warm Lambda process would be; never one cache for all.
 //!
 //! Lambda runs one request per container at a time, so a function needs as many warm containers
 //! as it has requests in flight: its rate times how long a request takes. Here each second's
@@ -41,12 +41,12 @@ pub struct PoolFigures {
 
 pub struct Fleet {
     pools: BTreeMap<&'static str, Pool>,
-    start: Box<dyn Fn() -> Ticketing>,
+    start: Box<dyn FnMut() -> Ticketing>,
 }
 
 impl Fleet {
-    /// `start` boots a container: a `Ticketing` with empty caches.
-    pub fn new(start: impl Fn() -> Ticketing + 'static) -> Self {
+    /// `start` boots a container: a `Ticketing` with empty caches (and a clock of its own).
+    pub fn new(start: impl FnMut() -> Ticketing + 'static) -> Self {
         Fleet {
             pools: BTreeMap::new(),
             start: Box::new(start),

@@ -1,63 +1,59 @@
 //! The on-sale simulator: a whole on-sale in virtual time over the service's real operations and
 //! the in-memory store, every store call charged as the DynamoDB requests it would send.
 //!
-//! Time moves in whole seconds (the service's own resolution). Each second the admission tick
-//! runs when due, fans arrive at the join rate, and every fan event of that second runs in order:
-//! join, poll when told, give up now and then, and once admitted list dates and seats, hold a
-//! random free seat (another on SEAT_UNAVAILABLE), charge and pay. Each API call goes to a
-//! container of its function (see `fleet`), whose caches are its own. One seed, one run.
+//! Time moves in whole seconds (the service's own resolution). Each second, fans arrive at the
+//! join rate, and every fan request due that second (join, poll when told, list dates and
+//! seats, hold a random free seat, top up, pay; give up now and then) and the admission tick,
+//! when due, run as operations of the world's executor (`world`): their store calls interleave
+//! one by one in an order the seed draws, and the faults, the duplicate and dying ticks and the
+//! skewed clocks the flags ask for strike at the store's gate and the containers' clocks. Each
+//! request goes to a container of its function (see `fleet`), whose caches are its own. Once
+//! the second's operations end, the simulator learns from the store what happened (whom it
+//! admitted, dropped, or saw pay), keeps its own account of the truth (`truth`), and judges
+//! what the fans were told against it. One seed, one run.
 
 mod capacity;
 mod fleet;
+mod journey;
 mod options;
 mod report;
 mod svg;
 mod truth;
+mod world;
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use ticketing::booking::{
-    audit, Catalog, HoldRequest, Lottery, QueueStatus, QueueTicket, SeatStatus,
-};
-use ticketing::domain::{
-    ChargeAmount, ConcertDate, ConcertId, IdempotencyKey, ManualClock, QueuePlace, QueueToken,
-    ReservationId, SeatNumber, Timestamp, UserId, Won,
-};
+use ticketing::booking::{audit, Catalog, Lottery};
+use ticketing::domain::{ConcertDate, ConcertId, ManualClock, QueueToken, Timestamp, UserId};
 use ticketing::store::{
-    page_of, LotteryRecord, MemoryStore, MeteredStore, QueuePageRecord, QueueStore, Store,
+    CatalogStore, GatedStore, LotteryRecord, MemoryStore, MeteredStore, QueueStore, Store,
+    TicketChangeKind,
 };
-use ticketing::{BookingError, Ticketing};
+use ticketing::Ticketing;
 
 use self::capacity::Capacity;
 use self::fleet::Fleet;
+use self::journey::{Basket, Step};
 pub use self::options::{parse, Command, Options, USAGE};
 pub use self::report::Report;
 use self::report::{
-    Admission, Dynamodb, FanOutcomes, Invariants, LotteryFigures, Requests, RunSettings,
-    SoldOutFigures,
+    ActiveFigures, Admission, Dynamodb, FanFigures, Invariants, LotteryFigures, Requests,
+    RunSettings, SoldOutFigures,
 };
 use self::svg::Series;
-use self::truth::Truth;
+use self::truth::{Standing, Truth};
+use self::world::{Kind, Operation, SkewedClock, World};
 
 /// 2026-12-01T00:00:00Z: the on-sale's first second. Dates start a month later.
 const START: i64 = 1_796_083_200;
 const FIRST_DATE_DAYS_AHEAD: i64 = 30;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Step {
-    Arrive,
-    Poll,
-    Dates,
-    Seats,
-    Hold,
-    Charge,
-    Pay,
-}
+/// A tick that dies does so at one of its first this many store calls.
+const TICK_DIES_BY_CALL: u32 = 24;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
@@ -71,26 +67,18 @@ enum Outcome {
     SoldOut,
 }
 
-/// What an admitted fan is doing.
-#[derive(Debug, Default)]
-struct Basket {
-    date: Option<ConcertDate>,
-    /// Seats the last chart showed free, with their prices; tried in random order.
-    candidates: Vec<(SeatNumber, Won)>,
-    held: Option<(ReservationId, Won)>,
-    attempts: u32,
-}
-
 struct Fan {
     token: Option<QueueToken>,
+    /// The second the fan arrived.
+    arrived: u64,
+    /// The second its join went through: its arrival, for fairness.
     joined: u64,
-    place: Option<QueuePlace>,
-    /// The fan's index in queue order, once a tick has counted its second.
-    index: Option<usize>,
-    /// Waiting as the service sees it: joined, not yet admitted or dropped by a tick.
+    /// Its place in the queue's order, once its ticket is stored.
+    standing: Option<Standing>,
+    /// Waiting as the store has it: joined, not yet admitted or dropped.
     queued: bool,
-    /// Joined before the sale opened: its place is the lottery's.
-    pre_queue: bool,
+    /// Admitted and not yet spent: until when.
+    active_until: Option<i64>,
     outcome: Outcome,
     basket: Option<Box<Basket>>,
 }
@@ -108,102 +96,141 @@ struct Traffic {
     by_endpoint: BTreeMap<&'static str, u64>,
 }
 
+/// The pre-queue's draw, as the store kept it, and how the fans fared in it.
+#[derive(Default)]
+struct Draws {
+    /// Every draw seen kept: on the claim, or in a tick's state.
+    seen: BTreeSet<(u64, u64)>,
+    /// The first draw a tick that finished reported.
+    reported: Option<LotteryRecord>,
+    /// The draw fans were ranked by (the first seen).
+    ranked_by: Option<LotteryRecord>,
+    figures: LotteryFigures,
+}
+
 struct Sim<'a> {
     options: &'a Options,
     rng: fastrand::Rng,
     clock: Arc<ManualClock>,
-    store: Arc<MeteredStore<MemoryStore>>,
+    /// The store underneath: for reading what happened, uncharged.
+    memory: Arc<MeteredStore<MemoryStore>>,
+    world: Arc<World>,
     fleet: Fleet,
-    admitter: Ticketing,
+    admitters: Fleet,
     concert: ConcertId,
+    dates: Vec<ConcertDate>,
     fans: Vec<Fan>,
-    /// Fans whose second no tick has counted yet, by that second.
-    uncounted: BTreeMap<u64, Vec<u32>>,
-    /// The second the sale opens, when there is a pre-queue.
-    sale_opens: Option<u64>,
-    /// Pre-queued fans in the order they arrived, until the draw orders them.
-    pre_queue: Vec<u32>,
-    /// The last second the last tick counted, in simulated seconds.
-    counted_through: i64,
-    /// Pre-queued fans still waiting, by their lottery rank (once drawn).
-    lottery_waiting: BTreeMap<u64, u32>,
-    lottery: Option<LotteryFigures>,
+    fan_by_user: HashMap<UserId, u32>,
+    /// The second the sale opens, as an epoch second, when there is a pre-queue.
+    sale_opens: Option<i64>,
+    draws: Draws,
     sold_out: SoldOutFigures,
     events: BinaryHeap<Reverse<(u64, u64, u32, Step)>>,
     sequence: u64,
     truth: Truth,
+    /// Positions fans were told this second, judged once the second is over.
+    /// (fan, position told, the truth as the second began)
+    told: Vec<(u32, u64, Option<u64>)>,
     capacity: Capacity,
     traffic: Traffic,
     series: Series,
     admission: Admission,
+    active: ActiveFigures,
+    /// Active tokens by when they end (the store's account: admissions not spent).
+    active_until: BTreeMap<i64, u64>,
     tick_requests: u64,
     seats: u64,
     sold: u64,
     sellout: Option<u64>,
     waiting_peak: u64,
+    /// Seats free as the last tick's second began.
+    free_at_tick: u64,
 }
 
 /// Plays the on-sale `options` describe.
 pub async fn run(options: &Options) -> anyhow::Result<Report> {
     let wall = Instant::now();
-    // The service draws from the thread's generator (shards, jitter): seeded, it repeats.
+    // The service draws from the thread's generator (shards, jitter, the lottery's seed):
+    // seeded, it repeats.
     fastrand::seed(options.seed);
     let clock = Arc::new(ManualClock::starting_at(Timestamp::from_epoch_seconds(
         START,
     )));
-    let store = Arc::new(MeteredStore::new(MemoryStore::new()));
+    let memory = Arc::new(MeteredStore::new(MemoryStore::recording_ticket_changes()));
+    let world = Arc::new(World::new(options.seed, options.faults, memory.clone()));
+    let store: Arc<dyn Store> = Arc::new(GatedStore::new(memory.clone(), world.clone()));
+    let mut skews = fastrand::Rng::with_seed(options.seed ^ 0x0c10_c0c5);
+    let skew = options.clock_skew as i64;
     let boot = {
         let (store, clock, settings) = (store.clone(), clock.clone(), options.settings.clone());
         move || {
-            let store: Arc<dyn Store> = store.clone();
-            Ticketing::new(store, clock.clone(), settings.clone())
+            let offset = if skew > 0 { skews.i64(-skew..=skew) } else { 0 };
+            let clock = Arc::new(SkewedClock {
+                world: clock.clone(),
+                offset,
+            });
+            Ticketing::new(store.clone(), clock, settings.clone())
         }
     };
-    let admitter = boot();
-    admitter
+    let loader = Ticketing::new(store.clone(), clock.clone(), options.settings.clone());
+    loader
         .load_catalog(&catalog(options)?)
         .await
         .context("loading the simulated catalog")?;
-    store.take_requests();
+    memory.take_requests();
+    world.take_sent();
 
+    let mut admitter_skews = fastrand::Rng::with_seed(options.seed ^ 0x00ad_4177);
+    let admitters = {
+        let (store, clock, settings) = (store.clone(), clock.clone(), options.settings.clone());
+        move || {
+            let offset = if skew > 0 {
+                admitter_skews.i64(-skew..=skew)
+            } else {
+                0
+            };
+            let clock = Arc::new(SkewedClock {
+                world: clock.clone(),
+                offset,
+            });
+            Ticketing::new(store.clone(), clock, settings.clone())
+        }
+    };
     let mut sim = Sim {
         options,
         rng: fastrand::Rng::with_seed(options.seed),
         clock,
-        store,
+        memory,
+        world,
         fleet: Fleet::new(boot),
-        admitter,
+        admitters: Fleet::new(admitters),
         concert: concert_id(0),
+        dates: dates(options),
         fans: Vec::with_capacity(options.fans as usize),
-        uncounted: BTreeMap::new(),
-        sale_opens: (options.queue_opens_before > 0).then_some(options.queue_opens_before),
-        pre_queue: Vec::new(),
-        counted_through: -1,
-        lottery_waiting: BTreeMap::new(),
-        lottery: None,
+        fan_by_user: HashMap::new(),
+        sale_opens: (options.queue_opens_before > 0)
+            .then_some(START + options.queue_opens_before as i64),
+        draws: Draws::default(),
         sold_out: SoldOutFigures::default(),
         events: BinaryHeap::new(),
         sequence: 0,
-        truth: Truth::new(options.fans as usize * 2),
+        truth: Truth::new(START - 600, options.clock_skew),
+        told: Vec::new(),
         capacity: Capacity::default(),
         traffic: Traffic::default(),
         series: Series::default(),
-        admission: Admission {
-            ticks: 0,
-            admitted: 0,
-            dropped: 0,
-            peak_admitted_per_tick: 0,
-            peak_requests_per_tick: 0,
-            mean_requests_per_tick: 0.0,
-        },
+        admission: Admission::default(),
+        active: ActiveFigures::default(),
+        active_until: BTreeMap::new(),
         tick_requests: 0,
         seats: u64::from(options.dates) * u64::from(ticketing::domain::SEATS_PER_DATE),
         sold: 0,
         sellout: None,
         waiting_peak: 0,
+        free_at_tick: 0,
     };
     let simulated = sim.play(wall).await?;
-    sim.report(simulated, wall.elapsed().as_secs_f64())
+    sim.report(simulated, wall.elapsed().as_secs_f64()).await
 }
 
 impl Sim<'_> {
@@ -217,18 +244,64 @@ impl Sim<'_> {
             if second > 0 {
                 self.clock.advance(1);
             }
-            if second % tick_every == 0 {
-                self.tick().await?;
-            }
             self.arrive(second);
+            let mut operations: Vec<(Kind, Option<u32>, Operation)> = Vec::new();
+            let mut answers = Vec::new();
             while let Some(Reverse((at, _, fan, step))) = self.events.peek().copied() {
                 if at > second {
                     break;
                 }
                 self.events.pop();
-                self.act(second, fan, step).await;
-                self.capacity.charge(self.store.take_requests());
+                if let Some((operation, answer)) = self.request(second, fan, step) {
+                    operations.push((Kind::Fan, None, operation));
+                    answers.push((fan, step, answer));
+                }
             }
+            let mut ticks = Vec::new();
+            if second % tick_every == 0 {
+                let skew = self.options.clock_skew as i64;
+                self.free_at_tick = self.seat_counts(self.clock_now() + skew).await.1;
+                let deliveries = if self.rng.f64() < self.options.duplicate_ticks {
+                    self.world.count_duplicate_tick();
+                    2
+                } else {
+                    1
+                };
+                for _ in 0..deliveries {
+                    let dies_at = (self.rng.f64() < self.options.tick_crash)
+                        .then(|| self.rng.u32(1..=TICK_DIES_BY_CALL));
+                    let admitter = self.admitters.container("admit-queue", second).clone();
+                    let report = journey::slot();
+                    let out = report.clone();
+                    operations.push((
+                        Kind::Tick,
+                        dies_at,
+                        Box::pin(async move {
+                            let done = admitter.admit_waiting().await;
+                            out.replace(Some(done));
+                        }),
+                    ));
+                    ticks.push(report);
+                }
+            }
+            self.world.run(operations).await;
+
+            for (fan, step, answer) in answers {
+                if let Some(answer) = answer.take() {
+                    self.answered(second, fan, step, answer).await;
+                }
+            }
+            for report in ticks {
+                if let Some(Ok(report)) = report.take() {
+                    self.ticked(report);
+                }
+            }
+            self.learn().await;
+            self.sold = self.seat_counts(self.clock_now()).await.0;
+            if self.sold >= self.seats && self.sellout.is_none() {
+                self.sellout = Some(second);
+            }
+            self.account(second, tick_every).await;
             self.close_second(second);
             second += 1;
             if self.sellout.is_some() && ends_at.is_none() {
@@ -295,455 +368,243 @@ impl Sim<'_> {
             let fan = self.fans.len() as u32;
             self.fans.push(Fan {
                 token: None,
+                arrived: second,
                 joined: second,
-                place: None,
-                index: None,
+                standing: None,
                 queued: false,
-                pre_queue: false,
+                active_until: None,
                 outcome: Outcome::Waiting,
                 basket: None,
             });
+            self.fan_by_user.insert(fan_id(fan), fan);
             self.schedule(second, fan, Step::Arrive);
         }
     }
 
-    fn call(&mut self, function: &'static str) {
-        self.traffic.api += 1;
-        *self.traffic.by_endpoint.entry(function).or_default() += 1;
-    }
-
-    fn gives_up(&mut self, fan: u32) -> bool {
-        if self.rng.f64() < self.options.abandon_rate {
-            self.fans[fan as usize].outcome = Outcome::GaveUp;
-            return true;
-        }
-        false
-    }
-
-    async fn act(&mut self, second: u64, fan: u32, step: Step) {
-        let user = fan_id(fan);
-        match step {
-            Step::Arrive => self.join(second, fan, &user).await,
-            Step::Poll => self.poll(second, fan, &user).await,
-            _ if self.gives_up(fan) => {}
-            Step::Dates => self.dates(second, fan, &user).await,
-            Step::Seats => self.seats(second, fan, &user).await,
-            Step::Hold => self.hold(second, fan, &user).await,
-            Step::Charge => self.charge(second, fan, &user).await,
-            Step::Pay => self.pay(second, fan, &user).await,
-        }
-    }
-
-    /// When to poll next: when the service says.
-    fn next_poll(&self, ticket: &QueueTicket) -> u64 {
-        ticket.poll_after_seconds.max(1)
-    }
-
-    async fn join(&mut self, second: u64, fan: u32, user: &UserId) {
-        self.call("join-queue");
-        self.traffic.joins += 1;
-        let joined = self
-            .fleet
-            .container("join-queue", second)
-            .join_queue(user, &self.concert)
-            .await;
-        let ticket = match joined {
-            Ok((ticket, _)) => ticket,
-            Err(BookingError::SoldOut) => {
-                self.fans[fan as usize].outcome = Outcome::SoldOut;
-                self.sold_out.joins_refused += 1;
-                return;
-            }
-            Err(_) => return self.schedule(second + 1, fan, Step::Arrive),
-        };
-        let place = self.place(user).await;
-        let pre_queue = self.sale_opens.is_some_and(|opens| second < opens);
-        let f = &mut self.fans[fan as usize];
-        f.token = Some(ticket.token.clone());
-        f.place = place;
-        f.queued = true;
-        f.joined = second;
-        f.pre_queue = pre_queue;
-        self.truth.joined(second, !pre_queue);
-        if pre_queue {
-            self.pre_queue.push(fan);
-        } else {
-            self.uncounted.entry(second).or_default().push(fan);
-        }
-        self.judge(fan, &ticket);
-        let next = self.next_poll(&ticket);
-        self.schedule(second + next, fan, Step::Poll);
-    }
-
-    /// The fan's place in queue order, read from the store without charging it.
-    async fn place(&self, user: &UserId) -> Option<QueuePlace> {
-        match self.store.inner().ticket(user, &self.concert).await {
-            Ok(Some(ticket)) => Some(ticket.place()),
-            _ => None,
-        }
-    }
-
-    fn judge(&mut self, fan: u32, ticket: &QueueTicket) {
-        if let (QueueStatus::Waiting, Some(position)) = (ticket.status, ticket.position) {
-            // Until the draw, the pre-queue waits ahead of everyone who came after it: as much
-            // of it as the last tick counted.
-            let counted = self.counted_through;
-            let undrawn = self
-                .pre_queue
-                .partition_point(|f| self.fans[*f as usize].joined as i64 <= counted)
-                as u64;
-            let truth = self.truth.position(self.fans[fan as usize].index) + undrawn;
-            self.truth.judge_position(position, truth);
-        }
-    }
-
-    async fn poll(&mut self, second: u64, fan: u32, user: &UserId) {
-        if self.gives_up(fan) {
-            return;
-        }
-        self.call("queue-status");
-        self.traffic.polls += 1;
-        let token = self.fans[fan as usize].token.clone();
-        let polled = self
-            .fleet
-            .container("queue-status", second)
-            .queue_status(user, token.as_ref())
-            .await;
-        match polled {
-            Ok(ticket) if ticket.status == QueueStatus::Active => {
-                let f = &mut self.fans[fan as usize];
-                f.outcome = Outcome::Shopping;
-                f.basket = Some(Box::default());
-                let think = self.rng.u64(1..=3);
-                self.schedule(second + think, fan, Step::Dates);
-            }
-            Ok(ticket) if ticket.status == QueueStatus::SoldOut => {
-                self.fans[fan as usize].outcome = Outcome::SoldOut;
-                self.sold_out.told += 1;
-            }
-            Ok(ticket) => {
-                if let Some(last_sale) = self.sellout {
-                    let late = second.saturating_sub(last_sale);
-                    let s = &mut self.sold_out;
-                    s.still_waiting_after_sellout_max_seconds = Some(
-                        s.still_waiting_after_sellout_max_seconds
-                            .unwrap_or(0)
-                            .max(late),
-                    );
-                }
-                self.judge(fan, &ticket);
-                let next = self.next_poll(&ticket);
-                self.schedule(second + next, fan, Step::Poll);
-            }
-            Err(BookingError::QueueTokenExpired) => {
-                self.fans[fan as usize].outcome = Outcome::DroppedWhilePolling;
-            }
-            Err(_) => self.schedule(second + 1, fan, Step::Poll),
-        }
-    }
-
-    /// An admitted fan's call failed: a token that ended ends the visit, anything else is
-    /// retried in a second.
-    fn shopping_failed(&mut self, second: u64, fan: u32, step: Step, error: &BookingError) {
-        match error {
-            BookingError::QueueTokenExpired => {
-                self.fans[fan as usize].outcome = Outcome::TokenExpired;
-            }
-            _ => self.schedule(second + 1, fan, step),
-        }
-    }
-
-    async fn dates(&mut self, second: u64, fan: u32, user: &UserId) {
-        self.call("list-dates");
-        let token = self.fans[fan as usize].token.clone();
-        let listed = self
-            .fleet
-            .container("list-dates", second)
-            .dates_on_sale(user, token.as_ref(), &self.concert)
-            .await;
-        match listed {
-            Ok(list) => {
-                let open: Vec<ConcertDate> = list
-                    .dates
-                    .iter()
-                    .filter(|d| d.remaining_seats > 0)
-                    .map(|d| d.date)
-                    .collect();
-                if open.is_empty() {
-                    // Sold out, or every seat held: look again later unless all are sold.
-                    if self.sold >= self.seats {
-                        self.fans[fan as usize].outcome = Outcome::GaveUp;
-                    } else {
-                        self.schedule(second + 10, fan, Step::Dates);
-                    }
-                    return;
-                }
-                let date = open[self.rng.usize(..open.len())];
-                if let Some(basket) = self.fans[fan as usize].basket.as_mut() {
-                    basket.date = Some(date);
-                }
-                let think = self.rng.u64(1..=2);
-                self.schedule(second + think, fan, Step::Seats);
-            }
-            Err(error) => self.shopping_failed(second, fan, Step::Dates, &error),
-        }
-    }
-
-    async fn seats(&mut self, second: u64, fan: u32, user: &UserId) {
-        self.call("list-seats");
-        let token = self.fans[fan as usize].token.clone();
-        let Some(date) = self.fans[fan as usize].basket.as_ref().and_then(|b| b.date) else {
-            return self.schedule(second + 1, fan, Step::Dates);
-        };
-        let chart = self
-            .fleet
-            .container("list-seats", second)
-            .seat_chart(user, token.as_ref(), &self.concert, date)
-            .await;
-        match chart {
-            Ok(chart) => {
-                let free: Vec<(SeatNumber, Won)> = chart
-                    .seats
-                    .iter()
-                    .filter(|s| s.status == SeatStatus::Available)
-                    .map(|s| (s.seat_number, s.price))
-                    .collect();
-                if free.is_empty() {
-                    return self.schedule(second + 5, fan, Step::Dates);
-                }
-                if let Some(basket) = self.fans[fan as usize].basket.as_mut() {
-                    basket.candidates = free;
-                }
-                let think = self.rng.u64(1..=2);
-                self.schedule(second + think, fan, Step::Hold);
-            }
-            Err(error) => self.shopping_failed(second, fan, Step::Seats, &error),
-        }
-    }
-
-    async fn hold(&mut self, second: u64, fan: u32, user: &UserId) {
-        let token = self.fans[fan as usize].token.clone();
-        let pick = {
-            let Some(basket) = self.fans[fan as usize].basket.as_mut() else {
-                return;
-            };
-            if basket.candidates.is_empty() {
-                None
-            } else {
-                let i = self.rng.usize(..basket.candidates.len());
-                Some((basket.date, basket.candidates.swap_remove(i)))
-            }
-        };
-        let Some((Some(date), (seat, price))) = pick else {
-            return self.schedule(second + 1, fan, Step::Seats);
-        };
-        self.call("hold-seat");
-        let request = HoldRequest {
-            concert_id: self.concert.clone(),
-            date,
-            seat_number: seat,
-        };
-        let held = self
-            .fleet
-            .container("hold-seat", second)
-            .hold_seat(user, token.as_ref(), &request)
-            .await;
-        match held {
-            Ok((reservation, _)) => {
-                if let Some(basket) = self.fans[fan as usize].basket.as_mut() {
-                    basket.held = Some((reservation.reservation_id, price));
-                }
-                let think = self.rng.u64(1..=2);
-                self.schedule(second + think, fan, Step::Charge);
-            }
-            Err(BookingError::SeatUnavailable) => self.schedule(second + 1, fan, Step::Hold),
-            Err(error) => self.shopping_failed(second, fan, Step::Hold, &error),
-        }
-    }
-
-    async fn charge(&mut self, second: u64, fan: u32, user: &UserId) {
-        let Some((_, price)) = self.fans[fan as usize].basket.as_ref().and_then(|b| b.held) else {
-            return self.schedule(second + 1, fan, Step::Seats);
-        };
-        self.call("charge-balance");
-        let key = IdempotencyKey::parse(&format!("charge-{fan}-{second}")).ok();
-        let amount = ChargeAmount::parse(price.get()).ok();
-        let Some(amount) = amount else {
-            return;
-        };
-        let charged = self
-            .fleet
-            .container("charge-balance", second)
-            .charge(user, amount, key.as_ref())
-            .await;
-        match charged {
-            Ok(_) => self.schedule(second + 1, fan, Step::Pay),
-            Err(error) => self.shopping_failed(second, fan, Step::Charge, &error),
-        }
-    }
-
-    async fn pay(&mut self, second: u64, fan: u32, user: &UserId) {
-        let (token, held, attempts) = {
-            let f = &mut self.fans[fan as usize];
-            let Some(basket) = f.basket.as_mut() else {
-                return;
-            };
-            basket.attempts += 1;
-            (f.token.clone(), basket.held, basket.attempts)
-        };
-        let Some((reservation, _)) = held else {
-            return self.schedule(second + 1, fan, Step::Seats);
-        };
-        self.call("pay");
-        let key = IdempotencyKey::parse(&format!("pay-{fan}-{attempts}")).ok();
-        let paid = self
-            .fleet
-            .container("pay", second)
-            .pay(user, token.as_ref(), reservation, key.as_ref())
-            .await;
-        match paid {
-            Ok(_) => {
-                let f = &mut self.fans[fan as usize];
-                f.outcome = Outcome::Bought;
-                f.basket = None;
-                self.sold += 1;
-                if self.sold >= self.seats && self.sellout.is_none() {
-                    self.sellout = Some(second);
-                }
-            }
-            Err(BookingError::ReservationExpired | BookingError::ReservationReleased) => {
-                self.schedule(second + 1, fan, Step::Seats)
-            }
-            Err(BookingError::InsufficientBalance) => self.schedule(second + 1, fan, Step::Charge),
-            Err(error) => self.shopping_failed(second, fan, Step::Pay, &error),
-        }
-    }
-
-    async fn tick(&mut self) -> anyhow::Result<()> {
-        let report = self
-            .admitter
-            .admit_waiting()
-            .await
-            .context("admission tick")?;
-        let requests = self.store.take_requests();
-        let charged = requests.len() as u64;
-        self.capacity.charge(requests);
+    /// A tick's report: what it admitted and dropped is learned from the store (a dead tick's
+    /// batches stand too); the report gives the tick's own figures and the draw it used.
+    fn ticked(&mut self, report: ticketing::booking::AdmissionReport) {
         self.admission.ticks += 1;
-        self.tick_requests += charged;
-        self.admission.peak_requests_per_tick = self.admission.peak_requests_per_tick.max(charged);
-        let Some(tick) = report
+        if let Some(tick) = report
             .concerts
-            .into_iter()
+            .iter()
             .find(|c| c.concert_id == self.concert)
-        else {
-            return Ok(());
-        };
-        if let (Some(lottery), None) = (tick.state.lottery, &self.lottery) {
-            self.draw(lottery).await;
+        {
+            let admitted = tick.admitted.len() as u64;
+            self.admission.peak_admitted_per_tick =
+                self.admission.peak_admitted_per_tick.max(admitted);
+            if let Some(lottery) = tick.state.lottery {
+                self.draws.seen.insert((lottery.seed, lottery.size));
+                self.draws.reported.get_or_insert(lottery);
+            }
         }
-        self.count(tick.state.counted_through);
-        let admitted = tick.admitted.len() as u64;
-        self.admission.admitted += admitted;
-        self.admission.dropped += tick.dropped.len() as u64;
-        self.admission.peak_admitted_per_tick = self.admission.peak_admitted_per_tick.max(admitted);
-        self.traffic.admitted += admitted;
-        let mut ranks_admitted = Vec::new();
-        for (user, _) in tick.admitted.iter().chain(&tick.dropped) {
-            if let Some(fan) = fan_index(user) {
-                let f = &mut self.fans[fan as usize];
-                if f.queued {
-                    f.queued = false;
-                    let (index, joined, pre_queue) = (f.index, f.joined, f.pre_queue);
-                    self.truth.left(index, joined, !pre_queue);
-                    if let Some((rank, _)) = self.lottery_waiting.iter().find(|(_, f)| **f == fan) {
-                        let rank = *rank;
-                        self.lottery_waiting.remove(&rank);
-                        ranks_admitted.push(rank);
+    }
+
+    /// What the store applied this second: admissions, drops and spent tokens (in the order
+    /// applied), and the draw as kept.
+    async fn learn(&mut self) {
+        // The draw as kept on the claim, or as a finished tick reported it: fans are ranked by
+        // the first seen, before this second's admissions are learned.
+        let claim = self.memory.inner().tick_claim(&self.concert);
+        let kept = claim.and_then(|c| c.lottery);
+        if let Some(lottery) = kept {
+            self.draws.seen.insert((lottery.seed, lottery.size));
+        }
+        if let Some(lottery) = kept.or(self.draws.reported) {
+            if self.draws.ranked_by.is_none() {
+                self.rank(lottery).await;
+            }
+        }
+        for change in self.memory.inner().take_ticket_changes() {
+            if change.concert_id != self.concert {
+                continue;
+            }
+            let Some(fan) = self.fan_by_user.get(&change.user_id).copied() else {
+                continue;
+            };
+            match change.change {
+                TicketChangeKind::Admitted { until, .. } => {
+                    self.leaves(fan, true);
+                    self.admission.admitted += 1;
+                    self.traffic.admitted += 1;
+                    self.fans[fan as usize].active_until = Some(until);
+                    *self.active_until.entry(until).or_default() += 1;
+                }
+                TicketChangeKind::Dropped => {
+                    self.leaves(fan, false);
+                    self.admission.dropped += 1;
+                }
+                TicketChangeKind::Used => {
+                    if let Some(until) = self.fans[fan as usize].active_until.take() {
+                        if let Some(count) = self.active_until.get_mut(&until) {
+                            *count -= 1;
+                        }
                     }
                 }
             }
         }
-        for (user, _) in &tick.admitted {
-            if let Some(fan) = fan_index(user) {
-                let f = &self.fans[fan as usize];
-                if !f.pre_queue {
-                    self.truth.judge_admission(f.joined);
-                }
+        // What fans were told this second, against the truth as it began and as it ended.
+        for (fan, reported, at_start) in std::mem::take(&mut self.told) {
+            let f = &self.fans[fan as usize];
+            if !f.queued {
+                continue;
+            }
+            if let Some(at_end) = f.standing.and_then(|s| self.truth.position(s)) {
+                let at_start = at_start.unwrap_or(at_end).max(at_end);
+                self.truth.judge_position(reported, at_start, at_end);
             }
         }
-        // The lottery's order: nobody admitted while a better draw still waits.
-        if let Some(lottery) = self.lottery.as_mut() {
-            let best_waiting = self.lottery_waiting.keys().next().copied();
-            lottery.out_of_order += ranks_admitted
-                .iter()
-                .filter(|rank| best_waiting.is_some_and(|best| best < **rank))
-                .count() as u64;
-        }
-        Ok(())
     }
 
-    /// The sale opened and the pre-queue was drawn: its fans take their places in the
-    /// lottery's order, ahead of everyone who came after. How far that order is from the order
-    /// they arrived in is the lottery's figure.
-    async fn draw(&mut self, lottery: LotteryRecord) {
+    /// A waiting fan left the queue, as the store applied it.
+    fn leaves(&mut self, fan: u32, admitted: bool) {
+        let f = &mut self.fans[fan as usize];
+        if !f.queued {
+            return;
+        }
+        f.queued = false;
+        let (standing, joined) = (f.standing, f.joined);
+        if let Some(standing) = standing {
+            let left = self.truth.left(standing, joined, admitted);
+            self.draws.figures.out_of_order += u64::from(left.out_of_order);
+        }
+    }
+
+    /// The draw was kept: every pre-queued fan takes its rank, computed from the numbers as the
+    /// counters hold them (the draw is the keyed permutation of its seed over them).
+    async fn rank(&mut self, lottery: LotteryRecord) {
+        self.draws.ranked_by = Some(lottery);
+        let Some(opens) = self.sale_opens else {
+            return;
+        };
+        // The queue opens at START: a number drawn in a second before it is nobody's (a join
+        // on a clock behind draws, then learns the queue is not open).
+        let drawn = self.memory.inner().drawn(&self.concert, START, opens - 1);
+        let mut bases = BTreeMap::new();
+        let mut base = 0u64;
+        for (second, counts) in &drawn {
+            bases.insert(*second, (base, counts.clone()));
+            base += counts.iter().map(|c| u64::from(*c)).sum::<u64>();
+        }
         let draw = Lottery::new(lottery.seed, lottery.size);
-        let mut pages: BTreeMap<i64, Option<QueuePageRecord>> = BTreeMap::new();
-        let mut ranked = Vec::with_capacity(self.pre_queue.len());
-        for (arrival, fan) in self.pre_queue.clone().into_iter().enumerate() {
-            let Some(place) = self.fans[fan as usize].place else {
+        let mut ranked = Vec::new();
+        for fan in 0..self.fans.len() {
+            let f = &self.fans[fan];
+            let Some(Standing::PreQueue(None)) = f.standing else {
                 continue;
             };
-            let page = page_of(place.second);
-            if let std::collections::btree_map::Entry::Vacant(slot) = pages.entry(page) {
-                let read = self.store.inner().queue_page(&self.concert, page).await;
-                slot.insert(read.ok().flatten());
+            let Some(place) = self.place_of(fan as u32).await else {
+                continue;
+            };
+            let Some((base, counts)) = bases.get(&place.second) else {
+                continue;
+            };
+            let before: u64 = counts
+                .iter()
+                .take(usize::from(place.shard))
+                .map(|c| u64::from(*c))
+                .sum();
+            let ordinal = base + before + u64::from(place.number) - 1;
+            if ordinal >= draw.size() {
+                continue;
             }
-            let counts = pages[&page]
-                .as_ref()
-                .and_then(|p| p.seconds.get(&place.second));
-            let Some(counts) = counts else {
-                continue;
-            };
-            let ordinal =
-                counts.base + counts.before_shard(place.shard) + u64::from(place.number) - 1;
-            if ordinal < draw.size() {
-                ranked.push((draw.rank(ordinal), arrival, fan));
+            let rank = draw.rank(ordinal);
+            ranked.push((f.arrived, rank));
+            self.fans[fan].standing = Some(Standing::PreQueue(Some(rank)));
+            if self.fans[fan].queued {
+                self.truth.ranked(rank);
             }
         }
         ranked.sort();
-        for (rank, _, fan) in &ranked {
-            if self.fans[*fan as usize].queued {
-                let index = self.truth.counted();
-                self.fans[*fan as usize].index = Some(index);
-                self.lottery_waiting.insert(*rank, *fan);
-            }
-        }
-        self.lottery = Some(LotteryFigures {
-            pre_queue_fans: ranked.len() as u64,
-            spearman: spearman(ranked.iter().map(|(rank, arrival, _)| (*arrival, *rank))),
-            out_of_order: 0,
-        });
-        self.pre_queue.clear();
+        self.draws.figures.pre_queue_fans = ranked.len() as u64;
+        self.draws.figures.spearman = spearman(
+            ranked
+                .iter()
+                .enumerate()
+                .map(|(arrival, (_, rank))| (arrival, *rank)),
+        );
     }
 
-    /// The tick counted every second through `through`: their fans take their places in
-    /// queue order.
-    fn count(&mut self, through: i64) {
-        let through = (through - START).max(-1);
-        self.counted_through = through;
-        while let Some(entry) = self.uncounted.first_entry() {
-            if *entry.key() as i64 > through {
-                break;
+    /// A fan's place as its stored ticket holds it.
+    async fn place_of(&self, fan: u32) -> Option<ticketing::domain::QueuePlace> {
+        let ticket = self
+            .memory
+            .inner()
+            .ticket(&fan_id(fan), &self.concert)
+            .await
+            .ok()??;
+        Some(ticket.place())
+    }
+
+    /// The second's DynamoDB requests, and the tokens active against the limits.
+    async fn account(&mut self, second: u64, tick_every: u64) {
+        let mut tick_requests = 0;
+        for (kind, requests) in self.world.take_sent() {
+            if kind == Kind::Tick {
+                tick_requests += requests.len() as u64;
             }
-            let mut fans = entry.remove();
-            fans.sort_by_key(|f| self.fans[*f as usize].place);
-            for fan in fans {
-                if self.fans[fan as usize].queued {
-                    let index = self.truth.counted();
-                    self.fans[fan as usize].index = Some(index);
-                }
-            }
+            self.capacity.charge(requests);
         }
+        if second % tick_every != 0 {
+            return;
+        }
+        self.tick_requests += tick_requests;
+        self.admission.peak_requests_per_tick =
+            self.admission.peak_requests_per_tick.max(tick_requests);
+        // Tokens active now, as the store has them: admitted, not spent, not ended.
+        let now = self.clock_now();
+        let ended: Vec<i64> = self.active_until.range(..=now).map(|(u, _)| *u).collect();
+        for until in ended {
+            self.active_until.remove(&until);
+        }
+        let active: u64 = self.active_until.values().sum();
+        self.active.peak = self.active.peak.max(active);
+        // An admitter whose clock is ahead by the skew sees tokens and holds end that much
+        // sooner: it is judged by what is active and free that much later.
+        let skew = self.options.clock_skew as i64;
+        let active: u64 = self
+            .active_until
+            .range(now + skew + 1..)
+            .map(|(_, n)| n)
+            .sum();
+        let max_active = u64::from(self.options.settings.max_active);
+        self.active.peak_over_max_active = self
+            .active
+            .peak_over_max_active
+            .max(active.saturating_sub(max_active));
+        // The pacing bounds what a tick admits, against the free seats it read: judged on
+        // seconds the tick admitted, by the seats free as the second began. (Tokens admitted
+        // earlier stay active while the seats sell; that is not an overshoot.)
+        if self.traffic.admitted > 0 {
+            let pacing = u64::from(self.options.settings.active_per_free_seat) * self.free_at_tick;
+            self.active.peak_over_seat_pacing = self
+                .active
+                .peak_over_seat_pacing
+                .max(active.saturating_sub(pacing));
+        }
+    }
+
+    fn clock_now(&self) -> i64 {
+        ticketing::domain::Clock::now(&*self.clock).epoch_seconds()
+    }
+
+    /// Seats sold, and seats neither sold nor under a live hold, on every date, as the store
+    /// has them (a payment whose answer was lost is sold all the same).
+    async fn seat_counts(&self, now: i64) -> (u64, u64) {
+        let per_date = u64::from(ticketing::domain::SEATS_PER_DATE);
+        let seats = self
+            .memory
+            .inner()
+            .dates_seats(&self.concert, &self.dates)
+            .await
+            .unwrap_or_default();
+        seats.iter().fold((0, 0), |(sold, free), (_, taken)| {
+            let gone = u64::from(taken.sold_count()) + u64::from(taken.held(now));
+            (
+                sold + u64::from(taken.sold_count()),
+                free + per_date.saturating_sub(gone),
+            )
+        })
     }
 
     fn close_second(&mut self, second: u64) {
@@ -767,26 +628,48 @@ impl Sim<'_> {
         t.admitted = 0;
     }
 
-    fn report(self, simulated: u64, wall_seconds: f64) -> anyhow::Result<Report> {
+    async fn report(self, simulated: u64, wall_seconds: f64) -> anyhow::Result<Report> {
         let o = self.options;
-        let violations = audit(&self.store.inner().inventory());
+        let violations = audit(&self.memory.inner().inventory());
         let fans = self.fans.len().max(1) as f64;
         let sold = (self.sold > 0).then_some(self.sold as f64);
-        let mut outcomes = FanOutcomes {
+        let mut figures = FanFigures {
             arrived: self.fans.len() as u64,
-            ..FanOutcomes::default()
+            admitted: self.admission.admitted,
+            dropped_idle: self.admission.dropped,
+            ..FanFigures::default()
         };
+        let drawn = self.draws.ranked_by.is_some();
         for fan in &self.fans {
+            figures.joined += u64::from(fan.standing.is_some());
             match fan.outcome {
-                Outcome::Waiting => outcomes.still_waiting += 1,
-                Outcome::Shopping => outcomes.still_shopping += 1,
-                Outcome::Bought => outcomes.bought += 1,
-                Outcome::GaveUp => outcomes.gave_up += 1,
-                Outcome::DroppedWhilePolling => outcomes.dropped_while_polling += 1,
-                Outcome::TokenExpired => outcomes.token_expired_shopping += 1,
-                Outcome::SoldOut => outcomes.told_sold_out += 1,
+                Outcome::Waiting => {}
+                Outcome::Shopping => figures.still_shopping += 1,
+                Outcome::Bought => figures.bought += 1,
+                Outcome::GaveUp => figures.gave_up += 1,
+                Outcome::DroppedWhilePolling => figures.dropped_while_polling += 1,
+                Outcome::TokenExpired => figures.token_ended_shopping += 1,
+                Outcome::SoldOut => figures.told_sold_out += 1,
+            }
+            if let (true, Some(standing)) = (fan.queued, fan.standing) {
+                // Waiting still: lost if the tick passed it for good (or the draw left it out).
+                let outside_the_draw = drawn && standing == Standing::PreQueue(None);
+                if self.truth.is_passed(standing) || outside_the_draw {
+                    figures.lost += 1;
+                } else {
+                    figures.waiting_at_end += 1;
+                }
             }
         }
+        let mut lottery = self.draws.figures.clone();
+        lottery.draws = self.draws.seen.len() as u64;
+        lottery.seeds_used = self
+            .draws
+            .seen
+            .iter()
+            .map(|(seed, _)| *seed)
+            .collect::<BTreeSet<u64>>()
+            .len() as u64;
         let mut sold_out = self.sold_out.clone();
         sold_out.last_sale_second = self.sellout;
         if self.sellout.is_none() {
@@ -797,14 +680,12 @@ impl Sim<'_> {
         admission.mean_requests_per_tick =
             self.tick_requests as f64 / admission.ticks.max(1) as f64;
         let report = Report {
-            fans: o.fans,
             seats: self.seats,
             sold: self.sold,
             simulated_seconds: simulated,
             wall_seconds,
             sellout_seconds: self.sellout,
             waiting_peak: self.waiting_peak,
-            waiting_at_end: self.truth.waiting,
             invariants: Invariants {
                 ok: violations.is_empty(),
                 violations,
@@ -838,14 +719,17 @@ impl Sim<'_> {
             over_half_limit: capacity.over_half_limit.clone(),
             over_half_limit_count: capacity.over_half_limit_count,
             largest_item: capacity.largest_item.clone(),
-            lottery: self.lottery.clone(),
+            lottery,
             sold_out,
             fairness: self.truth.fairness.clone(),
             positions: self.truth.positions.clone(),
             admission,
-            fans_outcome: outcomes,
+            active: self.active.clone(),
+            faults: self.world.faults(),
+            fans: figures,
             containers: self.fleet.figures(),
             settings: RunSettings {
+                fans: o.fans,
                 join_rate: o.join_rate,
                 concerts: o.concerts,
                 dates: o.dates,
@@ -856,6 +740,10 @@ impl Sim<'_> {
                 abandon_rate: o.abandon_rate,
                 queue_opens_before: o.queue_opens_before,
                 duration: o.duration,
+                faults: o.faults,
+                duplicate_ticks: o.duplicate_ticks,
+                tick_crash: o.tick_crash,
+                clock_skew: o.clock_skew,
                 seed: o.seed,
             },
             per_second: self.series.clone(),
@@ -915,12 +803,20 @@ fn spearman(pairs: impl Iterator<Item = (usize, u64)>) -> f64 {
     cov / var
 }
 
-fn fan_index(user: &UserId) -> Option<u32> {
-    user.as_str().strip_prefix("fan-")?.parse().ok()
-}
-
 fn concert_id(index: u32) -> ConcertId {
     ConcertId::parse(&format!("onsale-{index:05}")).expect("a valid concert id")
+}
+
+/// The dates on sale, a month on from the start.
+fn dates(options: &Options) -> Vec<ConcertDate> {
+    let start = Timestamp::from_epoch_seconds(START);
+    (0..i64::from(options.dates))
+        .map(|d| {
+            start
+                .plus_seconds((FIRST_DATE_DAYS_AHEAD + d) * 86_400)
+                .date()
+        })
+        .collect()
 }
 
 /// `--concerts` concerts of `--dates` dates each, 50 priced seats a date; the first opens its
@@ -936,17 +832,7 @@ fn catalog(options: &Options) -> anyhow::Result<Catalog> {
     } else {
         String::new()
     };
-    let start = Timestamp::from_epoch_seconds(START);
-    let dates: Vec<String> = (0..i64::from(options.dates))
-        .map(|d| {
-            format!(
-                "\"{}\"",
-                start
-                    .plus_seconds((FIRST_DATE_DAYS_AHEAD + d) * 86_400)
-                    .date()
-            )
-        })
-        .collect();
+    let dates: Vec<String> = dates(options).iter().map(|d| format!("\"{d}\"")).collect();
     let concerts: Vec<String> = (0..options.concerts)
         .map(|i| {
             format!(

@@ -9,11 +9,14 @@ use ticketing::Settings;
 pub const USAGE: &str = "\
 usage: onsale [--fans N] [--join-rate R] [--concerts C] [--dates D] [--admit-per-tick N]
               [--max-active N] [--tick-seconds S] [--poll-seconds S] [--abandon-rate P]
-              [--queue-opens-before S] [--duration S] [--seed N] [--json FILE] [--svg FILE]
+              [--queue-opens-before S] [--duration S] [--faults P] [--duplicate-ticks P]
+              [--tick-crash P] [--clock-skew S] [--seed N] [--json FILE] [--svg FILE]
               [--quiet]
 
 Plays an on-sale in virtual time over the service's real operations and the in-memory store,
-charging every store call as the DynamoDB requests it would send.
+charging every store call as the DynamoDB requests it would send. Every store call is a step
+of a scheduler driven by the seed: fans' round trips and ticks interleave call by call, and
+the faults below strike there. One seed replays one run exactly.
 
   --fans N            fans who arrive (default 100000)
   --join-rate R       fans arriving per second (default 1000)
@@ -28,6 +31,13 @@ charging every store call as the DynamoDB requests it would send.
                       the queue opens S seconds before the sale: fans who arrive before the
                       sale are drawn by lottery at its opening (default 0: no pre-queue)
   --duration S        simulated seconds at most (default 3600)
+  --faults P          each store call fails with probability P (default 0): refused before it
+                      applies, applied with its answer lost, or late (it lands after the other
+                      calls of its second), a third each
+  --duplicate-ticks P a tick is delivered twice, the two runs interleaving (default 0)
+  --tick-crash P      a tick dies after a random store call (default 0)
+  --clock-skew S      each container's clock, the admitter's included, is off by up to S
+                      seconds either way (default 0)
   --seed N            the run is the same for the same seed (default 1)
   --json FILE         write the report as JSON
   --svg FILE          draw the on-sale over time
@@ -45,6 +55,10 @@ pub struct Options {
     /// Seconds between the queue's opening (the simulation's start) and the sale's.
     pub queue_opens_before: u64,
     pub duration: u64,
+    pub faults: f64,
+    pub duplicate_ticks: f64,
+    pub tick_crash: f64,
+    pub clock_skew: u64,
     pub seed: u64,
     pub json: Option<PathBuf>,
     pub svg: Option<PathBuf>,
@@ -84,6 +98,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
     let mut abandon_rate = 0.01;
     let mut queue_opens_before = 0u64;
     let mut duration = 3_600u64;
+    let mut faults = 0.0;
+    let mut duplicate_ticks = 0.0;
+    let mut tick_crash = 0.0;
+    let mut clock_skew = 0u64;
     let mut seed = 1u64;
     let mut json = None;
     let mut svg = None;
@@ -107,6 +125,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             "--abandon-rate" => abandon_rate = decimal(&flag, &value()?, 0.0, 1.0)?,
             "--queue-opens-before" => queue_opens_before = whole(&flag, &value()?, 0, 86_400)?,
             "--duration" => duration = whole(&flag, &value()?, 1, 86_400)?,
+            "--faults" => faults = decimal(&flag, &value()?, 0.0, 0.5)?,
+            "--duplicate-ticks" => duplicate_ticks = decimal(&flag, &value()?, 0.0, 1.0)?,
+            "--tick-crash" => tick_crash = decimal(&flag, &value()?, 0.0, 1.0)?,
+            "--clock-skew" => clock_skew = whole(&flag, &value()?, 0, 30)?,
             "--seed" => seed = whole(&flag, &value()?, 0, u64::MAX)?,
             "--json" => json = Some(PathBuf::from(value()?)),
             "--svg" => svg = Some(PathBuf::from(value()?)),
@@ -149,6 +171,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         abandon_rate,
         queue_opens_before,
         duration,
+        faults,
+        duplicate_ticks,
+        tick_crash,
+        clock_skew,
         seed,
         json,
         svg,
@@ -200,6 +226,9 @@ mod tests {
             (&["--fans", "many"], "--fans"),
             (&["--join-rate", "-1"], "--join-rate"),
             (&["--abandon-rate", "2"], "--abandon-rate"),
+            (&["--faults", "0.9"], "--faults"),
+            (&["--tick-crash", "x"], "--tick-crash"),
+            (&["--clock-skew", "31"], "--clock-skew"),
             (&["--max-active", "100001"], "--max-active"),
             (&["--tick-seconds", "0"], "--tick-seconds"),
             (&["--seed"], "--seed"),

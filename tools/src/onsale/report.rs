@@ -10,17 +10,16 @@ use super::capacity::{HotKey, KeySecond, LargestItem};
 use super::fleet::PoolFigures;
 use super::svg::Series;
 use super::truth::{FairnessFigures, PositionFigures};
+use super::world::FaultFigures;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    pub fans: u64,
     pub seats: u64,
     pub sold: u64,
     pub simulated_seconds: u64,
     pub wall_seconds: f64,
     pub sellout_seconds: Option<u64>,
     pub waiting_peak: u64,
-    pub waiting_at_end: u64,
     pub invariants: Invariants,
     pub requests: Requests,
     pub dynamodb: Dynamodb,
@@ -30,27 +29,49 @@ pub struct Report {
     pub over_half_limit: Vec<KeySecond>,
     pub over_half_limit_count: u64,
     pub largest_item: LargestItem,
-    /// The pre-queue's draw, when there was one.
-    pub lottery: Option<LotteryFigures>,
+    /// The pre-queue's draw (zeros when there was none).
+    pub lottery: LotteryFigures,
     pub sold_out: SoldOutFigures,
     pub fairness: FairnessFigures,
     pub positions: PositionFigures,
     pub admission: Admission,
-    pub fans_outcome: FanOutcomes,
+    /// ACTIVE tokens in the store after each tick, against the limits.
+    pub active: ActiveFigures,
+    /// What the world did to the service.
+    pub faults: FaultFigures,
+    pub fans: FanFigures,
     pub containers: BTreeMap<&'static str, PoolFigures>,
     pub settings: RunSettings,
     /// What the SVG draws, second by second.
     pub per_second: Series,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct LotteryFigures {
     pub pre_queue_fans: u64,
     /// Rank correlation between the order pre-queued fans arrived in and the order the draw
     /// admits them in: 0 is no relation.
     pub spearman: f64,
-    /// Pre-queued fans admitted while one drawn before them still waited.
+    /// Draws seen kept (on the tick's claim, or in a tick's state): one for a sale.
+    pub draws: u64,
+    /// Seeds among them.
+    pub seeds_used: u64,
+    /// Pre-queued fans admitted while one drawn before them still waited, or before any draw
+    /// was kept.
     pub out_of_order: u64,
+}
+
+/// Tokens active in the store (admitted, not spent, not past their end). With clocks that
+/// differ by the skew, both limits are judged by what is still active, and the seats still
+/// free, the skew's seconds later: an admitter ahead by that much sees them end that soon.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ActiveFigures {
+    pub peak: u64,
+    /// How far the tokens active after a tick exceeded MAX_ACTIVE, at most.
+    pub peak_over_max_active: u64,
+    /// How far they exceeded ACTIVE_PER_FREE_SEAT times the seats free as a tick began, on the
+    /// seconds a tick admitted (0: admission never ran ahead of the seats).
+    pub peak_over_seat_pacing: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -104,7 +125,7 @@ pub struct Dynamodb {
     pub cost_usd_per_1000_sold_seats: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Admission {
     pub ticks: u64,
     pub admitted: u64,
@@ -116,20 +137,29 @@ pub struct Admission {
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct FanOutcomes {
+pub struct FanFigures {
     pub arrived: u64,
+    /// Whose ticket the store holds.
+    pub joined: u64,
+    /// Admitted, and dropped for idling, by ticks (as the store applied them).
+    pub admitted: u64,
+    pub dropped_idle: u64,
+    pub told_sold_out: u64,
     pub bought: u64,
     pub gave_up: u64,
+    /// Still waiting at the end, with a tick still to reach them.
+    pub waiting_at_end: u64,
+    /// Joined, never dropped, never admitted, and passed by the tick for good.
+    pub lost: u64,
+    pub still_shopping: u64,
+    pub token_ended_shopping: u64,
     /// Told their token had ended while they were still following the service's directions.
     pub dropped_while_polling: u64,
-    pub token_expired_shopping: u64,
-    pub still_waiting: u64,
-    pub still_shopping: u64,
-    pub told_sold_out: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSettings {
+    pub fans: u64,
     pub join_rate: f64,
     pub concerts: u32,
     pub dates: u32,
@@ -140,17 +170,74 @@ pub struct RunSettings {
     pub abandon_rate: f64,
     pub queue_opens_before: u64,
     pub duration: u64,
+    pub faults: f64,
+    pub duplicate_ticks: f64,
+    pub tick_crash: f64,
+    pub clock_skew: u64,
     pub seed: u64,
 }
 
 impl Report {
+    /// The rules the service must keep whatever the world does, each one broken named with
+    /// its figure: empty when every one held.
+    pub fn broken_rules(&self) -> Vec<String> {
+        let mut broken = Vec::new();
+        let mut check = |held: bool, rule: String| {
+            if !held {
+                broken.push(rule);
+            }
+        };
+        check(
+            self.invariants.ok,
+            format!("{} invariant violations", self.invariants.violations.len()),
+        );
+        check(self.fans.lost == 0, format!("{} fans lost", self.fans.lost));
+        check(
+            self.active.peak_over_max_active == 0,
+            format!(
+                "MAX_ACTIVE overshot by {}",
+                self.active.peak_over_max_active
+            ),
+        );
+        check(
+            self.active.peak_over_seat_pacing == 0,
+            format!(
+                "seat pacing overshot by {}",
+                self.active.peak_over_seat_pacing
+            ),
+        );
+        check(
+            self.positions.ahead_of_truth == 0,
+            format!(
+                "{} positions ahead of the truth",
+                self.positions.ahead_of_truth
+            ),
+        );
+        check(
+            self.fairness.inversions == 0,
+            format!("{} fairness inversions", self.fairness.inversions),
+        );
+        check(
+            self.lottery.seeds_used <= 1,
+            format!("{} lottery seeds", self.lottery.seeds_used),
+        );
+        check(
+            self.lottery.out_of_order == 0,
+            format!(
+                "{} drawn fans admitted out of order",
+                self.lottery.out_of_order
+            ),
+        );
+        broken
+    }
+
     pub fn summary(&self) -> String {
         let mut s = String::new();
         let per = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
         let _ = writeln!(
             s,
             "on-sale: {} fans at {}/s for {} seats ({} concert(s) x {} dates), seed {}",
-            self.fans,
+            self.settings.fans,
             self.settings.join_rate,
             self.seats,
             self.settings.concerts,
@@ -169,19 +256,30 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "  waiting: peak {}, at the end {}; admitted {} in {} ticks (peak {} a tick), dropped {}",
+            "  waiting: peak {}; admitted {} in {} ticks (peak {} a tick), dropped {}",
             self.waiting_peak,
-            self.waiting_at_end,
             self.admission.admitted,
             self.admission.ticks,
             self.admission.peak_admitted_per_tick,
             self.admission.dropped
         );
-        let o = &self.fans_outcome;
+        let o = &self.fans;
         let _ = writeln!(
             s,
-            "  fans: {} bought, {} gave up, {} told sold out, {} still waiting, {} still shopping, {} token ended while shopping, {} dropped while polling as told",
-            o.bought, o.gave_up, o.told_sold_out, o.still_waiting, o.still_shopping, o.token_expired_shopping, o.dropped_while_polling
+            "  fans: {} joined, {} bought, {} gave up, {} told sold out, {} still waiting, {} lost, {} still shopping, {} token ended while shopping, {} dropped while polling as told",
+            o.joined, o.bought, o.gave_up, o.told_sold_out, o.waiting_at_end, o.lost, o.still_shopping, o.token_ended_shopping, o.dropped_while_polling
+        );
+        let f = &self.faults;
+        let _ = writeln!(
+            s,
+            "  world: {} calls refused, {} answers lost, {} late; {} ticks delivered twice, {} died half-way",
+            f.refused, f.lost_answers, f.slow, f.duplicate_ticks, f.crashed_ticks
+        );
+        let a = &self.active;
+        let _ = writeln!(
+            s,
+            "  active: peak {}, over MAX_ACTIVE by at most {}, over the seat pacing by at most {}",
+            a.peak, a.peak_over_max_active, a.peak_over_seat_pacing
         );
         let _ = writeln!(
             s,
@@ -192,21 +290,35 @@ impl Report {
                 format!("BROKEN ({})", self.invariants.violations.len())
             }
         );
+        let broken = self.broken_rules();
         let _ = writeln!(
             s,
-            "  fairness: {} inversions over {} admissions; positions: {} checked, {} wrong, max error {}, {} ahead of the truth",
+            "  rules: {}",
+            if broken.is_empty() {
+                "every one held (no fan lost, no limit overshot, no position ahead, no inversion, one draw in order)".to_owned()
+            } else {
+                format!("BROKEN: {}", broken.join("; "))
+            }
+        );
+        let _ = writeln!(
+            s,
+            "  fairness: {} inversions (arrivals more than {} s apart) over {} admissions; positions: {} checked, {} exact, {} behind (at most {}), {} ahead of the truth (at most {})",
             self.fairness.inversions,
+            1 + 2 * self.fairness.skew_allowed_seconds,
             self.fairness.admitted_checked,
             self.positions.checked,
-            self.positions.wrong,
-            self.positions.max_error,
-            self.positions.ahead_of_truth
+            self.positions.exact,
+            self.positions.behind,
+            self.positions.max_behind,
+            self.positions.ahead_of_truth,
+            self.positions.max_ahead
         );
-        if let Some(l) = &self.lottery {
+        let l = &self.lottery;
+        if l.draws > 0 {
             let _ = writeln!(
                 s,
-                "  lottery: {} pre-queued fans drawn, Spearman {:.4} against arrival, {} admitted out of order",
-                l.pre_queue_fans, l.spearman, l.out_of_order
+                "  lottery: {} pre-queued fans drawn ({} draw(s) kept, {} seed(s)), Spearman {:.4} against arrival, {} admitted out of order",
+                l.pre_queue_fans, l.draws, l.seeds_used, l.spearman, l.out_of_order
             );
         }
         if let Some(last) = self.sold_out.last_sale_second {

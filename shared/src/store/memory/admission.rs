@@ -203,6 +203,14 @@ impl AdmissionStore for MemoryStore {
                 *claim.pending.entry(batch.admitted_at).or_default() += batch.admit.len() as u32;
             }
         }
+        // Drops first: the batch passes its idle fans and admits the rest in one step, and a
+        // reader of the changes should never see an admission ahead of a fan still waiting.
+        for (user, _, _) in &batch.drop {
+            if let Some(r) = t.tickets.get_mut(&(user.clone(), concert.clone())) {
+                r.status = TicketStatus::Dropped;
+            }
+            t.record(user, concert, TicketChangeKind::Dropped);
+        }
         for (user, _) in &batch.admit {
             if let Some(r) = t.tickets.get_mut(&(user.clone(), concert.clone())) {
                 r.status = TicketStatus::Active;
@@ -210,11 +218,11 @@ impl AdmissionStore for MemoryStore {
                 r.active_until = Some(batch.active_until);
                 r.expires_at = ticket_expiry(batch.active_until);
             }
-        }
-        for (user, _, _) in &batch.drop {
-            if let Some(r) = t.tickets.get_mut(&(user.clone(), concert.clone())) {
-                r.status = TicketStatus::Dropped;
-            }
+            let admitted = TicketChangeKind::Admitted {
+                at: batch.admitted_at,
+                until: batch.active_until,
+            };
+            t.record(user, concert, admitted);
         }
         for p in &batch.voids {
             t.queue_entries.insert(

@@ -24,6 +24,27 @@ pub struct MemoryStore {
     tables: Mutex<Tables>,
 }
 
+/// What happened to a fan's ticket, as the store applied it: what the on-sale simulator keeps
+/// its own account from (a tick that dies after a batch reports nothing, but its batch stands).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketChange {
+    pub user_id: UserId,
+    pub concert_id: ConcertId,
+    pub change: TicketChangeKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TicketChangeKind {
+    /// Admitted, by the tick of `at`, active until `until`.
+    Admitted {
+        at: i64,
+        until: i64,
+    },
+    Dropped,
+    /// Spent by a payment.
+    Used,
+}
+
 #[derive(Default)]
 struct Tables {
     concerts: BTreeMap<ConcertId, ConcertRecord>,
@@ -43,11 +64,59 @@ struct Tables {
     pages: HashMap<(ConcertId, i64), QueuePageRecord>,
     controls: HashMap<ConcertId, QueueControlRecord>,
     live_queues: BTreeMap<ConcertId, (i64, i64)>,
+    /// Ticket changes since the last take, when recording.
+    ticket_changes: Option<Vec<TicketChange>>,
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A store that records every ticket it admits, drops or spends (see
+    /// [`MemoryStore::take_ticket_changes`]).
+    pub fn recording_ticket_changes() -> Self {
+        let store = Self::default();
+        store.tables().ticket_changes = Some(Vec::new());
+        store
+    }
+
+    /// The ticket changes recorded since the last take, in the order they were applied.
+    pub fn take_ticket_changes(&self) -> Vec<TicketChange> {
+        self.tables()
+            .ticket_changes
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// The numbers each counter drew in each second from `from` through `through`, as stored
+    /// (seconds with none are left out). A read, for audits: it seals nothing.
+    pub fn drawn(&self, concert: &ConcertId, from: i64, through: i64) -> BTreeMap<i64, Vec<u32>> {
+        let t = self.tables();
+        let mut drawn = BTreeMap::new();
+        let seconds = t
+            .counters
+            .keys()
+            .filter(|(c, _, s)| c == concert && (from..=through).contains(s))
+            .map(|(_, _, s)| *s);
+        for second in seconds.collect::<std::collections::BTreeSet<i64>>() {
+            let counts: Vec<u32> = (0..crate::domain::QUEUE_SHARDS)
+                .map(|shard| {
+                    t.counters
+                        .get(&(concert.clone(), shard, second))
+                        .copied()
+                        .unwrap_or(0)
+                })
+                .collect();
+            drawn.insert(second, counts);
+        }
+        drawn
+    }
+
+    /// The tick's claim on a concert's queue, as stored.
+    pub fn tick_claim(&self, concert: &ConcertId) -> Option<TickClaimRecord> {
+        self.tables().claims.get(concert).cloned()
     }
 
     /// Every concert, seat state, reservation, payment, balance and entry, for an audit.
@@ -81,6 +150,16 @@ impl MemoryStore {
 }
 
 impl Tables {
+    fn record(&mut self, user_id: &UserId, concert_id: &ConcertId, change: TicketChangeKind) {
+        if let Some(changes) = self.ticket_changes.as_mut() {
+            changes.push(TicketChange {
+                user_id: user_id.clone(),
+                concert_id: concert_id.clone(),
+                change,
+            });
+        }
+    }
+
     fn balance_change_allowed(&self, change: &BalanceChange) -> bool {
         let current = self
             .balances

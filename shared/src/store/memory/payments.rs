@@ -51,6 +51,7 @@ impl PaymentStore for MemoryStore {
         {
             ticket.status = TicketStatus::Used;
         }
+        t.record(&r.user_id, &r.concert_id, TicketChangeKind::Used);
         t.payments.insert(payment_key, p.payment.clone());
         t.apply_balance_change(&p.balance);
         Ok(CommitOutcome::Committed)

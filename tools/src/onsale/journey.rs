@@ -1,0 +1,407 @@
+//! A fan's journey, one request at a time: what the fan sends next (an operation of the world's
+//! executor, on a container of the function it calls) and what it does with the answer, as a
+//! careful client: a 503 is sent again a second later, a token that ended ends the visit.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use ticketing::booking::{
+    Balance, DatesOnSale, HoldRequest, Payment, QueueStatus, QueueTicket, Reservation, SeatChart,
+    SeatStatus,
+};
+use ticketing::domain::{
+    ChargeAmount, ConcertDate, IdempotencyKey, ReservationId, SeatNumber, Won,
+};
+use ticketing::store::{QueueStore, TicketStatus};
+use ticketing::BookingError;
+
+use super::truth::Standing;
+use super::world::Operation;
+use super::{fan_id, Outcome, Sim};
+
+/// Where an operation leaves what it got.
+pub(super) type Slot<T> = Rc<RefCell<Option<T>>>;
+
+pub(super) fn slot<T>() -> Slot<T> {
+    Rc::new(RefCell::new(None))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Step {
+    Arrive,
+    Poll,
+    Dates,
+    Seats,
+    Hold,
+    Charge,
+    Pay,
+}
+
+/// What an admitted fan is doing.
+#[derive(Debug, Default)]
+pub(super) struct Basket {
+    date: Option<ConcertDate>,
+    /// Seats the last chart showed free, with their prices; tried in random order.
+    candidates: Vec<(SeatNumber, Won)>,
+    held: Option<(ReservationId, Won)>,
+    /// Bumped by each answer that settles a charge or a payment: a retry after an error or a
+    /// lost answer sends the same Idempotency-Key, as the README's retry rules say.
+    charges: u32,
+    payments: u32,
+}
+
+/// What the service answered a fan.
+pub(super) enum Answer {
+    Joined(Result<(QueueTicket, bool), BookingError>),
+    Polled(Result<QueueTicket, BookingError>),
+    Dates(Result<DatesOnSale, BookingError>),
+    Seats(Result<SeatChart, BookingError>),
+    Held(Result<(Reservation, bool), BookingError>, Won),
+    Charged(Result<Balance, BookingError>),
+    Paid(Result<Payment, BookingError>),
+}
+
+impl Sim<'_> {
+    fn call(&mut self, function: &'static str) {
+        self.traffic.api += 1;
+        *self.traffic.by_endpoint.entry(function).or_default() += 1;
+    }
+
+    fn gives_up(&mut self, fan: u32) -> bool {
+        if self.rng.f64() < self.options.abandon_rate {
+            self.fans[fan as usize].outcome = Outcome::GaveUp;
+            return true;
+        }
+        false
+    }
+
+    /// The request `fan` sends for `step` in `second`, as an operation, and where its answer
+    /// lands: `None` when it sends nothing now (it gave up, or goes back a step).
+    pub(super) fn request(
+        &mut self,
+        second: u64,
+        fan: u32,
+        step: Step,
+    ) -> Option<(Operation, Slot<Answer>)> {
+        let user = fan_id(fan);
+        let concert = self.concert.clone();
+        let token = self.fans[fan as usize].token.clone();
+        let answer = slot();
+        let out = answer.clone();
+        let operation: Operation = match step {
+            Step::Arrive => {
+                self.call("join-queue");
+                self.traffic.joins += 1;
+                let c = self.fleet.container("join-queue", second).clone();
+                Box::pin(async move {
+                    let joined = c.join_queue(&user, &concert).await;
+                    out.replace(Some(Answer::Joined(joined)));
+                })
+            }
+            Step::Poll => {
+                if self.gives_up(fan) {
+                    return None;
+                }
+                self.call("queue-status");
+                self.traffic.polls += 1;
+                let c = self.fleet.container("queue-status", second).clone();
+                Box::pin(async move {
+                    let polled = c.queue_status(&user, token.as_ref()).await;
+                    out.replace(Some(Answer::Polled(polled)));
+                })
+            }
+            _ if self.gives_up(fan) => return None,
+            Step::Dates => {
+                self.call("list-dates");
+                let c = self.fleet.container("list-dates", second).clone();
+                Box::pin(async move {
+                    let dates = c.dates_on_sale(&user, token.as_ref(), &concert).await;
+                    out.replace(Some(Answer::Dates(dates)));
+                })
+            }
+            Step::Seats => {
+                let Some(date) = self.basket(fan).and_then(|b| b.date) else {
+                    self.schedule(second + 1, fan, Step::Dates);
+                    return None;
+                };
+                self.call("list-seats");
+                let c = self.fleet.container("list-seats", second).clone();
+                Box::pin(async move {
+                    let chart = c.seat_chart(&user, token.as_ref(), &concert, date).await;
+                    out.replace(Some(Answer::Seats(chart)));
+                })
+            }
+            Step::Hold => {
+                let pick = {
+                    let basket = self.fans[fan as usize].basket.as_mut()?;
+                    if basket.candidates.is_empty() {
+                        None
+                    } else {
+                        let i = self.rng.usize(..basket.candidates.len());
+                        Some((basket.date, basket.candidates.swap_remove(i)))
+                    }
+                };
+                let Some((Some(date), (seat, price))) = pick else {
+                    self.schedule(second + 1, fan, Step::Seats);
+                    return None;
+                };
+                self.call("hold-seat");
+                let request = HoldRequest {
+                    concert_id: concert,
+                    date,
+                    seat_number: seat,
+                };
+                let c = self.fleet.container("hold-seat", second).clone();
+                Box::pin(async move {
+                    let held = c.hold_seat(&user, token.as_ref(), &request).await;
+                    out.replace(Some(Answer::Held(held, price)));
+                })
+            }
+            Step::Charge => {
+                let Some((_, price)) = self.basket(fan).and_then(|b| b.held) else {
+                    self.schedule(second + 1, fan, Step::Seats);
+                    return None;
+                };
+                let charges = self.basket(fan).map_or(0, |b| b.charges);
+                let (Ok(key), Ok(amount)) = (
+                    IdempotencyKey::parse(&format!("charge-{fan}-{charges}")),
+                    ChargeAmount::parse(price.get()),
+                ) else {
+                    return None;
+                };
+                self.call("charge-balance");
+                let c = self.fleet.container("charge-balance", second).clone();
+                Box::pin(async move {
+                    let charged = c.charge(&user, amount, Some(&key)).await;
+                    out.replace(Some(Answer::Charged(charged)));
+                })
+            }
+            Step::Pay => {
+                let (held, payments) = {
+                    let basket = self.basket(fan)?;
+                    (basket.held, basket.payments)
+                };
+                let Some((reservation, _)) = held else {
+                    self.schedule(second + 1, fan, Step::Seats);
+                    return None;
+                };
+                let key = IdempotencyKey::parse(&format!("pay-{fan}-{payments}")).ok()?;
+                self.call("pay");
+                let c = self.fleet.container("pay", second).clone();
+                Box::pin(async move {
+                    let paid = c.pay(&user, token.as_ref(), reservation, Some(&key)).await;
+                    out.replace(Some(Answer::Paid(paid)));
+                })
+            }
+        };
+        Some((operation, answer))
+    }
+
+    fn basket(&self, fan: u32) -> Option<&Basket> {
+        self.fans[fan as usize].basket.as_deref()
+    }
+
+    /// What `fan` does with the answer to its `step` of `second`.
+    pub(super) async fn answered(&mut self, second: u64, fan: u32, step: Step, answer: Answer) {
+        match answer {
+            Answer::Joined(joined) => self.joined(second, fan, joined).await,
+            Answer::Polled(polled) => self.polled(second, fan, polled),
+            Answer::Dates(listed) => match listed {
+                Ok(list) => {
+                    let open: Vec<ConcertDate> = list
+                        .dates
+                        .iter()
+                        .filter(|d| d.remaining_seats > 0)
+                        .map(|d| d.date)
+                        .collect();
+                    if open.is_empty() {
+                        // Sold out, or every seat held: look again later unless all are sold.
+                        if self.sold >= self.seats {
+                            self.fans[fan as usize].outcome = Outcome::GaveUp;
+                        } else {
+                            self.schedule(second + 10, fan, Step::Dates);
+                        }
+                        return;
+                    }
+                    let date = open[self.rng.usize(..open.len())];
+                    if let Some(basket) = self.fans[fan as usize].basket.as_mut() {
+                        basket.date = Some(date);
+                    }
+                    let think = self.rng.u64(1..=2);
+                    self.schedule(second + think, fan, Step::Seats);
+                }
+                Err(error) => self.shopping_failed(second, fan, step, &error),
+            },
+            Answer::Seats(chart) => match chart {
+                Ok(chart) => {
+                    let free: Vec<(SeatNumber, Won)> = chart
+                        .seats
+                        .iter()
+                        .filter(|s| s.status == SeatStatus::Available)
+                        .map(|s| (s.seat_number, s.price))
+                        .collect();
+                    if free.is_empty() {
+                        return self.schedule(second + 5, fan, Step::Dates);
+                    }
+                    if let Some(basket) = self.fans[fan as usize].basket.as_mut() {
+                        basket.candidates = free;
+                    }
+                    let think = self.rng.u64(1..=2);
+                    self.schedule(second + think, fan, Step::Hold);
+                }
+                Err(error) => self.shopping_failed(second, fan, step, &error),
+            },
+            Answer::Held(held, price) => match held {
+                Ok((reservation, _)) => {
+                    if let Some(basket) = self.fans[fan as usize].basket.as_mut() {
+                        basket.held = Some((reservation.reservation_id, price));
+                    }
+                    let think = self.rng.u64(1..=2);
+                    self.schedule(second + think, fan, Step::Charge);
+                }
+                Err(BookingError::SeatUnavailable) => self.schedule(second + 1, fan, Step::Hold),
+                Err(error) => self.shopping_failed(second, fan, step, &error),
+            },
+            Answer::Charged(charged) => match charged {
+                Ok(_) => {
+                    if let Some(basket) = self.fans[fan as usize].basket.as_mut() {
+                        basket.charges += 1;
+                    }
+                    self.schedule(second + 1, fan, Step::Pay)
+                }
+                Err(error) => self.shopping_failed(second, fan, step, &error),
+            },
+            Answer::Paid(paid) => match paid {
+                Ok(_) => {
+                    let f = &mut self.fans[fan as usize];
+                    f.outcome = Outcome::Bought;
+                    f.basket = None;
+                }
+                Err(BookingError::ReservationExpired | BookingError::ReservationReleased) => {
+                    self.settled_payment(fan);
+                    self.schedule(second + 1, fan, Step::Seats)
+                }
+                Err(BookingError::InsufficientBalance) => {
+                    self.settled_payment(fan);
+                    self.schedule(second + 1, fan, Step::Charge)
+                }
+                Err(error) => self.shopping_failed(second, fan, step, &error),
+            },
+        }
+    }
+
+    async fn joined(
+        &mut self,
+        second: u64,
+        fan: u32,
+        joined: Result<(QueueTicket, bool), BookingError>,
+    ) {
+        // Whatever the fan was told, its ticket may be stored (an answer lost after the join
+        // went through): the truth follows the store.
+        self.register(second, fan).await;
+        match joined {
+            Ok((ticket, _)) => {
+                self.fans[fan as usize].token = Some(ticket.token.clone());
+                self.told(fan, &ticket);
+                let next = ticket.poll_after_seconds.max(1);
+                self.schedule(second + next, fan, Step::Poll);
+            }
+            Err(BookingError::SoldOut) => {
+                self.fans[fan as usize].outcome = Outcome::SoldOut;
+                self.sold_out.joins_refused += 1;
+            }
+            Err(_) => self.schedule(second + 1, fan, Step::Arrive),
+        }
+    }
+
+    /// Takes a fan's stored ticket into the truth, once: its place, and when it came.
+    async fn register(&mut self, second: u64, fan: u32) {
+        if self.fans[fan as usize].standing.is_some() {
+            return;
+        }
+        let Ok(Some(ticket)) = self
+            .memory
+            .inner()
+            .ticket(&fan_id(fan), &self.concert)
+            .await
+        else {
+            return;
+        };
+        if !matches!(ticket.status, TicketStatus::Waiting | TicketStatus::Active) {
+            return;
+        }
+        let place = ticket.place();
+        let standing = if self.sale_opens.is_some_and(|opens| place.second < opens) {
+            Standing::PreQueue(None)
+        } else {
+            Standing::FirstCome(place)
+        };
+        let f = &mut self.fans[fan as usize];
+        f.standing = Some(standing);
+        f.queued = true;
+        f.joined = second;
+        self.truth.joined(standing, second);
+    }
+
+    /// A position the fan was told, to be judged once the second is over.
+    fn told(&mut self, fan: u32, ticket: &QueueTicket) {
+        if let (QueueStatus::Waiting, Some(position)) = (ticket.status, ticket.position) {
+            // The truth has not learned this second's admissions yet: this is its start.
+            let at_start = self.fans[fan as usize]
+                .standing
+                .and_then(|s| self.truth.position(s));
+            self.told.push((fan, position, at_start));
+        }
+    }
+
+    fn polled(&mut self, second: u64, fan: u32, polled: Result<QueueTicket, BookingError>) {
+        match polled {
+            Ok(ticket) if ticket.status == QueueStatus::Active => {
+                let f = &mut self.fans[fan as usize];
+                f.outcome = Outcome::Shopping;
+                f.basket = Some(Box::default());
+                let think = self.rng.u64(1..=3);
+                self.schedule(second + think, fan, Step::Dates);
+            }
+            Ok(ticket) if ticket.status == QueueStatus::SoldOut => {
+                self.fans[fan as usize].outcome = Outcome::SoldOut;
+                self.sold_out.told += 1;
+            }
+            Ok(ticket) => {
+                if let Some(last_sale) = self.sellout {
+                    let late = second.saturating_sub(last_sale);
+                    let s = &mut self.sold_out;
+                    s.still_waiting_after_sellout_max_seconds = Some(
+                        s.still_waiting_after_sellout_max_seconds
+                            .unwrap_or(0)
+                            .max(late),
+                    );
+                }
+                self.told(fan, &ticket);
+                let next = ticket.poll_after_seconds.max(1);
+                self.schedule(second + next, fan, Step::Poll);
+            }
+            Err(BookingError::QueueTokenExpired) => {
+                self.fans[fan as usize].outcome = Outcome::DroppedWhilePolling;
+            }
+            Err(_) => self.schedule(second + 1, fan, Step::Poll),
+        }
+    }
+
+    /// An admitted fan's call failed: a token that ended ends the visit, anything else is
+    /// sent again in a second.
+    fn settled_payment(&mut self, fan: u32) {
+        if let Some(basket) = self.fans[fan as usize].basket.as_mut() {
+            basket.payments += 1;
+        }
+    }
+
+    fn shopping_failed(&mut self, second: u64, fan: u32, step: Step, error: &BookingError) {
+        match error {
+            BookingError::QueueTokenExpired => {
+                self.fans[fan as usize].outcome = Outcome::TokenExpired;
+            }
+            _ => self.schedule(second + 1, fan, step),
+        }
+    }
+}
