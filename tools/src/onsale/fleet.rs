@@ -6,7 +6,10 @@
 //! pool is sized from the larger of the last second's and this second's requests at
 //! `REQUEST_MILLIS` each, requests are spread round-robin over it (so every warm container sees
 //! traffic, as under load), new containers start cold, and a container idle for
-//! `IDLE_RECLAIM_SECONDS` is reclaimed.
+//! `IDLE_RECLAIM_SECONDS` is reclaimed. Each container has a lane: the simulator runs a lane's
+//! requests of a second one after another, never interleaved, as Lambda gives a container one
+//! request at a time (so a cache miss is not repeated by requests the container has not yet
+//! taken).
 
 use std::collections::BTreeMap;
 
@@ -21,6 +24,7 @@ const IDLE_RECLAIM_SECONDS: u64 = 600;
 struct Container {
     booking: Ticketing,
     last_used: u64,
+    lane: usize,
 }
 
 #[derive(Default)]
@@ -42,6 +46,8 @@ pub struct PoolFigures {
 pub struct Fleet {
     pools: BTreeMap<&'static str, Pool>,
     start: Box<dyn FnMut() -> Ticketing>,
+    lanes: usize,
+    last_lane: usize,
 }
 
 impl Fleet {
@@ -50,6 +56,8 @@ impl Fleet {
         Fleet {
             pools: BTreeMap::new(),
             start: Box::new(start),
+            lanes: 0,
+            last_lane: 0,
         }
     }
 
@@ -72,9 +80,11 @@ impl Fleet {
         let warm = in_flight.div_ceil(1_000).max(1) as usize;
         let index = ((pool.this_second - 1) % warm as u64) as usize;
         if index >= pool.containers.len() {
+            self.lanes += 1;
             pool.containers.push(Container {
                 booking: (self.start)(),
                 last_used: now,
+                lane: self.lanes,
             });
             pool.cold_starts += 1;
             pool.peak = pool.peak.max(pool.containers.len());
@@ -82,7 +92,19 @@ impl Fleet {
         let last = pool.containers.len() - 1;
         let container = &mut pool.containers[index.min(last)];
         container.last_used = now;
+        self.last_lane = container.lane;
         &container.booking
+    }
+
+    /// The lane of the container the last `container` call gave.
+    pub fn last_lane(&self) -> usize {
+        self.last_lane
+    }
+
+    /// A container started for one request alone (a second delivery of the admitter's event
+    /// runs beside the first, so on another container), cold.
+    pub fn cold(&mut self) -> Ticketing {
+        (self.start)()
     }
 
     pub fn figures(&self) -> BTreeMap<&'static str, PoolFigures> {

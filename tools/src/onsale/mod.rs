@@ -247,15 +247,28 @@ impl Sim<'_> {
             self.arrive(second);
             let mut operations: Vec<(Kind, Option<u32>, Operation)> = Vec::new();
             let mut answers = Vec::new();
+            // A container's requests run one after another; containers run side by side.
+            let mut lanes: BTreeMap<usize, Vec<Operation>> = BTreeMap::new();
             while let Some(Reverse((at, _, fan, step))) = self.events.peek().copied() {
                 if at > second {
                     break;
                 }
                 self.events.pop();
                 if let Some((operation, answer)) = self.request(second, fan, step) {
-                    operations.push((Kind::Fan, None, operation));
+                    lanes
+                        .entry(self.fleet.last_lane())
+                        .or_default()
+                        .push(operation);
                     answers.push((fan, step, answer));
                 }
+            }
+            for (_, requests) in lanes {
+                let lane: Operation = Box::pin(async move {
+                    for request in requests {
+                        request.await;
+                    }
+                });
+                operations.push((Kind::Fan, None, lane));
             }
             let mut ticks = Vec::new();
             if second % tick_every == 0 {
@@ -267,10 +280,14 @@ impl Sim<'_> {
                 } else {
                     1
                 };
-                for _ in 0..deliveries {
+                for delivery in 0..deliveries {
                     let dies_at = (self.rng.f64() < self.options.tick_crash)
                         .then(|| self.rng.u32(1..=TICK_DIES_BY_CALL));
-                    let admitter = self.admitters.container("admit-queue", second).clone();
+                    let admitter = if delivery == 0 {
+                        self.admitters.container("admit-queue", second).clone()
+                    } else {
+                        self.admitters.cold()
+                    };
                     let report = journey::slot();
                     let out = report.clone();
                     operations.push((
