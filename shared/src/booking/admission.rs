@@ -439,21 +439,28 @@ impl Ticketing {
         t: i64,
     ) -> Result<Option<TickClaimRecord>, BookingError> {
         let slot = t.div_euclid(self.settings.admit_tick_seconds.max(1) as i64);
-        Ok(match self.store.claim_tick(concert, seen, slot).await? {
-            TickClaim::Claimed(claim) => Some(claim),
-            // A tick claimed after the last state, at an earlier slot, and never wrote its
-            // state: it died, or is too slow to finish. This one takes over; that one's later
-            // writes are refused.
-            TickClaim::Held(current) if current.version > seen && current.slot < slot => match self
-                .store
-                .claim_tick(concert, current.version, slot)
-                .await?
-            {
+        Ok(
+            match self.store.claim_tick(concert, seen, slot, false).await? {
                 TickClaim::Claimed(claim) => Some(claim),
+                // A tick claimed after the state this one read, at an earlier slot, and never wrote
+                // its state: it died, or is too slow to finish. This one takes over; that one's
+                // later writes are refused. Had it written its state, this one's is stale (a clock
+                // ahead of that tick's can put it a slot on while it ran): the next slot ticks.
+                TickClaim::Held(current)
+                    if current.version > seen && current.slot < slot && !current.committed =>
+                {
+                    match self
+                        .store
+                        .claim_tick(concert, current.version, slot, true)
+                        .await?
+                    {
+                        TickClaim::Claimed(claim) => Some(claim),
+                        TickClaim::Held(_) => None,
+                    }
+                }
                 TickClaim::Held(_) => None,
             },
-            TickClaim::Held(_) => None,
-        })
+        )
     }
 
     /// Commits the walk's verdicts in transactions, in order, and returns how far the walk got:

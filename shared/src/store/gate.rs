@@ -118,7 +118,7 @@ gated! {
     AdmissionStore {
         fn live_queues(&self) -> Vec<LiveQueue>;
         fn retire_queue(&self, concert: &ConcertId, last_registered: i64) -> bool;
-        fn claim_tick(&self, concert: &ConcertId, seen: u64, slot: i64) -> TickClaim;
+        fn claim_tick(&self, concert: &ConcertId, seen: u64, slot: i64, takeover: bool) -> TickClaim;
         fn keep_draw(&self, concert: &ConcertId, version: u64, draw: &LotteryRecord) -> Option<LotteryRecord>;
         fn seal_queue_counts(&self, concert: &ConcertId, from: i64, through: i64, unsealed_before: i64) -> SealedCounts;
         fn write_queue_pages(&self, concert: &ConcertId, pages: &BTreeMap<i64, QueuePageRecord>) -> ();

@@ -223,8 +223,9 @@ impl<S: Store> AdmissionStore for MeteredStore<S> {
         concert: &ConcertId,
         seen: u64,
         slot: i64,
+        takeover: bool,
     ) -> Result<TickClaim, StoreError> {
-        let result = self.inner.claim_tick(concert, seen, slot).await;
+        let result = self.inner.claim_tick(concert, seen, slot, takeover).await;
         self.charge(result, |_| dynamo::meter_claim_tick(concert))
     }
 

@@ -289,12 +289,15 @@ pub trait AdmissionStore: Send + Sync + 'static {
         last_registered: i64,
     ) -> Result<bool, StoreError>;
     /// Takes the next tick of a concert: the claim moves from version `seen` to `seen + 1`, for
-    /// `slot`, only if it is still at `seen` and no tick holds `slot` or a later one.
+    /// `slot`, only if it is still at `seen` and no tick holds `slot` or a later one. A
+    /// `takeover` claims over a tick that claimed after the state the caller read: only while
+    /// that tick has not written its state (had it, the caller's state would be stale).
     async fn claim_tick(
         &self,
         concert: &ConcertId,
         seen: u64,
         slot: i64,
+        takeover: bool,
     ) -> Result<TickClaim, StoreError>;
     /// Keeps the pre-queue's draw on the claim at `version`, unless a draw is kept already:
     /// the draw kept. `None` when the claim has moved on.

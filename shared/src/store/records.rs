@@ -372,13 +372,15 @@ pub struct LotteryRecord {
 /// is taken over by the next. It keeps what must outlive a tick that dies half-way: the
 /// pre-queue's draw, made once and kept before anyone is admitted by it, and the admissions
 /// committed under claims whose state was never written (`pending`, by admission second), which
-/// the next state folds in.
+/// the next state folds in. `committed` says the claim's tick wrote its state: a tick that read
+/// an older state must not take over from it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TickClaimRecord {
     pub version: u64,
     pub slot: i64,
     pub lottery: Option<LotteryRecord>,
     pub pending: BTreeMap<i64, u32>,
+    pub committed: bool,
 }
 
 /// A concert's waiting room as the last admission tick left it. Only the tick writes it (one

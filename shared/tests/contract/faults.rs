@@ -214,6 +214,48 @@ pub async fn overlapping_ticks_admit_once(w: World) {
     assert_eq!(active(&w, SHOW, &fans).await, 6);
 }
 
+/// Found by the simulator's adversary (seed 95 of the sweep): two ticks whose clocks are a slot
+/// apart run at once. The one ahead read the state, the other claimed and wrote its state, and
+/// the one ahead took over as from a dead tick with its stale state: it admitted again from
+/// the old count, past MAX_ACTIVE, and overwrote the state that held the other's admissions.
+/// Now a claim whose state is written is never taken over.
+pub async fn a_tick_whose_state_is_overtaken_never_takes_over_a_finished_tick(w: World) {
+    let w = w.with_settings(Settings {
+        admit_per_tick: 4,
+        max_active: 6,
+        ..Settings::default()
+    });
+    show(&w, 50, None).await;
+    let mut fans = Vec::new();
+    for i in 0..10 {
+        fans.push(join(&w.booking, &format!("fan{i}"), SHOW).await);
+    }
+    w.advance(SETTLE_SECONDS);
+    assert_eq!(w.booking.admit_waiting().await.unwrap().admitted(), 4);
+    w.advance(10);
+
+    // A tick whose clock is a slot ahead reads the state, then waits at its claim ...
+    let held = w.script.hold_next("claim_tick");
+    let ahead = w.container(10);
+    let early = tokio::spawn(async move { ahead.admit_waiting().await });
+    held.reached().await;
+    // ... while the tick of this slot admits up to MAX_ACTIVE and writes its state.
+    let on_time = w.booking.admit_waiting().await.unwrap();
+    assert_eq!(on_time.admitted(), 2, "MAX_ACTIVE 6 with 4 active");
+    held.release();
+    let early = early.await.unwrap().unwrap();
+    assert_eq!(
+        (early.deferred, early.admitted()),
+        (1, 0),
+        "stale: not taken over"
+    );
+    assert_eq!(active(&w, SHOW, &fans).await, 6);
+    // The next slot's tick counts all six as active: nobody more.
+    w.advance(20);
+    assert_eq!(w.booking.admit_waiting().await.unwrap().admitted(), 0);
+    assert_eq!(active(&w, SHOW, &fans).await, 6);
+}
+
 /// Finding: with a sale opening off a ten-second boundary, the first-come walk went through
 /// the pre-queue's seconds of the opening's page again: positions ahead of the truth, and the
 /// pre-queue admitted twice over. Now first come, first served starts at the opening.

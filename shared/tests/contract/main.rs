@@ -100,6 +100,7 @@ contract!(
     races::a_crowd_joining_at_once_gets_distinct_tokens_and_exact_positions,
     faults::a_draw_tick_that_dies_leaves_one_draw_and_counts_what_it_admitted,
     faults::overlapping_ticks_admit_once,
+    faults::a_tick_whose_state_is_overtaken_never_takes_over_a_finished_tick,
     faults::an_opening_off_the_ten_second_boundary_walks_the_pre_queue_once,
     faults::a_registration_that_fails_is_made_by_the_retry,
     faults::registrations_landing_out_of_order_count_the_earlier_second,

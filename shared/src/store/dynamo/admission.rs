@@ -82,11 +82,16 @@ fn claim_from_item(item: &Item) -> Result<TickClaimRecord, StoreError> {
             Some((second, number_attribute(item, name)? as u32))
         })
         .collect();
+    let committed = matches!(
+        item.get("committed"),
+        Some(aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+    );
     Ok(TickClaimRecord {
         version: number_attribute(item, "version").unwrap_or(0) as u64,
         slot: number_attribute(item, "slot").unwrap_or(0),
         lottery,
         pending,
+        committed,
     })
 }
 
@@ -139,15 +144,21 @@ impl AdmissionStore for DynamoStore {
         concert: &ConcertId,
         seen: u64,
         slot: i64,
+        takeover: bool,
     ) -> Result<TickClaim, StoreError> {
-        let change = Change::new("SET #version = :next, #slot = :slot")
-            .when(
-                "(attribute_not_exists(#version) OR #version = :seen) \
-                 AND (attribute_not_exists(#slot) OR #slot < :slot)",
-            )
+        let claimable = "(attribute_not_exists(#version) OR #version = :seen) \
+                         AND (attribute_not_exists(#slot) OR #slot < :slot)";
+        let condition = if takeover {
+            format!("{claimable} AND (attribute_not_exists(#committed) OR #committed = :no)")
+        } else {
+            claimable.to_owned()
+        };
+        let change = Change::new("SET #version = :next, #slot = :slot, #committed = :no")
+            .when(&condition)
             .value(":next", seen + 1)?
             .value(":seen", seen)?
-            .value(":slot", slot)?;
+            .value(":slot", slot)?
+            .value(":no", false)?;
         Ok(
             match self
                 .update_item(&keys::queue_version(concert), change, true)
@@ -404,31 +415,35 @@ impl AdmissionStore for DynamoStore {
         settled: &[i64],
     ) -> Result<CommitOutcome, StoreError> {
         let claim = keys::queue_version(concert);
-        let version = vec![(":version", value(state.version)?)];
-        let claim_item = if settled.is_empty() {
-            self.check(&claim, "#version = :version", vec![], version)?
-        } else {
-            // REMOVE of attributes named by data: one placeholder each.
-            let names: std::collections::HashMap<String, String> = settled
-                .iter()
-                .enumerate()
-                .map(|(i, second)| (format!("#p{i}"), keys::pending_attribute(*second)))
-                .chain([("#version".to_owned(), "version".to_owned())])
-                .collect();
-            let removed: Vec<String> = (0..settled.len()).map(|i| format!("#p{i}")).collect();
-            let update = aws_sdk_dynamodb::types::Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(key_item(&claim)?))
-                .update_expression(format!("REMOVE {}", removed.join(", ")))
-                .condition_expression("#version = :version")
-                .set_expression_attribute_names(Some(names))
-                .set_expression_attribute_values(request::values(version))
-                .build()
-                .map_err(build_error)?;
-            aws_sdk_dynamodb::types::TransactWriteItem::builder()
-                .update(update)
-                .build()
-        };
+        let values = vec![(":version", value(state.version)?), (":yes", value(true)?)];
+        // The claim says its state is written, and drops the pending admissions the state
+        // now holds (REMOVE of attributes named by data: one placeholder each).
+        let names: std::collections::HashMap<String, String> = settled
+            .iter()
+            .enumerate()
+            .map(|(i, second)| (format!("#p{i}"), keys::pending_attribute(*second)))
+            .chain([
+                ("#version".to_owned(), "version".to_owned()),
+                ("#committed".to_owned(), "committed".to_owned()),
+            ])
+            .collect();
+        let removed: Vec<String> = (0..settled.len()).map(|i| format!("#p{i}")).collect();
+        let mut expression = "SET #committed = :yes".to_owned();
+        if !removed.is_empty() {
+            expression = format!("{expression} REMOVE {}", removed.join(", "));
+        }
+        let update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_item(&claim)?))
+            .update_expression(expression)
+            .condition_expression("#version = :version")
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(request::values(values))
+            .build()
+            .map_err(build_error)?;
+        let claim_item = aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .update(update)
+            .build();
         let items = vec![
             claim_item,
             self.put(

@@ -36,16 +36,18 @@ impl AdmissionStore for MemoryStore {
         concert: &ConcertId,
         seen: u64,
         slot: i64,
+        takeover: bool,
     ) -> Result<TickClaim, StoreError> {
         let mut t = self.tables();
         let claim = t.claims.entry(concert.clone()).or_default();
         // A claim nobody took yet has no slot: any slot is later.
         let slot_free = claim.version == 0 || claim.slot < slot;
-        if claim.version != seen || !slot_free {
+        if claim.version != seen || !slot_free || (takeover && claim.committed) {
             return Ok(TickClaim::Held(claim.clone()));
         }
         claim.version = seen + 1;
         claim.slot = slot;
+        claim.committed = false;
         Ok(TickClaim::Claimed(claim.clone()))
     }
 
@@ -255,6 +257,7 @@ impl AdmissionStore for MemoryStore {
         for second in settled {
             claim.pending.remove(second);
         }
+        claim.committed = true;
         t.states.insert(concert.clone(), state.clone());
         Ok(CommitOutcome::Committed)
     }
