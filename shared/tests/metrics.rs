@@ -112,6 +112,8 @@ async fn every_request_and_tick_says_what_happened() {
     assert_eq!(status, 201);
     assert_eq!(call(&app, Endpoint::JoinQueue, join()).await.0, 200);
     let token = ticket["token"].as_str().unwrap().to_owned();
+    // Bo comes a second after ana: the one admission of the tick is ana's.
+    clock.advance(1);
     call(
         &app,
         Endpoint::JoinQueue,
@@ -334,4 +336,31 @@ async fn a_call_out_of_budget_is_refused_before_its_attempts_run_out() {
         "{:?}",
         started.elapsed()
     );
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused_on_every_route_even_one_that_reads_none() {
+    let (app, _) = app(Arc::new(MemoryStore::new()));
+    let oversized = "x".repeat(ticketing::http::MAX_BODY_BYTES + 1);
+    for (endpoint, method, path) in [
+        (Endpoint::GetBalance, Method::GET, "/balance"),
+        (Endpoint::ListConcerts, Method::GET, "/concerts"),
+        (
+            Endpoint::JoinQueue,
+            Method::POST,
+            "/concerts/gala/queue/tokens",
+        ),
+    ] {
+        let (status, problem) = call(
+            &app,
+            endpoint,
+            request(method, path, "ana", None, &oversized),
+        )
+        .await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (413, Some("PAYLOAD_TOO_LARGE")),
+            "{path}"
+        );
+    }
 }

@@ -14,13 +14,17 @@
 //!   container, counted from the last registration that went through (see
 //!   `booking::admission` for why that is enough).
 //! - The concert list of `GET /concerts`: kept a second.
+//! - Tokens this container found ACTIVE, with when they end: a fan's next seat listing or hold
+//!   skips the gate's read (a hold's transaction checks the ticket all the same). A token spent
+//!   elsewhere since may still list seats until its end; it can never hold one. At most
+//!   `ACTIVE_TOKENS_KEPT`; beyond that the lot is forgotten and read again.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::domain::ConcertId;
+use crate::domain::{ConcertId, QueueToken, UserId};
 use crate::store::{
     page_of, page_seconds, ConcertRecord, QueuePageRecord, QueueStateRecord, SecondCounts, Store,
     StoreError,
@@ -29,6 +33,7 @@ use crate::store::{
 /// How often a container registers a concert it serves joins for.
 pub(crate) const REGISTER_EVERY_SECONDS: i64 = 60;
 const CONCERT_LIST_SECONDS: i64 = 1;
+const ACTIVE_TOKENS_KEPT: usize = 10_000;
 
 #[derive(Default)]
 pub(crate) struct Cache {
@@ -43,6 +48,7 @@ struct Kept {
     pages: HashMap<(ConcertId, i64), (Arc<QueuePageRecord>, i64)>,
     registered: HashMap<ConcertId, i64>,
     concert_list: Option<(Arc<Vec<ConcertRecord>>, i64)>,
+    active_tokens: HashMap<QueueToken, (UserId, i64)>,
 }
 
 impl Cache {
@@ -50,6 +56,23 @@ impl Cache {
         self.inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Whether this container found `user`'s `token` ACTIVE, and it has not ended by `now`.
+    pub(crate) fn known_active(&self, user: &UserId, token: &QueueToken, now: i64) -> bool {
+        self.kept()
+            .active_tokens
+            .get(token)
+            .is_some_and(|(holder, until)| holder == user && *until > now)
+    }
+
+    pub(crate) fn found_active(&self, user: &UserId, token: &QueueToken, until: i64) {
+        let mut kept = self.kept();
+        if kept.active_tokens.len() >= ACTIVE_TOKENS_KEPT {
+            kept.active_tokens.clear();
+        }
+        kept.active_tokens
+            .insert(token.clone(), (user.clone(), until));
     }
 
     /// The concert if this container already holds it: no request either way.

@@ -255,17 +255,14 @@ impl Ticketing {
         date: ConcertDate,
     ) -> Result<SeatChart, BookingError> {
         let token = token.ok_or(BookingError::QueueTokenRequired)?;
-        let (ticket, record, seats) = tokio::join!(
-            self.store.ticket(user, token.concert()),
-            self.cache.concert(&*self.store, concert),
-            self.store.date_seats(concert, date),
-        );
-        self.check_admission(ticket?, token, concert).await?;
-        let record = record?.ok_or(BookingError::ConcertNotFound)?;
+        let record = self
+            .seat_gate(user, token, concert)
+            .await?
+            .ok_or(BookingError::ConcertNotFound)?;
         if !record.has_date(date) {
             return Err(BookingError::DateNotFound);
         }
-        let taken = seats?;
+        let taken = self.store.date_seats(concert, date).await?;
         let now = self.now().epoch_seconds();
         let seats = record
             .seats()

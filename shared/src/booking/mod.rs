@@ -44,6 +44,9 @@ pub struct Ticketing {
     clock: Arc<dyn Clock>,
     settings: Settings,
     cache: Arc<cache::Cache>,
+    /// This container's own generator for the counter a join draws from, seeded from the
+    /// thread's at start: nothing else draws from it, so a seeded run repeats its counters.
+    counters: Arc<std::sync::Mutex<fastrand::Rng>>,
 }
 
 impl Ticketing {
@@ -53,6 +56,9 @@ impl Ticketing {
             clock,
             settings,
             cache: Arc::default(),
+            counters: Arc::new(std::sync::Mutex::new(fastrand::Rng::with_seed(
+                fastrand::u64(..),
+            ))),
         }
     }
 

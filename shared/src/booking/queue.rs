@@ -2,17 +2,20 @@
 //!
 //! Why the queue looks like this (the numbers are DynamoDB's per-partition ceiling of 3,000 read
 //! and 1,000 write units a second, and an on-sale's 10,000 joins a second):
-//! - No counter is shared by the crowd. A join draws a number from one of 64 counters (by a
-//!   hash of the fan and the second), for the second it joins in; the tick counts the seconds afterwards. Queue order is
-//!   by second, then counter, then number: first come, first served to the second.
+//! - No counter is shared by the crowd. A join draws a number from one of 64 counters (chosen
+//!   at random, so no fan can pick accounts that land first), for the second it joins in; the
+//!   tick counts the seconds afterwards. Queue order is by second, then counter, then number:
+//!   first come, first served to the second.
 //! - A fan's ticket lives under the fan (`USER#{u}`/`QUEUE#{c}`), so joining again finds it and a
 //!   poll reads it (and refreshes its idle clock) with one request that nobody else touches.
 //! - Everything shared that a join or a poll needs (the queue's counts and progress) is written
 //!   once a tick by the tick alone, and cached by every container until the next tick (see
 //!   `cache`). The token carries its concert and join second, so a poll's reads all go out at
 //!   once: one round trip.
-//! - A join is two round trips: its ticket and a number, then the ticket and the number's entry
-//!   in one transaction. A fan already queued costs one (and leaves its number unused). A
+//! - A join is three round trips: its ticket (with the concert and the state, when this
+//!   container's copies are not current), then a number, then the ticket and the number's entry
+//!   in one transaction. Only a join that will be queued draws: a fan already queued costs one
+//!   read and draws nothing, so re-joining in a loop never inflates anyone's position. A
 //!   number is drawn only in a second the tick has not sealed (counted): a join whose second is
 //!   sealed, because its clock is behind the tick's or its draw was slow, draws in a later one,
 //!   so no fan lands in a second already counted.
@@ -39,21 +42,16 @@ const JOIN_ATTEMPTS: u32 = 8;
 /// Ticket items are kept this long for the TTL sweeper; correctness never relies on it.
 const WAITING_TICKET_KEPT_SECONDS: i64 = 7 * 24 * 3600;
 
-/// The counter a fan draws from in a second: spread evenly over the crowd by a hash of who and
-/// when, so that it is random to the crowd and the same on every run for the same fans.
-fn shard_for(user: &UserId, second: i64) -> u8 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = rustc_hash::FxHasher::default();
-    user.hash(&mut hasher);
-    second.hash(&mut hasher);
-    // FxHash's low bits are weak: mix them all in.
-    let mut z = hasher.finish();
-    z = (z ^ (z >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
-    z = (z ^ (z >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    ((z ^ (z >> 33)) % u64::from(QUEUE_SHARDS)) as u8
-}
-
 impl Ticketing {
+    /// The counter a fan draws from: random, so that nobody outside can choose accounts that
+    /// land on a counter counted first.
+    fn counter_for_join(&self) -> u8 {
+        self.counters
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .u8(..QUEUE_SHARDS)
+    }
+
     /// Joins the concert's queue, or returns the caller's live ticket for it. `true` when new.
     #[instrument(skip(self), fields(user = %user, concert = %concert))]
     pub async fn join_queue(
@@ -83,12 +81,13 @@ impl Ticketing {
                     return Err(BookingError::SoldOut);
                 }
             }
-            let shard = shard_for(user, second);
-            let (record, state, ticket, number) = tokio::join!(
+            // Read first, write after: a join for an unknown concert, before the opening,
+            // after the sell-out or by a fan already queued draws no number (a number drawn and
+            // never used counts as a fan ahead of everyone after it until the tick passes it).
+            let (record, state, ticket) = tokio::join!(
                 self.cache.concert(&*self.store, concert),
                 self.cached_state(concert, now),
                 self.store.ticket(user, concert),
-                self.store.draw_queue_number(concert, shard, second),
             );
             let concert_record = record?.ok_or(BookingError::ConcertNotFound)?;
             if let Some(opens) = concert_record.queue_opens_at.filter(|at| now < *at) {
@@ -113,7 +112,8 @@ impl Ticketing {
                     false,
                 ));
             }
-            let number = match number? {
+            let shard = self.counter_for_join();
+            let number = match self.store.draw_queue_number(concert, shard, second).await? {
                 Draw::Number(number) => number,
                 // The tick counted this second already (this container's clock is behind
                 // the tick's, or the draw was slow): draw in the second after.
@@ -302,7 +302,19 @@ impl Ticketing {
         }
         let now = self.now().epoch_seconds();
         match ticket.status {
-            TicketStatus::Active if ticket.is_live(now) => Ok(ticket),
+            // After a sell-out an active ticket has ended too. The state is this container's
+            // copy, which every gated call reads beside its ticket.
+            TicketStatus::Active if ticket.is_live(now) => {
+                match self.cache.current_state(concert, now) {
+                    Some(Some(state)) if state.sold_out => Err(BookingError::QueueTokenExpired),
+                    _ => {
+                        if let Some(until) = ticket.active_until {
+                            self.cache.found_active(&ticket.user_id, token, until);
+                        }
+                        Ok(ticket)
+                    }
+                }
+            }
             TicketStatus::Waiting => {
                 let state = self.cached_state(concert, now).await?;
                 if state.as_ref().is_some_and(|s| s.sold_out) {
@@ -335,6 +347,30 @@ impl Ticketing {
         self.check_admission(stored, token, concert).await
     }
 
+    /// The gate before a date's seats item is read or written: the caller's ticket (with this
+    /// container's copies of the concert and the queue state, when not current) in one round
+    /// trip, or nothing when this container already found the token ACTIVE. Traffic without
+    /// an admitted token never reaches the hottest items of a sale.
+    pub(crate) async fn seat_gate(
+        &self,
+        user: &UserId,
+        token: &QueueToken,
+        concert: &ConcertId,
+    ) -> Result<Option<Arc<ConcertRecord>>, BookingError> {
+        let now = self.now().epoch_seconds();
+        if token.concert() == concert && self.cache.known_active(user, token, now) {
+            return Ok(self.cache.concert(&*self.store, concert).await?);
+        }
+        let (ticket, record, state) = tokio::join!(
+            self.store.ticket(user, token.concert()),
+            self.cache.concert(&*self.store, concert),
+            self.cached_state(concert, now),
+        );
+        state?;
+        self.check_admission(ticket?, token, concert).await?;
+        Ok(record?)
+    }
+
     /// What a fan is told about a live ticket.
     fn ticket_view(
         &self,
@@ -356,12 +392,13 @@ impl Ticketing {
             expires_at: Timestamp::from_epoch_seconds(expires_at),
             poll_after_seconds: poll_after,
         };
-        if let (TicketStatus::Active, Some(until)) = (ticket.status, ticket.active_until) {
-            return view(QueueStatus::Active, Some(0), 0, until, idle_poll);
-        }
         let dropped_after = ticket.last_seen_at + self.settings.waiting_idle_seconds;
+        // Sold out ends every live ticket, an active one included: nothing is left to buy.
         if state.is_some_and(|s| s.sold_out) {
             return view(QueueStatus::SoldOut, Some(0), 0, dropped_after, idle_poll);
+        }
+        if let (TicketStatus::Active, Some(until)) = (ticket.status, ticket.active_until) {
+            return view(QueueStatus::Active, Some(0), 0, until, idle_poll);
         }
         match standing::position(concert, state, page, ticket.place()) {
             Standing::PreQueue => {

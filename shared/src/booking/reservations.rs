@@ -31,9 +31,9 @@ impl ReservationCursor {
 }
 
 impl Ticketing {
-    /// Holds a seat for `hold_seconds`, in one round trip when this container knows the
-    /// concert: one transaction checks the caller's token, takes the seat and writes the
-    /// reservation. Holding a seat the caller already holds (a retry whose answer was lost)
+    /// Holds a seat for `hold_seconds`: the gate (one read of the caller's ticket, none when
+    /// this container already found the token ACTIVE), then one transaction that checks the
+    /// token again, takes the seat and writes the reservation. Holding a seat the caller already holds (a retry whose answer was lost)
     /// returns that reservation: `false` then, `true` for a new hold.
     #[instrument(skip(self, token), fields(user = %user, concert = %request.concert_id, date = %request.date, seat = request.seat_number.get()))]
     pub async fn hold_seat(
@@ -48,23 +48,16 @@ impl Ticketing {
             date,
             seat_number,
         } = request;
-        let concert = self.cache.concert(&*self.store, concert_id).await?;
-        let price = concert
-            .as_ref()
-            .filter(|c| c.has_date(*date))
-            .and_then(|c| c.price(*seat_number));
-        let Some(price) = price.filter(|_| token.concert() == concert_id) else {
-            // The gate speaks first: a bad token hides whether the seat exists.
-            self.read_gate(user, token, concert_id).await?;
-            return Err(match concert {
-                None => BookingError::ConcertNotFound,
-                Some(c) if !c.has_date(*date) => BookingError::DateNotFound,
-                Some(_) => BookingError::SeatNotFound,
-            });
+        // The gate speaks first: a bad token hides whether the seat exists, and never reaches
+        // the date's seats item.
+        let concert = self.seat_gate(user, token, concert_id).await?;
+        let price = match &concert {
+            None => return Err(BookingError::ConcertNotFound),
+            Some(c) if !c.has_date(*date) => return Err(BookingError::DateNotFound),
+            Some(c) => c.price(*seat_number).ok_or(BookingError::SeatNotFound)?,
         };
         let now = self.now();
         if *date < now.date() {
-            self.read_gate(user, token, concert_id).await?;
             return Err(BookingError::SeatUnavailable);
         }
         let reservation = ReservationRecord {
@@ -90,6 +83,9 @@ impl Ticketing {
                 // this hold. The seat may be free; the fan retries.
                 Err(BookingError::Contention)
             }
+            // Not the seat: a conflict or a throttle. The fan is told to retry, never that a
+            // free seat is taken.
+            HoldOutcome::Busy => Err(BookingError::Contention),
             HoldOutcome::SeatTaken => self
                 .own_live_hold(user, request)
                 .await?

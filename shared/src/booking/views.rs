@@ -50,7 +50,7 @@ pub struct WaitingRoom {
     pub concert_id: ConcertId,
     pub state: RoomState,
     /// Queue places the tick has not reached yet: fans waiting or pre-queued (a fan who went
-    /// idle, or a number a repeated join drew and left unused, counts until the tick reaches it).
+    /// idle, or a number a join drew and left unused, counts until the tick reaches it).
     pub waiting: u64,
     pub active: u32,
     pub admitted_total: u64,

@@ -7,7 +7,8 @@ use tracing::{field, info_span, Instrument, Span};
 
 use super::problem::{describe, problem_response};
 use super::request::{
-    caller, idempotency_key, operator, path_parameter, query_parameter, queue_token, JsonBody,
+    caller, idempotency_key, operator, path_parameter, query_parameter, queue_token,
+    within_body_limit, JsonBody,
 };
 use super::routes::Endpoint;
 use super::App;
@@ -64,6 +65,7 @@ async fn serve(
     endpoint: Endpoint,
     request: &Request,
 ) -> Result<Response<Body>, BookingError> {
+    within_body_limit(request)?;
     if endpoint.for_operators() {
         return serve_operator(app, endpoint, request).await;
     }

@@ -101,17 +101,29 @@ pub(super) fn query_parameter(request: &Request, name: &str) -> Option<String> {
 /// A JSON object body whose fields are all among `allowed`.
 pub(super) struct JsonBody(Map<String, Value>);
 
+/// The request's body as bytes (none for an empty one).
+fn body_bytes(request: &Request) -> &[u8] {
+    match request.body() {
+        Body::Empty => b"",
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => b"",
+    }
+}
+
+/// Every route refuses a body over the limit, whether or not it reads one: nothing is done
+/// for a request that large.
+pub(super) fn within_body_limit(request: &Request) -> Result<(), BookingError> {
+    if body_bytes(request).len() > MAX_BODY_BYTES {
+        return Err(BookingError::PayloadTooLarge);
+    }
+    Ok(())
+}
+
 impl JsonBody {
     pub(super) fn parse(request: &Request, allowed: &[&str]) -> Result<Self, BookingError> {
-        let bytes: &[u8] = match request.body() {
-            Body::Empty => b"",
-            Body::Text(text) => text.as_bytes(),
-            Body::Binary(bytes) => bytes,
-            _ => b"",
-        };
-        if bytes.len() > MAX_BODY_BYTES {
-            return Err(BookingError::PayloadTooLarge);
-        }
+        within_body_limit(request)?;
+        let bytes = body_bytes(request);
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(BookingError::InvalidRequest(
                 "this endpoint needs a JSON object body".into(),

@@ -87,6 +87,9 @@ pub enum HoldOutcome {
     TicketRefused,
     /// The seat is sold, or held by a live hold.
     SeatTaken,
+    /// Refused for anything but the items' own conditions (contention, throttling): the seat
+    /// may well be free, and a retry may take it.
+    Busy,
 }
 
 #[derive(Debug, Clone, PartialEq)]

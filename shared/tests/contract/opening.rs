@@ -246,10 +246,10 @@ pub async fn the_draw_is_a_permutation_not_the_arrival_order(w: World) {
 }
 
 pub async fn the_sell_out_reaches_waiting_pre_queued_and_new_fans(w: World) {
-    // Two seats, two fans active at a time: two pre-queued fans win, the others wait.
+    // Two seats, three fans active at a time: three pre-queued fans win, the others wait.
     let w = w.with_settings(patient(Settings {
         admit_per_tick: 10,
-        max_active: 2,
+        max_active: 3,
         ..Settings::default()
     }));
     premiere(&w, 2).await;
@@ -262,15 +262,20 @@ pub async fn the_sell_out_reaches_waiting_pre_queued_and_new_fans(w: World) {
     let (waiting, waiting_ticket) = join(&w, "walt").await;
     w.advance(SETTLE_SECONDS);
     let winners = tick_admitted(&w).await;
-    assert_eq!(winners.len(), 2);
-
-    for (seat, winner) in winners.iter().enumerate() {
-        let token = &pre_queued
+    assert_eq!(winners.len(), 3);
+    let token_of = |fan: &UserId| {
+        pre_queued
             .iter()
-            .find(|(fan, _)| fan == winner)
+            .find(|(f, _)| f == fan)
             .expect("winners come from the pre-queue")
             .1
-            .token;
+            .token
+            .clone()
+    };
+
+    // Two of them buy the two seats; the third is still active, with nothing left to buy.
+    for (seat, winner) in winners[..2].iter().enumerate() {
+        let token = &token_of(winner);
         let held = w
             .hold(winner, token, PREMIERE, DATE, seat as i64 + 1)
             .await
@@ -290,9 +295,11 @@ pub async fn the_sell_out_reaches_waiting_pre_queued_and_new_fans(w: World) {
     // Within one tick of the last sale, everyone waiting is told, and the queue closes.
     w.advance(1);
     assert!(tick_admitted(&w).await.is_empty());
+    let (still_active, active_token) = (&winners[2], token_of(&winners[2]));
     for (fan, token) in [
         (&loser, &loser_ticket.token),
         (&waiting, &waiting_ticket.token),
+        (still_active, &active_token),
     ] {
         let ticket = poll(&w, fan, token).await;
         assert_eq!(

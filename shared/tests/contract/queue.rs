@@ -319,3 +319,93 @@ pub async fn an_ended_token_rejoins_at_the_back(w: World) {
     let stale = w.booking.queue_status(&ana, Some(&old)).await;
     assert!(matches!(stale, Err(BookingError::QueueTokenExpired)));
 }
+
+/// Finding: joining again while queued drew a new number nobody claimed, so a bot re-joining in
+/// a loop pushed back everyone who joined after it. Now a re-join reads and draws nothing.
+pub async fn a_re_join_storm_leaves_later_fans_positions_unchanged(w: World) {
+    w.pause(SPRING, true).await;
+    let concert = concert_id(SPRING);
+    for name in ["a", "b", "c", "d", "e"] {
+        w.booking.join_queue(&fan(name), &concert).await.unwrap();
+    }
+    let drawn = w.script.calls("draw_queue_number");
+    // One of them joins again sixty times, all at once.
+    let storm: Vec<_> = (0..60)
+        .map(|_| {
+            let (booking, concert) = (w.booking.clone(), concert.clone());
+            tokio::spawn(async move { booking.join_queue(&fan("c"), &concert).await })
+        })
+        .collect();
+    for join in storm {
+        let (_, created) = join.await.unwrap().unwrap();
+        assert!(!created);
+    }
+    assert_eq!(
+        w.script.calls("draw_queue_number"),
+        drawn,
+        "a re-join draws nothing"
+    );
+    // The next fan, a second later, is behind the five and nobody else.
+    w.advance(1);
+    let (next, created) = w.booking.join_queue(&fan("f"), &concert).await.unwrap();
+    assert!(created);
+    w.advance(SETTLE_SECONDS);
+    w.tick(SPRING).await;
+    let polled = w
+        .booking
+        .queue_status(&fan("f"), Some(&next.token))
+        .await
+        .unwrap();
+    assert_eq!(polled.position, Some(6));
+    let room = w.booking.waiting_room(&concert).await.unwrap();
+    assert_eq!(room.waiting, 6);
+}
+
+/// Finding: a join for a concert that does not exist drew a number before it was refused.
+pub async fn a_join_that_is_refused_writes_nothing(w: World) {
+    let refused = w
+        .booking
+        .join_queue(&fan("ana"), &concert_id("no-such-show"))
+        .await;
+    assert!(matches!(refused, Err(BookingError::ConcertNotFound)));
+    assert_eq!(w.script.calls("draw_queue_number"), 0);
+    assert_eq!(w.script.calls("enqueue"), 0);
+    assert_eq!(w.script.calls("register_queue"), 0);
+}
+
+/// Finding: the counter a join landed on was a hash of the fan and the second, so a bot could
+/// pick accounts whose counters are counted first. One fan joining many concerts in the same
+/// second now lands on counters nobody can predict.
+pub async fn the_counter_a_join_lands_on_is_not_a_function_of_the_fan_and_second(w: World) {
+    let concerts: Vec<String> = (0..12).map(|i| format!("show-{i}")).collect();
+    let catalog = concerts
+        .iter()
+        .map(|c| {
+            format!(
+                r#"{{"concertId": "{c}", "title": "{c}", "dates": ["2026-12-24"],
+                   "seatPrices": [{{"fromSeat": 1, "toSeat": 50, "price": 1000}}]}}"#
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    let catalog =
+        ticketing::booking::Catalog::from_json(&format!(r#"{{"concerts": [{catalog}]}}"#)).unwrap();
+    w.booking.load_catalog(&catalog).await.unwrap();
+    let mut counters = std::collections::BTreeSet::new();
+    for c in &concerts {
+        let (ticket, _) = w
+            .booking
+            .join_queue(&fan("bot"), &concert_id(c))
+            .await
+            .unwrap();
+        assert_eq!(ticket.token.joined_at(), w.now().epoch_seconds());
+        let stored = w
+            .store
+            .ticket(&fan("bot"), &concert_id(c))
+            .await
+            .unwrap()
+            .unwrap();
+        counters.insert(stored.shard);
+    }
+    assert!(counters.len() > 1, "{counters:?}");
+}

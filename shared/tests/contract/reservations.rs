@@ -156,3 +156,47 @@ pub async fn release_frees_the_seat_and_can_be_repeated(w: World) {
     assert!(matches!(after_paying, Err(BookingError::AlreadyPaid)));
     assert!(w.seat_is_sold(SPRING, "2026-12-25", 1).await);
 }
+
+/// Finding: a seat listing or a hold read or wrote the date's seats item before the token was
+/// checked, so unadmitted traffic with any token-shaped header landed on the hottest item of
+/// the sale. Now the gate comes first; and a container that found a token ACTIVE skips it.
+pub async fn a_token_not_admitted_never_reaches_the_seats(w: World) {
+    let date = day("2026-12-24");
+    let (ana, ana_token) = w.admitted_fan("ana", SPRING).await;
+    // Joined after the last tick: still waiting.
+    let (waiting, _) = w
+        .booking
+        .join_queue(&fan("wes"), &concert_id(SPRING))
+        .await
+        .unwrap();
+    let strangers = [
+        (fan("wes"), waiting.token.clone()),
+        // Someone else's admitted token.
+        (fan("eve"), ana_token.clone()),
+    ];
+    for (who, token) in &strangers {
+        let chart = w
+            .booking
+            .seat_chart(who, Some(token), &concert_id(SPRING), date)
+            .await;
+        assert!(chart.is_err(), "{chart:?}");
+        let held = w
+            .booking
+            .hold_seat(who, Some(token), &hold_request(SPRING, "2026-12-24", 1))
+            .await;
+        assert!(held.is_err(), "{held:?}");
+    }
+    assert_eq!(w.script.calls("date_seats"), 0);
+    assert_eq!(w.script.calls("place_hold"), 0);
+
+    // The admitted fan: the gate reads the ticket once, then this container knows it.
+    let read = w.script.calls("ticket");
+    for _ in 0..3 {
+        w.booking
+            .seat_chart(&ana, Some(&ana_token), &concert_id(SPRING), date)
+            .await
+            .unwrap();
+    }
+    assert_eq!(w.script.calls("ticket"), read + 1);
+    assert_eq!(w.script.calls("date_seats"), 3);
+}

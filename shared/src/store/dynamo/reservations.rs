@@ -43,11 +43,7 @@ impl ReservationStore for DynamoStore {
                 vec![],
             )?,
         ];
-        Ok(match self.transact(items).await? {
-            Transaction::Committed => HoldOutcome::Held,
-            tx if tx.failed_at(0) => HoldOutcome::TicketRefused,
-            Transaction::Cancelled(_) => HoldOutcome::SeatTaken,
-        })
+        Ok(hold_outcome(&self.transact(items).await?))
     }
 
     async fn reservation(
@@ -108,6 +104,17 @@ impl ReservationStore for DynamoStore {
     }
 }
 
+/// What a hold's transaction (ticket, seat, reservation) says: only the seat's own condition
+/// means the seat is taken; a conflict with another transaction or a throttle is not.
+fn hold_outcome(tx: &Transaction) -> HoldOutcome {
+    match tx {
+        Transaction::Committed => HoldOutcome::Held,
+        tx if tx.failed_at(0) => HoldOutcome::TicketRefused,
+        tx if tx.failed_at(1) => HoldOutcome::SeatTaken,
+        Transaction::Cancelled(_) => HoldOutcome::Busy,
+    }
+}
+
 pub(in crate::store) fn meter_place_hold(
     reservation: &ReservationRecord,
     seats: &DateSeatsRecord,
@@ -154,4 +161,38 @@ pub(in crate::store) fn meter_release_hold(
         (keys::reservation(&r.user_id, r.reservation_id), SMALL_ITEM),
         (seats_key.clone(), seats_size(&seats_key, seats)),
     ])]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cancelled(codes: [&str; 3]) -> Transaction {
+        Transaction::Cancelled(codes.iter().map(|c| c.to_string()).collect())
+    }
+
+    #[test]
+    fn only_the_seats_own_condition_means_the_seat_is_taken() {
+        let failed = "ConditionalCheckFailed";
+        assert_eq!(hold_outcome(&Transaction::Committed), HoldOutcome::Held);
+        assert_eq!(
+            hold_outcome(&cancelled([failed, "None", "None"])),
+            HoldOutcome::TicketRefused
+        );
+        assert_eq!(
+            hold_outcome(&cancelled(["None", failed, "None"])),
+            HoldOutcome::SeatTaken
+        );
+        for busy in [
+            "TransactionConflict",
+            "ThrottlingError",
+            "ProvisionedThroughputExceeded",
+        ] {
+            assert_eq!(
+                hold_outcome(&cancelled(["None", busy, "None"])),
+                HoldOutcome::Busy,
+                "{busy}"
+            );
+        }
+    }
 }
