@@ -126,9 +126,16 @@ pub(crate) fn until_next_tick(
     })
 }
 
+/// The crowd's first polls after a draw, a second at most: every pre-queued fan polls once to
+/// learn its drawn place, and a million of them within three seconds would be a third of a
+/// million polls (and writes, and page reads) a second. Ten thousand is the join rate the
+/// queue is sized for.
+const DRAW_POLLS_PER_SECOND: u64 = 10_000;
+
 /// In the pre-queue: poll just after the draw, which the first tick at or after `draw_from`
 /// makes (`None` when no tick has run yet: a tick's interval after it, at most), spread per fan
-/// over three seconds as after any tick; never later than the idle limit allows.
+/// over three seconds as after any tick, or over as many more as keep the pre-queue's first
+/// polls under `DRAW_POLLS_PER_SECOND`; never later than the idle limit allows.
 pub(crate) fn poll_after_draw(
     settings: &Settings,
     state: Option<&QueueStateRecord>,
@@ -146,7 +153,9 @@ pub(crate) fn poll_after_draw(
         None => draw_from,
     };
     let until_draw = (draw_at - now).max(0) as u64;
-    (until_draw + 1 + (phase >> 32) % 3).clamp(1, longest)
+    let pre_queue = state.map_or(0, |s| s.pre_queue);
+    let spread = pre_queue.div_ceil(DRAW_POLLS_PER_SECOND).max(3);
+    (until_draw + 1 + (phase >> 32) % spread).clamp(1, longest)
 }
 
 #[cfg(test)]
@@ -297,5 +306,21 @@ mod tests {
             })
             .collect();
         assert_eq!(spread.len(), 3, "spread over three seconds");
+
+        // A pre-queue of 400,000: its first polls spread over forty seconds after the draw.
+        let crowded = QueueStateRecord {
+            pre_queue: 400_000,
+            ..state
+        };
+        let spread: std::collections::BTreeSet<u64> = (0..10_000u64)
+            .map(|p| {
+                let phase = phase_of(place(1, (p % 64) as u8, 1 + (p / 64) as u32));
+                poll_after_draw(&settings, Some(&crowded), 131, 120, phase)
+            })
+            .collect();
+        assert_eq!(
+            (spread.len(), spread.first(), spread.last()),
+            (40, Some(&21), Some(&60))
+        );
     }
 }
