@@ -466,12 +466,12 @@ impl Functions {
     async fn bought(&self, user: &str, token: &Value, seat: i64) {
         let user = user_id(user);
         let token = QueueToken::parse(token.as_str().unwrap()).unwrap();
-        let hold = HoldRequest {
-            concert_id: ConcertId::parse(CONCERT).unwrap(),
-            date: ConcertDate::parse(DATE).unwrap(),
-            seat_number: SeatNumber::parse(seat).unwrap(),
-        };
-        let (held, _) = Box::pin(self.setup.hold_seat(&user, Some(&token), &hold))
+        let hold = HoldRequest::seat(
+            ConcertId::parse(CONCERT).unwrap(),
+            ConcertDate::parse(DATE).unwrap(),
+            SeatNumber::parse(seat).unwrap(),
+        );
+        let (held, _) = Box::pin(self.setup.hold_seats(&user, Some(&token), &hold, None))
             .await
             .expect("hold");
         let id: ReservationId = held.reservation_id;

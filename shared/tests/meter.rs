@@ -52,11 +52,7 @@ where
         UserId::parse("dan").unwrap(),
     );
     let date = ConcertDate::parse("2026-12-24").unwrap();
-    let hold = |seat| HoldRequest {
-        concert_id: concert.clone(),
-        date,
-        seat_number: SeatNumber::parse(seat).unwrap(),
-    };
+    let hold = |seat| HoldRequest::seat(concert.clone(), date, SeatNumber::parse(seat).unwrap());
 
     step!(
         "load the catalog",
@@ -126,31 +122,31 @@ where
     step!(
         "ana asks for a seat that does not exist",
         booking
-            .hold_seat(&ana, Some(&ana_ticket.token), &hold(9))
+            .hold_seats(&ana, Some(&ana_ticket.token), &hold(9), None)
             .await
             .unwrap_err()
     );
     let (held, _) = booking
-        .hold_seat(&ana, Some(&ana_ticket.token), &hold(1))
+        .hold_seats(&ana, Some(&ana_ticket.token), &hold(1), None)
         .await
         .unwrap();
     steps.push(("ana holds seat 1".into(), drain().await));
     step!(
         "ana's retry gets the same hold",
         booking
-            .hold_seat(&ana, Some(&ana_ticket.token), &hold(1))
+            .hold_seats(&ana, Some(&ana_ticket.token), &hold(1), None)
             .await
             .unwrap()
     );
     let (bobs, _) = booking
-        .hold_seat(&bob, Some(&bob_ticket.token), &hold(2))
+        .hold_seats(&bob, Some(&bob_ticket.token), &hold(2), None)
         .await
         .unwrap();
     steps.push(("bob holds seat 2".into(), drain().await));
     step!(
         "cho cannot hold seat 2",
         booking
-            .hold_seat(&cho, Some(&cho_ticket.token), &hold(2))
+            .hold_seats(&cho, Some(&cho_ticket.token), &hold(2), None)
             .await
             .unwrap_err()
     );
@@ -225,7 +221,7 @@ where
             .unwrap()
     );
     let (bobs, _) = booking
-        .hold_seat(&bob, Some(&bob_ticket.token), &hold(2))
+        .hold_seats(&bob, Some(&bob_ticket.token), &hold(2), None)
         .await
         .unwrap();
     steps.push(("bob holds seat 2 again".into(), drain().await));

@@ -1,6 +1,6 @@
 //! The invariants money and seats must keep, checked over a whole inventory: no seat sold twice,
-//! every sold seat paid once and confirmed once, every balance the sum of its entries and never
-//! negative. The simulator runs it at the end of an on-sale; tests run it after races.
+//! every sold seat paid once and confirmed once, no fan holding more seats of a concert than
+//! its ticket limit, every balance the sum of its entries and never negative. The simulator runs it at the end of an on-sale; tests run it after races.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -19,16 +19,37 @@ pub fn audit(inventory: &Inventory) -> Vec<String> {
 
     let mut payments: HashMap<SeatKey, usize> = HashMap::new();
     for p in &inventory.payments {
-        *payments
-            .entry(seat_key(&p.concert_id, p.date, p.seat_number))
-            .or_default() += 1;
+        for seat in &p.seat_numbers {
+            *payments
+                .entry(seat_key(&p.concert_id, p.date, *seat))
+                .or_default() += 1;
+        }
     }
     let mut confirmed: HashMap<SeatKey, usize> = HashMap::new();
+    // Seats each fan bought of each concert.
+    let mut bought: HashMap<(&UserId, &ConcertId), u32> = HashMap::new();
     for r in &inventory.reservations {
         if r.status == StoredReservationStatus::Confirmed {
-            *confirmed
-                .entry(seat_key(&r.concert_id, r.date, r.seat_number))
-                .or_default() += 1;
+            for seat in &r.seats {
+                *confirmed
+                    .entry(seat_key(&r.concert_id, r.date, seat.seat_number))
+                    .or_default() += 1;
+            }
+            *bought.entry((&r.user_id, &r.concert_id)).or_default() += r.seats.len() as u32;
+        }
+    }
+    for concert in &inventory.concerts {
+        let limit = concert.max_tickets_per_fan.get();
+        for ((user, _), n) in bought
+            .iter()
+            .filter(|((_, c), _)| **c == concert.concert_id)
+        {
+            if *n > limit {
+                violations.push(format!(
+                    "{user} bought {n} seats of {}, over its limit of {limit}",
+                    concert.concert_id
+                ));
+            }
         }
     }
     for (concert, date, taken) in &inventory.seats {

@@ -11,7 +11,8 @@ use super::{
     Ticketing,
 };
 use crate::domain::{
-    BookingError, ConcertDate, ConcertId, QueueToken, SeatNumber, Timestamp, UserId, Won,
+    BookingError, ConcertDate, ConcertId, QueueToken, SeatNumber, TicketLimit, Timestamp, UserId,
+    Won,
 };
 use crate::store::{ConcertRecord, SeatPriceRange};
 
@@ -38,6 +39,9 @@ pub struct CatalogConcert {
     /// null: the sale is open.
     #[serde(default)]
     pub sale_opens_at: Option<String>,
+    /// Seats one fan may hold and buy of this concert, 1 to 10. Absent: 4.
+    #[serde(default)]
+    pub max_tickets_per_fan: TicketLimit,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -131,6 +135,7 @@ impl CatalogConcert {
             queue_opens_at,
             sale_opens_at,
             sold_out: false,
+            max_tickets_per_fan: self.max_tickets_per_fan,
         })
     }
 

@@ -27,7 +27,7 @@ pub use admission::{AdmissionReport, ConcertTick};
 pub use audit::audit;
 pub use catalog::{Catalog, CatalogConcert, CatalogLoadReport, PriceTier};
 pub use lottery::Lottery;
-pub use reservations::{HoldRequest, ReservationCursor};
+pub use reservations::{HoldRequest, ReservationCursor, SeatChoice};
 pub use settings::Settings;
 pub use views::*;
 pub use wallet::{HistoryCursor, PageLimit};
@@ -44,9 +44,10 @@ pub struct Ticketing {
     clock: Arc<dyn Clock>,
     settings: Settings,
     cache: Arc<cache::Cache>,
-    /// This container's own generator for the counter a join draws from, seeded from the
-    /// thread's at start: nothing else draws from it, so a seeded run repeats its counters.
-    counters: Arc<std::sync::Mutex<fastrand::Rng>>,
+    /// This container's own generator for its random choices (the counter a join draws from,
+    /// the run best available picks), seeded from the thread's at start: nothing else draws
+    /// from it, so a seeded run repeats its choices.
+    rng: Arc<std::sync::Mutex<fastrand::Rng>>,
 }
 
 impl Ticketing {
@@ -56,10 +57,18 @@ impl Ticketing {
             clock,
             settings,
             cache: Arc::default(),
-            counters: Arc::new(std::sync::Mutex::new(fastrand::Rng::with_seed(
+            rng: Arc::new(std::sync::Mutex::new(fastrand::Rng::with_seed(
                 fastrand::u64(..),
             ))),
         }
+    }
+
+    /// A number below `n`, from this container's generator.
+    fn random_below(&self, n: usize) -> usize {
+        self.rng
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .usize(..n)
     }
 
     pub fn settings(&self) -> &Settings {

@@ -62,7 +62,7 @@ impl Ticketing {
                     user_id: user.clone(),
                     concert_id: reservation.concert_id.clone(),
                     date: reservation.date,
-                    seat_number: reservation.seat_number,
+                    seat_numbers: reservation.seat_numbers(),
                     amount: reservation.price,
                     balance_after,
                     paid_at: now.epoch_seconds(),

@@ -46,10 +46,7 @@ impl Ticketing {
     /// The counter a fan draws from: random, so that nobody outside can choose accounts that
     /// land on a counter counted first.
     fn counter_for_join(&self) -> u8 {
-        self.counters
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .u8(..QUEUE_SHARDS)
+        self.random_below(usize::from(QUEUE_SHARDS)) as u8
     }
 
     /// Joins the concert's queue, or returns the caller's live ticket for it. `true` when new.

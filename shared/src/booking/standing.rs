@@ -181,6 +181,7 @@ mod tests {
             queue_opens_at: None,
             sale_opens_at,
             sold_out: false,
+            max_tickets_per_fan: Default::default(),
         }
     }
 

@@ -27,6 +27,7 @@ pub struct ConcertSummary {
     /// `null`: the sale is open (no pre-queue).
     pub sale_opens_at: Option<Timestamp>,
     pub sold_out: bool,
+    pub max_tickets_per_fan: u32,
 }
 
 impl ConcertSummary {
@@ -39,6 +40,7 @@ impl ConcertSummary {
             queue_opens_at: concert.queue_opens_at.map(Timestamp::from_epoch_seconds),
             sale_opens_at: concert.sale_opens_at.map(Timestamp::from_epoch_seconds),
             sold_out: concert.sold_out,
+            max_tickets_per_fan: concert.max_tickets_per_fan.get(),
         }
     }
 }
@@ -145,19 +147,34 @@ pub enum QueueStatus {
     SoldOut,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// An order of seats of one date. Also replayed from idempotency records, so it reads back
+/// as it was written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Reservation {
     pub reservation_id: ReservationId,
     pub concert_id: ConcertId,
     pub date: ConcertDate,
-    pub seat_number: SeatNumber,
+    pub seat_numbers: Vec<SeatNumber>,
+    pub seats: Vec<ReservedSeatView>,
+    /// The order's total.
     pub price: Won,
+    /// The first of `seat_numbers`, for clients written for one-seat orders.
+    pub seat_number: SeatNumber,
     pub status: ReservationStatus,
     pub held_until: Timestamp,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReservedSeatView {
+    pub seat_number: SeatNumber,
+    /// The seat's section; `null` for a hall without sections.
+    pub section: Option<String>,
+    pub price: Won,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ReservationStatus {
     Held,
@@ -186,8 +203,19 @@ impl Reservation {
             reservation_id: record.reservation_id,
             concert_id: record.concert_id.clone(),
             date: record.date,
-            seat_number: record.seat_number,
+            seat_numbers: record.seat_numbers(),
+            seats: record
+                .seats
+                .iter()
+                .map(|s| ReservedSeatView {
+                    seat_number: s.seat_number,
+                    section: None,
+                    price: s.price,
+                })
+                .collect(),
             price: record.price,
+            // A reservation holds at least one seat.
+            seat_number: record.seats[0].seat_number,
             status: ReservationStatus::of(record, now),
             held_until: Timestamp::from_epoch_seconds(record.held_until),
         }
@@ -211,6 +239,8 @@ pub struct Payment {
     pub reservation_id: ReservationId,
     pub concert_id: ConcertId,
     pub date: ConcertDate,
+    pub seat_numbers: Vec<SeatNumber>,
+    /// The first of `seat_numbers`, for clients written for one-seat orders.
     pub seat_number: SeatNumber,
     pub amount: Won,
     pub balance_after: Won,
@@ -224,7 +254,8 @@ impl From<&PaymentRecord> for Payment {
             reservation_id: record.reservation_id,
             concert_id: record.concert_id.clone(),
             date: record.date,
-            seat_number: record.seat_number,
+            seat_numbers: record.seat_numbers.clone(),
+            seat_number: record.seat_numbers[0],
             amount: record.amount,
             balance_after: record.balance_after,
             paid_at: Timestamp::from_epoch_seconds(record.paid_at),

@@ -1,4 +1,16 @@
-use super::Timestamp;
+use super::{SeatNumber, Timestamp};
+
+/// `SEAT_UNAVAILABLE`'s detail: which seats, when the request named them.
+fn seats_unavailable(seats: &[SeatNumber]) -> String {
+    match seats {
+        [] => "not enough free seats are left".to_owned(),
+        [seat] => format!("seat {} is held or sold", seat.get()),
+        seats => {
+            let numbers: Vec<String> = seats.iter().map(|s| s.get().to_string()).collect();
+            format!("seats {} are held or sold", numbers.join(", "))
+        }
+    }
+}
 
 /// What a store says when a request fails: raised by the stores, carried by [`BookingError`].
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +42,8 @@ pub enum BookingError {
     InvalidDate,
     #[error("seatNumber must be an integer from 1 to 50")]
     InvalidSeatNumber,
+    #[error("{0}")]
+    InvalidSeats(String),
     #[error("amount must be an integer number of won from 1 to 10,000,000")]
     InvalidAmount,
     #[error("reservationId is not a reservation id")]
@@ -85,8 +99,10 @@ pub enum BookingError {
     DateNotFound,
     #[error("the date has no such seat")]
     SeatNotFound,
-    #[error("the seat is held or sold")]
-    SeatUnavailable,
+    #[error("{}", seats_unavailable(.0))]
+    SeatUnavailable(Vec<SeatNumber>),
+    #[error("a fan may hold and buy at most {limit} seats of this concert: {held} held, {bought} bought")]
+    TicketLimitReached { limit: u32, held: u32, bought: u32 },
 
     // Reservations and payments.
     #[error("no such reservation of yours")]

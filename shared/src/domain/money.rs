@@ -23,6 +23,10 @@ impl Won {
         self.0
     }
 
+    pub fn checked_add(self, other: Won) -> Option<Won> {
+        Won::new(self.0.checked_add(other.0)?)
+    }
+
     pub fn checked_sub(self, other: Won) -> Option<Won> {
         Won::new(self.0.checked_sub(other.0)?)
     }

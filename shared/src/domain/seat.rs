@@ -41,9 +41,64 @@ impl From<SeatNumber> for i64 {
     }
 }
 
+/// How many seats one fan may hold and buy for one concert, 1 to 10: the seats of the fan's
+/// live holds plus the seats the fan bought never exceed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "i64")]
+pub struct TicketLimit(u8);
+
+impl TicketLimit {
+    pub const MAX: u8 = 10;
+
+    pub fn parse(limit: i64) -> Result<Self, BookingError> {
+        u8::try_from(limit)
+            .ok()
+            .filter(|n| (1..=Self::MAX).contains(n))
+            .map(Self)
+            .ok_or_else(|| {
+                BookingError::InvalidCatalog(
+                    "maxTicketsPerFan must be an integer from 1 to 10".into(),
+                )
+            })
+    }
+
+    pub fn get(self) -> u32 {
+        u32::from(self.0)
+    }
+}
+
+impl Default for TicketLimit {
+    /// What most ticket sellers allow a fan for one event.
+    fn default() -> Self {
+        Self(4)
+    }
+}
+
+impl TryFrom<i64> for TicketLimit {
+    type Error = BookingError;
+    fn try_from(limit: i64) -> Result<Self, Self::Error> {
+        Self::parse(limit)
+    }
+}
+
+impl From<TicketLimit> for i64 {
+    fn from(limit: TicketLimit) -> i64 {
+        i64::from(limit.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fan_may_buy_one_to_ten_seats_of_a_concert() {
+        assert_eq!(TicketLimit::default().get(), 4);
+        assert_eq!(TicketLimit::parse(10).unwrap().get(), 10);
+        for bad in [0, 11, -1, i64::MAX] {
+            assert!(TicketLimit::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn seats_are_numbered_one_to_fifty() {

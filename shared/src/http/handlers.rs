@@ -12,7 +12,9 @@ use super::request::{
 };
 use super::routes::Endpoint;
 use super::App;
-use crate::booking::{CatalogConcert, HistoryCursor, HoldRequest, PageLimit, ReservationCursor};
+use crate::booking::{
+    CatalogConcert, HistoryCursor, HoldRequest, PageLimit, ReservationCursor, SeatChoice,
+};
 use crate::domain::{
     AdmitPerTick, BookingError, ChargeAmount, ConcertDate, ConcertId, MaxActive, PaymentId,
     ReservationId, SeatNumber,
@@ -110,23 +112,17 @@ async fn serve(
             json(StatusCode::OK, &chart)
         }
         Endpoint::HoldSeat => {
-            let body = JsonBody::parse(request, &["concertId", "date", "seatNumber"])?;
-            let hold = HoldRequest {
-                concert_id: ConcertId::parse(
-                    body.string("concertId", BookingError::InvalidConcertId)?,
-                )?,
-                date: ConcertDate::parse(body.string("date", BookingError::InvalidDate)?)?,
-                seat_number: SeatNumber::parse(
-                    body.integer("seatNumber", BookingError::InvalidSeatNumber)?,
-                )?,
-            };
+            let hold = hold_request(request)?;
+            let key = idempotency_key(request)?;
             let token = queue_token(request)?;
-            let (reservation, new) = booking.hold_seat(&user, token.as_ref(), &hold).await?;
+            let (reservation, new) = booking
+                .hold_seats(&user, token.as_ref(), &hold, key.as_ref())
+                .await?;
             if new {
                 let location = format!("/reservations/{}", reservation.reservation_id);
                 created(&location, &reservation)
             } else {
-                // A retry by the fan who holds the seat: the same reservation, nothing changed.
+                // A retry by the fan who holds the seats: the same reservation, nothing changed.
                 json(StatusCode::OK, &reservation)
             }
         }
@@ -246,6 +242,44 @@ async fn serve_operator(
     }
 }
 
+/// `POST /reservations`: the date and exactly one of `seatNumber`, `seatNumbers` and
+/// `quantity`.
+fn hold_request(request: &Request) -> Result<HoldRequest, BookingError> {
+    let body = JsonBody::parse(
+        request,
+        &["concertId", "date", "seatNumber", "seatNumbers", "quantity"],
+    )?;
+    let seat = |v: &serde_json::Value| v.as_i64().and_then(|n| SeatNumber::parse(n).ok());
+    let one = body.optional("seatNumber", seat, BookingError::InvalidSeatNumber)?;
+    let many = body.optional(
+        "seatNumbers",
+        |v| v.as_array()?.iter().map(seat).collect::<Option<Vec<_>>>(),
+        BookingError::InvalidSeats(
+            "seatNumbers must be a list of seat numbers, each an integer from 1 to 50".into(),
+        ),
+    )?;
+    let quantity = body.optional(
+        "quantity",
+        |v| v.as_u64().and_then(|n| u32::try_from(n).ok()),
+        BookingError::InvalidSeats("quantity must be a positive integer".into()),
+    )?;
+    let seats = match (one, many, quantity) {
+        (Some(seat), None, None) => SeatChoice::Seats(vec![seat]),
+        (None, Some(seats), None) => SeatChoice::Seats(seats),
+        (None, None, Some(n)) => SeatChoice::BestAvailable(n),
+        _ => {
+            return Err(BookingError::InvalidSeats(
+                "give exactly one of seatNumber, seatNumbers and quantity".into(),
+            ))
+        }
+    };
+    Ok(HoldRequest {
+        concert_id: ConcertId::parse(body.string("concertId", BookingError::InvalidConcertId)?)?,
+        date: ConcertDate::parse(body.string("date", BookingError::InvalidDate)?)?,
+        seats,
+    })
+}
+
 /// The fields of one concert in a catalog file.
 const CATALOG_CONCERT_FIELDS: &[&str] = &[
     "concertId",
@@ -254,6 +288,7 @@ const CATALOG_CONCERT_FIELDS: &[&str] = &[
     "seatPrices",
     "queueOpensAt",
     "saleOpensAt",
+    "maxTicketsPerFan",
 ];
 
 /// `limit` of a listing: 1 to 100, 20 when absent.

@@ -21,6 +21,7 @@ pub fn describe(error: &BookingError) -> (StatusCode, &'static str) {
         InvalidConcertId => (400, "INVALID_CONCERT_ID"),
         InvalidDate => (400, "INVALID_DATE"),
         InvalidSeatNumber => (400, "INVALID_SEAT_NUMBER"),
+        InvalidSeats(_) => (400, "INVALID_SEATS"),
         InvalidAmount => (400, "INVALID_AMOUNT"),
         InvalidReservationId => (400, "INVALID_RESERVATION_ID"),
         InvalidPaymentId => (400, "INVALID_PAYMENT_ID"),
@@ -43,7 +44,8 @@ pub fn describe(error: &BookingError) -> (StatusCode, &'static str) {
         ConcertNotFound => (404, "CONCERT_NOT_FOUND"),
         DateNotFound => (404, "DATE_NOT_FOUND"),
         SeatNotFound => (404, "SEAT_NOT_FOUND"),
-        SeatUnavailable => (409, "SEAT_UNAVAILABLE"),
+        SeatUnavailable(_) => (409, "SEAT_UNAVAILABLE"),
+        TicketLimitReached { .. } => (409, "TICKET_LIMIT_REACHED"),
         ReservationNotFound => (404, "RESERVATION_NOT_FOUND"),
         ReservationExpired => (409, "RESERVATION_EXPIRED"),
         ReservationReleased => (409, "RESERVATION_RELEASED"),
@@ -89,6 +91,18 @@ pub fn problem_response(error: &BookingError) -> Response<Body> {
             body["estimatedWaitSeconds"] = json!(estimated_wait_seconds);
         }
         BookingError::QueueNotOpen { opens_at } => body["queueOpensAt"] = json!(opens_at),
+        BookingError::SeatUnavailable(seats) if !seats.is_empty() => {
+            body["unavailableSeats"] = json!(seats);
+        }
+        BookingError::TicketLimitReached {
+            limit,
+            held,
+            bought,
+        } => {
+            body["limit"] = json!(limit);
+            body["held"] = json!(held);
+            body["bought"] = json!(bought);
+        }
         _ => {}
     }
     let mut response = Response::builder()

@@ -132,7 +132,8 @@ gated! {
 
 gated! {
     ReservationStore {
-        fn place_hold(&self, reservation: &ReservationRecord, ticket: &QueueToken, now: i64) -> HoldOutcome;
+        fn fan_tally(&self, user: &UserId, concert: &ConcertId) -> FanTallyRecord;
+        fn place_hold(&self, plan: &HoldPlan) -> HoldOutcome;
         fn reservation(&self, user: &UserId, reservation: ReservationId) -> Option<ReservationRecord>;
         fn reservations(&self, user: &UserId, before: Option<ReservationId>, limit: usize) -> Vec<ReservationRecord>;
         fn release_hold(&self, reservation: &ReservationRecord, now: i64) -> CommitOutcome;

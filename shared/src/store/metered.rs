@@ -61,6 +61,14 @@ impl<S: Store> MeteredStore<S> {
             .await
             .unwrap_or_default()
     }
+
+    /// The reservation's fan's tally as it stands, uncharged, to size the tally a call wrote.
+    async fn tally_now(&self, reservation: &ReservationRecord) -> FanTallyRecord {
+        self.inner
+            .fan_tally(&reservation.user_id, &reservation.concert_id)
+            .await
+            .unwrap_or_default()
+    }
 }
 
 #[async_trait]
@@ -329,17 +337,23 @@ impl<S: Store> AdmissionStore for MeteredStore<S> {
 
 #[async_trait]
 impl<S: Store> ReservationStore for MeteredStore<S> {
-    async fn place_hold(
+    async fn fan_tally(
         &self,
-        reservation: &ReservationRecord,
-        ticket: &QueueToken,
-        now: i64,
-    ) -> Result<HoldOutcome, StoreError> {
-        let result = self.inner.place_hold(reservation, ticket, now).await;
-        let seats = self
-            .seats_now(&reservation.concert_id, reservation.date)
-            .await;
-        self.charge(result, |_| dynamo::meter_place_hold(reservation, &seats))
+        user: &UserId,
+        concert: &ConcertId,
+    ) -> Result<FanTallyRecord, StoreError> {
+        let result = self.inner.fan_tally(user, concert).await;
+        self.charge(result, |found| {
+            dynamo::meter_fan_tally(user, concert, found)
+        })
+    }
+
+    async fn place_hold(&self, plan: &HoldPlan) -> Result<HoldOutcome, StoreError> {
+        let r = &plan.reservation;
+        let result = self.inner.place_hold(plan).await;
+        let seats = self.seats_now(&r.concert_id, r.date).await;
+        let tally = plan.tally_after();
+        self.charge(result, |_| dynamo::meter_place_hold(plan, &seats, &tally))
     }
 
     async fn reservation(
@@ -371,8 +385,11 @@ impl<S: Store> ReservationStore for MeteredStore<S> {
         let seats = self
             .seats_now(&reservation.concert_id, reservation.date)
             .await;
+        let tally = self.tally_now(reservation).await;
         let result = self.inner.release_hold(reservation, now).await;
-        self.charge(result, |_| dynamo::meter_release_hold(reservation, &seats))
+        self.charge(result, |_| {
+            dynamo::meter_release_hold(reservation, &seats, &tally)
+        })
     }
 }
 
@@ -424,8 +441,11 @@ impl<S: Store> PaymentStore for MeteredStore<S> {
     async fn commit_payment(&self, payment: &PaymentCommit) -> Result<CommitOutcome, StoreError> {
         let r = &payment.reservation;
         let seats = self.seats_now(&r.concert_id, r.date).await;
+        let tally = self.tally_now(r).await;
         let result = self.inner.commit_payment(payment).await;
-        self.charge(result, |_| dynamo::meter_commit_payment(payment, &seats))
+        self.charge(result, |_| {
+            dynamo::meter_commit_payment(payment, &seats, &tally)
+        })
     }
 
     async fn payment(

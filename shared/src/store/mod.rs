@@ -85,8 +85,13 @@ pub enum HoldOutcome {
     Held,
     /// The caller's ticket is not active for the concert (any more): read it to say why.
     TicketRefused,
-    /// The seat is sold, or held by a live hold.
+    /// A seat is sold, or held by a live hold.
     SeatTaken,
+    /// The fan's tally moved since it was counted (another hold, a payment or a release of
+    /// the same fan): count again.
+    TallyMoved,
+    /// The Idempotency-Key's claim is no longer this invocation's.
+    ClaimLost,
     /// Refused for anything but the items' own conditions (contention, throttling): the seat
     /// may well be free, and a retry may take it.
     Busy,
@@ -118,6 +123,38 @@ pub struct Inventory {
     pub payments: Vec<PaymentRecord>,
     pub balances: Vec<(UserId, BalanceRecord)>,
     pub entries: Vec<(UserId, BalanceEntryRecord)>,
+}
+
+/// Everything a hold writes, in one transaction: the seats taken and the reservation written
+/// only if the fan's token is active, every seat free, and the fan's tally still at the
+/// version the ticket limit was judged on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HoldPlan {
+    pub reservation: ReservationRecord,
+    pub ticket: QueueToken,
+    /// The fan's tally as the ticket limit read it (version 0: the fan has none yet).
+    pub tally: FanTallyRecord,
+    pub completion: Option<IdempotencyCompletion>,
+    pub now: i64,
+}
+
+impl HoldPlan {
+    /// The tally the hold writes: the holds still live, the new one, the version moved.
+    pub fn tally_after(&self) -> FanTallyRecord {
+        let r = &self.reservation;
+        let mut tally = self.tally.clone();
+        tally.holds.retain(|_, hold| hold.until > self.now);
+        tally.holds.insert(
+            r.reservation_id,
+            TalliedHold {
+                date: r.date,
+                seats: r.seat_numbers(),
+                until: r.held_until,
+            },
+        );
+        tally.version += 1;
+        tally
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -368,14 +405,15 @@ pub trait AdmissionStore: Send + Sync + 'static {
 
 #[async_trait]
 pub trait ReservationStore: Send + Sync + 'static {
-    /// Writes the reservation and its hold if `ticket` is the caller's active token for the
-    /// concert, and the seat is neither sold nor under a live hold.
-    async fn place_hold(
+    /// What the ticket limit counts for the fan and the concert.
+    async fn fan_tally(
         &self,
-        reservation: &ReservationRecord,
-        ticket: &QueueToken,
-        now: i64,
-    ) -> Result<HoldOutcome, StoreError>;
+        user: &UserId,
+        concert: &ConcertId,
+    ) -> Result<FanTallyRecord, StoreError>;
+    /// Writes the reservation, its seats' holds and the fan's tally, all or nothing (see
+    /// [`HoldPlan`]).
+    async fn place_hold(&self, plan: &HoldPlan) -> Result<HoldOutcome, StoreError>;
     async fn reservation(
         &self,
         user: &UserId,
@@ -388,7 +426,8 @@ pub trait ReservationStore: Send + Sync + 'static {
         before: Option<ReservationId>,
         limit: usize,
     ) -> Result<Vec<ReservationRecord>, StoreError>;
-    /// Marks a live held reservation released and frees its seat.
+    /// Marks a live held reservation released, frees its seats and gives them back to the
+    /// fan's tally.
     async fn release_hold(
         &self,
         reservation: &ReservationRecord,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     ConcertDate, ConcertId, IdempotencyKey, PaymentId, QueuePlace, QueueToken, ReservationId,
-    SeatNumber, UserId, Won, QUEUE_SHARDS,
+    SeatNumber, TicketLimit, UserId, Won, QUEUE_SHARDS,
 };
 
 // ------------------------------------------------------------------------------- catalog
@@ -33,6 +33,9 @@ pub struct ConcertRecord {
     pub sale_opens_at: Option<i64>,
     #[serde(default)]
     pub sold_out: bool,
+    /// Seats one fan may hold and buy of this concert, all dates together.
+    #[serde(default)]
+    pub max_tickets_per_fan: TicketLimit,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,13 +112,23 @@ pub enum StoredReservationStatus {
     Released,
 }
 
+/// One seat of an order, at the price it was held at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReservedSeat {
+    pub seat_number: SeatNumber,
+    pub price: Won,
+}
+
+/// One order: seats of one date, held, paid and released together.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReservationRecord {
     pub reservation_id: ReservationId,
     pub user_id: UserId,
     pub concert_id: ConcertId,
     pub date: ConcertDate,
-    pub seat_number: SeatNumber,
+    /// In seat order, at least one.
+    pub seats: Vec<ReservedSeat>,
+    /// The order's total.
     pub price: Won,
     /// The hold's end; also what the date's seats record holds against the seat, so it tells
     /// this hold from a later one on the same seat.
@@ -123,6 +136,52 @@ pub struct ReservationRecord {
     pub status: StoredReservationStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_id: Option<PaymentId>,
+}
+
+impl ReservationRecord {
+    pub fn seat_numbers(&self) -> Vec<SeatNumber> {
+        self.seats.iter().map(|s| s.seat_number).collect()
+    }
+}
+
+/// What the ticket limit counts for one fan and one concert: the fan's holds (a lapsed one
+/// counts no more, and is forgotten by the fan's next hold) and the seats the fan bought.
+/// Every change moves `version`, and a hold is conditional on the version it counted, so two
+/// racing holds of one fan can never both pass the limit.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FanTallyRecord {
+    pub version: u64,
+    pub bought: u32,
+    pub holds: BTreeMap<ReservationId, TalliedHold>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TalliedHold {
+    pub date: ConcertDate,
+    pub seats: Vec<SeatNumber>,
+    pub until: i64,
+}
+
+impl FanTallyRecord {
+    /// Seats in the fan's live holds.
+    pub fn held(&self, now: i64) -> u32 {
+        self.live_holds(now)
+            .map(|(_, h)| h.seats.len() as u32)
+            .sum()
+    }
+
+    pub fn live_holds(&self, now: i64) -> impl Iterator<Item = (&ReservationId, &TalliedHold)> {
+        self.holds.iter().filter(move |(_, h)| h.until > now)
+    }
+
+    /// Holds that count no more: the next hold forgets them.
+    pub fn lapsed(&self, now: i64) -> Vec<ReservationId> {
+        self.holds
+            .iter()
+            .filter(|(_, h)| h.until <= now)
+            .map(|(id, _)| *id)
+            .collect()
+    }
 }
 
 // ------------------------------------------------------------------------------- money
@@ -134,7 +193,7 @@ pub struct PaymentRecord {
     pub user_id: UserId,
     pub concert_id: ConcertId,
     pub date: ConcertDate,
-    pub seat_number: SeatNumber,
+    pub seat_numbers: Vec<SeatNumber>,
     pub amount: Won,
     pub balance_after: Won,
     pub paid_at: i64,

@@ -22,6 +22,7 @@
 mod world;
 
 mod admission;
+mod buying;
 mod catalog;
 mod faults;
 mod opening;
@@ -114,4 +115,10 @@ contract!(
     faults::a_failed_retire_leaves_the_tick_whole,
     faults::a_sell_out_whose_mark_fails_is_marked_by_the_next_tick,
     faults::a_fan_not_yet_counted_is_never_told_a_place_ahead_of_the_truth,
+    buying::a_fan_never_holds_or_buys_past_the_ticket_limit,
+    buying::one_fan_racing_holds_across_the_limit_never_passes_it,
+    buying::an_order_of_several_seats_is_held_and_paid_all_or_none,
+    buying::two_fans_racing_overlapping_orders_get_one_of_them,
+    buying::best_available_takes_adjacent_low_seats_and_a_burst_gets_every_seat,
+    buying::a_hold_with_an_idempotency_key_is_replayed,
 );

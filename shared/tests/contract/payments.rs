@@ -79,7 +79,7 @@ pub async fn a_payment_changes_everything_at_once(w: World) {
         .unwrap();
     assert_eq!(dates.dates[0].remaining_seats, 49);
     let again = w.hold(&bob, &bob_token, SPRING, "2026-12-24", 12).await;
-    assert!(matches!(again, Err(BookingError::SeatUnavailable)));
+    assert!(matches!(again, Err(BookingError::SeatUnavailable(_))));
     // Receipts are private.
     let peek = w.booking.payment(&bob, receipt.payment_id).await;
     assert!(matches!(peek, Err(BookingError::PaymentNotFound)));

@@ -33,7 +33,12 @@ pub async fn hundred_fans_racing_for_one_seat_yield_one_hold(w: World) {
         racers.spawn(async move {
             barrier.wait().await;
             let result = booking
-                .hold_seat(&fan, Some(&token), &hold_request(SPRING, "2026-12-24", 10))
+                .hold_seats(
+                    &fan,
+                    Some(&token),
+                    &hold_request(SPRING, "2026-12-24", 10),
+                    None,
+                )
                 .await;
             (fan, result)
         });
@@ -43,7 +48,10 @@ pub async fn hundred_fans_racing_for_one_seat_yield_one_hold(w: World) {
     assert_eq!(winners.len(), 1, "exactly one hold");
     for (_, result) in &results {
         if let Err(error) = result {
-            assert!(matches!(error, BookingError::SeatUnavailable), "{error:?}");
+            assert!(
+                matches!(error, BookingError::SeatUnavailable(_)),
+                "{error:?}"
+            );
         }
     }
     let (winner, Ok((reservation, true))) = winners[0] else {
@@ -113,10 +121,11 @@ pub async fn fifty_payments_racing_on_one_balance_never_overdraw(w: World) {
         let (booking, payer) = (w.booking.clone(), payer.clone());
         setup.spawn(async move {
             let (held, _) = booking
-                .hold_seat(
+                .hold_seats(
                     &payer,
                     Some(&token),
                     &hold_request(concert.as_str(), "2026-12-24", 1),
+                    None,
                 )
                 .await
                 .unwrap();
@@ -307,7 +316,7 @@ pub async fn a_payment_racing_expiry_and_release_never_double_sells(w: World) {
                 (
                     "rival",
                     booking
-                        .hold_seat(&rival, Some(&rival_token), &request)
+                        .hold_seats(&rival, Some(&rival_token), &request, None)
                         .await
                         .is_ok(),
                 )
@@ -349,16 +358,17 @@ pub async fn a_payment_racing_expiry_and_release_never_double_sells(w: World) {
         for (late, late_token) in rivals.iter().filter(|_| sold || rival_holds == 1) {
             let late_hold = w
                 .booking
-                .hold_seat(
+                .hold_seats(
                     late,
                     Some(late_token),
                     &hold_request(SPRING, "2026-12-24", seat),
+                    None,
                 )
                 .await;
             match late_hold {
                 Ok((_, new)) => assert!(!sold && rival_holds == 1 && !new, "round {round}"),
                 Err(error) => assert!(
-                    matches!(error, BookingError::SeatUnavailable) && (sold || rival_holds == 1),
+                    matches!(error, BookingError::SeatUnavailable(_)) && (sold || rival_holds == 1),
                     "round {round}: {error:?}"
                 ),
             }

@@ -16,7 +16,7 @@ pub async fn second_fan_cannot_hold_a_held_seat(w: World) {
     assert_eq!(held.held_until, w.now().plus_seconds(300));
 
     let second = w.hold(&bob, &bob_token, SPRING, "2026-12-24", 5).await;
-    assert!(matches!(second, Err(BookingError::SeatUnavailable)));
+    assert!(matches!(second, Err(BookingError::SeatUnavailable(_))));
     // The same seat on another date is another seat.
     assert!(w
         .hold(&bob, &bob_token, SPRING, "2026-12-25", 5)
@@ -40,11 +40,11 @@ pub async fn holds_name_what_is_missing_or_unavailable(w: World) {
         .unwrap();
     let (bob, token) = w.admitted_fan("bob", WINTER).await;
     let sold = w.hold(&bob, &token, WINTER, "2026-12-31", 1).await;
-    assert!(matches!(sold, Err(BookingError::SeatUnavailable)));
+    assert!(matches!(sold, Err(BookingError::SeatUnavailable(_))));
 
     let (cho, token) = w.admitted_fan("cho", SPRING).await;
     let past = w.hold(&cho, &token, SPRING, "2026-11-20", 1).await;
-    assert!(matches!(past, Err(BookingError::SeatUnavailable)));
+    assert!(matches!(past, Err(BookingError::SeatUnavailable(_))));
 }
 
 pub async fn an_expired_hold_frees_the_seat_for_everyone(w: World) {
@@ -57,7 +57,7 @@ pub async fn an_expired_hold_frees_the_seat_for_everyone(w: World) {
 
     w.advance(299);
     let still = w.hold(&bob, &bob_token, SPRING, "2026-12-24", 9).await;
-    assert!(matches!(still, Err(BookingError::SeatUnavailable)));
+    assert!(matches!(still, Err(BookingError::SeatUnavailable(_))));
     w.advance(1);
     let bobs = w
         .hold(&bob, &bob_token, SPRING, "2026-12-24", 9)
@@ -182,7 +182,12 @@ pub async fn a_token_not_admitted_never_reaches_the_seats(w: World) {
         assert!(chart.is_err(), "{chart:?}");
         let held = w
             .booking
-            .hold_seat(who, Some(token), &hold_request(SPRING, "2026-12-24", 1))
+            .hold_seats(
+                who,
+                Some(token),
+                &hold_request(SPRING, "2026-12-24", 1),
+                None,
+            )
             .await;
         assert!(held.is_err(), "{held:?}");
     }

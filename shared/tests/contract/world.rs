@@ -192,7 +192,7 @@ impl World {
         seat: i64,
     ) -> Result<Reservation, ticketing::BookingError> {
         self.booking
-            .hold_seat(fan, Some(token), &hold_request(concert, date, seat))
+            .hold_seats(fan, Some(token), &hold_request(concert, date, seat), None)
             .await
             .map(|(reservation, _)| reservation)
     }
@@ -241,11 +241,11 @@ pub fn day(date: &str) -> ConcertDate {
 }
 
 pub fn hold_request(concert: &str, date: &str, seat: i64) -> HoldRequest {
-    HoldRequest {
-        concert_id: concert_id(concert),
-        date: day(date),
-        seat_number: SeatNumber::parse(seat).unwrap(),
-    }
+    HoldRequest::seat(
+        concert_id(concert),
+        day(date),
+        SeatNumber::parse(seat).unwrap(),
+    )
 }
 
 impl World {

@@ -146,14 +146,10 @@ impl Sim<'_> {
                     return None;
                 };
                 self.call("hold-seat");
-                let request = HoldRequest {
-                    concert_id: concert,
-                    date,
-                    seat_number: seat,
-                };
+                let request = HoldRequest::seat(concert, date, seat);
                 let c = self.fleet.container("hold-seat", second).clone();
                 Box::pin(async move {
-                    let held = c.hold_seat(&user, token.as_ref(), &request).await;
+                    let held = c.hold_seats(&user, token.as_ref(), &request, None).await;
                     out.replace(Some(Answer::Held(held, price)));
                 })
             }
@@ -259,7 +255,7 @@ impl Sim<'_> {
                     let think = self.rng.u64(1..=2);
                     self.schedule(second + think, fan, Step::Charge);
                 }
-                Err(BookingError::SeatUnavailable) => self.schedule(second + 1, fan, Step::Hold),
+                Err(BookingError::SeatUnavailable(_)) => self.schedule(second + 1, fan, Step::Hold),
                 Err(error) => self.shopping_failed(second, fan, step, &error),
             },
             Answer::Charged(charged) => match charged {

@@ -238,6 +238,29 @@ pub async fn every_reservation_and_payment_error_is_reachable(backend: Backend) 
         ana.get("/balance").await.body["balance"],
         1_000_000 - 165_000
     );
+
+    // Cho holds seat 20; four more would pass the limit of four, and nothing of them is held.
+    // (Holds here last two seconds: the fans are admitted first.)
+    let (cho, dan) = (server.as_user("cho"), server.as_user("dan"));
+    let chos_token = cho.admitted("aurora-nights").await;
+    let dans_token = dan.admitted("aurora-nights").await;
+    let held = cho.token(&chos_token).post("/reservations", hold(20)).await;
+    assert_eq!(held.status, 201, "{}", held.body);
+    let more = json!({"concertId": "aurora-nights", "date": date, "seatNumbers": [10, 11, 12, 13]});
+    let over = cho.token(&chos_token).post("/reservations", more).await;
+    over.assert_problem(409, "TICKET_LIMIT_REACHED");
+    assert_eq!(
+        (
+            &over.body["limit"],
+            &over.body["held"],
+            &over.body["bought"]
+        ),
+        (&json!(4), &json!(1), &json!(0))
+    );
+    let taken = json!({"concertId": "aurora-nights", "date": date, "seatNumbers": [21, 20]});
+    let unavailable = dan.token(&dans_token).post("/reservations", taken).await;
+    unavailable.assert_problem(409, "SEAT_UNAVAILABLE");
+    assert_eq!(unavailable.body["unavailableSeats"], json!([20]));
 }
 
 pub async fn every_wallet_and_idempotency_error_is_reachable(backend: Backend) {

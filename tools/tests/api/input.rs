@@ -94,7 +94,57 @@ pub async fn bad_input_is_refused_and_changes_nothing(backend: Backend) {
         (
             json!({"concertId": "aurora-nights", "date": date}),
             400,
-            "INVALID_SEAT_NUMBER",
+            "INVALID_SEATS",
+        ),
+        (
+            json!({"concertId": "aurora-nights", "date": date, "seatNumber": 5, "quantity": 1}),
+            400,
+            "INVALID_SEATS",
+        ),
+        (
+            json!({"concertId": "aurora-nights", "date": date, "seatNumbers": []}),
+            400,
+            "INVALID_SEATS",
+        ),
+        (
+            json!({"concertId": "aurora-nights", "date": date, "seatNumbers": [5, 5]}),
+            400,
+            "INVALID_SEATS",
+        ),
+        (
+            json!({"concertId": "aurora-nights", "date": date, "seatNumbers": [5, 51]}),
+            400,
+            "INVALID_SEATS",
+        ),
+        (
+            json!({"concertId": "aurora-nights", "date": date, "seatNumbers": 5}),
+            400,
+            "INVALID_SEATS",
+        ),
+        (
+            json!({"concertId": "aurora-nights", "date": date, "seatNumbers": [1, 2, 3, 4, 5]}),
+            400,
+            "INVALID_SEATS",
+        ),
+        (
+            json!({"concertId": "aurora-nights", "date": date, "quantity": 0}),
+            400,
+            "INVALID_SEATS",
+        ),
+        (
+            json!({"concertId": "aurora-nights", "date": date, "quantity": 5}),
+            400,
+            "INVALID_SEATS",
+        ),
+        (
+            json!({"concertId": "aurora-nights", "date": date, "quantity": -1}),
+            400,
+            "INVALID_SEATS",
+        ),
+        (
+            json!({"concertId": "aurora-nights", "date": date, "quantity": "2"}),
+            400,
+            "INVALID_SEATS",
         ),
         (
             json!({"concertId": "aurora-nights", "date": "2026-02-30", "seatNumber": 5}),

@@ -66,12 +66,11 @@ pub async fn table_audit(dynamodb: &str, table: &str, fans: &[FanRecord]) -> Vec
             match stored {
                 Some(p)
                     if p.user_id.as_str() == fan.user
-                        && Some(p.seat_number.get().into()) == receipt["seatNumber"].as_u64() => {}
+                        && Some(p.seat_numbers[0].get().into())
+                            == receipt["seatNumber"].as_u64() => {}
                 Some(p) => broken.push(format!(
-                    "table: payment {id} told to {} is {}'s, for seat {}",
-                    fan.user,
-                    p.user_id,
-                    p.seat_number.get()
+                    "table: payment {id} told to {} is {}'s, for seats {:?}",
+                    fan.user, p.user_id, p.seat_numbers
                 )),
                 None => broken.push(format!(
                     "table: {} was told 201 for payment {id}, which is not stored",

@@ -6,6 +6,7 @@
 //! | a date's seats: holds and sales | `SEATS#{c}#{date}` | `SEATS` |
 //! | reservation, payment, balance, entry, idempotency record | `USER#{u}` | `RESERVATION#{v7 id}`, `PAYMENT#{id}`, `BALANCE`, `TX#{version}`, `IDEMPOTENCY#{key}` |
 //! | a fan's queue ticket | `USER#{u}` | `QUEUE#{c}` |
+//! | a fan's tally for the ticket limit: live holds and seats bought | `USER#{u}` | `TALLY#{c}` |
 //! | queue counter, one per shard and minute | `QUEUE#{c}#COUNT#{shard}` | `M#{minute}` |
 //! | queue entry, one per number drawn | `QUEUE#{c}#ENTRY#{shard}` | `{second}#{number}` |
 //! | queue state, the tick's claim, pages of counts (ten seconds each), operator control | `QUEUE#{c}` | `STATE`, `VERSION`, `PAGE#{page}`, `CONTROL` |
@@ -54,6 +55,11 @@ pub(super) fn user_pk(user: &UserId) -> String {
 
 pub(super) fn reservation_sk(id: ReservationId) -> String {
     format!("{RESERVATION_PREFIX}{id}")
+}
+
+/// Under the fan, beside the ticket: a hold reads and writes it without touching anyone else's.
+pub(super) fn tally(user: &UserId, concert: &ConcertId) -> Key {
+    key(user_pk(user), format!("TALLY#{concert}"))
 }
 
 pub(super) fn reservation(user: &UserId, id: ReservationId) -> Key {

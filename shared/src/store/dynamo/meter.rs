@@ -511,8 +511,17 @@ mod tests {
             user_id: user.clone(),
             concert_id: concert.clone(),
             date: ConcertDate::parse("2026-12-24").unwrap(),
-            seat_number: SeatNumber::parse(7).unwrap(),
-            price: Won::new(99_000).unwrap(),
+            seats: vec![
+                ReservedSeat {
+                    seat_number: SeatNumber::parse(7).unwrap(),
+                    price: Won::new(99_000).unwrap(),
+                },
+                ReservedSeat {
+                    seat_number: SeatNumber::parse(8).unwrap(),
+                    price: Won::new(99_000).unwrap(),
+                },
+            ],
+            price: Won::new(198_000).unwrap(),
             held_until: 1_796_083_500,
             status: StoredReservationStatus::Held,
             payment_id: None,
@@ -555,6 +564,19 @@ mod tests {
                 user_id: None,
             },
         ];
+        let mut tally = FanTallyRecord {
+            version: 4,
+            bought: 2,
+            ..FanTallyRecord::default()
+        };
+        tally.holds.insert(
+            reservation.reservation_id,
+            TalliedHold {
+                date: reservation.date,
+                seats: reservation.seat_numbers(),
+                until: reservation.held_until,
+            },
+        );
         let exact = |key: &Key, record: &dyn erased::Sizable| (record.item(key), record.size(key));
         for (item, fast) in [
             exact(&keys::ticket(&user, &concert), &ticket),
@@ -562,6 +584,7 @@ mod tests {
                 &keys::reservation(&user, reservation.reservation_id),
                 &reservation,
             ),
+            exact(&keys::tally(&user, &concert), &tally),
             exact(&keys::queue_page(&concert, 3), &page),
             exact(&keys::queue_state(&concert), &state),
             exact(&keys::entry(&concert, entries[0].place()), &entries[0]),

@@ -1,13 +1,14 @@
-//! A payment is one transaction: the reservation confirmed, the seat sold (to the token's
-//! admission batch) and its hold gone, the token spent, the payment recorded, the balance
+//! A payment is one transaction: the reservation confirmed, its seats sold (to the token's
+//! admission batch) and their hold gone, the fan's tally counting them bought, the token spent, the payment recorded, the balance
 //! debited with its entry, and the Idempotency-Key completed.
 
 use async_trait::async_trait;
 
-use super::catalog::{hold_attribute, seats_size, sold_attribute};
+use super::catalog::seats_size;
 use super::keys;
 use super::meter::{self, DynamoRequest, SMALL_ITEM};
 use super::request::{from_item, partition_key, record_item, sort_key, Change};
+use super::reservations::{end_hold, meter_tally_update, retally};
 use super::wallet::{balance_outcome, meter_balance_items};
 use super::*;
 
@@ -55,10 +56,9 @@ impl PaymentStore for DynamoStore {
             .value(":payment", p.payment.payment_id)?
             .value(":held", StoredReservationStatus::Held)?
             .value(":now", p.now)?;
-        let sold = Change::new("SET #sold = :batch REMOVE #hold")
-            .when("#hold = :until AND attribute_not_exists(#sold)")
-            .name("#hold", hold_attribute(r.seat_number))
-            .name("#sold", sold_attribute(r.seat_number))
+        let (update, condition) = end_hold(&r.seats, true);
+        let sold = Change::new(&update)
+            .when(&condition)
             .value(":batch", p.admitted_at)?
             .value(":until", r.held_until)?;
         let spent = Change::new("SET #status = :used")
@@ -75,6 +75,10 @@ impl PaymentStore for DynamoStore {
                 record_item(&keys::payment(&r.user_id, p.payment.payment_id), &p.payment)?,
                 Some("attribute_not_exists(pk)"),
                 vec![],
+            )?,
+            self.update(
+                &keys::tally(&r.user_id, &r.concert_id),
+                retally(r, r.seats.len() as u32)?,
             )?,
         ];
         items.extend(self.balance_items(&p.balance)?);
@@ -123,9 +127,11 @@ pub(in crate::store) fn meter_payment_context(
     ])
 }
 
+/// `tally` is the fan's tally before the payment.
 pub(in crate::store) fn meter_commit_payment(
     payment: &PaymentCommit,
     seats: &DateSeatsRecord,
+    tally: &FanTallyRecord,
 ) -> Vec<DynamoRequest> {
     let p = payment;
     let r = &p.reservation;
@@ -136,6 +142,7 @@ pub(in crate::store) fn meter_commit_payment(
         (seats_key.clone(), seats_size(&seats_key, seats)),
         (keys::ticket(&r.user_id, &r.concert_id), SMALL_ITEM),
         (payment_key.clone(), meter::sized(&payment_key, &p.payment)),
+        meter_tally_update(&r.user_id, &r.concert_id, tally),
     ];
     items.extend(meter_balance_items(&p.balance));
     vec![meter::transact(items)]

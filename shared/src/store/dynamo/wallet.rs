@@ -36,15 +36,24 @@ impl DynamoStore {
             vec![],
         )?);
         if let Some(c) = &change.completion {
-            let done = Change::new("SET #state = :done, #response = :response")
-                .when("#claim_id = :claim AND #state = :in_flight")
-                .value(":done", IdempotencyState::Done)?
-                .value(":response", &c.response)?
-                .value(":claim", &c.claim_id)?
-                .value(":in_flight", IdempotencyState::InFlight)?;
-            items.push(self.update(&keys::idempotency(&c.user_id, &c.key), done)?);
+            items.push(self.completion_item(c)?);
         }
         Ok(items)
+    }
+
+    /// Marks the Idempotency-Key's claim done with its response, if the claim is still ours:
+    /// the last item of the operation's own transaction.
+    pub(super) fn completion_item(
+        &self,
+        c: &IdempotencyCompletion,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let done = Change::new("SET #state = :done, #response = :response")
+            .when("#claim_id = :claim AND #state = :in_flight")
+            .value(":done", IdempotencyState::Done)?
+            .value(":response", &c.response)?
+            .value(":claim", &c.claim_id)?
+            .value(":in_flight", IdempotencyState::InFlight)?;
+        self.update(&keys::idempotency(&c.user_id, &c.key), done)
     }
 }
 
@@ -118,13 +127,15 @@ pub(super) fn meter_balance_items(change: &BalanceChange) -> Vec<(Key, usize)> {
         (balance_key.clone(), meter::sized(&balance_key, &balance)),
         (entry_key.clone(), meter::sized(&entry_key, entry)),
     ];
-    if let Some(c) = &change.completion {
-        let key = keys::idempotency(&c.user_id, &c.key);
-        // The claim's fixed fields (request, claim id, state, times) plus the response it keeps.
-        let size = key.pk.len() + key.sk.len() + 160 + c.response.len();
-        items.push((key, size));
-    }
+    items.extend(change.completion.as_ref().map(meter_completion));
     items
+}
+
+pub(super) fn meter_completion(c: &IdempotencyCompletion) -> (Key, usize) {
+    let key = keys::idempotency(&c.user_id, &c.key);
+    // The claim's fixed fields (request, claim id, state, times) plus the response it keeps.
+    let size = key.pk.len() + key.sk.len() + 160 + c.response.len();
+    (key, size)
 }
 
 pub(in crate::store) fn meter_balance(user: &UserId, found: &BalanceRecord) -> Vec<DynamoRequest> {

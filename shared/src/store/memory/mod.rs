@@ -17,7 +17,6 @@ use std::sync::{Mutex, MutexGuard};
 use rustc_hash::FxHashMap as HashMap;
 
 use super::*;
-use crate::domain::SeatNumber;
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -55,6 +54,7 @@ struct Tables {
     balance_entries: BTreeMap<(UserId, u64), BalanceEntryRecord>,
     idempotency: HashMap<(UserId, IdempotencyKey), IdempotencyRecord>,
     tickets: HashMap<(UserId, ConcertId), TicketRecord>,
+    tallies: HashMap<(UserId, ConcertId), FanTallyRecord>,
     counters: HashMap<(ConcertId, u8, i64), u32>,
     /// Each counter's seal, by its minute (as DynamoDB keeps a counter item a minute).
     seals: HashMap<(ConcertId, u8, i64), i64>,
@@ -192,7 +192,11 @@ impl Tables {
             (change.user_id.clone(), change.entry.version),
             change.entry.clone(),
         );
-        if let Some(c) = &change.completion {
+        self.complete_claim(&change.completion);
+    }
+
+    fn complete_claim(&mut self, completion: &Option<IdempotencyCompletion>) {
+        if let Some(c) = completion {
             if let Some(record) = self
                 .idempotency
                 .get_mut(&(c.user_id.clone(), c.key.clone()))
@@ -201,6 +205,22 @@ impl Tables {
                 record.response = Some(c.response.clone());
             }
         }
+    }
+
+    /// The fan's tally after `change` (a payment or a release of `reservation`): every change
+    /// moves its version.
+    fn retally(
+        &mut self,
+        reservation: &ReservationRecord,
+        change: impl FnOnce(&mut FanTallyRecord),
+    ) {
+        let tally = self
+            .tallies
+            .entry((reservation.user_id.clone(), reservation.concert_id.clone()))
+            .or_default();
+        tally.holds.remove(&reservation.reservation_id);
+        change(tally);
+        tally.version += 1;
     }
 
     /// The caller's ticket for the concert is `token`, active and not yet ended.
@@ -224,30 +244,27 @@ impl Tables {
         self.seats.get(&(concert.clone(), date))
     }
 
-    /// The seat is ours to take: not sold, and not under a live hold.
-    fn seat_is_free(
-        &self,
-        concert: &ConcertId,
-        date: ConcertDate,
-        seat: SeatNumber,
-        now: i64,
-    ) -> bool {
-        self.date_seats(concert, date).is_none_or(|s| {
-            !s.is_sold(seat) && s.holds.get(&seat).is_none_or(|until| *until <= now)
+    /// Every seat of the order is ours to take: not sold, and not under a live hold.
+    fn seats_are_free(&self, r: &ReservationRecord, now: i64) -> bool {
+        self.date_seats(&r.concert_id, r.date).is_none_or(|s| {
+            r.seats.iter().all(|seat| {
+                !s.is_sold(seat.seat_number)
+                    && s.holds
+                        .get(&seat.seat_number)
+                        .is_none_or(|until| *until <= now)
+            })
         })
     }
 
-    /// The seat is held by the hold that ends at `held_until`, still live, and not sold.
-    fn seat_held_by(
-        &self,
-        concert: &ConcertId,
-        date: ConcertDate,
-        seat: SeatNumber,
-        held_until: i64,
-        now: i64,
-    ) -> bool {
-        self.date_seats(concert, date).is_some_and(|s| {
-            !s.is_sold(seat) && s.holds.get(&seat) == Some(&held_until) && held_until > now
+    /// Every seat of the order is held by its hold (which ends at `held_until`), still live,
+    /// and not sold.
+    fn seats_held_by(&self, r: &ReservationRecord, now: i64) -> bool {
+        self.date_seats(&r.concert_id, r.date).is_some_and(|s| {
+            r.held_until > now
+                && r.seats.iter().all(|seat| {
+                    !s.is_sold(seat.seat_number)
+                        && s.holds.get(&seat.seat_number) == Some(&r.held_until)
+                })
         })
     }
 }

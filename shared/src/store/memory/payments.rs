@@ -27,7 +27,7 @@ impl PaymentStore for MemoryStore {
         });
         let payment_key = (r.user_id.clone(), p.payment.payment_id);
         if !(held
-            && t.seat_held_by(&r.concert_id, r.date, r.seat_number, r.held_until, p.now)
+            && t.seats_held_by(r, p.now)
             && t.ticket_is_active(&r.user_id, &r.concert_id, &p.token, p.now)
             && t.balance_change_allowed(&p.balance)
             && !t.payments.contains_key(&payment_key))
@@ -42,9 +42,13 @@ impl PaymentStore for MemoryStore {
             stored.payment_id = Some(p.payment.payment_id);
         }
         if let Some(seats) = t.seats.get_mut(&(r.concert_id.clone(), r.date)) {
-            seats.holds.remove(&r.seat_number);
-            seats.sold.insert(r.seat_number, p.admitted_at);
+            for seat in &r.seats {
+                seats.holds.remove(&seat.seat_number);
+                seats.sold.insert(seat.seat_number, p.admitted_at);
+            }
         }
+        let bought = r.seats.len() as u32;
+        t.retally(r, |tally| tally.bought += bought);
         if let Some(ticket) = t
             .tickets
             .get_mut(&(r.user_id.clone(), r.concert_id.clone()))

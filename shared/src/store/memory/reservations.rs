@@ -4,29 +4,44 @@ use super::*;
 
 #[async_trait]
 impl ReservationStore for MemoryStore {
-    async fn place_hold(
+    async fn fan_tally(
         &self,
-        reservation: &ReservationRecord,
-        ticket: &QueueToken,
-        now: i64,
-    ) -> Result<HoldOutcome, StoreError> {
+        user: &UserId,
+        concert: &ConcertId,
+    ) -> Result<FanTallyRecord, StoreError> {
+        Ok(self
+            .tables()
+            .tallies
+            .get(&(user.clone(), concert.clone()))
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn place_hold(&self, plan: &HoldPlan) -> Result<HoldOutcome, StoreError> {
         let mut t = self.tables();
-        let r = reservation;
-        if !t.ticket_is_active(&r.user_id, &r.concert_id, ticket, now) {
+        let r = &plan.reservation;
+        if !t.ticket_is_active(&r.user_id, &r.concert_id, &plan.ticket, plan.now) {
             return Ok(HoldOutcome::TicketRefused);
         }
         let key = (r.user_id.clone(), r.reservation_id);
-        if !t.seat_is_free(&r.concert_id, r.date, r.seat_number, now)
-            || t.reservations.contains_key(&key)
-        {
+        if !t.seats_are_free(r, plan.now) || t.reservations.contains_key(&key) {
             return Ok(HoldOutcome::SeatTaken);
         }
-        t.seats
-            .entry((r.concert_id.clone(), r.date))
-            .or_default()
-            .holds
-            .insert(r.seat_number, r.held_until);
+        let fan = (r.user_id.clone(), r.concert_id.clone());
+        let tally_version = t.tallies.get(&fan).map_or(0, |tally| tally.version);
+        if tally_version != plan.tally.version {
+            return Ok(HoldOutcome::TallyMoved);
+        }
+        if !t.claim_is_ours(&plan.completion) {
+            return Ok(HoldOutcome::ClaimLost);
+        }
+        let seats = t.seats.entry((r.concert_id.clone(), r.date)).or_default();
+        for seat in &r.seats {
+            seats.holds.insert(seat.seat_number, r.held_until);
+        }
+        t.tallies.insert(fan, plan.tally_after());
         t.reservations.insert(key, r.clone());
+        t.complete_claim(&plan.completion);
         Ok(HoldOutcome::Held)
     }
 
@@ -75,12 +90,15 @@ impl ReservationStore for MemoryStore {
             .reservations
             .get(&key)
             .is_some_and(|s| s.status == StoredReservationStatus::Held && s.held_until > now);
-        if !live || !t.seat_held_by(&r.concert_id, r.date, r.seat_number, r.held_until, now) {
+        if !live || !t.seats_held_by(r, now) {
             return Ok(CommitOutcome::Refused);
         }
         if let Some(seats) = t.seats.get_mut(&(r.concert_id.clone(), r.date)) {
-            seats.holds.remove(&r.seat_number);
+            for seat in &r.seats {
+                seats.holds.remove(&seat.seat_number);
+            }
         }
+        t.retally(r, |_| {});
         if let Some(stored) = t.reservations.get_mut(&key) {
             stored.status = StoredReservationStatus::Released;
         }
