@@ -159,9 +159,10 @@ fn the_walkthrough_works_on_the_first_paste_and_says_seat_unavailable_on_the_sec
     paste(&walkthrough, &env)
         .says(r#""status":"ACTIVE""#)
         .says(r#""status":"HELD""#)
-        .says(r#""balance":200000"#)
+        .says(r#""seatNumbers":[7,8]"#)
+        .says(r#""balance":400000"#)
         .says(r#""paymentId":"#)
-        .says(r#""seatNumber": 7"#)
+        .says(r#""seatNumber": 8"#)
         .says(r#""status": "SOLD""#)
         .says("-> 401 QUEUE_TOKEN_EXPIRED")
         .never_says("Traceback")
@@ -169,7 +170,7 @@ fn the_walkthrough_works_on_the_first_paste_and_says_seat_unavailable_on_the_sec
 
     paste(&walkthrough, &env)
         .says(r#""status":"ACTIVE""#)
-        .says("-> 409 SEAT_UNAVAILABLE")
+        .says("-> 409 SEAT_UNAVAILABLE: seats 7, 8 are held or sold")
         .never_says("Traceback");
 }
 
