@@ -258,3 +258,53 @@ fn a_pre_queue_is_drawn_at_the_opening_and_told_when_all_is_sold() {
             <= tick
     );
 }
+
+#[test]
+fn a_crowd_buying_parties_with_bots_keeps_every_fan_within_the_limit() {
+    let scratch = Scratch::new();
+    let json = scratch.0.join("buying.json");
+    let output = onsale(&[
+        "--fans",
+        "3000",
+        "--join-rate",
+        "100",
+        "--dates",
+        "4",
+        "--party-sizes",
+        "1:40,2:40,3:10,4:10",
+        "--best-available",
+        "0.5",
+        "--bots",
+        "30",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let buying = &report["buying"];
+    assert_eq!(report["sold"], 200, "{buying}");
+    assert_eq!(buying["ticket_limit"], 4);
+    assert!(
+        buying["seats_per_fan_max"].as_u64().unwrap() <= 4,
+        "{buying}"
+    );
+    // Bots asked past the limit and were refused; they never pay.
+    assert!(
+        buying["tickets_limit_refusals"].as_u64().unwrap() > 0,
+        "{buying}"
+    );
+    assert_eq!(buying["bots"], 30);
+    assert_eq!(buying["seats_bought_by_bots"], 0);
+    assert!(
+        buying["best_available_holds"].as_u64().unwrap() > 0,
+        "{buying}"
+    );
+    assert!(buying["picked_holds"].as_u64().unwrap() > 0, "{buying}");
+    assert_eq!(report["invariants"]["ok"], true, "{}", report["invariants"]);
+    let summary = String::from_utf8(output.stdout).unwrap();
+    assert!(summary.contains("rules: every one held"), "{summary}");
+}

@@ -1,23 +1,26 @@
 //! A fan's journey, one request at a time: what the fan sends next (an operation of the world's
 //! executor, on a container of the function it calls) and what it does with the answer, as a
-//! careful client: a 503 is sent again a second later, a token that ended ends the visit.
+//! careful client: a 503 is sent again a second later, a token that ended ends the visit. A fan
+//! orders its party's seats at once, picked from the chart or by best available. A bot joins
+//! again every second instead of polling, lists seats with made-up tokens while it waits, and
+//! once admitted holds all the limit allows, lets the holds lapse and holds again.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use ticketing::booking::{
     Balance, DatesOnSale, HoldRequest, Payment, QueueStatus, QueueTicket, Reservation, SeatChart,
-    SeatStatus,
+    SeatChoice, SeatStatus,
 };
 use ticketing::domain::{
-    ChargeAmount, ConcertDate, IdempotencyKey, ReservationId, SeatNumber, Won,
+    ChargeAmount, ConcertDate, IdempotencyKey, QueueToken, ReservationId, SeatNumber, Won,
 };
-use ticketing::store::{QueueStore, TicketStatus};
+use ticketing::store::{QueueStore, ReservationStore, TicketStatus};
 use ticketing::BookingError;
 
 use super::truth::Standing;
 use super::world::Operation;
-use super::{fan_id, Outcome, Sim};
+use super::{fan_id, Outcome, Sim, SIMULATED_TICKET_LIMIT, START};
 
 /// Where an operation leaves what it got.
 pub(super) type Slot<T> = Rc<RefCell<Option<T>>>;
@@ -35,14 +38,17 @@ pub(super) enum Step {
     Hold,
     Charge,
     Pay,
+    /// A bot's seat listing with a made-up token.
+    Hammer,
 }
 
 /// What an admitted fan is doing.
 #[derive(Debug, Default)]
 pub(super) struct Basket {
     date: Option<ConcertDate>,
-    /// Seats the last chart showed free, with their prices; tried in random order.
-    candidates: Vec<(SeatNumber, Won)>,
+    /// Seats the last chart showed free, in seat order.
+    candidates: Vec<SeatNumber>,
+    /// The order held, and its total.
     held: Option<(ReservationId, Won)>,
     /// Bumped by each answer that settles a charge or a payment: a retry after an error or a
     /// lost answer sends the same Idempotency-Key, as the README's retry rules say.
@@ -56,7 +62,9 @@ pub(super) enum Answer {
     Polled(Result<QueueTicket, BookingError>),
     Dates(Result<DatesOnSale, BookingError>),
     Seats(Result<SeatChart, BookingError>),
-    Held(Result<(Reservation, bool), BookingError>, Won),
+    Held(Result<(Reservation, bool), BookingError>),
+    /// What a bot's made-up token got (nothing it does depends on it).
+    Hammered,
     Charged(Result<Balance, BookingError>),
     Paid(Result<Payment, BookingError>),
 }
@@ -98,6 +106,16 @@ impl Sim<'_> {
                     out.replace(Some(Answer::Joined(joined)));
                 })
             }
+            Step::Poll if self.fans[fan as usize].bot => {
+                // A bot joins again rather than polls: the same token, and its status.
+                self.call("join-queue");
+                self.buying.bot_requests += 1;
+                let c = self.fleet.container("join-queue", second).clone();
+                Box::pin(async move {
+                    let joined = c.join_queue(&user, &concert).await;
+                    out.replace(Some(Answer::Polled(joined.map(|(ticket, _)| ticket))));
+                })
+            }
             Step::Poll => {
                 if self.gives_up(fan) {
                     return None;
@@ -108,6 +126,21 @@ impl Sim<'_> {
                 Box::pin(async move {
                     let polled = c.queue_status(&user, token.as_ref()).await;
                     out.replace(Some(Answer::Polled(polled)));
+                })
+            }
+            Step::Hammer => {
+                if self.fans[fan as usize].outcome != Outcome::Waiting {
+                    return None;
+                }
+                self.call("list-seats");
+                self.buying.bot_requests += 1;
+                let made_up = QueueToken::new(concert.clone(), START + second as i64);
+                let date = self.dates[self.rng.usize(..self.dates.len())];
+                let c = self.fleet.container("list-seats", second).clone();
+                self.schedule(second + 1, fan, Step::Hammer);
+                Box::pin(async move {
+                    let _ = c.seat_chart(&user, Some(&made_up), &concert, date).await;
+                    out.replace(Some(Answer::Hammered));
                 })
             }
             _ if self.gives_up(fan) => return None,
@@ -132,25 +165,43 @@ impl Sim<'_> {
                 })
             }
             Step::Hold => {
-                let pick = {
-                    let basket = self.fans[fan as usize].basket.as_mut()?;
-                    if basket.candidates.is_empty() {
-                        None
-                    } else {
-                        let i = self.rng.usize(..basket.candidates.len());
-                        Some((basket.date, basket.candidates.swap_remove(i)))
-                    }
+                let (party, best_available, bot) = {
+                    let f = &self.fans[fan as usize];
+                    (f.party, f.best_available, f.bot)
                 };
-                let Some((Some(date), (seat, price))) = pick else {
-                    self.schedule(second + 1, fan, Step::Seats);
+                let basket = self.fans[fan as usize].basket.as_mut()?;
+                let Some(date) = basket.date else {
+                    self.schedule(second + 1, fan, Step::Dates);
                     return None;
                 };
+                let seats = if bot {
+                    // All the limit allows, whatever is free.
+                    SeatChoice::BestAvailable(SIMULATED_TICKET_LIMIT)
+                } else if best_available {
+                    SeatChoice::BestAvailable(party)
+                } else {
+                    let n = party as usize;
+                    if basket.candidates.len() < n {
+                        self.schedule(second + 1, fan, Step::Seats);
+                        return None;
+                    }
+                    // Adjacent seats from a random place in the chart, as a fan would pick.
+                    let start = self.rng.usize(..=basket.candidates.len() - n);
+                    SeatChoice::Seats(basket.candidates.drain(start..start + n).collect())
+                };
                 self.call("hold-seat");
-                let request = HoldRequest::seat(concert, date, seat);
+                if bot {
+                    self.buying.bot_requests += 1;
+                }
+                let request = HoldRequest {
+                    concert_id: concert,
+                    date,
+                    seats,
+                };
                 let c = self.fleet.container("hold-seat", second).clone();
                 Box::pin(async move {
                     let held = c.hold_seats(&user, token.as_ref(), &request, None).await;
-                    out.replace(Some(Answer::Held(held, price)));
+                    out.replace(Some(Answer::Held(held)));
                 })
             }
             Step::Charge => {
@@ -230,11 +281,11 @@ impl Sim<'_> {
             },
             Answer::Seats(chart) => match chart {
                 Ok(chart) => {
-                    let free: Vec<(SeatNumber, Won)> = chart
+                    let free: Vec<SeatNumber> = chart
                         .seats
                         .iter()
                         .filter(|s| s.status == SeatStatus::Available)
-                        .map(|s| (s.seat_number, s.price))
+                        .map(|s| s.seat_number)
                         .collect();
                     if free.is_empty() {
                         return self.schedule(second + 5, fan, Step::Dates);
@@ -247,17 +298,8 @@ impl Sim<'_> {
                 }
                 Err(error) => self.shopping_failed(second, fan, step, &error),
             },
-            Answer::Held(held, price) => match held {
-                Ok((reservation, _)) => {
-                    if let Some(basket) = self.fans[fan as usize].basket.as_mut() {
-                        basket.held = Some((reservation.reservation_id, price));
-                    }
-                    let think = self.rng.u64(1..=2);
-                    self.schedule(second + think, fan, Step::Charge);
-                }
-                Err(BookingError::SeatUnavailable(_)) => self.schedule(second + 1, fan, Step::Hold),
-                Err(error) => self.shopping_failed(second, fan, step, &error),
-            },
+            Answer::Held(held) => self.held(second, fan, held).await,
+            Answer::Hammered => {}
             Answer::Charged(charged) => match charged {
                 Ok(_) => {
                     if let Some(basket) = self.fans[fan as usize].basket.as_mut() {
@@ -283,6 +325,64 @@ impl Sim<'_> {
                 }
                 Err(error) => self.shopping_failed(second, fan, step, &error),
             },
+        }
+    }
+
+    async fn held(
+        &mut self,
+        second: u64,
+        fan: u32,
+        held: Result<(Reservation, bool), BookingError>,
+    ) {
+        let (bot, picked) = {
+            let f = &self.fans[fan as usize];
+            (f.bot, !f.bot && !f.best_available)
+        };
+        match held {
+            Ok((reservation, _)) => {
+                self.buying.holds += 1;
+                if picked {
+                    self.buying.picked_holds += 1;
+                } else {
+                    self.buying.best_available_holds += 1;
+                }
+                if let Ok(tally) = self
+                    .memory
+                    .inner()
+                    .fan_tally(&fan_id(fan), &self.concert)
+                    .await
+                {
+                    let now = self.clock_now();
+                    let seats = tally.held(now) + tally.bought;
+                    self.buying.seats_per_fan_max = self.buying.seats_per_fan_max.max(seats);
+                }
+                if bot {
+                    // Never pays; asks for more at once, as a scalper's script would.
+                    return self.schedule(second + 1, fan, Step::Hold);
+                }
+                if let Some(basket) = self.fans[fan as usize].basket.as_mut() {
+                    basket.held = Some((reservation.reservation_id, reservation.price));
+                }
+                let think = self.rng.u64(1..=2);
+                self.schedule(second + think, fan, Step::Charge);
+            }
+            Err(BookingError::TicketLimitReached { .. }) => {
+                self.buying.tickets_limit_refusals += 1;
+                if bot {
+                    // Holds lapse in five minutes; it tries again well before.
+                    self.schedule(second + 30, fan, Step::Hold);
+                } else {
+                    self.fans[fan as usize].outcome = Outcome::GaveUp;
+                }
+            }
+            // A seat of a picked order was taken: look at the chart again and pick again.
+            Err(BookingError::SeatUnavailable(seats)) if !seats.is_empty() => {
+                self.buying.picked_conflicts += 1;
+                self.schedule(second + 1, fan, Step::Seats)
+            }
+            // Fewer seats free than asked: another date.
+            Err(BookingError::SeatUnavailable(_)) => self.schedule(second + 1, fan, Step::Dates),
+            Err(error) => self.shopping_failed(second, fan, Step::Hold, &error),
         }
     }
 

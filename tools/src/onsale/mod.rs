@@ -42,8 +42,8 @@ use self::journey::{Basket, Step};
 pub use self::options::{parse, Command, Options, USAGE};
 pub use self::report::Report;
 use self::report::{
-    ActiveFigures, Admission, Dynamodb, FanFigures, Invariants, LotteryFigures, Requests,
-    RunSettings, SoldOutFigures,
+    ActiveFigures, Admission, BuyingFigures, Dynamodb, FanFigures, Invariants, LotteryFigures,
+    Requests, RunSettings, SoldOutFigures,
 };
 use self::svg::Series;
 use self::truth::{Standing, Truth};
@@ -52,6 +52,8 @@ use self::world::{Kind, Operation, SkewedClock, World};
 /// 2026-12-01T00:00:00Z: the on-sale's first second. Dates start a month later.
 const START: i64 = 1_796_083_200;
 const FIRST_DATE_DAYS_AHEAD: i64 = 30;
+/// The simulated concert's `maxTicketsPerFan` (the service's default).
+const SIMULATED_TICKET_LIMIT: u32 = 4;
 /// A tick that dies does so at one of its first this many store calls.
 const TICK_DIES_BY_CALL: u32 = 24;
 
@@ -81,6 +83,11 @@ struct Fan {
     active_until: Option<i64>,
     outcome: Outcome,
     basket: Option<Box<Basket>>,
+    /// Seats it orders at once.
+    party: u32,
+    /// Orders by quantity (best available) rather than from the chart.
+    best_available: bool,
+    bot: bool,
 }
 
 /// Per-second counts of what fans asked.
@@ -145,6 +152,7 @@ struct Sim<'a> {
     waiting_peak: u64,
     /// Seats free as the last tick's second began.
     free_at_tick: u64,
+    buying: BuyingFigures,
 }
 
 /// Plays the on-sale `options` describe.
@@ -228,6 +236,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         sellout: None,
         waiting_peak: 0,
         free_at_tick: 0,
+        buying: BuyingFigures::default(),
     };
     let simulated = sim.play(wall).await?;
     sim.report(simulated, wall.elapsed().as_secs_f64()).await
@@ -378,11 +387,16 @@ impl Sim<'_> {
         self.events.push(Reverse((at, self.sequence, fan, step)));
     }
 
-    /// Fans whose arrival time falls in this second.
+    /// Fans (and bots, spread evenly among them) whose arrival time falls in this second.
     fn arrive(&mut self, second: u64) {
+        let crowd = self.options.fans + self.options.bots;
         let due = ((second + 1) as f64 * self.options.join_rate).ceil() as u64;
-        while (self.fans.len() as u64) < due.min(self.options.fans) {
+        while (self.fans.len() as u64) < due.min(crowd) {
             let fan = self.fans.len() as u32;
+            let bots_by = |n: u64| n * self.options.bots / crowd;
+            let bot = bots_by(u64::from(fan) + 1) > bots_by(u64::from(fan));
+            let party = self.party_size();
+            let best_available = self.rng.f64() < self.options.best_available;
             self.fans.push(Fan {
                 token: None,
                 arrived: second,
@@ -392,10 +406,30 @@ impl Sim<'_> {
                 active_until: None,
                 outcome: Outcome::Waiting,
                 basket: None,
+                party,
+                best_available,
+                bot,
             });
             self.fan_by_user.insert(fan_id(fan), fan);
             self.schedule(second, fan, Step::Arrive);
+            if bot {
+                self.buying.bots += 1;
+                self.schedule(second + 1, fan, Step::Hammer);
+            }
         }
+    }
+
+    /// A party size drawn by the weights of `--party-sizes`.
+    fn party_size(&mut self) -> u32 {
+        let total: u32 = self.options.party_sizes.iter().map(|(_, w)| w).sum();
+        let mut pick = self.rng.u32(..total.max(1));
+        for (size, weight) in &self.options.party_sizes {
+            if pick < *weight {
+                return *size;
+            }
+            pick -= weight;
+        }
+        1
     }
 
     /// A tick's report: what it admitted and dropped is learned from the store (a dead tick's
@@ -647,7 +681,34 @@ impl Sim<'_> {
 
     async fn report(self, simulated: u64, wall_seconds: f64) -> anyhow::Result<Report> {
         let o = self.options;
-        let violations = audit(&self.memory.inner().inventory());
+        let inventory = self.memory.inner().inventory();
+        let violations = audit(&inventory);
+        let mut buying = self.buying.clone();
+        buying.hold_conflicts = self.memory.inner().seat_conflicts();
+        let per_hold = |conflicts: u64, holds: u64| conflicts as f64 / holds.max(1) as f64;
+        buying.hold_conflicts_per_hold = per_hold(buying.hold_conflicts, buying.holds);
+        buying.picked_conflicts_per_hold = per_hold(buying.picked_conflicts, buying.picked_holds);
+        buying.best_available_conflicts_per_hold = per_hold(
+            buying
+                .hold_conflicts
+                .saturating_sub(buying.picked_conflicts),
+            buying.best_available_holds,
+        );
+        buying.ticket_limit = inventory
+            .concerts
+            .iter()
+            .find(|c| c.concert_id == self.concert)
+            .map_or(0, |c| c.max_tickets_per_fan.get());
+        buying.seats_bought_by_bots = inventory
+            .payments
+            .iter()
+            .filter(|p| {
+                self.fan_by_user
+                    .get(&p.user_id)
+                    .is_some_and(|f| self.fans[*f as usize].bot)
+            })
+            .map(|p| p.seat_numbers.len() as u64)
+            .sum();
         let fans = self.fans.len().max(1) as f64;
         let sold = (self.sold > 0).then_some(self.sold as f64);
         let mut figures = FanFigures {
@@ -744,6 +805,7 @@ impl Sim<'_> {
             active: self.active.clone(),
             faults: self.world.faults(),
             fans: figures,
+            buying,
             containers: self.fleet.figures(),
             settings: RunSettings {
                 fans: o.fans,
@@ -856,7 +918,8 @@ fn catalog(options: &Options) -> anyhow::Result<Catalog> {
                 r#"{{"concertId": "{}", "title": "On-sale {i}", "dates": [{}],
                     "seatPrices": [{{"fromSeat": 1, "toSeat": 10, "price": 165000}},
                                    {{"fromSeat": 11, "toSeat": 30, "price": 132000}},
-                                   {{"fromSeat": 31, "toSeat": 50, "price": 99000}}]{}}}"#,
+                                   {{"fromSeat": 31, "toSeat": 50, "price": 99000}}],
+                    "maxTicketsPerFan": {SIMULATED_TICKET_LIMIT}{}}}"#,
                 concert_id(i),
                 dates.join(", "),
                 if i == 0 { times.as_str() } else { "" }

@@ -10,8 +10,8 @@ pub const USAGE: &str = "\
 usage: onsale [--fans N] [--join-rate R] [--concerts C] [--dates D] [--admit-per-tick N]
               [--max-active N] [--tick-seconds S] [--poll-seconds S] [--abandon-rate P]
               [--queue-opens-before S] [--duration S] [--faults P] [--duplicate-ticks P]
-              [--tick-crash P] [--clock-skew S] [--seed N] [--json FILE] [--svg FILE]
-              [--quiet]
+              [--tick-crash P] [--clock-skew S] [--party-sizes SIZES] [--best-available P]
+              [--bots N] [--seed N] [--json FILE] [--svg FILE] [--quiet]
 
 Plays an on-sale in virtual time over the service's real operations and the in-memory store,
 charging every store call as the DynamoDB requests it would send. Every store call is a step
@@ -38,6 +38,15 @@ the faults below strike there. One seed replays one run exactly.
   --tick-crash P      a tick dies after a random store call (default 0)
   --clock-skew S      each container's clock, the admitter's included, is off by up to S
                       seconds either way (default 0)
+  --party-sizes SIZES how many seats a fan buys in one order, as size:weight pairs
+                      (default 1:1; e.g. 1:40,2:40,3:10,4:10), at most the concert's limit
+                      of 4 seats a fan
+  --best-available P  chance a fan orders by quantity (best available) rather than picking
+                      seats from the chart (default 0)
+  --bots N            bots besides the fans (default 0): each re-joins every second instead
+                      of polling, lists seats with made-up tokens every second while it
+                      waits, and once admitted holds as many seats as the limit allows, lets
+                      the holds lapse and holds again
   --seed N            the run is the same for the same seed (default 1)
   --json FILE         write the report as JSON
   --svg FILE          draw the on-sale over time
@@ -59,6 +68,10 @@ pub struct Options {
     pub duplicate_ticks: f64,
     pub tick_crash: f64,
     pub clock_skew: u64,
+    /// Seats a fan orders at once, with their weights.
+    pub party_sizes: Vec<(u32, u32)>,
+    pub best_available: f64,
+    pub bots: u64,
     pub seed: u64,
     pub json: Option<PathBuf>,
     pub svg: Option<PathBuf>,
@@ -102,6 +115,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
     let mut duplicate_ticks = 0.0;
     let mut tick_crash = 0.0;
     let mut clock_skew = 0u64;
+    let mut party_sizes = vec![(1, 1)];
+    let mut best_available = 0.0;
+    let mut bots = 0u64;
     let mut seed = 1u64;
     let mut json = None;
     let mut svg = None;
@@ -129,6 +145,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             "--duplicate-ticks" => duplicate_ticks = decimal(&flag, &value()?, 0.0, 1.0)?,
             "--tick-crash" => tick_crash = decimal(&flag, &value()?, 0.0, 1.0)?,
             "--clock-skew" => clock_skew = whole(&flag, &value()?, 0, 30)?,
+            "--party-sizes" => party_sizes = parties(&flag, &value()?)?,
+            "--best-available" => best_available = decimal(&flag, &value()?, 0.0, 1.0)?,
+            "--bots" => bots = whole(&flag, &value()?, 0, 1_000_000)?,
             "--seed" => seed = whole(&flag, &value()?, 0, u64::MAX)?,
             "--json" => json = Some(PathBuf::from(value()?)),
             "--svg" => svg = Some(PathBuf::from(value()?)),
@@ -175,11 +194,29 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         duplicate_ticks,
         tick_crash,
         clock_skew,
+        party_sizes,
+        best_available,
+        bots,
         seed,
         json,
         svg,
         progress,
     })))
+}
+
+/// `1:40,2:40`: party sizes 1 to 4 (the simulated concert's limit) with positive weights.
+fn parties(flag: &str, raw: &str) -> Result<Vec<(u32, u32)>, String> {
+    let bad = || {
+        format!("{flag} must be size:weight pairs such as 1:40,2:40 (sizes 1 to 4), got {raw:?}")
+    };
+    let mut sizes = Vec::new();
+    for pair in raw.split(',') {
+        let (size, weight) = pair.split_once(':').ok_or_else(bad)?;
+        let size = whole(flag, size.trim(), 1, 4).map_err(|_| bad())? as u32;
+        let weight = whole(flag, weight.trim(), 1, 1_000_000).map_err(|_| bad())? as u32;
+        sizes.push((size, weight));
+    }
+    Ok(sizes)
 }
 
 fn whole(flag: &str, raw: &str, min: u64, max: u64) -> Result<u64, String> {
@@ -232,6 +269,10 @@ mod tests {
             (&["--max-active", "100001"], "--max-active"),
             (&["--tick-seconds", "0"], "--tick-seconds"),
             (&["--seed"], "--seed"),
+            (&["--party-sizes", "5:1"], "--party-sizes"),
+            (&["--party-sizes", "1:40,2"], "--party-sizes"),
+            (&["--best-available", "1.5"], "--best-available"),
+            (&["--bots", "-1"], "--bots"),
             (&["--nope"], "--nope"),
         ] {
             let error = run(args).unwrap_err();
@@ -239,5 +280,11 @@ mod tests {
             assert!(!error.contains('\n'), "{error}");
         }
         assert_eq!(run(&["--help"]).unwrap_err(), "help");
+        assert_eq!(
+            run(&["--party-sizes", "1:40,2:40,3:10,4:10"])
+                .unwrap()
+                .party_sizes,
+            [(1, 40), (2, 40), (3, 10), (4, 10)]
+        );
     }
 }

@@ -40,6 +40,7 @@ pub struct Report {
     /// What the world did to the service.
     pub faults: FaultFigures,
     pub fans: FanFigures,
+    pub buying: BuyingFigures,
     pub containers: BTreeMap<&'static str, PoolFigures>,
     pub settings: RunSettings,
     /// What the SVG draws, second by second.
@@ -72,6 +73,33 @@ pub struct ActiveFigures {
     /// How far they exceeded ACTIVE_PER_FREE_SEAT times the seats free as a tick began, on the
     /// seconds a tick admitted (0: admission never ran ahead of the seats).
     pub peak_over_seat_pacing: u64,
+}
+
+/// How the crowd bought: orders, the ticket limit, and what the bots got.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BuyingFigures {
+    /// Holds that went through.
+    pub holds: u64,
+    /// Hold transactions refused because a seat was taken (best available's own retries
+    /// included), per hold that went through.
+    pub hold_conflicts: u64,
+    pub hold_conflicts_per_hold: f64,
+    /// Best available's: its conflicts are retried inside the request, seen by nobody.
+    pub best_available_holds: u64,
+    pub best_available_conflicts_per_hold: f64,
+    /// Orders of seats picked from a chart: each conflict is a `SEAT_UNAVAILABLE` the fan saw.
+    pub picked_holds: u64,
+    pub picked_conflicts: u64,
+    pub picked_conflicts_per_hold: f64,
+    /// The most seats any fan or bot had of the concert at once (live holds and bought).
+    pub seats_per_fan_max: u32,
+    pub ticket_limit: u32,
+    /// Holds refused `TICKET_LIMIT_REACHED`.
+    pub tickets_limit_refusals: u64,
+    pub bots: u64,
+    pub seats_bought_by_bots: u64,
+    /// Requests the bots sent (joins again, seat listings with made-up tokens, holds).
+    pub bot_requests: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -218,6 +246,13 @@ impl Report {
             format!("{} fairness inversions", self.fairness.inversions),
         );
         check(
+            self.buying.seats_per_fan_max <= self.buying.ticket_limit,
+            format!(
+                "a fan had {} seats, over the limit of {}",
+                self.buying.seats_per_fan_max, self.buying.ticket_limit
+            ),
+        );
+        check(
             self.lottery.seeds_used <= 1,
             format!("{} lottery seeds", self.lottery.seeds_used),
         );
@@ -269,6 +304,12 @@ impl Report {
             "  fans: {} joined, {} bought, {} gave up, {} told sold out, {} still waiting, {} lost, {} still shopping, {} token ended while shopping, {} dropped while polling as told",
             o.joined, o.bought, o.gave_up, o.told_sold_out, o.waiting_at_end, o.lost, o.still_shopping, o.token_ended_shopping, o.dropped_while_polling
         );
+        let b = &self.buying;
+        let _ = writeln!(
+            s,
+            "  buying: {} holds, {:.3} hold conflicts a hold ({:.3} for best available, {:.3} for seats picked from the chart), at most {} seats a fan (limit {}), {} refused at the limit; {} bots sent {} requests and bought {} seats",
+            b.holds, b.hold_conflicts_per_hold, b.best_available_conflicts_per_hold, b.picked_conflicts_per_hold, b.seats_per_fan_max, b.ticket_limit, b.tickets_limit_refusals, b.bots, b.bot_requests, b.seats_bought_by_bots
+        );
         let f = &self.faults;
         let _ = writeln!(
             s,
@@ -295,7 +336,7 @@ impl Report {
             s,
             "  rules: {}",
             if broken.is_empty() {
-                "every one held (no fan lost, no limit overshot, no position ahead, no inversion, one draw in order)".to_owned()
+                "every one held (no fan lost, no limit overshot, no fan over the ticket limit, no position ahead, no inversion, one draw in order)".to_owned()
             } else {
                 format!("BROKEN: {}", broken.join("; "))
             }

@@ -64,6 +64,8 @@ struct Tables {
     pages: HashMap<(ConcertId, i64), QueuePageRecord>,
     controls: HashMap<ConcertId, QueueControlRecord>,
     live_queues: BTreeMap<ConcertId, (i64, i64)>,
+    /// Holds refused because a seat was taken: the simulator's measure of seat contention.
+    seat_conflicts: u64,
     /// Ticket changes since the last take, when recording.
     ticket_changes: Option<Vec<TicketChange>>,
 }
@@ -112,6 +114,11 @@ impl MemoryStore {
             drawn.insert(second, counts);
         }
         drawn
+    }
+
+    /// How many holds were refused because a seat of theirs was taken.
+    pub fn seat_conflicts(&self) -> u64 {
+        self.tables().seat_conflicts
     }
 
     /// The tick's claim on a concert's queue, as stored.

@@ -25,6 +25,7 @@ impl ReservationStore for MemoryStore {
         }
         let key = (r.user_id.clone(), r.reservation_id);
         if !t.seats_are_free(r, plan.now) || t.reservations.contains_key(&key) {
+            t.seat_conflicts += 1;
             return Ok(HoldOutcome::SeatTaken);
         }
         let fan = (r.user_id.clone(), r.concert_id.clone());
