@@ -1,7 +1,9 @@
 //! The simulator as an adversary, seed after seed: a small on-sale with every fault at once
 //! (calls refused, answers lost, calls late, ticks delivered twice and dying half-way, clocks
-//! apart, openings off the ten-second boundary), and every rule must hold in every run. A seed
-//! that breaks one prints the command that replays it exactly.
+//! apart, openings off the ten-second boundary), and every rule must hold in every run; a third
+//! of the runs buy in parties, by best available or seats picked from the chart, beside bots
+//! that hold past the ticket limit. A seed that breaks one prints the command that replays it
+//! exactly.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -41,6 +43,18 @@ fn arguments(seed: u64) -> Vec<String> {
         args.extend(["--queue-opens-before".into(), before.to_string()]);
     } else {
         args.extend(["--join-rate".into(), "20".into()]);
+    }
+    if seed % 3 == 0 {
+        for arg in [
+            "--party-sizes",
+            "1:2,2:2,3:1,4:1",
+            "--best-available",
+            "0.5",
+            "--bots",
+            "5",
+        ] {
+            args.push(arg.into());
+        }
     }
     args.extend(["--seed".into(), seed.to_string(), "--quiet".into()]);
     args

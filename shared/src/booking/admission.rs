@@ -54,7 +54,7 @@ use crate::store::{
     page_of, page_seconds, AdmissionBatch, AdmissionBatchPlan, CommitOutcome, ConcertRecord,
     DateSeatsRecord, DateStanding, LiveQueue, LotteryRecord, QueueEntryRecord, QueuePageRecord,
     QueueStateRecord, SeatCounts, SecondCounts, TickClaim, TickClaimRecord, TicketRecord,
-    TicketStatus, ADMISSION_BATCH_ITEMS,
+    TicketStatus, ADMISSION_BATCH_ITEMS, SOLD_WITH_ITS_ORDER,
 };
 
 /// Seconds are counted once this old: a join's number lands within a round trip of its second.
@@ -308,6 +308,7 @@ impl Ticketing {
         // What ticks that died under their claims admitted: active from now on, exactly.
         for (admitted_at, count) in &claim.pending {
             add_to_batch(&mut state.batches, *admitted_at, *count);
+            state.admitted_total += u64::from(*count);
         }
         counted?.apply(&mut state);
         let sold_by_batch = Self::learn_seats(&concert, &mut state, &seats?, t);
@@ -624,7 +625,8 @@ impl Ticketing {
             totals.held += held;
             totals.free += standing.free;
             state.dates.push(standing);
-            for batch in taken.sold.values() {
+            // A token's sale counts once, however many seats its order had.
+            for batch in taken.sold.values().filter(|b| **b != SOLD_WITH_ITS_ORDER) {
                 *sold_by_batch.entry(*batch).or_default() += 1;
             }
         }

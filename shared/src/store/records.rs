@@ -71,9 +71,14 @@ impl ConcertRecord {
 // ------------------------------------------------------------------------------- seats
 
 /// What is taken on one date: the live-or-lapsed hold on each seat (its end), and each sold
-/// seat with the admission batch of the token that bought it. One item per date, written by
+/// seat with the admission batch of the token that bought it (on the first seat of its order;
+/// the order's other seats say [`SOLD_WITH_ITS_ORDER`], so that the tick counts the token's
+/// sale once). One item per date, written by
 /// holds, releases and payments, read whole by seat charts and by the admission tick, which
 /// learns the free seats of every date from these alone.
+/// A sold seat bought in one order with a lower seat, whose entry carries the batch.
+pub const SOLD_WITH_ITS_ORDER: i64 = 0;
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DateSeatsRecord {
     pub holds: BTreeMap<SeatNumber, i64>,

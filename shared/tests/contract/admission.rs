@@ -126,7 +126,15 @@ pub async fn ticks_racing_joins_polls_and_each_other_admit_in_order_within_max_a
         .map(|t| t.place().second)
         .min()
         .unwrap();
-    assert!(latest_admitted <= earliest_waiting);
+    let passed_over: Vec<_> = tickets
+        .iter()
+        .filter(|t| t.status == TicketStatus::Waiting && t.place().second < latest_admitted)
+        .map(|t| (t.user_id.to_string(), t.place(), t.last_seen_at))
+        .collect();
+    assert!(
+        latest_admitted <= earliest_waiting,
+        "admitted through second {latest_admitted}, yet waiting: {passed_over:?}"
+    );
     let state = w.store.queue_state(&concert, true).await.unwrap().unwrap();
     assert_eq!((state.admitted_total, state.active), (50, 50));
 }

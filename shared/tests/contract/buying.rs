@@ -276,7 +276,8 @@ pub async fn best_available_takes_adjacent_low_seats_and_a_burst_gets_every_seat
     let got = numbers(&picked);
     assert!(got.windows(2).all(|p| p[1] == p[0] + 1), "{got:?}");
     assert!(got[2] <= 12, "one of the best runs: {got:?}");
-    assert_eq!(picked.price.get(), 450_000);
+    let total: i64 = picked.seats.iter().map(|s| s.price.get()).sum();
+    assert_eq!(picked.price.get(), total);
     w.booking
         .release_reservation(&ana, picked.reservation_id)
         .await
@@ -364,4 +365,35 @@ pub async fn a_hold_with_an_idempotency_key_is_replayed(w: World) {
         matches!(reused, Err(BookingError::IdempotencyKeyReused)),
         "{reused:?}"
     );
+}
+
+pub async fn a_token_that_bought_several_seats_frees_one_place_under_max_active(w: World) {
+    let w = w.with_settings(ticketing::Settings {
+        max_active: 3,
+        ..ticketing::Settings::default()
+    });
+    let crowd = w.admitted_crowd("first", 3, SPRING).await;
+    let mut later = Vec::new();
+    for i in 0..4 {
+        let fan = fan(&format!("later{i}"));
+        let (ticket, _) = w
+            .booking
+            .join_queue(&fan, &concert_id(SPRING))
+            .await
+            .unwrap();
+        later.push((fan, ticket.token));
+    }
+    w.advance(SETTLE_SECONDS);
+    assert_eq!(w.tick(SPRING).await.0, 0, "three of three are active");
+
+    // One token buys four seats and ends: one place frees, not four.
+    let (buyer, token) = &crowd[0];
+    w.charged(buyer, 600_000).await;
+    let held = w.order(buyer, token, seats(&[1, 2, 3, 4])).await.unwrap();
+    w.booking
+        .pay(buyer, Some(token), held.reservation_id, None)
+        .await
+        .unwrap();
+    assert_eq!(w.tick(SPRING).await.0, 1);
+    assert_eq!(w.tick(SPRING).await.0, 0);
 }

@@ -165,6 +165,10 @@ pub async fn a_draw_tick_that_dies_leaves_one_draw_and_counts_what_it_admitted(w
         Some((drawn_at, 40)),
         "the dead tick's draw, kept"
     );
+    assert_eq!(
+        state.admitted_total, 7,
+        "the operators' books count the dead tick's admissions too"
+    );
 }
 
 /// Finding: two ticks that overlapped both admitted (every batch checked only that the state

@@ -121,4 +121,5 @@ contract!(
     buying::two_fans_racing_overlapping_orders_get_one_of_them,
     buying::best_available_takes_adjacent_low_seats_and_a_burst_gets_every_seat,
     buying::a_hold_with_an_idempotency_key_is_replayed,
+    buying::a_token_that_bought_several_seats_frees_one_place_under_max_active,
 );

@@ -57,10 +57,13 @@ impl PaymentStore for DynamoStore {
             .value(":held", StoredReservationStatus::Held)?
             .value(":now", p.now)?;
         let (update, condition) = end_hold(&r.seats, true);
-        let sold = Change::new(&update)
+        let mut sold = Change::new(&update)
             .when(&condition)
             .value(":batch", p.admitted_at)?
             .value(":until", r.held_until)?;
+        if r.seats.len() > 1 {
+            sold = sold.value(":with_order", SOLD_WITH_ITS_ORDER)?;
+        }
         let spent = Change::new("SET #status = :used")
             .when("#token = :token AND #status = :active AND #active_until > :now")
             .value(":used", TicketStatus::Used)?

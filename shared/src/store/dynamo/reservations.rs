@@ -31,15 +31,17 @@ fn take_seats(seats: &[ReservedSeat]) -> (String, String) {
 }
 
 /// The seats item's update that ends the order's hold on every seat (and, with `sell`, sells
-/// them to `:batch`), if each is still under this hold (`:until`) and unsold.
+/// them: the first to `:batch`, the others to `:with_order`), if each is still under this hold
+/// (`:until`) and unsold.
 pub(super) fn end_hold(seats: &[ReservedSeat], sell: bool) -> (String, String) {
     let (mut sets, mut removes, mut conditions) = (Vec::new(), Vec::new(), Vec::new());
-    for seat in seats {
+    for (i, seat) in seats.iter().enumerate() {
         let (hold, sold) = (
             hold_attribute(seat.seat_number),
             sold_attribute(seat.seat_number),
         );
-        sets.push(format!("#{sold} = :batch"));
+        let batch = if i == 0 { ":batch" } else { ":with_order" };
+        sets.push(format!("#{sold} = {batch}"));
         removes.push(format!("#{hold}"));
         conditions.push(format!(
             "#{hold} = :until AND attribute_not_exists(#{sold})"

@@ -42,9 +42,14 @@ impl PaymentStore for MemoryStore {
             stored.payment_id = Some(p.payment.payment_id);
         }
         if let Some(seats) = t.seats.get_mut(&(r.concert_id.clone(), r.date)) {
-            for seat in &r.seats {
+            for (i, seat) in r.seats.iter().enumerate() {
+                let batch = if i == 0 {
+                    p.admitted_at
+                } else {
+                    SOLD_WITH_ITS_ORDER
+                };
                 seats.holds.remove(&seat.seat_number);
-                seats.sold.insert(seat.seat_number, p.admitted_at);
+                seats.sold.insert(seat.seat_number, batch);
             }
         }
         let bought = r.seats.len() as u32;
