@@ -4,10 +4,13 @@
 //! - Concerts: never change once written (but for `sold_out`, which nothing here reads from the
 //!   cached copy), so they are kept for good.
 //! - A queue's state: the tick writes it once a tick, so a copy is current until the next tick
-//!   is due (`next_tick_at`); once that has passed it is read again, at most once a second, so
-//!   that a late tick does not turn the crowd's polls into reads. A stale copy is only more
-//!   cautious: positions counted from it are never better than the truth, and lag it by at most
-//!   one tick.
+//!   is due (`next_tick_at`), and then for this container's own lag (0 or 1 s, drawn at start);
+//!   once that has passed it is read again, at most once a second (plus the lag), so that a late
+//!   tick does not turn the crowd's polls into reads. The lag splits the crowd's containers over
+//!   two seconds: they would all read the new state in the tick's second, and with clocks a
+//!   second apart, twice (the simulator found the queue's partition at 55% of its read limit).
+//!   A stale copy is only more cautious: positions counted from it are never better than the
+//!   truth, and lag it by at most one tick and a second.
 //! - Queue pages: a counted second's counts never change, so a page is kept for the seconds it
 //!   holds, and read again only for a second it lacks that the state says is counted.
 //! - Registrations: a join registers its concert for the tick at most once a minute per
@@ -38,6 +41,8 @@ const ACTIVE_TOKENS_KEPT: usize = 10_000;
 #[derive(Default)]
 pub(crate) struct Cache {
     inner: Mutex<Kept>,
+    /// Seconds this container keeps a queue state past when it is due (0 or 1).
+    state_lag: i64,
 }
 
 #[derive(Default)]
@@ -52,6 +57,14 @@ struct Kept {
 }
 
 impl Cache {
+    /// A cold cache that keeps queue states `state_lag` seconds (0 or 1) past when they are due.
+    pub(crate) fn with_state_lag(state_lag: i64) -> Self {
+        Self {
+            inner: Mutex::default(),
+            state_lag: state_lag.clamp(0, 1),
+        }
+    }
+
     fn kept(&self) -> MutexGuard<'_, Kept> {
         self.inner
             .lock()
@@ -121,10 +134,11 @@ impl Cache {
             .and_then(|(s, _)| s.clone())
             .filter(|s| read.as_ref().is_none_or(|r| s.version > r.version));
         let state = older.or_else(|| read.map(Arc::new));
-        let fresh_until = match &state {
-            Some(s) if s.next_tick_at > now => s.next_tick_at,
-            _ => now + 1,
-        };
+        let fresh_until = self.state_lag
+            + match &state {
+                Some(s) if s.next_tick_at > now => s.next_tick_at,
+                _ => now + 1,
+            };
         kept.states
             .insert(concert.clone(), (state.clone(), fresh_until));
         state

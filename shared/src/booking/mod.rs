@@ -52,14 +52,13 @@ pub struct Ticketing {
 
 impl Ticketing {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Settings) -> Self {
+        let mut rng = fastrand::Rng::with_seed(fastrand::u64(..));
         Self {
             store,
             clock,
             settings,
-            cache: Arc::default(),
-            rng: Arc::new(std::sync::Mutex::new(fastrand::Rng::with_seed(
-                fastrand::u64(..),
-            ))),
+            cache: Arc::new(cache::Cache::with_state_lag(rng.i64(0..=1))),
+            rng: Arc::new(std::sync::Mutex::new(rng)),
         }
     }
 
