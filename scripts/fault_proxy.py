@@ -1,4 +1,4 @@
-"""A fault-injecting HTTP proxy in front of a DynamoDB endpoint (moto), for chaos tests.
+"""A fault-injecting HTTP proxy in front of a DynamoDB endpoint (DynamoDB Local), for chaos tests.
 
 It forwards every request (method, path, headers, body) to the upstream and relays the answer.
 At a configurable rate it injects one of four faults instead, picked by configurable weights:
