@@ -103,6 +103,7 @@ contract!(
     queue::a_re_join_storm_leaves_later_fans_positions_unchanged,
     queue::a_join_that_is_refused_writes_nothing,
     queue::the_counter_a_join_lands_on_is_not_a_function_of_the_fan_and_second,
+    queue::a_fan_not_yet_counted_far_back_polls_as_late_as_its_wait_allows,
     faults::a_draw_tick_that_dies_leaves_one_draw_and_counts_what_it_admitted,
     faults::overlapping_ticks_admit_once,
     faults::a_tick_whose_state_is_overtaken_never_takes_over_a_finished_tick,

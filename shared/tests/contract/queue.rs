@@ -409,3 +409,34 @@ pub async fn the_counter_a_join_lands_on_is_not_a_function_of_the_fan_and_second
     }
     assert!(counters.len() > 1, "{counters:?}");
 }
+
+/// A fan whose second is not counted yet is behind everyone counted: told to poll as late as
+/// their wait allows, not all at once right after the next tick (a crowd joining 10,000 a
+/// second would poll 100,000 strong within three seconds of every tick).
+pub async fn a_fan_not_yet_counted_far_back_polls_as_late_as_its_wait_allows(w: World) {
+    let w = w.with_settings(Settings {
+        admit_per_tick: 2,
+        ..Settings::default()
+    });
+    let crowd = w.admitted_crowd_waiting("early", 60).await;
+    assert_eq!(crowd, 60);
+    let (ticket, _) = w
+        .booking
+        .join_queue(&fan("late"), &concert_id(SPRING))
+        .await
+        .unwrap();
+    assert_eq!(
+        (ticket.status, ticket.position),
+        (QueueStatus::Waiting, None)
+    );
+    // 58 counted ahead, admitted 2 a tick: minutes of wait, so well past the next tick.
+    assert!(
+        ticket.poll_after_seconds >= 60,
+        "told to poll after {} s",
+        ticket.poll_after_seconds
+    );
+    assert!(
+        ticket.poll_after_seconds <= 100,
+        "before it would be dropped"
+    );
+}
