@@ -98,7 +98,7 @@ fn claim_from_item(item: &Item) -> Result<TickClaimRecord, StoreError> {
 #[async_trait]
 impl AdmissionStore for DynamoStore {
     async fn live_queues(&self) -> Result<Vec<LiveQueue>, StoreError> {
-        let Some(item) = self.get_item(&keys::live_queues()).await? else {
+        let Some(item) = self.get_item(&keys::live_queues(), true).await? else {
             return Ok(Vec::new());
         };
         let mut live = Vec::new();

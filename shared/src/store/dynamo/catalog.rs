@@ -85,7 +85,9 @@ impl CatalogStore for DynamoStore {
         concert: &ConcertId,
         date: ConcertDate,
     ) -> Result<DateSeatsRecord, StoreError> {
-        let item = self.get_item(&keys::date_seats(concert, date)).await?;
+        let item = self
+            .get_item(&keys::date_seats(concert, date), true)
+            .await?;
         Ok(item.as_ref().map(seats_from_item).unwrap_or_default())
     }
 

@@ -189,7 +189,11 @@ impl QueueStore for DynamoStore {
         concert: &ConcertId,
         minute: i64,
     ) -> Result<Option<QueuePageRecord>, StoreError> {
-        let item = self.get_item(&keys::queue_page(concert, minute)).await?;
+        // Eventually consistent, at half the price: a page only ever gains seconds, and a copy
+        // that lacks one is read again when the state says that second is counted.
+        let item = self
+            .get_item(&keys::queue_page(concert, minute), false)
+            .await?;
         item.map(|item| page_from_item(minute, &item)).transpose()
     }
 
@@ -317,7 +321,7 @@ pub(in crate::store) fn meter_queue_page(
 ) -> Vec<DynamoRequest> {
     let key = keys::queue_page(concert, minute);
     let size = found.map_or(0, |p| page_size(&key, p));
-    vec![meter::get(&key, size, true)]
+    vec![meter::get(&key, size, false)]
 }
 
 pub(in crate::store) fn meter_queue_control(concert: &ConcertId) -> Vec<DynamoRequest> {

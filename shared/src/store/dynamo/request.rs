@@ -240,13 +240,17 @@ impl DynamoStore {
     }
 
     /// The item as stored, for the items whose attributes are data.
-    pub(super) async fn get_item(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+    pub(super) async fn get_item(
+        &self,
+        key: &Key,
+        consistent: bool,
+    ) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key_item(key)?))
-            .consistent_read(true)
+            .consistent_read(consistent)
             .send()
             .await
             .map_err(request_error)?;
