@@ -305,10 +305,26 @@ impl Report {
             o.joined, o.bought, o.gave_up, o.told_sold_out, o.waiting_at_end, o.lost, o.still_shopping, o.token_ended_shopping, o.dropped_while_polling
         );
         let b = &self.buying;
+        let per_mode = |holds: u64, conflicts: f64| {
+            if holds == 0 {
+                "-".to_owned()
+            } else {
+                format!("{conflicts:.3}")
+            }
+        };
         let _ = writeln!(
             s,
-            "  buying: {} holds, {:.3} hold conflicts a hold ({:.3} for best available, {:.3} for seats picked from the chart), at most {} seats a fan (limit {}), {} refused at the limit; {} bots sent {} requests and bought {} seats",
-            b.holds, b.hold_conflicts_per_hold, b.best_available_conflicts_per_hold, b.picked_conflicts_per_hold, b.seats_per_fan_max, b.ticket_limit, b.tickets_limit_refusals, b.bots, b.bot_requests, b.seats_bought_by_bots
+            "  buying: {} holds, {:.3} hold conflicts a hold ({} for best available, {} for seats picked from the chart), at most {} seats a fan (limit {}), {} refused at the limit; {} bots sent {} requests and bought {} seats",
+            b.holds,
+            b.hold_conflicts_per_hold,
+            per_mode(b.best_available_holds, b.best_available_conflicts_per_hold),
+            per_mode(b.picked_holds, b.picked_conflicts_per_hold),
+            b.seats_per_fan_max,
+            b.ticket_limit,
+            b.tickets_limit_refusals,
+            b.bots,
+            b.bot_requests,
+            b.seats_bought_by_bots
         );
         let f = &self.faults;
         let _ = writeln!(
