@@ -57,7 +57,9 @@ impl Ticketing {
             store,
             clock,
             settings,
-            cache: Arc::new(cache::Cache::with_state_lag(rng.i64(0..=1))),
+            cache: Arc::new(cache::Cache::with_state_lag(
+                rng.i64(0..=cache::STATE_LAG_MAX),
+            )),
             rng: Arc::new(std::sync::Mutex::new(rng)),
         }
     }
