@@ -421,9 +421,7 @@ impl Ticketing {
                 )
             }
             // Behind every fan counted, at least: the wait is at least theirs, and so is when
-            // to poll (never before the next tick, which counts the fan's second). Told to poll
-            // right after it, a crowd joining 10,000 a second would poll 100,000 strong within
-            // three seconds of every tick.
+            // to poll (never before the next tick, which counts the fan's second).
             Standing::Uncounted => {
                 let behind = state.map_or(0, |s| s.waiting()) + 1;
                 let wait = standing::estimated_wait(&self.settings, state, behind);
@@ -432,7 +430,7 @@ impl Ticketing {
                     None,
                     wait,
                     dropped_after,
-                    standing::poll_after(&self.settings, wait, until_tick, phase),
+                    standing::poll_after_uncounted(&self.settings, wait, until_tick, phase),
                 )
             }
         }

@@ -97,6 +97,24 @@ pub(crate) fn estimated_wait(
 /// third of the idle limit, so that a client that follows it is never dropped. `phase` (stable
 /// per fan) shortens it by up to a fifth, and spreads the polls after a tick over three seconds:
 /// fans who joined together do not poll together ever after.
+/// When a fan whose second is not counted yet polls: as late as `wait` (at least everyone
+/// counted's) allows, and after the next tick has counted it, spread per fan over a whole tick:
+/// the crowd that joined before a tick (100,000 strong at 10,000 a second) must not poll in the
+/// three seconds after it, least of all before the first tick, when no wait is known yet.
+pub(crate) fn poll_after_uncounted(
+    settings: &Settings,
+    wait: u64,
+    until_next_tick: u64,
+    phase: u64,
+) -> u64 {
+    let longest = (settings.waiting_idle_seconds / 3).max(1) as u64;
+    let every = settings.admit_tick_seconds.max(1);
+    let counted = until_next_tick + 1 + (phase >> 32) % every;
+    poll_after(settings, wait, until_next_tick, phase)
+        .max(counted)
+        .min(longest)
+}
+
 pub(crate) fn poll_after(settings: &Settings, wait: u64, until_next_tick: u64, phase: u64) -> u64 {
     let longest = (settings.waiting_idle_seconds / 3).max(1) as u64;
     let base = wait.div_ceil(2).clamp(1, longest);
@@ -271,6 +289,25 @@ mod tests {
             assert!(poll_after(&settings, 30, 0, phase) <= poll_after(&settings, 90, 0, phase));
         }
         assert_ne!(phase_of(place(1, 0, 1)), phase_of(place(1, 0, 2)));
+    }
+
+    #[test]
+    fn fans_not_yet_counted_spread_their_polls_over_a_whole_tick() {
+        let settings = Settings::default();
+        let polls: std::collections::BTreeSet<u64> = (0..1_000u64)
+            .map(|fan| {
+                let phase = phase_of(QueuePlace {
+                    second: 100,
+                    shard: (fan % 64) as u8,
+                    number: (fan / 64) as u32,
+                });
+                poll_after_uncounted(&settings, 0, 4, phase)
+            })
+            .collect();
+        // After the next tick (in 4 s), over the whole next tick (10 s), not three seconds.
+        assert_eq!(polls, (5..=14).collect());
+        // Far back, as late as the idle limit allows.
+        assert!(poll_after_uncounted(&settings, 100_000, 4, 7) >= 80);
     }
 
     #[test]
