@@ -447,6 +447,15 @@ impl Functions {
         self.invoke("hold-seat", &hold).await
     }
 
+    /// A hold with an Idempotency-Key (its claim is freed when the hold is refused).
+    async fn keyed_hold(&self, user: &str, token: &Value, seat: i64, key: &str) -> (u16, Value) {
+        let hold = with_body(
+            by(with_key(with_token(event("hold-seat"), token), key), user),
+            json!({ "concertId": CONCERT, "date": DATE, "seatNumber": seat }),
+        );
+        self.invoke("hold-seat", &hold).await
+    }
+
     fn pay_event(&self, user: &str, token: &Value, reservation: &Value) -> Value {
         with_body(
             by(with_token(event("pay"), token), user),
@@ -602,6 +611,9 @@ async fn drive(f: &Functions) {
         "a repeated hold is answered with the hold"
     );
     let (status, problem) = f.hold("fan-bob", &bob, 1).await;
+    assert_eq!((status, code(&problem)), (409, "SEAT_UNAVAILABLE"));
+    // Keyed, refused: the key's claim is freed for a corrected retry.
+    let (status, problem) = f.keyed_hold("fan-bob", &bob, 1, "bob-hold-1").await;
     assert_eq!((status, code(&problem)), (409, "SEAT_UNAVAILABLE"));
     let (status, problem) = f.hold("fan-ana", &ana, 9).await;
     assert_eq!((status, code(&problem)), (404, "SEAT_NOT_FOUND"));
