@@ -297,27 +297,47 @@ fn every_alarm_notifies_the_topic_and_shows_on_the_dashboard() {
     }
 }
 
+/// The largest value of the template's parameter `parameter`, checked to reach every function
+/// as its environment variable `variable`.
+fn bound_given_to_every_function(template: &Value, variable: &str, parameter: &str) -> u64 {
+    let variables = &template["Globals"]["Function"]["Environment"]["Variables"];
+    assert!(
+        serde_yaml::to_string(&variables[variable])
+            .unwrap()
+            .contains(parameter),
+        "every function gets {variable} from {parameter}"
+    );
+    template["Parameters"][parameter]["MaxValue"]
+        .as_u64()
+        .expect("a bounded parameter")
+}
+
+/// Every function of the template with its timeout in seconds.
+fn function_timeouts(template: &Value) -> Vec<(String, u64)> {
+    let default_timeout = template["Globals"]["Function"]["Timeout"].as_u64().unwrap();
+    template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, resource)| resource["Type"] == "AWS::Serverless::Function")
+        .map(|(name, resource)| {
+            let timeout = resource["Properties"]["Timeout"]
+                .as_u64()
+                .unwrap_or(default_timeout);
+            (name.as_str().unwrap_or_default().to_owned(), timeout)
+        })
+        .collect()
+}
+
 #[test]
 fn a_dynamodb_attempt_times_out_well_inside_every_function_timeout() {
     let template = yaml(&root().join("infra/template.yaml"));
-    let variables = &template["Globals"]["Function"]["Environment"]["Variables"];
-    assert!(
-        serde_yaml::to_string(&variables["DYNAMODB_ATTEMPT_TIMEOUT_MS"])
-            .unwrap()
-            .contains("DynamoDbAttemptTimeoutMs"),
-        "every function gets the attempt timeout"
+    let longest_attempt = bound_given_to_every_function(
+        &template,
+        "DYNAMODB_ATTEMPT_TIMEOUT_MS",
+        "DynamoDbAttemptTimeoutMs",
     );
-    let longest_attempt = template["Parameters"]["DynamoDbAttemptTimeoutMs"]["MaxValue"]
-        .as_u64()
-        .expect("a bounded parameter");
-    let default_timeout = template["Globals"]["Function"]["Timeout"].as_u64().unwrap();
-    for (name, resource) in template["Resources"].as_mapping().unwrap() {
-        if resource["Type"] != "AWS::Serverless::Function" {
-            continue;
-        }
-        let timeout = resource["Properties"]["Timeout"]
-            .as_u64()
-            .unwrap_or(default_timeout);
+    for (name, timeout) in function_timeouts(&template) {
         // The SDK makes three attempts, with short backoffs between them.
         assert!(
             3 * longest_attempt + 500 < timeout * 1000,
@@ -329,24 +349,9 @@ fn a_dynamodb_attempt_times_out_well_inside_every_function_timeout() {
 #[test]
 fn a_dynamodb_call_ends_inside_every_function_timeout_with_room_to_answer() {
     let template = yaml(&root().join("infra/template.yaml"));
-    let variables = &template["Globals"]["Function"]["Environment"]["Variables"];
-    assert!(
-        serde_yaml::to_string(&variables["DYNAMODB_CALL_BUDGET_MS"])
-            .unwrap()
-            .contains("DynamoDbCallBudgetMs"),
-        "every function gets the call budget"
-    );
-    let budget = template["Parameters"]["DynamoDbCallBudgetMs"]["MaxValue"]
-        .as_u64()
-        .expect("a bounded parameter");
-    let default_timeout = template["Globals"]["Function"]["Timeout"].as_u64().unwrap();
-    for (name, resource) in template["Resources"].as_mapping().unwrap() {
-        if resource["Type"] != "AWS::Serverless::Function" {
-            continue;
-        }
-        let timeout = resource["Properties"]["Timeout"]
-            .as_u64()
-            .unwrap_or(default_timeout);
+    let budget =
+        bound_given_to_every_function(&template, "DYNAMODB_CALL_BUDGET_MS", "DynamoDbCallBudgetMs");
+    for (name, timeout) in function_timeouts(&template) {
         // Room to answer the 503 once the budget is spent.
         assert!(
             budget + 500 < timeout * 1000,
