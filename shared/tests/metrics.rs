@@ -253,6 +253,20 @@ async fn stalled_dynamodb() -> String {
     format!("http://{address}")
 }
 
+/// Asks for ana's balance and expects the clean 503 a failing DynamoDB is answered with.
+async fn balance_is_refused_with_a_503(app: &App) {
+    let (status, problem) = call(
+        app,
+        Endpoint::GetBalance,
+        request(Method::GET, "/balance", "ana", None, ""),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (503, Some("SERVICE_UNAVAILABLE"))
+    );
+}
+
 async fn store_at(endpoint: &str) -> Arc<dyn Store> {
     let connection = Connection {
         endpoint: Some(endpoint),
@@ -266,16 +280,7 @@ async fn store_at(endpoint: &str) -> Arc<dyn Store> {
 async fn throttled_attempts_are_counted_and_the_request_refused_with_a_503() {
     let endpoint = throttling_dynamodb().await;
     let (app, _) = app(store_at(&endpoint).await);
-    let (status, problem) = call(
-        &app,
-        Endpoint::GetBalance,
-        request(Method::GET, "/balance", "ana", None, ""),
-    )
-    .await;
-    assert_eq!(
-        (status, problem["code"].as_str()),
-        (503, Some("SERVICE_UNAVAILABLE"))
-    );
+    balance_is_refused_with_a_503(&app).await;
     let lines = emf_lines(&app.metrics);
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0]["StatusClass"], "5xx");
@@ -288,16 +293,7 @@ async fn a_stalled_dynamodb_is_refused_with_a_503_well_inside_a_function_timeout
     let endpoint = stalled_dynamodb().await;
     let (app, _) = app(store_at(&endpoint).await);
     let started = Instant::now();
-    let (status, problem) = call(
-        &app,
-        Endpoint::GetBalance,
-        request(Method::GET, "/balance", "ana", None, ""),
-    )
-    .await;
-    assert_eq!(
-        (status, problem["code"].as_str()),
-        (503, Some("SERVICE_UNAVAILABLE"))
-    );
+    balance_is_refused_with_a_503(&app).await;
     // Three attempts of 200 ms and the backoff between them; the shortest function timeout is 5 s.
     assert!(
         started.elapsed() < Duration::from_secs(4),
@@ -320,16 +316,7 @@ async fn a_call_out_of_budget_is_refused_before_its_attempts_run_out() {
     let store = Arc::new(DynamoStore::connect_with("metrics-test", connection).await);
     let (app, _) = app(store);
     let started = Instant::now();
-    let (status, problem) = call(
-        &app,
-        Endpoint::GetBalance,
-        request(Method::GET, "/balance", "ana", None, ""),
-    )
-    .await;
-    assert_eq!(
-        (status, problem["code"].as_str()),
-        (503, Some("SERVICE_UNAVAILABLE"))
-    );
+    balance_is_refused_with_a_503(&app).await;
     // Without the budget: at least 6 s (three attempts of 2 s).
     assert!(
         started.elapsed() < Duration::from_secs(3),
