@@ -31,36 +31,47 @@ fn onsale(args: &[&str]) -> std::process::Output {
         .expect("run onsale")
 }
 
-/// A small sale that sells out: 400 fans for the 50 seats of one date, nobody giving up.
-fn small_sale(scratch: &Scratch, name: &str, seed: &str) -> Value {
+/// Runs `onsale` with `args` and its JSON report in the scratch folder: the report, and the
+/// summary it printed.
+fn reported(scratch: &Scratch, name: &str, args: &[&str]) -> (Value, String) {
     let json = scratch.0.join(format!("{name}.json"));
-    let svg = scratch.0.join(format!("{name}.svg"));
-    let output = onsale(&[
-        "--fans",
-        "400",
-        "--join-rate",
-        "50",
-        "--dates",
-        "1",
-        "--abandon-rate",
-        "0",
-        "--seed",
-        seed,
-        "--json",
-        json.to_str().unwrap(),
-        "--svg",
-        svg.to_str().unwrap(),
-    ]);
+    let mut args = args.to_vec();
+    args.extend(["--json", json.to_str().unwrap()]);
+    let output = onsale(&args);
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let summary = String::from_utf8(output.stdout).unwrap();
+    let report = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    (report, String::from_utf8(output.stdout).unwrap())
+}
+
+/// A small sale that sells out: 400 fans for the 50 seats of one date, nobody giving up.
+fn small_sale(scratch: &Scratch, name: &str, seed: &str) -> Value {
+    let svg = scratch.0.join(format!("{name}.svg"));
+    let (report, summary) = reported(
+        scratch,
+        name,
+        &[
+            "--fans",
+            "400",
+            "--join-rate",
+            "50",
+            "--dates",
+            "1",
+            "--abandon-rate",
+            "0",
+            "--seed",
+            seed,
+            "--svg",
+            svg.to_str().unwrap(),
+        ],
+    );
     assert!(summary.contains("sold 50 of 50 seats"), "{summary}");
     let picture = std::fs::read_to_string(&svg).unwrap();
     assert!(picture.starts_with("<svg") && picture.contains("polyline"));
-    serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap()
+    report
 }
 
 #[test]
@@ -214,27 +225,22 @@ fn bad_flags_get_one_line_and_exit_2() {
 #[test]
 fn a_pre_queue_is_drawn_at_the_opening_and_told_when_all_is_sold() {
     let scratch = Scratch::new();
-    let json = scratch.0.join("pre.json");
-    let output = onsale(&[
-        "--fans",
-        "3000",
-        "--join-rate",
-        "20",
-        "--queue-opens-before",
-        "100",
-        "--dates",
-        "1",
-        "--abandon-rate",
-        "0",
-        "--json",
-        json.to_str().unwrap(),
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let (report, _) = reported(
+        &scratch,
+        "pre",
+        &[
+            "--fans",
+            "3000",
+            "--join-rate",
+            "20",
+            "--queue-opens-before",
+            "100",
+            "--dates",
+            "1",
+            "--abandon-rate",
+            "0",
+        ],
     );
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let lottery = &report["lottery"];
     assert_eq!(lottery["pre_queue_fans"], 2000);
     assert!(
@@ -262,29 +268,24 @@ fn a_pre_queue_is_drawn_at_the_opening_and_told_when_all_is_sold() {
 #[test]
 fn a_crowd_buying_parties_with_bots_keeps_every_fan_within_the_limit() {
     let scratch = Scratch::new();
-    let json = scratch.0.join("buying.json");
-    let output = onsale(&[
-        "--fans",
-        "3000",
-        "--join-rate",
-        "100",
-        "--dates",
-        "12",
-        "--party-sizes",
-        "1:40,2:40,3:10,4:10",
-        "--best-available",
-        "0.5",
-        "--bots",
-        "30",
-        "--json",
-        json.to_str().unwrap(),
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let (report, summary) = reported(
+        &scratch,
+        "buying",
+        &[
+            "--fans",
+            "3000",
+            "--join-rate",
+            "100",
+            "--dates",
+            "12",
+            "--party-sizes",
+            "1:40,2:40,3:10,4:10",
+            "--best-available",
+            "0.5",
+            "--bots",
+            "30",
+        ],
     );
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let buying = &report["buying"];
     assert_eq!(report["sold"], 600, "{buying}");
     assert_eq!(buying["ticket_limit"], 4);
@@ -305,6 +306,5 @@ fn a_crowd_buying_parties_with_bots_keeps_every_fan_within_the_limit() {
     );
     assert!(buying["picked_holds"].as_u64().unwrap() > 0, "{buying}");
     assert_eq!(report["invariants"]["ok"], true, "{}", report["invariants"]);
-    let summary = String::from_utf8(output.stdout).unwrap();
     assert!(summary.contains("rules: every one held"), "{summary}");
 }
