@@ -61,6 +61,23 @@ async fn admitted(w: &World, concert: &str, fans: &[(UserId, QueueToken)]) -> Ve
 }
 
 /// How many of `fans` hold an ACTIVE ticket that has not ended.
+/// The show on sale, ticks of 4 admissions under a MAX_ACTIVE of 6, and ten fans joined in
+/// seconds a tick may count.
+async fn ten_fans_waiting(w: World) -> (World, Vec<(UserId, QueueToken)>) {
+    let w = w.with_settings(Settings {
+        admit_per_tick: 4,
+        max_active: 6,
+        ..Settings::default()
+    });
+    show(&w, 50, None).await;
+    let mut fans = Vec::new();
+    for i in 0..10 {
+        fans.push(join(&w.booking, &format!("fan{i}"), SHOW).await);
+    }
+    w.advance(SETTLE_SECONDS);
+    (w, fans)
+}
+
 async fn active(w: &World, concert: &str, fans: &[(UserId, QueueToken)]) -> usize {
     let now = w.now().epoch_seconds();
     let mut active = 0;
@@ -175,17 +192,7 @@ pub async fn a_draw_tick_that_dies_leaves_one_draw_and_counts_what_it_admitted(w
 /// had not moved, and neither had written it yet). Now the second delivery of a tick finds its
 /// slot taken, and a tick of a later slot takes over a stuck one, whose writes are refused.
 pub async fn overlapping_ticks_admit_once(w: World) {
-    let w = w.with_settings(Settings {
-        admit_per_tick: 4,
-        max_active: 6,
-        ..Settings::default()
-    });
-    show(&w, 50, None).await;
-    let mut fans = Vec::new();
-    for i in 0..10 {
-        fans.push(join(&w.booking, &format!("fan{i}"), SHOW).await);
-    }
-    w.advance(SETTLE_SECONDS);
+    let (w, fans) = ten_fans_waiting(w).await;
 
     let held = w.script.hold_next("commit_admission_batch");
     let booking = w.booking.clone();
@@ -224,17 +231,7 @@ pub async fn overlapping_ticks_admit_once(w: World) {
 /// the old count, past MAX_ACTIVE, and overwrote the state that held the other's admissions.
 /// Now a claim whose state is written is never taken over.
 pub async fn a_tick_whose_state_is_overtaken_never_takes_over_a_finished_tick(w: World) {
-    let w = w.with_settings(Settings {
-        admit_per_tick: 4,
-        max_active: 6,
-        ..Settings::default()
-    });
-    show(&w, 50, None).await;
-    let mut fans = Vec::new();
-    for i in 0..10 {
-        fans.push(join(&w.booking, &format!("fan{i}"), SHOW).await);
-    }
-    w.advance(SETTLE_SECONDS);
+    let (w, fans) = ten_fans_waiting(w).await;
     assert_eq!(w.booking.admit_waiting().await.unwrap().admitted(), 4);
     w.advance(10);
 
