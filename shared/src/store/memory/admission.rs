@@ -90,14 +90,7 @@ impl AdmissionStore for MemoryStore {
             }
         }
         for second in from..=through {
-            let drawn: Vec<u32> = (0..QUEUE_SHARDS)
-                .map(|shard| {
-                    t.counters
-                        .get(&(concert.clone(), shard, second))
-                        .copied()
-                        .unwrap_or(0)
-                })
-                .collect();
+            let drawn = t.drawn_in(concert, second);
             if drawn.iter().any(|n| *n > 0) {
                 counts.insert(second, drawn);
             }

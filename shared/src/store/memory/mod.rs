@@ -103,15 +103,7 @@ impl MemoryStore {
             .filter(|(c, _, s)| c == concert && (from..=through).contains(s))
             .map(|(_, _, s)| *s);
         for second in seconds.collect::<std::collections::BTreeSet<i64>>() {
-            let counts: Vec<u32> = (0..crate::domain::QUEUE_SHARDS)
-                .map(|shard| {
-                    t.counters
-                        .get(&(concert.clone(), shard, second))
-                        .copied()
-                        .unwrap_or(0)
-                })
-                .collect();
-            drawn.insert(second, counts);
+            drawn.insert(second, t.drawn_in(concert, second));
         }
         drawn
     }
@@ -157,6 +149,18 @@ impl MemoryStore {
 }
 
 impl Tables {
+    /// The numbers each counter drew in `second`.
+    fn drawn_in(&self, concert: &ConcertId, second: i64) -> Vec<u32> {
+        (0..crate::domain::QUEUE_SHARDS)
+            .map(|shard| {
+                self.counters
+                    .get(&(concert.clone(), shard, second))
+                    .copied()
+                    .unwrap_or(0)
+            })
+            .collect()
+    }
+
     fn record(&mut self, user_id: &UserId, concert_id: &ConcertId, change: TicketChangeKind) {
         if let Some(changes) = self.ticket_changes.as_mut() {
             changes.push(TicketChange {
