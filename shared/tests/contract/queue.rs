@@ -418,7 +418,7 @@ pub async fn a_fan_not_yet_counted_far_back_polls_as_late_as_its_wait_allows(w: 
         admit_per_tick: 2,
         ..Settings::default()
     });
-    let crowd = w.admitted_crowd_waiting("early", 60).await;
+    let crowd = w.counted_crowd("early", 60, SPRING).await;
     assert_eq!(crowd, 60);
     let (ticket, _) = w
         .booking

@@ -249,23 +249,19 @@ pub fn hold_request(concert: &str, date: &str, seat: i64) -> HoldRequest {
 }
 
 impl World {
-    /// Many fans joining SPRING at once, counted by a tick (which admits what the settings
+    /// Many fans joining at once, then a tick that counts them (and admits what the settings
     /// let it): how many joined.
-    pub async fn admitted_crowd_waiting(&self, prefix: &str, count: usize) -> usize {
+    pub async fn counted_crowd(&self, prefix: &str, count: usize, concert: &str) -> usize {
         let mut joins = tokio::task::JoinSet::new();
         for i in 0..count {
             let booking = self.booking.clone();
             let name = format!("{prefix}{i:04}");
-            joins.spawn(async move {
-                booking
-                    .join_queue(&fan(&name), &concert_id(SPRING))
-                    .await
-                    .is_ok()
-            });
+            let concert = concert_id(concert);
+            joins.spawn(async move { booking.join_queue(&fan(&name), &concert).await.is_ok() });
         }
         let joined = joins.join_all().await.into_iter().filter(|j| *j).count();
         self.advance(SETTLE_SECONDS);
-        self.tick(SPRING).await;
+        self.tick(concert).await;
         joined
     }
 
