@@ -245,7 +245,10 @@ impl Ticketing {
                         completion: claim.as_ref().map(|c| c.completion(&answer)).transpose()?,
                         now: now.epoch_seconds(),
                     };
-                    match self.store.place_hold(&plan).await? {
+                    let outcome = self.store.place_hold(&plan).await?;
+                    // Unchanged, unless the outcome says it moved.
+                    tally = plan.tally;
+                    match outcome {
                         HoldOutcome::Held => return Ok(answer),
                         HoldOutcome::TicketRefused => {
                             self.read_gate(user, token, &request.concert_id).await?;
@@ -257,7 +260,9 @@ impl Ticketing {
                         // that a free seat is taken.
                         HoldOutcome::Busy => return Err(BookingError::Contention),
                         HoldOutcome::ClaimLost => return Err(BookingError::IdempotencyKeyInUse),
-                        HoldOutcome::TallyMoved => {}
+                        HoldOutcome::TallyMoved => {
+                            tally = self.store.fan_tally(user, &request.concert_id).await?;
+                        }
                         HoldOutcome::SeatTaken => match &request.seats {
                             SeatChoice::Seats(seats) => {
                                 let unavailable = self.unavailable(request, seats).await?;
@@ -271,7 +276,6 @@ impl Ticketing {
                         },
                     }
                     crate::metrics::record(crate::metrics::Event::CommitRetry);
-                    tally = self.store.fan_tally(user, &request.concert_id).await?;
                 }
                 Err(BookingError::Contention)
             },
