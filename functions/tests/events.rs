@@ -114,6 +114,17 @@ async fn the_sample_events_walk_the_whole_journey() {
         (status, chart["seats"].as_array().map(Vec::len)),
         (200, Some(50))
     );
+    let (status, map) = invoke(
+        &app,
+        "list-sections",
+        &with_token(event("list-sections"), &token),
+    )
+    .await;
+    assert_eq!(
+        (status, map["sections"].as_array().map(Vec::len)),
+        (200, Some(3)),
+        "the example hall's three price tiers, unnamed sections"
+    );
 
     let (status, first) = invoke(&app, "hold-seat", &with_token(event("hold-seat"), &token)).await;
     assert_eq!((status, first["status"].as_str()), (201, Some("HELD")));

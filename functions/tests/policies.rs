@@ -572,6 +572,10 @@ async fn drive(f: &Functions) {
         .invoke("list-seats", &with_token(event("list-seats"), &ana))
         .await;
     assert_eq!((status, code(&problem)), (403, "QUEUE_NOT_ADMITTED"));
+    let (status, problem) = f
+        .invoke("list-sections", &with_token(event("list-sections"), &ana))
+        .await;
+    assert_eq!((status, code(&problem)), (403, "QUEUE_NOT_ADMITTED"));
     // The hold's transaction refuses the token, then the gate says why.
     let (status, problem) = f.hold("fan-ana", &ana, 1).await;
     assert_eq!((status, code(&problem)), (403, "QUEUE_NOT_ADMITTED"));
@@ -599,6 +603,13 @@ async fn drive(f: &Functions) {
         .await;
     assert_eq!(
         (status, chart["seats"].as_array().map(Vec::len)),
+        (200, Some(4))
+    );
+    let (status, map) = f
+        .invoke("list-sections", &with_token(event("list-sections"), &ana))
+        .await;
+    assert_eq!(
+        (status, map["sections"][0]["freeSeats"].as_u64()),
         (200, Some(4))
     );
 

@@ -220,6 +220,14 @@ async fn each_request_waits_for_the_round_trips_the_readme_says() {
         let (status, _) = journey.send("list-seats", request, seats).await;
         assert_eq!(status, 200);
     }
+    for request in [
+        "`GET .../sections`, the container's first",
+        "`GET .../sections`",
+    ] {
+        let sections = with_token(event("list-sections"), &token);
+        let (status, _) = journey.send("list-sections", request, sections).await;
+        assert_eq!(status, 200);
+    }
 
     let hold = |seat: u8| {
         let mut body: Value = serde_json::from_str(event("hold-seat")["body"].as_str().unwrap())

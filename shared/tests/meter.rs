@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
-use ticketing::booking::{Catalog, HoldRequest, PageLimit};
+use ticketing::booking::{Catalog, HoldRequest, PageLimit, SeatChoice};
 use ticketing::domain::{
     ChargeAmount, ConcertDate, ConcertId, IdempotencyKey, ManualClock, SeatNumber, Timestamp,
     UserId,
@@ -25,6 +25,17 @@ fn catalog() -> Catalog {
             "dates": ["2026-12-24"],
             "seatPrices": [{"fromSeat": 1, "toSeat": 2, "price": 50000}],
             "queueOpensAt": "2026-12-01T00:00:00Z", "saleOpensAt": "2026-12-01T00:00:10Z"}]}"#,
+    )
+    .unwrap()
+}
+
+/// Two named sections of 150 seats, in blocks of 100 seats of one section: 1, 101, 151, 251.
+fn venue() -> Catalog {
+    Catalog::from_json(
+        r#"{"concerts": [{"concertId": "meter-arena", "title": "Meter Arena",
+            "dates": ["2026-12-24"],
+            "sections": [{"section": "A", "fromSeat": 1, "toSeat": 150, "price": 70000},
+                         {"section": "B", "fromSeat": 151, "toSeat": 300, "price": 50000}]}]}"#,
     )
     .unwrap()
 }
@@ -251,6 +262,114 @@ where
         "an idle queue is retired",
         booking.admit_waiting().await.unwrap()
     );
+
+    // An arena: blocks of seats, a ledger the tick reads, sections listed one at a time.
+    step!(
+        "load an arena",
+        booking.load_catalog(&venue()).await.unwrap()
+    );
+    let arena = ConcertId::parse("meter-arena").unwrap();
+    let eve = UserId::parse("eve").unwrap();
+    let (eve_ticket, _) = booking.join_queue(&eve, &arena).await.unwrap();
+    steps.push(("eve joins the arena's queue".into(), drain().await));
+    clock.advance(3);
+    step!(
+        "a tick admits eve from the arena's ledger",
+        booking.admit_waiting().await.unwrap()
+    );
+    let token = Some(&eve_ticket.token);
+    step!(
+        "eve lists the sections",
+        booking
+            .date_sections(&eve, token, &arena, date)
+            .await
+            .unwrap()
+    );
+    step!(
+        "eve lists section B",
+        booking
+            .section_chart(&eve, token, &arena, date, "B")
+            .await
+            .unwrap()
+    );
+    let order = |seats: SeatChoice| HoldRequest {
+        concert_id: arena.clone(),
+        date,
+        seats,
+    };
+    let seat = |n| SeatNumber::parse(n).unwrap();
+    let (across, _) = booking
+        .hold_seats(
+            &eve,
+            token,
+            &order(SeatChoice::Seats(vec![seat(100), seat(101)])),
+            None,
+        )
+        .await
+        .unwrap();
+    steps.push((
+        "eve holds seats 100 and 101 of two blocks".into(),
+        drain().await,
+    ));
+    let best = SeatChoice::BestInSection {
+        quantity: 2,
+        section: "B".into(),
+    };
+    let (best, _) = booking
+        .hold_seats(&eve, token, &order(best), None)
+        .await
+        .unwrap();
+    steps.push(("eve holds the best two of B".into(), drain().await));
+    step!(
+        "eve releases 100 and 101",
+        booking
+            .release_reservation(&eve, across.reservation_id)
+            .await
+            .unwrap()
+    );
+    booking
+        .charge(&eve, ChargeAmount::parse(100_000).unwrap(), None)
+        .await
+        .unwrap();
+    drain().await;
+    step!(
+        "eve pays for the best two of B",
+        booking
+            .pay(&eve, token, best.reservation_id, None)
+            .await
+            .unwrap()
+    );
+    let (fay_ticket, _) = booking
+        .join_queue(&UserId::parse("fay").unwrap(), &arena)
+        .await
+        .unwrap();
+    clock.advance(10);
+    booking.admit_waiting().await.unwrap();
+    drain().await;
+    // Holds ending in sixteen different seconds, released: counts the tick drops once over.
+    let fay = UserId::parse("fay").unwrap();
+    for n in 0..16 {
+        let (held, _) = booking
+            .hold_seats(
+                &fay,
+                Some(&fay_ticket.token),
+                &order(SeatChoice::Seats(vec![seat(10 + n)])),
+                None,
+            )
+            .await
+            .unwrap();
+        booking
+            .release_reservation(&fay, held.reservation_id)
+            .await
+            .unwrap();
+        clock.advance(1);
+    }
+    drain().await;
+    clock.advance(400);
+    step!(
+        "a tick drops the ledger's counts that are over",
+        booking.admit_waiting().await.unwrap()
+    );
     steps
 }
 
@@ -343,6 +462,13 @@ async fn the_meter_charges_what_the_dynamodb_store_sends() {
     .await;
 
     assert_eq!(on_memory.len(), on_dynamodb.len());
+    let (_, pruning) = on_dynamodb.last().expect("steps");
+    assert!(
+        pruning
+            .iter()
+            .any(|r| r.operation == "UpdateItem" && r.keys[0].0.starts_with("LEDGER#")),
+        "the last tick prunes a ledger shard: {pruning:?}"
+    );
     let mut operations = BTreeMap::new();
     for ((step, metered), (_, sent)) in on_memory.into_iter().zip(on_dynamodb) {
         let (metered, sent) = (masked(metered), masked(sent));

@@ -63,13 +63,9 @@ fn template_functions(template: &Value) -> Vec<(String, Vec<String>)> {
     functions
 }
 
-#[test]
-fn openapi_describes_exactly_the_routes_the_router_serves() {
+/// `METHOD /path` of every operation of `openapi.yaml`.
+fn openapi_routes() -> BTreeSet<String> {
     let document = yaml(&root().join("openapi.yaml"));
-    assert_eq!(
-        document["openapi"].as_str().map(|v| v.starts_with("3.1")),
-        Some(true)
-    );
     let mut documented = BTreeSet::new();
     for (path, item) in document["paths"].as_mapping().expect("paths") {
         for (method, _) in item.as_mapping().expect("path item") {
@@ -83,7 +79,17 @@ fn openapi_describes_exactly_the_routes_the_router_serves() {
             }
         }
     }
-    assert_eq!(documented, router_routes());
+    documented
+}
+
+#[test]
+fn openapi_describes_exactly_the_routes_the_router_serves() {
+    let document = yaml(&root().join("openapi.yaml"));
+    assert_eq!(
+        document["openapi"].as_str().map(|v| v.starts_with("3.1")),
+        Some(true)
+    );
+    assert_eq!(openapi_routes(), router_routes());
 }
 
 #[test]
@@ -100,13 +106,28 @@ fn api_md_lists_exactly_the_routes_the_router_serves() {
     let (listed, planned) = api_md_routes(&text);
     let served = router_routes();
     // A row marked (planned) is in the contract before any code serves it: it may be missing
-    // from the router, and only such a row may be.
+    // from the router, and only such a row may be. Once the OpenAPI document or the template
+    // has the route, it is built, not planned: a (planned) mark no longer excuses its absence
+    // from the router.
+    let template = yaml(&root().join("infra/template.yaml"));
+    let built: BTreeSet<String> = openapi_routes()
+        .into_iter()
+        .chain(
+            template_functions(&template)
+                .into_iter()
+                .flat_map(|(_, events)| events),
+        )
+        .collect();
+    let excused: BTreeSet<String> = planned.difference(&built).cloned().collect();
     let unserved: BTreeSet<String> = listed.difference(&served).cloned().collect();
     assert!(
-        unserved.is_subset(&planned),
-        "listed in API.md, not served, not (planned): {:?}",
-        unserved.difference(&planned).collect::<Vec<_>>()
+        unserved.is_subset(&excused),
+        "listed in API.md, not served, and not a (planned) row that nothing has built yet: {:?}",
+        unserved.difference(&excused).collect::<Vec<_>>()
     );
+    for stale in planned.intersection(&served) {
+        eprintln!("API.md still marks {stale} (planned), but the router serves it");
+    }
     assert_eq!(
         served.difference(&listed).collect::<Vec<_>>(),
         Vec::<&String>::new(),

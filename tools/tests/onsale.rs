@@ -308,3 +308,82 @@ fn a_crowd_buying_parties_with_bots_keeps_every_fan_within_the_limit() {
     assert_eq!(report["invariants"]["ok"], true, "{}", report["invariants"]);
     assert!(summary.contains("rules: every one held"), "{summary}");
 }
+
+#[test]
+fn a_stadium_sells_out_a_section_at_a_time() {
+    let scratch = Scratch::new();
+    let (report, summary) = reported(
+        &scratch,
+        "stadium",
+        &[
+            "--fans",
+            "4000",
+            "--join-rate",
+            "400",
+            "--admit-per-tick",
+            "1000",
+            "--max-active",
+            "4000",
+            "--dates",
+            "2",
+            "--seats-per-date",
+            "3000",
+            "--section-size",
+            "500",
+            "--party-sizes",
+            "1:40,2:40,3:10,4:10",
+            "--best-available",
+            "0.5",
+            "--abandon-rate",
+            "0",
+            "--bots",
+            "5",
+        ],
+    );
+    assert!(
+        summary.contains("2 dates of 3000 seats in 6 sections of 500"),
+        "{summary}"
+    );
+    // Sold out, every seat once (the audit), every rule held.
+    assert_eq!(
+        (report["seats"].as_u64(), report["sold"].as_u64()),
+        (Some(6000), Some(6000))
+    );
+    assert!(report["sellout_seconds"].as_u64().is_some());
+    assert_eq!(report["invariants"]["ok"], true, "{}", report["invariants"]);
+    assert!(summary.contains("rules: every one held"), "{summary}");
+    assert_eq!(report["positions"]["ahead_of_truth"], 0);
+    // Fans listed the sections, then a section; both ways of ordering sold.
+    let endpoints = &report["requests"]["api_by_endpoint"];
+    assert!(
+        endpoints["list-sections"].as_u64().unwrap() > 0,
+        "{endpoints}"
+    );
+    assert!(endpoints["list-seats"].as_u64().unwrap() > 0, "{endpoints}");
+    let buying = &report["buying"];
+    assert!(buying["picked_holds"].as_u64().unwrap() > 0, "{buying}");
+    assert!(
+        buying["best_available_holds"].as_u64().unwrap() > 0,
+        "{buying}"
+    );
+    assert!(buying["hold_conflicts_per_hold"].is_number(), "{buying}");
+    // No item on the buying path over 8 KB, no key over half its limit.
+    let largest = buying["largest_item_bytes"].as_u64().unwrap();
+    assert!(0 < largest && largest <= 8192, "{buying}");
+    assert!(!buying["largest_item_key"].as_str().unwrap().is_empty());
+    assert_eq!(report["over_half_limit_count"], 0, "{}", report["hot_keys"]);
+    let dynamodb = &report["dynamodb"];
+    assert!(dynamodb["cost_usd_per_1000_sold_seats"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn sections_are_refused_past_two_hundred() {
+    let output = onsale(&["--seats-per-date", "60000", "--section-size", "299"]);
+    assert_eq!(output.status.code(), Some(2));
+    let error = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(error.lines().count(), 1, "{error}");
+    assert!(
+        error.contains("--section-size") && error.contains("at most 200"),
+        "{error}"
+    );
+}

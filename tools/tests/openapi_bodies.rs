@@ -296,7 +296,7 @@ async fn every_answer_of_a_fan_journey_fits_the_document() {
     let date = day_from_now(30);
     // `open-hall` sells from the start; `encore` is in its pre-queue for a few seconds and has
     // one seat (with one active fan per free seat, one fan at a time); `later` opens its queue
-    // in an hour.
+    // in an hour; `arena` is a venue of named sections, too many seats to list at once.
     let catalog = json!({"concerts": [
         {"concertId": "open-hall", "title": "Open Hall", "dates": [date, day_from_now(31)],
          "seatPrices": [{"fromSeat": 1, "toSeat": 40, "price": 70000}]},
@@ -305,7 +305,11 @@ async fn every_answer_of_a_fan_journey_fits_the_document() {
          "queueOpensAt": from_now(-60), "saleOpensAt": from_now(PRE_QUEUE_SECONDS)},
         {"concertId": "later", "title": "Later", "dates": [date],
          "seatPrices": [{"fromSeat": 1, "toSeat": 50, "price": 1000}],
-         "queueOpensAt": from_now(3_600), "saleOpensAt": from_now(7_200)}
+         "queueOpensAt": from_now(3_600), "saleOpensAt": from_now(7_200)},
+        {"concertId": "arena", "title": "Arena", "dates": [date],
+         "sections": [
+            {"section": "Floor A", "fromSeat": 1, "toSeat": 300, "price": 150000},
+            {"section": "Stand 101", "fromSeat": 301, "toSeat": 1200, "price": 99000}]}
     ]});
     let options = Options {
         env: vec![("ACTIVE_PER_FREE_SEAT", "1".into())],
@@ -338,7 +342,7 @@ async fn every_answer_of_a_fan_journey_fits_the_document() {
         "/concerts",
         server.as_user("viewer").get("/concerts").await,
     );
-    assert_eq!(listed.body["concerts"].as_array().unwrap().len(), 3);
+    assert_eq!(listed.body["concerts"].as_array().unwrap().len(), 4);
     let too_early = check.join(&server.as_user("eager"), "later").await;
     check.expect(&too_early, 409, "QUEUE_NOT_OPEN");
 
@@ -380,6 +384,122 @@ async fn every_answer_of_a_fan_journey_fits_the_document() {
             .await,
     );
     check.expect(&bad_date, 400, "INVALID_DATE");
+    let sections_path = "/concerts/{concertId}/dates/{date}/sections";
+    let tiers = check.check(
+        "GET",
+        sections_path,
+        ana.token(&ana_token)
+            .get(&format!("/concerts/open-hall/dates/{date}/sections"))
+            .await,
+    );
+    assert_eq!(tiers.status, 200, "{}", tiers.body);
+    assert_eq!(tiers.body["sections"][0]["section"], Value::Null);
+    let no_sections = check.check(
+        "GET",
+        sections_path,
+        ana.token(&ana_token)
+            .get(&format!(
+                "/concerts/open-hall/dates/{}/sections",
+                day_from_now(60)
+            ))
+            .await,
+    );
+    check.expect(&no_sections, 404, "DATE_NOT_FOUND");
+    let no_token = check.check(
+        "GET",
+        sections_path,
+        ana.get(&format!("/concerts/open-hall/dates/{date}/sections"))
+            .await,
+    );
+    check.expect(&no_token, 401, "QUEUE_TOKEN_REQUIRED");
+
+    // A venue: its sections, one section's seats, best available in a section.
+    let vera = server.as_user("vera");
+    let vera_token = check.admitted(&vera, "arena").await;
+    let sections = check.check(
+        "GET",
+        sections_path,
+        vera.token(&vera_token)
+            .get(&format!("/concerts/arena/dates/{date}/sections"))
+            .await,
+    );
+    assert_eq!(sections.status, 200, "{}", sections.body);
+    assert_eq!(sections.body["sections"][1]["section"], "Stand 101");
+    let whole = check.check(
+        "GET",
+        seats_path,
+        vera.token(&vera_token)
+            .get(&format!("/concerts/arena/dates/{date}/seats"))
+            .await,
+    );
+    check.expect(&whole, 400, "SECTION_REQUIRED");
+    assert_eq!(whole.body["sections"], json!(["Floor A", "Stand 101"]));
+    let floor = check.check(
+        "GET",
+        seats_path,
+        vera.token(&vera_token)
+            .get(&format!(
+                "/concerts/arena/dates/{date}/seats?section=Floor%20A"
+            ))
+            .await,
+    );
+    assert_eq!(floor.status, 200, "{}", floor.body);
+    assert_eq!(floor.body["seats"].as_array().unwrap().len(), 300);
+    assert_eq!(floor.body["seats"][0]["section"], "Floor A");
+    let nowhere = check.check(
+        "GET",
+        seats_path,
+        vera.token(&vera_token)
+            .get(&format!(
+                "/concerts/arena/dates/{date}/seats?section=Balcony"
+            ))
+            .await,
+    );
+    check.expect(&nowhere, 404, "SECTION_NOT_FOUND");
+    let best = check
+        .hold(
+            &vera,
+            &vera_token,
+            json!({"concertId": "arena", "date": date, "quantity": 2, "section": "Stand 101"}),
+        )
+        .await;
+    assert_eq!(best.status, 201, "{}", best.body);
+    // One of the few lowest runs of two adjacent seats in the section, picked at random.
+    let picked: Vec<u64> = best.body["seatNumbers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_u64().unwrap())
+        .collect();
+    assert!(
+        picked.len() == 2 && picked[1] == picked[0] + 1 && (301..=308).contains(&picked[0]),
+        "{picked:?}"
+    );
+    assert_eq!(best.body["seats"][0]["section"], "Stand 101");
+    let chosen = check
+        .hold(
+            &vera,
+            &vera_token,
+            json!({"concertId": "arena", "date": date, "seatNumber": 400, "section": "Stand 101"}),
+        )
+        .await;
+    check.expect(&chosen, 400, "INVALID_SEATS");
+    let unknown_section = check
+        .hold(
+            &vera,
+            &vera_token,
+            json!({"concertId": "arena", "date": date, "quantity": 1, "section": "Balcony"}),
+        )
+        .await;
+    check.expect(&unknown_section, 404, "SECTION_NOT_FOUND");
+    let beyond = check
+        .hold(
+            &vera,
+            &vera_token,
+            json!({"concertId": "arena", "date": date, "seatNumber": 1201}),
+        )
+        .await;
+    check.expect(&beyond, 404, "SEAT_NOT_FOUND");
 
     let seat = |n: i64| json!({"concertId": "open-hall", "date": date, "seatNumber": n});
     let held = check.hold(&ana, &ana_token, seat(1)).await;
@@ -679,6 +799,10 @@ async fn every_answer_of_a_fan_journey_fits_the_document() {
         ),
         (
             json!({"concertId": "open-hall", "date": date, "seatNumber": 0}).to_string(),
+            "INVALID_SEAT_NUMBER",
+        ),
+        (
+            json!({"concertId": "open-hall", "date": date, "seatNumber": 100_001}).to_string(),
             "INVALID_SEAT_NUMBER",
         ),
         (

@@ -1,7 +1,8 @@
 //! The README's examples, run as a newcomer pastes them: the walkthrough (twice: the second paste
-//! must say SEAT_UNAVAILABLE, as the README says), the sale opening and the operators' calls,
-//! each block verbatim in bash, from the repository's root, against a fresh local server on a
-//! free port. A documented step that breaks fails here, with what the shell printed.
+//! must say SEAT_UNAVAILABLE, as the README says), the sale opening, the venue and the operators'
+//! calls, each block verbatim in bash, from the repository's root, against a fresh local server on
+//! a free port (the sale opening and the venue start their own beside it). A documented step that
+//! breaks fails here, with what the shell printed.
 //!
 //! `cargo run --bin local-server` in a block stands for the binary this test run built (a shell
 //! function of that name runs it): the block is otherwise the README's text, byte for byte.
@@ -184,6 +185,20 @@ fn the_operators_example_reads_and_turns_the_waiting_room_and_adds_the_repositor
         .says(r#""maxActive":3000"#)
         .says(r#""concertId":"seoul-strings""#)
         .never_says(r#""code""#);
+}
+
+#[test]
+fn the_venues_example_lists_a_stadiums_sections_and_holds_the_best_seats_of_one() {
+    // The example starts its own server, on port 3002, beside the walkthrough's.
+    paste(&block("## Venues"), &[])
+        .says(r#""sections":[{"section":"Floor A","fromSeat":1,"toSeat":500,"price":150000,"freeSeats":500}"#)
+        .says(r#""code":"SECTION_REQUIRED""#)
+        .says(r#""sections":["Floor A","Floor B","Stand 101"]"#)
+        .says(r#"{"seatNumber":1,"section":"Floor A","price":150000,"status":"AVAILABLE"}"#)
+        .says(r#""status":"HELD""#)
+        .says(r#""section":"Stand 101""#)
+        .never_says("SECTION_NOT_FOUND")
+        .never_says("QUEUE_NOT_ADMITTED");
 }
 
 #[test]

@@ -15,9 +15,11 @@
 //!    counts. A number drawn after the seal is refused (the join draws in a later second), so
 //!    no fan is drawn into a second already counted, whatever the clocks say. The counts go into
 //!    pages before the state that refers to them.
-//! 4. Learns every date's seats from one item per date (one BatchGet of 100 dates): sold, held by
-//!    a live hold, free. Sales are counted against the admission batch of the token that paid,
-//!    so the active count is exact without reading a single ticket.
+//! 4. Learns every date's seats from its ledger, a few items a date however many seats it has
+//!    (one BatchGet per 100): sold, held by a live hold, free, per date and per section. Sales
+//!    are counted against the admission batch of the token that paid, so the active count is
+//!    exact without reading a single ticket. Counts no tick reads again are dropped from the
+//!    ledger once a shard has a few.
 //! 5. At the opening, draws the pre-queue's lottery once: the draw is kept on the claim before
 //!    anyone is admitted by it, and every tick after (one that takes over a dead tick's claim
 //!    included) uses the draw kept there.
@@ -51,10 +53,10 @@ use crate::domain::{
     BookingError, ConcertDate, ConcertId, QueuePlace, QueueToken, StoreError, UserId,
 };
 use crate::store::{
-    page_of, page_seconds, AdmissionBatch, AdmissionBatchPlan, CommitOutcome, ConcertRecord,
-    DateSeatsRecord, DateStanding, LiveQueue, LotteryRecord, QueueEntryRecord, QueuePageRecord,
-    QueueStateRecord, SeatCounts, SecondCounts, TickClaim, TickClaimRecord, TicketRecord,
-    TicketStatus, ADMISSION_BATCH_ITEMS, SOLD_WITH_ITS_ORDER,
+    every_ledger_shard, page_of, page_seconds, AdmissionBatch, AdmissionBatchPlan, CommitOutcome,
+    ConcertRecord, DateStanding, LiveQueue, LotteryRecord, QueueEntryRecord, QueuePageRecord,
+    QueueStateRecord, SeatCounts, SeatLedgerRecord, SecondCounts, TickClaim, TickClaimRecord,
+    TicketRecord, TicketStatus, ADMISSION_BATCH_ITEMS,
 };
 
 /// Seconds are counted once this old: a join's number lands within a round trip of its second.
@@ -84,6 +86,9 @@ const COUNT_AT_MOST_SECONDS: i64 = 3_600;
 const WALK_CHUNK: usize = 10_000;
 /// How often a tick sends a call that failed on the way (see [`again`]).
 const TICK_CALL_ATTEMPTS: u32 = 3;
+/// A ledger shard is pruned once it has this many counts no tick reads again: one write per
+/// shard every few ticks, not every tick.
+const PRUNE_AT: usize = 16;
 /// How much each tick weighs in the admission rate that estimated waits follow.
 const RATE_WEIGHT: f64 = 0.3;
 
@@ -311,7 +316,15 @@ impl Ticketing {
             state.admitted_total += u64::from(*count);
         }
         counted?.apply(&mut state);
-        let sold_by_batch = Self::learn_seats(&concert, &mut state, &seats?, t);
+        let ledgers = seats?;
+        let sold_by_batch = Self::learn_seats(
+            &concert,
+            &mut state,
+            &ledgers,
+            t,
+            self.settings.active_seconds,
+        );
+        self.prune_ledgers(&concert, &ledgers, t).await;
         state
             .batches
             .retain(|b| b.admitted_at + self.settings.active_seconds > t);
@@ -586,12 +599,12 @@ impl Ticketing {
         Ok(counted)
     }
 
-    /// Every date on sale's seats, as they stand.
+    /// Every date on sale's ledger, as it stands.
     async fn read_seats(
         &self,
         concert: &ConcertRecord,
         now: crate::domain::Timestamp,
-    ) -> Result<Vec<(ConcertDate, DateSeatsRecord)>, BookingError> {
+    ) -> Result<Vec<(ConcertDate, u32, SeatLedgerRecord)>, BookingError> {
         let today = now.date();
         let on_sale: Vec<ConcertDate> = concert
             .dates
@@ -599,39 +612,101 @@ impl Ticketing {
             .filter(|d| **d >= today)
             .copied()
             .collect();
-        Ok(again(|| self.store.dates_seats(&concert.concert_id, &on_sale)).await?)
+        let shards = every_ledger_shard(&on_sale, concert.ledger_shards());
+        Ok(again(|| self.store.seat_ledgers(&concert.concert_id, &shards)).await?)
     }
 
-    /// Learns the dates' seats into the state; returns the sales per admission batch.
+    /// Learns the dates' seats into the state from their ledgers; returns the sales per
+    /// admission batch.
     fn learn_seats(
         concert: &ConcertRecord,
         state: &mut QueueStateRecord,
-        seats: &[(ConcertDate, DateSeatsRecord)],
+        ledgers: &[(ConcertDate, u32, SeatLedgerRecord)],
         now: i64,
+        active_seconds: i64,
     ) -> HashMap<i64, u32> {
         let per_date = concert.seat_count();
         let mut sold_by_batch: HashMap<i64, u32> = HashMap::default();
         let mut totals = SeatCounts::default();
+        let mut dates: BTreeMap<ConcertDate, SeatLedgerRecord> = BTreeMap::new();
+        for (date, _, shard) in ledgers {
+            let merged = dates.entry(*date).or_default();
+            merged.sold += shard.sold;
+            for (section, n) in &shard.sold_by_section {
+                *merged.sold_by_section.entry(*section).or_default() += n;
+            }
+            for (until, n) in shard.holds.range(now + 1..) {
+                *merged.holds.entry(*until).or_default() += n;
+            }
+            for ((section, end), n) in &shard.section_holds {
+                // A minute whose holds may have lapsed in part counts as held.
+                if *end - 1 > now {
+                    *merged.section_holds.entry((*section, 0)).or_default() += n;
+                }
+            }
+            for (batch, n) in &shard.sales {
+                if batch + active_seconds > now {
+                    *sold_by_batch.entry(*batch).or_default() += (*n).max(0) as u32;
+                }
+            }
+        }
         state.dates.clear();
-        for (date, taken) in seats {
-            let sold = taken.sold_count().min(per_date);
-            let held = taken.held(now).min(per_date - sold);
+        for (date, counts) in dates {
+            let sold = (counts.sold.max(0) as u32).min(per_date);
+            let held = (counts.holds.values().sum::<i64>().max(0) as u32).min(per_date - sold);
+            let sections = concert
+                .sections
+                .iter()
+                .enumerate()
+                .map(|(i, section)| {
+                    let i = i as u32;
+                    let size = section.seat_count();
+                    let sold = counts.sold_by_section.get(&i).copied().unwrap_or(0);
+                    let sold = (sold.max(0) as u32).min(size);
+                    let held = counts.section_holds.get(&(i, 0)).copied().unwrap_or(0);
+                    size - sold - (held.max(0) as u32).min(size - sold)
+                })
+                .collect();
             let standing = DateStanding {
-                date: *date,
+                date,
                 unsold: per_date - sold,
                 free: per_date - sold - held,
+                sections,
             };
             totals.sold += sold;
             totals.held += held;
             totals.free += standing.free;
             state.dates.push(standing);
-            // A token's sale counts once, however many seats its order had.
-            for batch in taken.sold.values().filter(|b| **b != SOLD_WITH_ITS_ORDER) {
-                *sold_by_batch.entry(*batch).or_default() += 1;
-            }
         }
         state.seats = totals;
         sold_by_batch
+    }
+
+    /// Drops from each ledger shard the counts no tick reads again, once it has a few: a shard
+    /// stays the size of its live holds. A prune that fails is done by a later tick.
+    async fn prune_ledgers(
+        &self,
+        concert: &ConcertRecord,
+        ledgers: &[(ConcertDate, u32, SeatLedgerRecord)],
+        now: i64,
+    ) {
+        let prunes = ledgers.iter().filter_map(|(date, shard, ledger)| {
+            let stale = ledger.stale(
+                now,
+                self.settings.active_seconds,
+                self.settings.hold_seconds,
+            );
+            (stale.len() >= PRUNE_AT).then_some(async move {
+                let pruned = self
+                    .store
+                    .prune_seat_ledger(&concert.concert_id, *date, *shard, &stale)
+                    .await;
+                if let Err(error) = pruned {
+                    warn!(concert = %concert.concert_id, %date, shard, %error, "pruning a ledger failed");
+                }
+            })
+        });
+        futures::future::join_all(prunes).await;
     }
 
     /// Judges the next numbers in queue order until `slots` fans are admitted or the settled

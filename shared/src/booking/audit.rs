@@ -1,6 +1,8 @@
 //! The invariants money and seats must keep, checked over a whole inventory: no seat sold twice,
 //! every sold seat paid once and confirmed once, no fan holding more seats of a concert than
-//! its ticket limit, every balance the sum of its entries and never negative. The simulator runs it at the end of an on-sale; tests run it after races.
+//! its ticket limit, every balance the sum of its entries and never negative, every date's
+//! ledger counting exactly the seats its blocks sold. The simulator runs it at the end of an
+//! on-sale; tests run it after races.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -52,8 +54,23 @@ pub fn audit(inventory: &Inventory) -> Vec<String> {
             }
         }
     }
+    let mut ledger_sold: HashMap<(&ConcertId, ConcertDate), i64> = HashMap::new();
+    for (concert, date, _, ledger) in &inventory.ledgers {
+        *ledger_sold.entry((concert, *date)).or_default() += ledger.sold;
+    }
     for (concert, date, taken) in &inventory.seats {
-        for seat in crate::domain::SeatNumber::all() {
+        let counted = ledger_sold.remove(&(concert, *date)).unwrap_or(0);
+        if counted != taken.sold.len() as i64 {
+            violations.push(format!(
+                "{concert} {date}: the ledger counts {counted} seats sold, the blocks {}",
+                taken.sold.len()
+            ));
+        }
+        let Some(record) = inventory.concerts.iter().find(|c| &c.concert_id == concert) else {
+            violations.push(format!("{concert} has seats but no concert"));
+            continue;
+        };
+        for seat in record.seats().map(|(seat, _)| seat) {
             let key = seat_key(concert, *date, seat);
             let (paid, held) = (
                 payments.remove(&key).unwrap_or(0),
@@ -70,6 +87,13 @@ pub fn audit(inventory: &Inventory) -> Vec<String> {
                     "{name} is unsold yet has {paid} payments and {held} confirmed reservations"
                 ));
             }
+        }
+    }
+    for ((concert, date), counted) in ledger_sold {
+        if counted != 0 {
+            violations.push(format!(
+                "{concert} {date}: the ledger counts {counted} seats sold, no block any"
+            ));
         }
     }
     for ((c, d, s), n) in payments {

@@ -1,20 +1,24 @@
-//! Concerts, their dates and seats: loading a catalog, listing what is on sale, and a date's
-//! seat chart.
+//! Concerts, their dates and seats: loading a catalog, listing what is on sale, a date's
+//! sections and its seat chart (the whole date for a hall, one section at a time for a venue
+//! of more than `LIST_WHOLE_DATE_UP_TO` seats).
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use serde::Deserialize;
 use tracing::instrument;
 
 use super::{
     ConcertList, ConcertSummary, DateAvailability, DatesOnSale, SeatChart, SeatStatus, SeatView,
-    Ticketing,
+    SectionMap, SectionView, Ticketing,
 };
 use crate::domain::{
     BookingError, ConcertDate, ConcertId, QueueToken, SeatNumber, TicketLimit, Timestamp, UserId,
     Won,
 };
-use crate::store::{ConcertRecord, SeatPriceRange};
+use crate::store::{ConcertRecord, DateSeatsRecord, SectionRecord, MAX_SECTIONS};
+
+/// A date of at most this many seats is listed whole; a larger one, a section at a time.
+pub const LIST_WHOLE_DATE_UP_TO: u32 = 1_000;
 
 /// A catalog file: concerts with their dates, the price of each seat, and when their queue and
 /// sale open.
@@ -30,8 +34,13 @@ pub struct CatalogConcert {
     pub concert_id: ConcertId,
     pub title: String,
     pub dates: Vec<ConcertDate>,
-    /// Seats `fromSeat..=toSeat` cost `price`; seats no tier covers do not exist.
-    pub seat_prices: Vec<PriceTier>,
+    /// Seats `fromSeat..=toSeat` cost `price`: a hall's seats, each tier a section without a
+    /// name. Exactly one of `seatPrices` and `sections`.
+    #[serde(default)]
+    pub seat_prices: Option<Vec<PriceTier>>,
+    /// A venue's named sections, each a range of seats at one price.
+    #[serde(default)]
+    pub sections: Option<Vec<CatalogSection>>,
     /// Joining before this is refused. Absent or null: the queue is open.
     #[serde(default)]
     pub queue_opens_at: Option<String>,
@@ -47,6 +56,15 @@ pub struct CatalogConcert {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PriceTier {
+    pub from_seat: SeatNumber,
+    pub to_seat: SeatNumber,
+    pub price: Won,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CatalogSection {
+    pub section: String,
     pub from_seat: SeatNumber,
     pub to_seat: SeatNumber,
     pub price: Won,
@@ -102,9 +120,6 @@ impl CatalogConcert {
         let (Some(&first_date), Some(&last_date)) = (dates.first(), dates.last()) else {
             return invalid("it has no dates".into());
         };
-        if self.seat_prices.is_empty() {
-            return invalid("it has no seat prices".into());
-        }
         let time = |field: &str, raw: &Option<String>| -> Result<Option<i64>, BookingError> {
             raw.as_deref()
                 .map(|raw| {
@@ -131,7 +146,7 @@ impl CatalogConcert {
             first_date,
             last_date,
             dates,
-            seat_prices: self.seat_ranges()?,
+            sections: self.sections()?,
             queue_opens_at,
             sale_opens_at,
             sold_out: false,
@@ -139,37 +154,92 @@ impl CatalogConcert {
         })
     }
 
-    /// The price tiers, each seat priced once.
-    fn seat_ranges(&self) -> Result<Vec<SeatPriceRange>, BookingError> {
+    /// The seats as sections: from either form, in seat order, numbered from 1 with no gaps.
+    fn sections(&self) -> Result<Vec<SectionRecord>, BookingError> {
         let invalid = |why: String| {
             Err(BookingError::InvalidCatalog(format!(
                 "concert {}: {why}",
                 self.concert_id
             )))
         };
-        let mut priced = BTreeMap::new();
-        for tier in &self.seat_prices {
-            if tier.price == Won::ZERO {
-                return invalid("seats cost at least 1 won".into());
+        let (field, mut sections) = match (&self.seat_prices, &self.sections) {
+            (Some(tiers), None) => (
+                "seatPrices",
+                tiers
+                    .iter()
+                    .map(|t| SectionRecord {
+                        name: None,
+                        from_seat: t.from_seat,
+                        to_seat: t.to_seat,
+                        price: t.price,
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            (None, Some(named)) => (
+                "sections",
+                named
+                    .iter()
+                    .map(|s| SectionRecord {
+                        name: Some(s.section.trim().to_owned()),
+                        from_seat: s.from_seat,
+                        to_seat: s.to_seat,
+                        price: s.price,
+                    })
+                    .collect(),
+            ),
+            (Some(_), Some(_)) => return invalid("give seatPrices or sections, not both".into()),
+            (None, None) => return invalid("it has no seats: give seatPrices or sections".into()),
+        };
+        if sections.is_empty() {
+            return invalid(format!("{field} is empty"));
+        }
+        if sections.len() > MAX_SECTIONS {
+            return invalid(format!("{field} has more than {MAX_SECTIONS} entries"));
+        }
+        let mut names = BTreeSet::new();
+        for (i, section) in sections.iter().enumerate() {
+            if section.price == Won::ZERO {
+                return invalid(format!("{field}[{i}].price: seats cost at least 1 won"));
             }
-            if tier.from_seat > tier.to_seat {
-                return invalid("a price tier runs backwards".into());
+            if section.from_seat > section.to_seat {
+                return invalid(format!("{field}[{i}]: fromSeat is after toSeat"));
             }
-            for seat in SeatNumber::all().filter(|s| (tier.from_seat..=tier.to_seat).contains(s)) {
-                if priced.insert(seat, tier.price).is_some() {
-                    return invalid(format!("seat {} has two prices", seat.get()));
+            if let Some(name) = &section.name {
+                if name.is_empty() || name.chars().count() > 64 {
+                    return invalid(format!("{field}[{i}].section must be 1 to 64 characters"));
+                }
+                if !names.insert(name.clone()) {
+                    return invalid(format!("{field}[{i}].section {name:?} appears twice"));
                 }
             }
         }
-        Ok(self
-            .seat_prices
-            .iter()
-            .map(|t| SeatPriceRange {
-                from_seat: t.from_seat,
-                to_seat: t.to_seat,
-                price: t.price,
-            })
-            .collect())
+        sections.sort_by_key(|s| s.from_seat);
+        let mut next = 1;
+        for section in &sections {
+            if section.from_seat.get() != next {
+                let why = if section.from_seat.get() < next {
+                    format!("seat {} is in two ranges", section.from_seat.get())
+                } else {
+                    format!(
+                        "seats {next} to {} are missing",
+                        section.from_seat.get() - 1
+                    )
+                };
+                return invalid(format!(
+                    "{field}: seats run from 1 to the capacity with no gaps, but {why}"
+                ));
+            }
+            next = section.to_seat.get() + 1;
+        }
+        // A larger date is listed a section at a time, by name.
+        if field == "seatPrices" && next - 1 > LIST_WHOLE_DATE_UP_TO {
+            return invalid(format!(
+                "seatPrices covers {} seats; a date of more than {LIST_WHOLE_DATE_UP_TO} seats \
+                 names its sections (give sections instead)",
+                next - 1
+            ));
+        }
+        Ok(sections)
     }
 }
 
@@ -249,8 +319,8 @@ impl Ticketing {
         })
     }
 
-    /// Every seat of the date, as it stands now: an ended hold reads AVAILABLE even while its
-    /// mark is still stored.
+    /// Every seat of the date, as it stands now, for a date of at most
+    /// `LIST_WHOLE_DATE_UP_TO` seats (a larger one is listed a section at a time).
     #[instrument(skip(self, token), fields(user = %user, concert = %concert, date = %date))]
     pub async fn seat_chart(
         &self,
@@ -258,6 +328,32 @@ impl Ticketing {
         token: Option<&QueueToken>,
         concert: &ConcertId,
         date: ConcertDate,
+    ) -> Result<SeatChart, BookingError> {
+        self.chart(user, token, concert, date, None).await
+    }
+
+    /// One section's seats of the date, as they stand now.
+    #[instrument(skip(self, token), fields(user = %user, concert = %concert, date = %date))]
+    pub async fn section_chart(
+        &self,
+        user: &UserId,
+        token: Option<&QueueToken>,
+        concert: &ConcertId,
+        date: ConcertDate,
+        section: &str,
+    ) -> Result<SeatChart, BookingError> {
+        self.chart(user, token, concert, date, Some(section)).await
+    }
+
+    /// The seats of the date, or of one of its sections, as they stand now: an ended hold reads
+    /// AVAILABLE even while its mark is still stored. Only the blocks shown are read.
+    async fn chart(
+        &self,
+        user: &UserId,
+        token: Option<&QueueToken>,
+        concert: &ConcertId,
+        date: ConcertDate,
+        section: Option<&str>,
     ) -> Result<SeatChart, BookingError> {
         let token = token.ok_or(BookingError::QueueTokenRequired)?;
         let record = self
@@ -267,26 +363,224 @@ impl Ticketing {
         if !record.has_date(date) {
             return Err(BookingError::DateNotFound);
         }
-        let taken = self.store.date_seats(concert, date).await?;
+        let shown: Vec<&SectionRecord> = match section {
+            Some(name) => vec![
+                record
+                    .section_named(name)
+                    .ok_or(BookingError::SectionNotFound)?
+                    .1,
+            ],
+            None if record.seat_count() <= LIST_WHOLE_DATE_UP_TO => {
+                record.sections.iter().collect()
+            }
+            None => {
+                return Err(BookingError::SectionRequired(
+                    record
+                        .sections
+                        .iter()
+                        .filter_map(|s| s.name.clone())
+                        .collect(),
+                ))
+            }
+        };
+        let blocks: Vec<SeatNumber> = shown.iter().flat_map(|s| s.blocks()).collect();
+        let taken = self.store.seat_blocks(concert, date, &blocks).await?;
         let now = self.now().epoch_seconds();
-        let seats = record
-            .seats()
-            .map(|(seat_number, price)| SeatView {
-                seat_number,
-                price,
-                status: if taken.is_sold(seat_number) {
-                    SeatStatus::Sold
-                } else if taken.is_held(seat_number, now) {
-                    SeatStatus::Held
-                } else {
-                    SeatStatus::Available
-                },
-            })
+        let seats = shown
+            .iter()
+            .flat_map(|section| chart_of(section, &taken, now))
             .collect();
         Ok(SeatChart {
             concert_id: concert.clone(),
             date,
             seats,
         })
+    }
+
+    /// The date's sections, each with its free seats as of the last admission tick: from the
+    /// tick's cached summary, like the dates listing, never from the seats.
+    #[instrument(skip(self, token), fields(user = %user, concert = %concert, date = %date))]
+    pub async fn date_sections(
+        &self,
+        user: &UserId,
+        token: Option<&QueueToken>,
+        concert: &ConcertId,
+        date: ConcertDate,
+    ) -> Result<SectionMap, BookingError> {
+        let token = token.ok_or(BookingError::QueueTokenRequired)?;
+        let now = self.now();
+        let (record, state) = tokio::join!(
+            self.seat_gate(user, token, concert),
+            self.cached_state(concert, now.epoch_seconds()),
+        );
+        let record = record?.ok_or(BookingError::ConcertNotFound)?;
+        if !record.has_date(date) || date < now.date() {
+            return Err(BookingError::DateNotFound);
+        }
+        let state = state?;
+        let standing = state
+            .as_ref()
+            .and_then(|s| s.dates.iter().find(|d| d.date == date));
+        let sections = record
+            .sections
+            .iter()
+            .enumerate()
+            .map(|(i, s)| SectionView {
+                section: s.name.clone(),
+                from_seat: s.from_seat,
+                to_seat: s.to_seat,
+                price: s.price,
+                free_seats: standing
+                    .and_then(|d| d.sections.get(i).copied())
+                    .unwrap_or_else(|| s.seat_count()),
+            })
+            .collect();
+        Ok(SectionMap {
+            concert_id: concert.clone(),
+            date,
+            sections,
+        })
+    }
+}
+
+/// One section's seats as they stand at `now`.
+fn chart_of<'a>(
+    section: &'a SectionRecord,
+    taken: &'a DateSeatsRecord,
+    now: i64,
+) -> impl Iterator<Item = SeatView> + 'a {
+    section.seats().map(move |seat_number| SeatView {
+        seat_number,
+        section: section.name.clone(),
+        price: section.price,
+        status: if taken.is_sold(seat_number) {
+            SeatStatus::Sold
+        } else if taken.is_held(seat_number, now) {
+            SeatStatus::Held
+        } else {
+            SeatStatus::Available
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn concert(seats: &str) -> Result<Catalog, BookingError> {
+        let seats = if seats.is_empty() {
+            String::new()
+        } else {
+            format!(", {seats}")
+        };
+        Catalog::from_json(&format!(
+            r#"{{"concerts": [{{"concertId": "c", "title": "C", "dates": ["2027-01-01"]{seats}}}]}}"#
+        ))
+    }
+
+    fn refusal(seats: &str) -> String {
+        match concert(seats) {
+            Err(BookingError::InvalidCatalog(why)) => why,
+            other => panic!("{seats} was accepted: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_stadium_is_named_sections_numbered_from_one_without_gaps() {
+        let sections: Vec<String> = (0..200)
+            .map(|i| {
+                format!(
+                    r#"{{"section": "S{i}", "fromSeat": {}, "toSeat": {}, "price": 1000}}"#,
+                    i * 500 + 1,
+                    (i + 1) * 500
+                )
+            })
+            .collect();
+        let catalog = concert(&format!(r#""sections": [{}]"#, sections.join(","))).unwrap();
+        let record = &catalog.records().unwrap()[0];
+        assert_eq!(record.seat_count(), 100_000);
+        let seat = SeatNumber::parse(99_999).unwrap();
+        let (index, section) = record.section_of(seat).unwrap();
+        assert_eq!((index, section.name.as_deref()), (199, Some("S199")));
+        assert_eq!(ConcertRecord::block_of(section, seat).get(), 99_901);
+        assert_eq!(record.blocks().len(), 1_000);
+        assert_eq!(record.ledger_shards(), 16);
+    }
+
+    #[test]
+    fn a_bad_venue_is_refused_naming_the_field() {
+        let section = |name: &str, from: u32, to: u32| {
+            format!(r#"{{"section": "{name}", "fromSeat": {from}, "toSeat": {to}, "price": 1000}}"#)
+        };
+        for (seats, why) in [
+            (String::new(), "give seatPrices or sections"),
+            (
+                format!(
+                    r#""sections": [{}], "seatPrices": [{{"fromSeat": 1, "toSeat": 5, "price": 1}}]"#,
+                    section("A", 1, 5)
+                ),
+                "not both",
+            ),
+            (r#""sections": []"#.into(), "sections is empty"),
+            (
+                format!(
+                    r#""sections": [{}, {}]"#,
+                    section("A", 1, 10),
+                    section("B", 12, 20)
+                ),
+                "seats 11 to 11 are missing",
+            ),
+            (
+                format!(
+                    r#""sections": [{}, {}]"#,
+                    section("A", 1, 10),
+                    section("B", 10, 20)
+                ),
+                "seat 10 is in two ranges",
+            ),
+            (
+                format!(r#""sections": [{}]"#, section("A", 2, 10)),
+                "seats 1 to 1 are missing",
+            ),
+            (
+                format!(
+                    r#""sections": [{}, {}]"#,
+                    section("A", 1, 10),
+                    section("A", 11, 20)
+                ),
+                "sections[1].section \"A\" appears twice",
+            ),
+            (
+                format!(r#""sections": [{}]"#, section(" ", 1, 10)),
+                "sections[0].section must be 1 to 64 characters",
+            ),
+            (
+                format!(r#""sections": [{}]"#, section("A", 10, 1)),
+                "sections[0]: fromSeat is after toSeat",
+            ),
+            (
+                r#""sections": [{"section": "A", "fromSeat": 1, "toSeat": 5, "price": 0}]"#.into(),
+                "sections[0].price",
+            ),
+            (
+                r#""seatPrices": [{"fromSeat": 1, "toSeat": 5, "price": 0}]"#.into(),
+                "seatPrices[0].price",
+            ),
+        ] {
+            let refused = refusal(&seats);
+            assert!(refused.contains(why), "{seats}: {refused}");
+        }
+        let too_many: Vec<String> = (0..201)
+            .map(|i| section(&format!("S{i}"), i + 1, i + 1))
+            .collect();
+        assert!(
+            refusal(&format!(r#""sections": [{}]"#, too_many.join(","))).contains("more than 200")
+        );
+        assert!(
+            refusal(r#""seatPrices": [{"fromSeat": 1, "toSeat": 1001, "price": 1}]"#)
+                .contains("names its sections")
+        );
+        // Past a stadium's capacity, the seat number itself is refused.
+        assert!(concert(&format!(r#""sections": [{}]"#, section("A", 1, 100_001))).is_err());
     }
 }

@@ -4,13 +4,16 @@
 //! concert's ticket limit: the seats of the fan's live holds plus the seats the fan bought,
 //! counted in the fan's tally (an item under the fan), and the hold is written in the same
 //! transaction as the tally, conditional on the version it counted. Best available picks a
-//! run of adjacent free seats from a fresh read of the date's seats; concurrent picks are spread
-//! over the best few runs, and a pick that loses a seat to another fan picks again.
+//! run of adjacent free seats from a fresh read of one section's seats (the one asked for, or
+//! for a hall every seat, or for a larger venue a section the last tick counted free seats in);
+//! concurrent picks are spread over the best few runs, and a pick that loses a seat to another
+//! fan picks again.
 
 use std::collections::BTreeSet;
 
 use tracing::instrument;
 
+use super::catalog::LIST_WHOLE_DATE_UP_TO;
 use super::{PageLimit, Reservation, ReservationPage, ReservationStatus, Ticketing};
 use crate::domain::{
     BookingError, ConcertDate, ConcertId, IdempotencyKey, QueueToken, ReservationId, SeatNumber,
@@ -18,7 +21,7 @@ use crate::domain::{
 };
 use crate::store::{
     CommitOutcome, ConcertRecord, DateSeatsRecord, FanTallyRecord, HoldOutcome, HoldPlan,
-    ReservationRecord, ReservedSeat, StoredReservationStatus,
+    QueueStateRecord, ReservationRecord, ReservedSeat, SectionRecord, StoredReservationStatus,
 };
 
 /// A hold that keeps losing races (its own fan's other holds, best available's seats) gives up
@@ -26,6 +29,11 @@ use crate::store::{
 const HOLD_ATTEMPTS: u32 = 10;
 /// Best available spreads concurrent picks over this many of the best free runs.
 const BEST_RUNS: usize = 4;
+/// On a venue listed a section at a time, best available without a section spreads a crowd
+/// over this many of the lowest sections with room: as many as a date's ledger has shards
+/// (consecutive sections count in different shards), so that no shard nor block takes more
+/// than its share of the crowd's holds.
+const BEST_SECTIONS: usize = crate::store::LEDGER_SHARDS as usize;
 
 /// Which seats an order asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +42,8 @@ pub enum SeatChoice {
     Seats(Vec<SeatNumber>),
     /// Best available: this many seats, picked by the service.
     BestAvailable(u32),
+    /// Best available within one section.
+    BestInSection { quantity: u32, section: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +67,7 @@ impl HoldRequest {
     fn quantity(&self) -> u32 {
         match &self.seats {
             SeatChoice::Seats(seats) => seats.len() as u32,
-            SeatChoice::BestAvailable(n) => *n,
+            SeatChoice::BestAvailable(n) | SeatChoice::BestInSection { quantity: n, .. } => *n,
         }
     }
 
@@ -65,10 +75,13 @@ impl HoldRequest {
     fn canonical(&self) -> String {
         let seats = match &self.seats {
             SeatChoice::Seats(seats) => {
-                let numbers: BTreeSet<u8> = seats.iter().map(|s| s.get()).collect();
+                let numbers: BTreeSet<u32> = seats.iter().map(|s| s.get()).collect();
                 format!("{numbers:?}")
             }
             SeatChoice::BestAvailable(n) => format!("best {n}"),
+            SeatChoice::BestInSection { quantity, section } => {
+                format!("best {quantity} in {section:?}")
+            }
         };
         format!("hold:{}:{}:{seats}", self.concert_id, self.date)
     }
@@ -92,6 +105,11 @@ impl HoldRequest {
                 return Err(BookingError::SeatNotFound);
             }
         }
+        if let SeatChoice::BestInSection { section, .. } = &self.seats {
+            concert
+                .section_named(section)
+                .ok_or(BookingError::SectionNotFound)?;
+        }
         Ok(())
     }
 }
@@ -108,41 +126,94 @@ impl ReservationCursor {
     }
 }
 
-/// Best available's pick of `n` seats among those free at `now`: one of the best few runs of
-/// `n` adjacent seats (`choose` picks which, so that concurrent picks spread), else the `n`
-/// lowest free seats; `None` when fewer than `n` are free.
+/// Best available's pick of `n` seats among the free seats of `sections` at `now`: one of the
+/// best few runs of `n` adjacent seats within one section (`choose` picks which, so that
+/// concurrent picks spread), else the `n` lowest free seats; `None` when fewer than `n` are
+/// free.
 fn best_available(
-    concert: &ConcertRecord,
+    sections: &[&SectionRecord],
     taken: &DateSeatsRecord,
     n: usize,
     now: i64,
     choose: impl FnOnce(usize) -> usize,
 ) -> Option<Vec<SeatNumber>> {
-    let free: Vec<SeatNumber> = concert
-        .seats()
-        .map(|(seat, _)| seat)
-        .filter(|s| !taken.is_sold(*s) && !taken.is_held(*s, now))
-        .collect();
-    if free.len() < n {
+    let free = |section: &&SectionRecord| {
+        section
+            .seats()
+            .filter(|s| taken.is_free(*s, now))
+            .collect::<Vec<SeatNumber>>()
+    };
+    let free: Vec<Vec<SeatNumber>> = sections.iter().map(free).collect();
+    if free.iter().map(Vec::len).sum::<usize>() < n {
         return None;
     }
     // The lowest runs that do not overlap: two fans given overlapping runs would collide.
     let mut runs = Vec::new();
-    let mut start = 0;
-    while start + n <= free.len() && runs.len() < BEST_RUNS {
-        let window = &free[start..start + n];
-        if usize::from(window[n - 1].get() - window[0].get()) == n - 1 {
-            runs.push(window.to_vec());
-            start += n;
-        } else {
-            start += 1;
+    for seats in &free {
+        let mut start = 0;
+        while start + n <= seats.len() && runs.len() < BEST_RUNS {
+            let window = &seats[start..start + n];
+            if (window[n - 1].get() - window[0].get()) as usize == n - 1 {
+                runs.push(window.to_vec());
+                start += n;
+            } else {
+                start += 1;
+            }
         }
     }
     if runs.is_empty() {
-        return Some(free[..n].to_vec());
+        return Some(free.into_iter().flatten().take(n).collect());
     }
     let pick = choose(runs.len()).min(runs.len() - 1);
     Some(runs.swap_remove(pick))
+}
+
+/// Where best available looks, in turn (one read each): the section asked for; a hall's every
+/// seat at once; else, for a larger venue, sections the last tick counted at least `n` free
+/// seats in, lowest first: one of the first `BEST_SECTIONS` (`choose` picks which, so that a
+/// crowd spreads over them), then the others in order, at most `BEST_RUNS` in all. A section
+/// the tick counted full is not read: those seats went a tick ago.
+fn places_to_look<'c>(
+    concert: &'c ConcertRecord,
+    date: ConcertDate,
+    (n, section): (u32, Option<&str>),
+    state: Option<&QueueStateRecord>,
+    choose: impl FnOnce(usize) -> usize,
+) -> Result<Vec<Vec<&'c SectionRecord>>, BookingError> {
+    if let Some(name) = section {
+        let (_, section) = concert
+            .section_named(name)
+            .ok_or(BookingError::SectionNotFound)?;
+        return Ok(vec![vec![section]]);
+    }
+    if concert.seat_count() <= LIST_WHOLE_DATE_UP_TO {
+        return Ok(vec![concert.sections.iter().collect()]);
+    }
+    let counted = state
+        .and_then(|s| s.dates.iter().find(|d| d.date == date))
+        .map(|d| d.sections.as_slice())
+        .filter(|free| free.len() == concert.sections.len());
+    let mut open: Vec<&SectionRecord> = match counted {
+        Some(free) => concert
+            .sections
+            .iter()
+            .zip(free)
+            .filter(|(_, free)| **free >= n)
+            .map(|(section, _)| section)
+            .collect(),
+        // Not counted yet: nothing was sold before the first tick.
+        None => concert.sections.iter().collect(),
+    };
+    if open.is_empty() {
+        return Err(BookingError::SeatUnavailable(Vec::new()));
+    }
+    let first = choose(open.len().min(BEST_SECTIONS)).min(open.len() - 1);
+    let chosen = open.remove(first);
+    Ok(std::iter::once(chosen)
+        .chain(open)
+        .take(BEST_RUNS)
+        .map(|section| vec![section])
+        .collect())
 }
 
 /// The caller's live hold of exactly these seats of the date, if any: a retry whose answer
@@ -221,18 +292,11 @@ impl Ticketing {
                     let seats = match &request.seats {
                         SeatChoice::Seats(seats) => seats.clone(),
                         SeatChoice::BestAvailable(n) => {
-                            let taken = self
-                                .store
-                                .date_seats(&request.concert_id, request.date)
-                                .await?;
-                            best_available(
-                                &concert,
-                                &taken,
-                                *n as usize,
-                                now.epoch_seconds(),
-                                |runs| self.random_below(runs),
-                            )
-                            .ok_or(BookingError::SeatUnavailable(Vec::new()))?
+                            self.best_seats(&concert, request.date, (*n, None)).await?
+                        }
+                        SeatChoice::BestInSection { quantity, section } => {
+                            let best = (*quantity, Some(section.as_str()));
+                            self.best_seats(&concert, request.date, best).await?
                         }
                     };
                     let reservation =
@@ -265,14 +329,15 @@ impl Ticketing {
                         }
                         HoldOutcome::SeatTaken => match &request.seats {
                             SeatChoice::Seats(seats) => {
-                                let unavailable = self.unavailable(request, seats).await?;
+                                let unavailable =
+                                    self.unavailable(&concert, request, seats).await?;
                                 if !unavailable.is_empty() {
                                     return Err(BookingError::SeatUnavailable(unavailable));
                                 }
                                 // Freed since (a hold lapsed or was released): try again.
                             }
                             // Another fan took one of the run first: pick again from a fresh read.
-                            SeatChoice::BestAvailable(_) => {}
+                            SeatChoice::BestAvailable(_) | SeatChoice::BestInSection { .. } => {}
                         },
                     }
                     crate::metrics::record(crate::metrics::Event::CommitRetry);
@@ -281,6 +346,35 @@ impl Ticketing {
             },
         )
         .await
+    }
+
+    /// Best available's pick of `n` seats (in `section`, when given) from a fresh read of the
+    /// blocks it looks in (see [`places_to_look`]).
+    async fn best_seats(
+        &self,
+        concert: &ConcertRecord,
+        date: ConcertDate,
+        best: (u32, Option<&str>),
+    ) -> Result<Vec<SeatNumber>, BookingError> {
+        let now = self.now().epoch_seconds();
+        let state = self.cached_state(&concert.concert_id, now).await?;
+        let places = places_to_look(concert, date, best, state.as_deref(), |open| {
+            self.random_below(open)
+        })?;
+        for sections in places {
+            let blocks: Vec<SeatNumber> = sections.iter().flat_map(|s| s.blocks()).collect();
+            let taken = self
+                .store
+                .seat_blocks(&concert.concert_id, date, &blocks)
+                .await?;
+            let picked = best_available(&sections, &taken, best.0 as usize, now, |runs| {
+                self.random_below(runs)
+            });
+            if let Some(seats) = picked {
+                return Ok(seats);
+            }
+        }
+        Err(BookingError::SeatUnavailable(Vec::new()))
     }
 
     /// The reservation an order writes: its seats in order, each at its price.
@@ -296,12 +390,18 @@ impl Ticketing {
         let seats = seats
             .into_iter()
             .map(|seat_number| {
-                concert
-                    .price(seat_number)
-                    .map(|price| ReservedSeat { seat_number, price })
-                    .ok_or(BookingError::SeatNotFound)
+                let (index, section) = concert
+                    .section_of(seat_number)
+                    .ok_or(BookingError::SeatNotFound)?;
+                Ok(ReservedSeat {
+                    seat_number,
+                    price: section.price,
+                    section: index,
+                    section_name: section.name.clone(),
+                    block: ConcertRecord::block_of(section, seat_number),
+                })
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, BookingError>>()?;
         let price = seats
             .iter()
             .try_fold(Won::ZERO, |total, s| total.checked_add(s.price))
@@ -319,16 +419,26 @@ impl Ticketing {
         })
     }
 
-    /// Which of the order's seats are sold or under a live hold, from a fresh read.
+    /// Which of the order's seats are sold or under a live hold, from a fresh read of their
+    /// blocks.
     async fn unavailable(
         &self,
+        concert: &ConcertRecord,
         request: &HoldRequest,
         seats: &[SeatNumber],
     ) -> Result<Vec<SeatNumber>, BookingError> {
         let now = self.now().epoch_seconds();
+        let blocks: BTreeSet<SeatNumber> = seats
+            .iter()
+            .filter_map(|seat| {
+                let (_, section) = concert.section_of(*seat)?;
+                Some(ConcertRecord::block_of(section, *seat))
+            })
+            .collect();
+        let blocks: Vec<SeatNumber> = blocks.into_iter().collect();
         let taken = self
             .store
-            .date_seats(&request.concert_id, request.date)
+            .seat_blocks(&request.concert_id, request.date, &blocks)
             .await?;
         let mut unavailable: Vec<SeatNumber> = seats
             .iter()
@@ -405,5 +515,85 @@ impl Ticketing {
             Ok((outcome, ()))
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::DateStanding;
+
+    fn stadium(sections: u32) -> ConcertRecord {
+        let date = ConcertDate::parse("2027-01-01").unwrap();
+        let seat = |n: u32| SeatNumber::parse(i64::from(n)).unwrap();
+        ConcertRecord {
+            concert_id: ConcertId::parse("c").unwrap(),
+            title: "C".into(),
+            first_date: date,
+            last_date: date,
+            dates: vec![date],
+            sections: (0..sections)
+                .map(|i| SectionRecord {
+                    name: Some(format!("S{i}")),
+                    from_seat: seat(i * 500 + 1),
+                    to_seat: seat((i + 1) * 500),
+                    price: Won::new(1_000).unwrap(),
+                })
+                .collect(),
+            queue_opens_at: None,
+            sale_opens_at: None,
+            sold_out: false,
+            max_tickets_per_fan: Default::default(),
+        }
+    }
+
+    fn names(places: &[Vec<&SectionRecord>]) -> Vec<String> {
+        places
+            .iter()
+            .map(|p| {
+                p.iter()
+                    .filter_map(|s| s.name.clone())
+                    .collect::<Vec<_>>()
+                    .join("+")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn best_available_looks_in_a_few_sections_the_tick_counted_free_seats_in() {
+        let concert = stadium(8);
+        let date = concert.dates[0];
+        let state = QueueStateRecord {
+            dates: vec![DateStanding {
+                date,
+                unsold: 4_000,
+                free: 2_000,
+                sections: vec![0, 1, 500, 500, 3, 500, 500, 500],
+            }],
+            ..QueueStateRecord::default()
+        };
+        // Two seats: S0 and S1 are full, S4 nearly; the pick comes first, then the others.
+        let places = places_to_look(&concert, date, (2, None), Some(&state), |_| 2).unwrap();
+        assert_eq!(names(&places), ["S4", "S2", "S3", "S5"]);
+        let places = places_to_look(&concert, date, (4, None), Some(&state), |_| 0).unwrap();
+        assert_eq!(names(&places), ["S2", "S3", "S5", "S6"]);
+        // Asked for, a section is looked in alone; a hall is looked in whole.
+        let places = places_to_look(&concert, date, (2, Some("S1")), Some(&state), |_| 0);
+        assert_eq!(names(&places.unwrap()), ["S1"]);
+        let hall = stadium(2);
+        let places = places_to_look(&hall, date, (2, None), None, |_| 0).unwrap();
+        assert_eq!(names(&places), ["S0+S1"]);
+        // Every section counted short of the order: no seats.
+        let full = QueueStateRecord {
+            dates: vec![DateStanding {
+                sections: vec![1; 8],
+                ..state.dates[0].clone()
+            }],
+            ..QueueStateRecord::default()
+        };
+        assert!(matches!(
+            places_to_look(&concert, date, (2, None), Some(&full), |_| 0),
+            Err(BookingError::SeatUnavailable(_))
+        ));
     }
 }

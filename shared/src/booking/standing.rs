@@ -180,7 +180,7 @@ pub(crate) fn poll_after_draw(
 mod tests {
     use super::*;
     use crate::domain::{ConcertDate, ConcertId, Won};
-    use crate::store::{LotteryRecord, SeatPriceRange, SecondCounts};
+    use crate::store::{LotteryRecord, SecondCounts, SectionRecord};
     use std::collections::BTreeMap;
 
     fn concert(sale_opens_at: Option<i64>) -> ConcertRecord {
@@ -191,7 +191,8 @@ mod tests {
             first_date: date,
             last_date: date,
             dates: vec![date],
-            seat_prices: vec![SeatPriceRange {
+            sections: vec![SectionRecord {
+                name: None,
                 from_seat: crate::domain::SeatNumber::parse(1).unwrap(),
                 to_seat: crate::domain::SeatNumber::parse(50).unwrap(),
                 price: Won::new(1).unwrap(),

@@ -110,8 +110,31 @@ pub struct SeatChart {
 #[serde(rename_all = "camelCase")]
 pub struct SeatView {
     pub seat_number: SeatNumber,
+    /// The seat's section; `null` for a hall without sections.
+    pub section: Option<String>,
     pub price: Won,
     pub status: SeatStatus,
+}
+
+/// A date's sections, with their free seats as of the last admission tick.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SectionMap {
+    pub concert_id: ConcertId,
+    pub date: ConcertDate,
+    pub sections: Vec<SectionView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SectionView {
+    /// `null` for a price tier of a hall without sections.
+    pub section: Option<String>,
+    pub from_seat: SeatNumber,
+    pub to_seat: SeatNumber,
+    pub price: Won,
+    /// Neither sold nor held, as of the last admission tick.
+    pub free_seats: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -209,7 +232,7 @@ impl Reservation {
                 .iter()
                 .map(|s| ReservedSeatView {
                     seat_number: s.seat_number,
-                    section: None,
+                    section: s.section_name.clone(),
                     price: s.price,
                 })
                 .collect(),

@@ -40,7 +40,7 @@ pub enum BookingError {
     InvalidConcertId,
     #[error("dates are written YYYY-MM-DD and must exist in the calendar")]
     InvalidDate,
-    #[error("seatNumber must be an integer from 1 to 50")]
+    #[error("seatNumber must be an integer from 1 to 100,000")]
     InvalidSeatNumber,
     #[error("{0}")]
     InvalidSeats(String),
@@ -97,8 +97,14 @@ pub enum BookingError {
     ConcertNotFound,
     #[error("the concert has no such date")]
     DateNotFound,
-    #[error("the date has no such seat")]
+    #[error("the concert has no such seat")]
     SeatNotFound,
+    #[error("the concert has no such section")]
+    SectionNotFound,
+    #[error(
+        "this date has too many seats to list at once: name one of its sections with ?section="
+    )]
+    SectionRequired(Vec<String>),
     #[error("{}", seats_unavailable(.0))]
     SeatUnavailable(Vec<SeatNumber>),
     #[error("a fan may hold and buy at most {limit} seats of this concert: {held} held, {bought} bought")]

@@ -15,5 +15,5 @@ pub use ids::{
 };
 pub use money::{ChargeAmount, Won, BALANCE_LIMIT, MAX_CHARGE};
 pub use place::{QueuePlace, QUEUE_SHARDS};
-pub use seat::{SeatNumber, TicketLimit, SEATS_PER_DATE};
+pub use seat::{SeatNumber, TicketLimit, MAX_SEATS_PER_DATE};
 pub use time::{Clock, ConcertDate, ManualClock, SystemClock, Timestamp};

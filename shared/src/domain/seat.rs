@@ -2,29 +2,31 @@ use serde::{Deserialize, Serialize};
 
 use super::BookingError;
 
-/// Every concert date has this many seats.
-pub const SEATS_PER_DATE: u8 = 50;
+/// A date has at most this many seats (a stadium's); each concert says how many of them exist.
+pub const MAX_SEATS_PER_DATE: u32 = 100_000;
 
-/// A seat number, 1 to 50.
+/// A seat number, 1 to [`MAX_SEATS_PER_DATE`]. Whether the seat exists is the concert's to
+/// say (`ConcertRecord::section_of`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "i64", into = "i64")]
-pub struct SeatNumber(u8);
+pub struct SeatNumber(u32);
 
 impl SeatNumber {
     pub fn parse(number: i64) -> Result<Self, BookingError> {
-        u8::try_from(number)
+        u32::try_from(number)
             .ok()
-            .filter(|n| (1..=SEATS_PER_DATE).contains(n))
+            .filter(|n| (1..=MAX_SEATS_PER_DATE).contains(n))
             .map(Self)
             .ok_or(BookingError::InvalidSeatNumber)
     }
 
-    pub fn get(self) -> u8 {
+    pub fn get(self) -> u32 {
         self.0
     }
 
-    pub fn all() -> impl Iterator<Item = SeatNumber> {
-        (1..=SEATS_PER_DATE).map(SeatNumber)
+    /// The seats `from..=to`, in order.
+    pub fn range(from: SeatNumber, to: SeatNumber) -> impl Iterator<Item = SeatNumber> {
+        (from.0..=to.0).map(SeatNumber)
     }
 }
 
@@ -101,12 +103,13 @@ mod tests {
     }
 
     #[test]
-    fn seats_are_numbered_one_to_fifty() {
+    fn seats_are_numbered_one_to_a_stadiums_capacity() {
         assert_eq!(SeatNumber::parse(1).unwrap().get(), 1);
-        assert_eq!(SeatNumber::parse(50).unwrap().get(), 50);
-        for bad in [0, 51, -1, 256, i64::MAX] {
+        assert_eq!(SeatNumber::parse(100_000).unwrap().get(), 100_000);
+        for bad in [0, 100_001, -1, i64::MAX] {
             assert!(SeatNumber::parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(SeatNumber::all().count(), 50);
+        let (from, to) = (SeatNumber::parse(7).unwrap(), SeatNumber::parse(9).unwrap());
+        assert_eq!(SeatNumber::range(from, to).count(), 3);
     }
 }

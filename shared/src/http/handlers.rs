@@ -106,10 +106,29 @@ async fn serve(
             let concert = ConcertId::parse(&path_parameter(request, "concertId"))?;
             let date = ConcertDate::parse(&path_parameter(request, "date"))?;
             let token = queue_token(request)?;
-            let chart = booking
-                .seat_chart(&user, token.as_ref(), &concert, date)
-                .await?;
+            let section = query_parameter(request, "section");
+            let chart = match section {
+                Some(section) => {
+                    booking
+                        .section_chart(&user, token.as_ref(), &concert, date, &section)
+                        .await?
+                }
+                None => {
+                    booking
+                        .seat_chart(&user, token.as_ref(), &concert, date)
+                        .await?
+                }
+            };
             json(StatusCode::OK, &chart)
+        }
+        Endpoint::ListSections => {
+            let concert = ConcertId::parse(&path_parameter(request, "concertId"))?;
+            let date = ConcertDate::parse(&path_parameter(request, "date"))?;
+            let token = queue_token(request)?;
+            let sections = booking
+                .date_sections(&user, token.as_ref(), &concert, date)
+                .await?;
+            json(StatusCode::OK, &sections)
         }
         Endpoint::HoldSeat => {
             let hold = hold_request(request)?;
@@ -243,11 +262,18 @@ async fn serve_operator(
 }
 
 /// `POST /reservations`: the date and exactly one of `seatNumber`, `seatNumbers` and
-/// `quantity`.
+/// `quantity` (with an optional `section`).
 fn hold_request(request: &Request) -> Result<HoldRequest, BookingError> {
     let body = JsonBody::parse(
         request,
-        &["concertId", "date", "seatNumber", "seatNumbers", "quantity"],
+        &[
+            "concertId",
+            "date",
+            "seatNumber",
+            "seatNumbers",
+            "quantity",
+            "section",
+        ],
     )?;
     let seat = |v: &serde_json::Value| v.as_i64().and_then(|n| SeatNumber::parse(n).ok());
     let one = body.optional("seatNumber", seat, BookingError::InvalidSeatNumber)?;
@@ -255,7 +281,7 @@ fn hold_request(request: &Request) -> Result<HoldRequest, BookingError> {
         "seatNumbers",
         |v| v.as_array()?.iter().map(seat).collect::<Option<Vec<_>>>(),
         BookingError::InvalidSeats(
-            "seatNumbers must be a list of seat numbers, each an integer from 1 to 50".into(),
+            "seatNumbers must be a list of seat numbers, each an integer from 1 to 100,000".into(),
         ),
     )?;
     let quantity = body.optional(
@@ -263,10 +289,26 @@ fn hold_request(request: &Request) -> Result<HoldRequest, BookingError> {
         |v| v.as_u64().and_then(|n| u32::try_from(n).ok()),
         BookingError::InvalidSeats("quantity must be a positive integer".into()),
     )?;
+    let section = body.optional(
+        "section",
+        |v| v.as_str().map(str::to_owned),
+        BookingError::InvalidSeats("section must be a section's name".into()),
+    )?;
+    if section.is_some() && quantity.is_none() {
+        return Err(BookingError::InvalidSeats(
+            "section goes with quantity: chosen seats name their own section".into(),
+        ));
+    }
     let seats = match (one, many, quantity) {
         (Some(seat), None, None) => SeatChoice::Seats(vec![seat]),
         (None, Some(seats), None) => SeatChoice::Seats(seats),
-        (None, None, Some(n)) => SeatChoice::BestAvailable(n),
+        (None, None, Some(n)) => match section {
+            Some(section) => SeatChoice::BestInSection {
+                quantity: n,
+                section,
+            },
+            None => SeatChoice::BestAvailable(n),
+        },
         _ => {
             return Err(BookingError::InvalidSeats(
                 "give exactly one of seatNumber, seatNumbers and quantity".into(),
@@ -286,6 +328,7 @@ const CATALOG_CONCERT_FIELDS: &[&str] = &[
     "title",
     "dates",
     "seatPrices",
+    "sections",
     "queueOpensAt",
     "saleOpensAt",
     "maxTicketsPerFan",

@@ -44,6 +44,8 @@ pub fn describe(error: &BookingError) -> (StatusCode, &'static str) {
         ConcertNotFound => (404, "CONCERT_NOT_FOUND"),
         DateNotFound => (404, "DATE_NOT_FOUND"),
         SeatNotFound => (404, "SEAT_NOT_FOUND"),
+        SectionNotFound => (404, "SECTION_NOT_FOUND"),
+        SectionRequired(_) => (400, "SECTION_REQUIRED"),
         SeatUnavailable(_) => (409, "SEAT_UNAVAILABLE"),
         TicketLimitReached { .. } => (409, "TICKET_LIMIT_REACHED"),
         ReservationNotFound => (404, "RESERVATION_NOT_FOUND"),
@@ -94,6 +96,7 @@ pub fn problem_response(error: &BookingError) -> Response<Body> {
         BookingError::SeatUnavailable(seats) if !seats.is_empty() => {
             body["unavailableSeats"] = json!(seats);
         }
+        BookingError::SectionRequired(sections) => body["sections"] = json!(sections),
         BookingError::TicketLimitReached {
             limit,
             held,

@@ -10,6 +10,7 @@ pub enum Endpoint {
     QueueStatus,
     ListDates,
     ListSeats,
+    ListSections,
     HoldSeat,
     ListReservations,
     GetReservation,
@@ -78,6 +79,12 @@ pub const ROUTES: &[Route] = &[
         "GET",
         "/concerts/{concertId}/dates/{date}/seats",
         "list-seats",
+    ),
+    route(
+        Endpoint::ListSections,
+        "GET",
+        "/concerts/{concertId}/dates/{date}/sections",
+        "list-sections",
     ),
     route(Endpoint::HoldSeat, "POST", "/reservations", "hold-seat"),
     route(

@@ -95,8 +95,9 @@ gated! {
         fn concerts(&self) -> Vec<ConcertRecord>;
         fn concert(&self, concert: &ConcertId) -> Option<ConcertRecord>;
         fn mark_sold_out(&self, concert: &ConcertId) -> ();
-        fn date_seats(&self, concert: &ConcertId, date: ConcertDate) -> DateSeatsRecord;
-        fn dates_seats(&self, concert: &ConcertId, dates: &[ConcertDate]) -> Vec<(ConcertDate, DateSeatsRecord)>;
+        fn seat_blocks(&self, concert: &ConcertId, date: ConcertDate, blocks: &[SeatNumber]) -> DateSeatsRecord;
+        fn seat_ledgers(&self, concert: &ConcertId, shards: &[(ConcertDate, u32)]) -> Vec<(ConcertDate, u32, SeatLedgerRecord)>;
+        fn prune_seat_ledger(&self, concert: &ConcertId, date: ConcertDate, shard: u32, stale: &LedgerStale) -> ();
     }
 }
 

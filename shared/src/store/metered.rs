@@ -54,12 +54,41 @@ impl<S: Store> MeteredStore<S> {
         result
     }
 
-    /// A date's seats as they stand, uncharged, to size the seats item a call wrote.
-    async fn seats_now(&self, concert: &ConcertId, date: ConcertDate) -> DateSeatsRecord {
-        self.inner
-            .date_seats(concert, date)
+    /// Each of these blocks of a date as it stands, uncharged, to size them.
+    async fn blocks_now(
+        &self,
+        concert: &ConcertId,
+        date: ConcertDate,
+        blocks: impl IntoIterator<Item = SeatNumber>,
+    ) -> Vec<(SeatNumber, DateSeatsRecord)> {
+        let mut found = Vec::new();
+        for block in blocks {
+            let seats = self.inner.seat_blocks(concert, date, &[block]).await;
+            found.push((block, seats.unwrap_or_default()));
+        }
+        found
+    }
+
+    /// The blocks and ledger shards an order's seats are stored in, as they stand, uncharged,
+    /// to size the items a call wrote.
+    async fn seats_now(&self, r: &ReservationRecord) -> SeatsTouched {
+        let blocks: std::collections::BTreeSet<SeatNumber> =
+            r.seats.iter().map(|s| s.block).collect();
+        let shards: std::collections::BTreeSet<u32> =
+            r.seats.iter().map(|s| ledger_shard(s.section)).collect();
+        let wanted: Vec<(ConcertDate, u32)> = shards.iter().map(|s| (r.date, *s)).collect();
+        let ledgers = self
+            .inner
+            .seat_ledgers(&r.concert_id, &wanted)
             .await
             .unwrap_or_default()
+            .into_iter()
+            .map(|(_, shard, ledger)| (shard, ledger))
+            .collect();
+        SeatsTouched {
+            blocks: self.blocks_now(&r.concert_id, r.date, blocks).await,
+            ledgers,
+        }
     }
 
     /// The reservation's fan's tally as it stands, uncharged, to size the tally a call wrote.
@@ -98,24 +127,48 @@ impl<S: Store> CatalogStore for MeteredStore<S> {
         })
     }
 
-    async fn date_seats(
+    async fn seat_blocks(
         &self,
         concert: &ConcertId,
         date: ConcertDate,
+        blocks: &[SeatNumber],
     ) -> Result<DateSeatsRecord, StoreError> {
-        let result = self.inner.date_seats(concert, date).await;
-        self.charge(result, |found| {
-            dynamo::meter_date_seats(concert, date, found)
-        })
+        let result = self.inner.seat_blocks(concert, date, blocks).await;
+        let found = self.blocks_now(concert, date, blocks.iter().copied()).await;
+        self.charge(result, |_| dynamo::meter_seat_blocks(concert, date, &found))
     }
 
-    async fn dates_seats(
+    async fn seat_ledgers(
         &self,
         concert: &ConcertId,
-        dates: &[ConcertDate],
-    ) -> Result<Vec<(ConcertDate, DateSeatsRecord)>, StoreError> {
-        let result = self.inner.dates_seats(concert, dates).await;
-        self.charge(result, |found| dynamo::meter_dates_seats(concert, found))
+        shards: &[(ConcertDate, u32)],
+    ) -> Result<Vec<(ConcertDate, u32, SeatLedgerRecord)>, StoreError> {
+        let result = self.inner.seat_ledgers(concert, shards).await;
+        self.charge(result, |found| dynamo::meter_seat_ledgers(concert, found))
+    }
+
+    async fn prune_seat_ledger(
+        &self,
+        concert: &ConcertId,
+        date: ConcertDate,
+        shard: u32,
+        stale: &LedgerStale,
+    ) -> Result<(), StoreError> {
+        let before = self
+            .inner
+            .seat_ledgers(concert, &[(date, shard)])
+            .await
+            .ok()
+            .and_then(|mut l| l.pop())
+            .map(|(_, _, ledger)| ledger)
+            .unwrap_or_default();
+        let result = self
+            .inner
+            .prune_seat_ledger(concert, date, shard, stale)
+            .await;
+        self.charge(result, |_| {
+            dynamo::meter_prune_seat_ledger(concert, date, shard, &before)
+        })
     }
 }
 
@@ -351,7 +404,7 @@ impl<S: Store> ReservationStore for MeteredStore<S> {
     async fn place_hold(&self, plan: &HoldPlan) -> Result<HoldOutcome, StoreError> {
         let r = &plan.reservation;
         let result = self.inner.place_hold(plan).await;
-        let seats = self.seats_now(&r.concert_id, r.date).await;
+        let seats = self.seats_now(r).await;
         let tally = plan.tally_after();
         self.charge(result, |_| dynamo::meter_place_hold(plan, &seats, &tally))
     }
@@ -382,9 +435,7 @@ impl<S: Store> ReservationStore for MeteredStore<S> {
         reservation: &ReservationRecord,
         now: i64,
     ) -> Result<CommitOutcome, StoreError> {
-        let seats = self
-            .seats_now(&reservation.concert_id, reservation.date)
-            .await;
+        let seats = self.seats_now(reservation).await;
         let tally = self.tally_now(reservation).await;
         let result = self.inner.release_hold(reservation, now).await;
         self.charge(result, |_| {
@@ -440,7 +491,7 @@ impl<S: Store> PaymentStore for MeteredStore<S> {
 
     async fn commit_payment(&self, payment: &PaymentCommit) -> Result<CommitOutcome, StoreError> {
         let r = &payment.reservation;
-        let seats = self.seats_now(&r.concert_id, r.date).await;
+        let seats = self.seats_now(r).await;
         let tally = self.tally_now(r).await;
         let result = self.inner.commit_payment(payment).await;
         self.charge(result, |_| {

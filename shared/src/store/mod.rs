@@ -19,7 +19,7 @@ use async_trait::async_trait;
 
 use crate::domain::{
     ConcertDate, ConcertId, IdempotencyKey, PaymentId, QueuePlace, QueueToken, ReservationId,
-    UserId,
+    SeatNumber, UserId,
 };
 
 pub use dynamo::{
@@ -118,11 +118,22 @@ pub struct LiveQueue {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Inventory {
     pub concerts: Vec<ConcertRecord>,
+    /// Every date's seats, its blocks merged.
     pub seats: Vec<(ConcertId, ConcertDate, DateSeatsRecord)>,
+    /// Every date's ledger shards.
+    pub ledgers: Vec<(ConcertId, ConcertDate, u32, SeatLedgerRecord)>,
     pub reservations: Vec<ReservationRecord>,
     pub payments: Vec<PaymentRecord>,
     pub balances: Vec<(UserId, BalanceRecord)>,
     pub entries: Vec<(UserId, BalanceEntryRecord)>,
+}
+
+/// The blocks and ledger shards an order's seats are stored in, as they stand: what the meter
+/// sizes a hold, a release or a sale by.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SeatsTouched {
+    pub blocks: Vec<(SeatNumber, DateSeatsRecord)>,
+    pub ledgers: Vec<(u32, SeatLedgerRecord)>,
 }
 
 /// Everything a hold writes, in one transaction: the seats taken and the reservation written
@@ -253,18 +264,28 @@ pub trait CatalogStore: Send + Sync + 'static {
     async fn concerts(&self) -> Result<Vec<ConcertRecord>, StoreError>;
     async fn concert(&self, concert: &ConcertId) -> Result<Option<ConcertRecord>, StoreError>;
     async fn mark_sold_out(&self, concert: &ConcertId) -> Result<(), StoreError>;
-    /// What is held and sold on a date (nothing, for a date nobody touched yet).
-    async fn date_seats(
+    /// What is held and sold in some blocks of a date (each by its first seat), merged, in one
+    /// round trip (per 100 blocks).
+    async fn seat_blocks(
         &self,
         concert: &ConcertId,
         date: ConcertDate,
+        blocks: &[SeatNumber],
     ) -> Result<DateSeatsRecord, StoreError>;
-    /// The same for many dates, in one round trip.
-    async fn dates_seats(
+    /// These ledger shards (date, shard), in one round trip per 100.
+    async fn seat_ledgers(
         &self,
         concert: &ConcertId,
-        dates: &[ConcertDate],
-    ) -> Result<Vec<(ConcertDate, DateSeatsRecord)>, StoreError>;
+        shards: &[(ConcertDate, u32)],
+    ) -> Result<Vec<(ConcertDate, u32, SeatLedgerRecord)>, StoreError>;
+    /// Drops counts that no tick reads again from one ledger shard.
+    async fn prune_seat_ledger(
+        &self,
+        concert: &ConcertId,
+        date: ConcertDate,
+        shard: u32,
+        stale: &LedgerStale,
+    ) -> Result<(), StoreError>;
 }
 
 #[async_trait]

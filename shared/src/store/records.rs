@@ -14,9 +14,9 @@ use crate::domain::{
 
 // ------------------------------------------------------------------------------- catalog
 
-/// A concert, its dates and its seat prices: written once, by the catalog loader or an
-/// operator, and never changed after, but for `sold_out` (set once by the admission tick). So
-/// every container may cache it for good.
+/// A concert, its dates and its seats: written once, by the catalog loader or an operator, and
+/// never changed after, but for `sold_out` (set once by the admission tick). So every container
+/// may cache it for good.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConcertRecord {
     pub concert_id: ConcertId,
@@ -24,7 +24,9 @@ pub struct ConcertRecord {
     pub first_date: ConcertDate,
     pub last_date: ConcertDate,
     pub dates: Vec<ConcertDate>,
-    pub seat_prices: Vec<SeatPriceRange>,
+    /// Every date's seats, in seat order: numbered from 1 to the capacity with no gaps, each
+    /// section a range at one price (a `seatPrices` tier is a section without a name).
+    pub sections: Vec<SectionRecord>,
     /// Before this, joining is refused. `None`: open.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_opens_at: Option<i64>,
@@ -38,29 +40,97 @@ pub struct ConcertRecord {
     pub max_tickets_per_fan: TicketLimit,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SeatPriceRange {
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SectionRecord {
+    /// `None` for a `seatPrices` tier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub from_seat: SeatNumber,
     pub to_seat: SeatNumber,
     pub price: Won,
 }
 
+impl SectionRecord {
+    pub fn seat_count(&self) -> u32 {
+        self.to_seat.get() - self.from_seat.get() + 1
+    }
+
+    pub fn seats(&self) -> impl Iterator<Item = SeatNumber> {
+        SeatNumber::range(self.from_seat, self.to_seat)
+    }
+
+    /// The section's seat blocks, each by its first seat.
+    pub fn blocks(&self) -> impl Iterator<Item = SeatNumber> + '_ {
+        self.seats().step_by(BLOCK_SEATS as usize)
+    }
+}
+
+/// Where a date's seats are stored, and why so: a date of a stadium has up to 100,000 seats,
+/// and DynamoDB bills a write by the KB of the whole item and serves one key at most 1,000
+/// write units a second. So a date's holds and sales live in blocks of at most `BLOCK_SEATS`
+/// seats of one section (a few KB at most: a hold or a sale writes one block, a listing of a
+/// section reads only its blocks), and what the admission tick needs (seats sold and held, per
+/// date and per section; sales per admission batch) is counted, in the same transactions, in
+/// a date's ledger of at most `LEDGER_SHARDS` items, one per group of sections: the tick reads
+/// those, never the blocks, so its cost per date does not grow with the seats.
+pub const BLOCK_SEATS: u32 = 100;
+pub const LEDGER_SHARDS: u32 = 16;
+/// A concert has at most this many sections: each has a few counts in its ledger shard.
+pub const MAX_SECTIONS: usize = 200;
+
 impl ConcertRecord {
+    /// The section a seat is in, with its index, if the seat exists.
+    pub fn section_of(&self, seat: SeatNumber) -> Option<(u32, &SectionRecord)> {
+        let after = self.sections.partition_point(|s| s.from_seat <= seat);
+        let index = after.checked_sub(1)?;
+        let section = &self.sections[index];
+        (seat <= section.to_seat).then_some((index as u32, section))
+    }
+
+    /// The section called `name`, with its index.
+    pub fn section_named(&self, name: &str) -> Option<(u32, &SectionRecord)> {
+        self.sections
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.name.as_deref() == Some(name))
+            .map(|(i, s)| (i as u32, s))
+    }
+
     /// The price of a seat that exists.
     pub fn price(&self, seat: SeatNumber) -> Option<Won> {
-        self.seat_prices
-            .iter()
-            .find(|r| (r.from_seat..=r.to_seat).contains(&seat))
-            .map(|r| r.price)
+        self.section_of(seat).map(|(_, s)| s.price)
     }
 
     /// Every seat that exists on each date, in order.
     pub fn seats(&self) -> impl Iterator<Item = (SeatNumber, Won)> + '_ {
-        SeatNumber::all().filter_map(|s| self.price(s).map(|p| (s, p)))
+        self.sections
+            .iter()
+            .flat_map(|s| s.seats().map(move |seat| (seat, s.price)))
     }
 
     pub fn seat_count(&self) -> u32 {
-        self.seats().count() as u32
+        self.sections.last().map_or(0, |s| s.to_seat.get())
+    }
+
+    /// The first seat of the block a seat of `section` is stored in.
+    pub fn block_of(section: &SectionRecord, seat: SeatNumber) -> SeatNumber {
+        let offset = (seat.get() - section.from_seat.get()) / BLOCK_SEATS * BLOCK_SEATS;
+        SeatNumber::range(section.from_seat, section.to_seat)
+            .nth(offset as usize)
+            .unwrap_or(section.from_seat)
+    }
+
+    /// Every block of a date, by first seat.
+    pub fn blocks(&self) -> Vec<SeatNumber> {
+        self.sections
+            .iter()
+            .flat_map(SectionRecord::blocks)
+            .collect()
+    }
+
+    /// How many ledger shards each date has.
+    pub fn ledger_shards(&self) -> u32 {
+        (self.sections.len() as u32).clamp(1, LEDGER_SHARDS)
     }
 
     pub fn has_date(&self, date: ConcertDate) -> bool {
@@ -68,17 +138,24 @@ impl ConcertRecord {
     }
 }
 
+/// Every ledger shard of these dates, `shards` a date.
+pub fn every_ledger_shard(dates: &[ConcertDate], shards: u32) -> Vec<(ConcertDate, u32)> {
+    dates
+        .iter()
+        .flat_map(|d| (0..shards).map(move |shard| (*d, shard)))
+        .collect()
+}
+
+/// The ledger shard that counts a section's seats.
+pub fn ledger_shard(section: u32) -> u32 {
+    section % LEDGER_SHARDS
+}
+
 // ------------------------------------------------------------------------------- seats
 
-/// What is taken on one date: the live-or-lapsed hold on each seat (its end), and each sold
-/// seat with the admission batch of the token that bought it (on the first seat of its order;
-/// the order's other seats say [`SOLD_WITH_ITS_ORDER`], so that the tick counts the token's
-/// sale once). One item per date, written by
-/// holds, releases and payments, read whole by seat charts and by the admission tick, which
-/// learns the free seats of every date from these alone.
-/// A sold seat bought in one order with a lower seat, whose entry carries the batch.
-pub const SOLD_WITH_ITS_ORDER: i64 = 0;
-
+/// What is taken among some seats of one date: the live-or-lapsed hold on each seat (its end),
+/// and each sold seat with the admission batch of the token that bought it. Stored one item per
+/// block of seats (see [`BLOCK_SEATS`]); a read of several blocks gives them merged.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DateSeatsRecord {
     pub holds: BTreeMap<SeatNumber, i64>,
@@ -94,15 +171,169 @@ impl DateSeatsRecord {
         !self.is_sold(seat) && self.holds.get(&seat).is_some_and(|until| *until > now)
     }
 
-    pub fn held(&self, now: i64) -> u32 {
-        self.holds
-            .iter()
-            .filter(|(seat, until)| **until > now && !self.sold.contains_key(seat))
-            .count() as u32
+    pub fn is_free(&self, seat: SeatNumber, now: i64) -> bool {
+        !self.is_sold(seat) && !self.is_held(seat, now)
     }
 
-    pub fn sold_count(&self) -> u32 {
-        self.sold.len() as u32
+    /// The seats of `other`, which are none of these.
+    pub fn merge(&mut self, other: DateSeatsRecord) {
+        self.holds.extend(other.holds);
+        self.sold.extend(other.sold);
+    }
+}
+
+/// A section's holds are counted by the minute they end in: `window_end(until)` is the end of
+/// that minute, so that a shard keeps at most a few counts per section however many holds
+/// there are.
+pub const SECTION_HOLD_WINDOW: i64 = 60;
+
+pub fn window_end(until: i64) -> i64 {
+    until.div_euclid(SECTION_HOLD_WINDOW) * SECTION_HOLD_WINDOW + SECTION_HOLD_WINDOW
+}
+
+/// One shard of a date's ledger: the counts the admission tick learns a date's seats from,
+/// kept in the same transactions as the blocks (see [`BLOCK_SEATS`]). Holds are counted by
+/// the second they end, so that the tick knows exactly how many are live at its `now`; per
+/// section by the minute they end (see [`window_end`]), so a section's free seats count a hold
+/// that lapsed less than a minute before as held. Counts whose holds or batches are over are
+/// dropped by the tick; an amount a late release adds to one again is never read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SeatLedgerRecord {
+    pub sold: i64,
+    /// Seats sold, per section.
+    pub sold_by_section: BTreeMap<u32, i64>,
+    /// Seats held (neither released nor sold), by the second their hold ends.
+    pub holds: BTreeMap<i64, i64>,
+    /// The same per section, by the end of the minute the hold ends in.
+    pub section_holds: BTreeMap<(u32, i64), i64>,
+    /// Orders sold, by the admission batch of the token that bought them.
+    pub sales: BTreeMap<i64, i64>,
+}
+
+/// What a hold, a release or a sale adds to one ledger shard (amounts may be negative).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerChange {
+    pub shard: u32,
+    pub sold: i64,
+    pub sold_by_section: BTreeMap<u32, i64>,
+    pub holds: BTreeMap<i64, i64>,
+    pub section_holds: BTreeMap<(u32, i64), i64>,
+    pub sales: BTreeMap<i64, i64>,
+}
+
+/// What ends a hold in the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldEnd {
+    Released,
+    /// Sold to a token of this admission batch.
+    Sold(i64),
+}
+
+impl LedgerChange {
+    /// The changes, one per shard the order's sections count in: a hold adds its seats as
+    /// held; a release takes them off; a sale takes them off and counts them sold, and the
+    /// order once, on its first shard, against the batch.
+    pub fn of(reservation: &ReservationRecord, end: Option<HoldEnd>) -> Vec<LedgerChange> {
+        let until = reservation.held_until;
+        let sign = if end.is_some() { -1 } else { 1 };
+        let mut shards: BTreeMap<u32, LedgerChange> = BTreeMap::new();
+        for seat in &reservation.seats {
+            let shard = ledger_shard(seat.section);
+            let change = shards.entry(shard).or_insert_with(|| LedgerChange {
+                shard,
+                ..LedgerChange::default()
+            });
+            *change.holds.entry(until).or_default() += sign;
+            *change
+                .section_holds
+                .entry((seat.section, window_end(until)))
+                .or_default() += sign;
+            if let Some(HoldEnd::Sold(_)) = end {
+                change.sold += 1;
+                *change.sold_by_section.entry(seat.section).or_default() += 1;
+            }
+        }
+        let mut changes: Vec<LedgerChange> = shards.into_values().collect();
+        if let (Some(HoldEnd::Sold(batch)), Some(first)) = (end, changes.first_mut()) {
+            first.sales.insert(batch, 1);
+        }
+        changes
+    }
+}
+
+impl SeatLedgerRecord {
+    pub fn apply(&mut self, change: &LedgerChange) {
+        fn add<K: Ord + Copy>(to: &mut BTreeMap<K, i64>, from: &BTreeMap<K, i64>) {
+            for (k, n) in from {
+                *to.entry(*k).or_default() += n;
+            }
+        }
+        self.sold += change.sold;
+        add(&mut self.sold_by_section, &change.sold_by_section);
+        add(&mut self.holds, &change.holds);
+        add(&mut self.section_holds, &change.section_holds);
+        add(&mut self.sales, &change.sales);
+    }
+
+    /// The counts that no longer change what a tick reads at `now`: holds over, batches whose
+    /// tokens expired (`active_seconds` after their admission), and counts back to zero whose
+    /// end no new hold can have any more (a hold made from `now` on ends at least
+    /// `hold_seconds` later, clocks a minute apart included): every hold counted there was paid
+    /// or released.
+    pub fn stale(&self, now: i64, active_seconds: i64, hold_seconds: i64) -> LedgerStale {
+        let settled = now + hold_seconds - 60;
+        let over = |end: i64, n: i64| end <= now || (n == 0 && end < settled);
+        LedgerStale {
+            holds: self
+                .holds
+                .iter()
+                .filter(|(until, n)| over(**until, **n))
+                .map(|(until, _)| *until)
+                .collect(),
+            section_holds: self
+                .section_holds
+                .iter()
+                // A minute's count takes holds that end before its end.
+                .filter(|((_, end), n)| over(*end, **n))
+                .map(|(key, _)| *key)
+                .collect(),
+            sales: self
+                .sales
+                .keys()
+                .filter(|at| **at + active_seconds <= now)
+                .copied()
+                .collect(),
+        }
+    }
+
+    pub fn forget(&mut self, stale: &LedgerStale) {
+        for until in &stale.holds {
+            self.holds.remove(until);
+        }
+        for key in &stale.section_holds {
+            self.section_holds.remove(key);
+        }
+        for at in &stale.sales {
+            self.sales.remove(at);
+        }
+    }
+}
+
+/// Counts a tick drops from a ledger shard.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerStale {
+    pub holds: Vec<i64>,
+    pub section_holds: Vec<(u32, i64)>,
+    pub sales: Vec<i64>,
+}
+
+impl LedgerStale {
+    pub fn len(&self) -> usize {
+        self.holds.len() + self.section_holds.len() + self.sales.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -117,11 +348,16 @@ pub enum StoredReservationStatus {
     Released,
 }
 
-/// One seat of an order, at the price it was held at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// One seat of an order, at the price it was held at, with where it is stored: its section
+/// (by index; the name for the fan) and its block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReservedSeat {
     pub seat_number: SeatNumber,
     pub price: Won,
+    pub section: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section_name: Option<String>,
+    pub block: SeatNumber,
 }
 
 /// One order: seats of one date, held, paid and released together.
@@ -405,13 +641,17 @@ pub struct AdmissionBatch {
 }
 
 /// What the tick saw of one date's seats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DateStanding {
     pub date: ConcertDate,
     /// Seats not sold.
     pub unsold: u32,
     /// Seats neither sold nor under a live hold.
     pub free: u32,
+    /// Per section, in the concert's order, seats neither sold nor held (a hold that lapsed
+    /// less than a minute before counts as held: see [`window_end`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sections: Vec<u32>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -530,5 +770,94 @@ pub struct QueueControlChange {
 impl QueueControlChange {
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seat(n: i64) -> SeatNumber {
+        SeatNumber::parse(n).unwrap()
+    }
+
+    /// Seats 99 and 101 of section 0 and seat 3,001 of section 17.
+    fn order() -> ReservationRecord {
+        let reserved = |n: i64, section: u32, block: i64| ReservedSeat {
+            seat_number: seat(n),
+            price: Won::new(1_000).unwrap(),
+            section,
+            section_name: None,
+            block: seat(block),
+        };
+        ReservationRecord {
+            reservation_id: ReservationId::new(),
+            user_id: UserId::parse("ana").unwrap(),
+            concert_id: ConcertId::parse("c").unwrap(),
+            date: ConcertDate::parse("2026-12-24").unwrap(),
+            seats: vec![
+                reserved(99, 0, 1),
+                reserved(101, 0, 101),
+                reserved(3_001, 17, 3_001),
+            ],
+            price: Won::new(3_000).unwrap(),
+            held_until: 1_796_083_530,
+            status: StoredReservationStatus::Held,
+            payment_id: None,
+        }
+    }
+
+    #[test]
+    fn a_ledger_counts_holds_and_sales_per_shard_and_a_sale_once() {
+        let r = order();
+        let mut ledgers: BTreeMap<u32, SeatLedgerRecord> = BTreeMap::new();
+        let apply = |ledgers: &mut BTreeMap<u32, SeatLedgerRecord>, changes: Vec<LedgerChange>| {
+            for change in changes {
+                ledgers.entry(change.shard).or_default().apply(&change);
+            }
+        };
+        apply(&mut ledgers, LedgerChange::of(&r, None));
+        // Sections 0 and 17 count in shards 0 and 1.
+        assert_eq!(ledgers[&0].holds[&1_796_083_530], 2);
+        assert_eq!(ledgers[&1].holds[&1_796_083_530], 1);
+        assert_eq!(ledgers[&1].section_holds[&(17, 1_796_083_560)], 1);
+        apply(
+            &mut ledgers,
+            LedgerChange::of(&r, Some(HoldEnd::Sold(1_796_083_200))),
+        );
+        let sold: i64 = ledgers.values().map(|l| l.sold).sum();
+        let orders: i64 = ledgers.values().flat_map(|l| l.sales.values()).sum();
+        let held: i64 = ledgers.values().flat_map(|l| l.holds.values()).sum();
+        assert_eq!((sold, orders, held), (3, 1, 0));
+        assert_eq!(ledgers[&1].sold_by_section[&17], 1);
+    }
+
+    #[test]
+    fn a_tick_forgets_only_what_no_tick_reads_again() {
+        let mut ledger = SeatLedgerRecord::default();
+        for change in LedgerChange::of(&order(), None) {
+            ledger.apply(&change);
+        }
+        ledger.sales.insert(1_796_083_200, 1);
+        assert!(
+            ledger.stale(1_796_083_529, 600, 300).is_empty(),
+            "still live"
+        );
+        let stale = ledger.stale(1_796_083_800, 600, 300);
+        assert_eq!(
+            (
+                stale.holds.len(),
+                stale.section_holds.len(),
+                stale.sales.len()
+            ),
+            (1, 2, 1)
+        );
+        ledger.forget(&stale);
+        assert!(
+            ledger.holds.is_empty() && ledger.section_holds.is_empty() && ledger.sales.is_empty()
+        );
+        // A hold ending at :30 counts per section until the end of its minute.
+        assert_eq!(window_end(1_796_083_530), 1_796_083_560);
+        assert_eq!(window_end(1_796_083_500), 1_796_083_560);
     }
 }

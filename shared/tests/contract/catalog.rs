@@ -68,7 +68,7 @@ pub async fn the_seat_chart_shows_every_seat_as_it_stands_now(w: World) {
     assert_eq!(chart.seats[0].seat_number.get(), 1);
     assert_eq!(chart.seats[0].price.get(), 150_000);
     assert_eq!(chart.seats[49].price.get(), 90_000);
-    let held: Vec<u8> = chart
+    let held: Vec<u32> = chart
         .seats
         .iter()
         .filter(|s| s.status == SeatStatus::Held)
@@ -119,7 +119,7 @@ pub async fn loading_the_catalog_again_changes_nothing(w: World) {
 
     for bad in [
         r#"{"concerts": [{"concertId": "x", "title": "X", "dates": [], "seatPrices": [{"fromSeat": 1, "toSeat": 2, "price": 1}]}]}"#,
-        r#"{"concerts": [{"concertId": "x", "title": "X", "dates": ["2026-12-01"], "seatPrices": [{"fromSeat": 1, "toSeat": 51, "price": 1}]}]}"#,
+        r#"{"concerts": [{"concertId": "x", "title": "X", "dates": ["2026-12-01"], "seatPrices": [{"fromSeat": 1, "toSeat": 100001, "price": 1}]}]}"#,
         r#"{"concerts": [{"concertId": "x", "title": "X", "dates": ["2026-12-01"], "seatPrices": [{"fromSeat": 1, "toSeat": 5, "price": 1}, {"fromSeat": 5, "toSeat": 6, "price": 1}]}]}"#,
         r#"{"concerts": [{"concertId": "x", "title": "X", "dates": ["2026-02-30"], "seatPrices": [{"fromSeat": 1, "toSeat": 5, "price": 1}]}]}"#,
         r#"{"concerts": [{"concertId": "x", "title": "X", "dates": ["2026-12-01"], "seatPrices": [{"fromSeat": 1, "toSeat": 5, "price": -1}]}]}"#,

@@ -31,6 +31,7 @@ mod payments;
 mod queue;
 mod races;
 mod reservations;
+mod venues;
 mod wallet;
 
 macro_rules! contract {
@@ -123,4 +124,10 @@ contract!(
     buying::best_available_takes_adjacent_low_seats_and_a_burst_gets_every_seat,
     buying::a_hold_with_an_idempotency_key_is_replayed,
     buying::a_token_that_bought_several_seats_frees_one_place_under_max_active,
+    venues::a_stadium_date_is_listed_by_section_and_its_seats_exist_to_its_capacity,
+    venues::fans_racing_for_the_seats_of_one_block_take_each_seat_once,
+    venues::an_order_across_a_block_boundary_is_held_paid_and_counted_all_or_none,
+    venues::a_section_listed_while_it_sells_shows_each_sale_once_it_lands,
+    venues::best_available_on_a_stadium_spreads_over_sections_with_free_seats,
+    venues::lapsed_holds_free_their_seats_and_leave_the_ledger,
 );

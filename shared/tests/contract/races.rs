@@ -69,7 +69,7 @@ pub async fn hundred_fans_racing_for_one_seat_yield_one_hold(w: World) {
         .seat_chart(fan, Some(token), &concert_id(SPRING), day("2026-12-24"))
         .await
         .unwrap();
-    let held: Vec<u8> = chart
+    let held: Vec<u32> = chart
         .seats
         .iter()
         .filter(|s| s.status != SeatStatus::Available)

@@ -191,7 +191,7 @@ pub async fn a_token_not_admitted_never_reaches_the_seats(w: World) {
             .await;
         assert!(held.is_err(), "{held:?}");
     }
-    assert_eq!(w.script.calls("date_seats"), 0);
+    assert_eq!(w.script.calls("seat_blocks"), 0);
     assert_eq!(w.script.calls("place_hold"), 0);
 
     // The admitted fan: the gate reads the ticket once, then this container knows it.
@@ -203,5 +203,5 @@ pub async fn a_token_not_admitted_never_reaches_the_seats(w: World) {
             .unwrap();
     }
     assert_eq!(w.script.calls("ticket"), read + 1);
-    assert_eq!(w.script.calls("date_seats"), 3);
+    assert_eq!(w.script.calls("seat_blocks"), 3);
 }

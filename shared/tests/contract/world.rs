@@ -8,7 +8,10 @@ use ticketing::domain::{
     ChargeAmount, ConcertDate, ConcertId, ManualClock, OperatorId, QueueToken, SeatNumber,
     Timestamp, UserId,
 };
-use ticketing::store::{DynamoStore, GatedStore, MemoryStore, QueueControlChange, Script, Store};
+use ticketing::store::{
+    DateSeatsRecord, DynamoStore, GatedStore, Inventory, MemoryStore, QueueControlChange, Script,
+    Store,
+};
 use ticketing::{Settings, Ticketing};
 
 /// 2026-12-01T00:00:00Z: the catalog's dates lie ahead of it, and one lies behind.
@@ -37,12 +40,33 @@ pub fn demo_catalog() -> Catalog {
     .expect("the demo catalog is valid")
 }
 
+/// A store read whole, for an audit.
+#[async_trait::async_trait]
+pub trait Audited: Send + Sync {
+    async fn inventory(&self) -> Inventory;
+}
+
+#[async_trait::async_trait]
+impl Audited for MemoryStore {
+    async fn inventory(&self) -> Inventory {
+        MemoryStore::inventory(self)
+    }
+}
+
+#[async_trait::async_trait]
+impl Audited for DynamoStore {
+    async fn inventory(&self) -> Inventory {
+        DynamoStore::inventory(self).await.expect("scan the table")
+    }
+}
+
 pub struct World {
     pub booking: Ticketing,
     pub clock: Arc<ManualClock>,
     /// The store behind a gate that passes every call but those `script` names.
     pub store: Arc<dyn Store>,
     pub script: Arc<Script>,
+    audited: Arc<dyn Audited>,
     on_memory: bool,
     /// The first second of the tick slot after the last tick's: a tick runs once a slot.
     next_slot_at: Arc<std::sync::Mutex<i64>>,
@@ -82,18 +106,21 @@ impl World {
         Some(World::over(store, false).await)
     }
 
-    async fn over<S: Store>(base: S, on_memory: bool) -> World {
+    async fn over<S: Store + Audited>(base: S, on_memory: bool) -> World {
         let clock = Arc::new(ManualClock::starting_at(Timestamp::from_epoch_seconds(
             START,
         )));
         let script = Script::new();
-        let store: Arc<dyn Store> = Arc::new(GatedStore::new(Arc::new(base), script.clone()));
+        let base = Arc::new(base);
+        let audited: Arc<dyn Audited> = base.clone();
+        let store: Arc<dyn Store> = Arc::new(GatedStore::new(base, script.clone()));
         let booking = Ticketing::new(store.clone(), clock.clone(), Settings::default());
         let world = World {
             booking,
             clock,
             store,
             script,
+            audited,
             on_memory,
             next_slot_at: Arc::default(),
         };
@@ -118,6 +145,11 @@ impl World {
             booking: Ticketing::new(self.store.clone(), self.clock.clone(), settings),
             ..self
         }
+    }
+
+    /// Everything the store holds, read whole, for an audit.
+    pub async fn inventory(&self) -> Inventory {
+        self.audited.inventory().await
     }
 
     pub fn advance(&self, seconds: i64) {
@@ -220,11 +252,19 @@ impl World {
     }
 
     pub async fn seat_is_sold(&self, concert: &str, date: &str, seat: i64) -> bool {
+        self.date_seats(concert, date)
+            .await
+            .is_sold(SeatNumber::parse(seat).unwrap())
+    }
+
+    /// Every block of the date's seats, as stored.
+    pub async fn date_seats(&self, concert: &str, date: &str) -> DateSeatsRecord {
+        let id = concert_id(concert);
+        let record = self.store.concert(&id).await.unwrap().expect("the concert");
         self.store
-            .date_seats(&concert_id(concert), day(date))
+            .seat_blocks(&id, day(date), &record.blocks())
             .await
             .unwrap()
-            .is_sold(SeatNumber::parse(seat).unwrap())
     }
 }
 

@@ -48,6 +48,7 @@ pub struct Fleet {
     start: Box<dyn FnMut() -> Ticketing>,
     lanes: usize,
     last_lane: usize,
+    last_function: &'static str,
 }
 
 impl Fleet {
@@ -58,6 +59,7 @@ impl Fleet {
             start: Box::new(start),
             lanes: 0,
             last_lane: 0,
+            last_function: "",
         }
     }
 
@@ -93,12 +95,13 @@ impl Fleet {
         let container = &mut pool.containers[index.min(last)];
         container.last_used = now;
         self.last_lane = container.lane;
+        self.last_function = function;
         &container.booking
     }
 
-    /// The lane of the container the last `container` call gave.
-    pub fn last_lane(&self) -> usize {
-        self.last_lane
+    /// The lane of the container the last `container` call gave, and its function.
+    pub fn last_lane(&self) -> (usize, &'static str) {
+        (self.last_lane, self.last_function)
     }
 
     /// A container started for one request alone (a second delivery of the admitter's event

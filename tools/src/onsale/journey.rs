@@ -1,16 +1,20 @@
 //! A fan's journey, one request at a time: what the fan sends next (an operation of the world's
 //! executor, on a container of the function it calls) and what it does with the answer, as a
 //! careful client: a 503 is sent again a second later, a token that ended ends the visit. A fan
-//! orders its party's seats at once, picked from the chart or by best available. A bot joins
-//! again every second instead of polling, lists seats with made-up tokens while it waits, and
-//! once admitted holds all the limit allows, lets the holds lapse and holds again.
+//! orders its party's seats at once, picked from the chart or by best available. On a date of
+//! more than `LIST_WHOLE_DATE_UP_TO` seats, listed a section at a time, a fan who picks seats
+//! lists the date's sections first, picks one at random among those with room for its party
+//! (another date when none has), lists that section and picks from it; best available names
+//! no section. A bot joins again every second instead of polling, lists seats with made-up
+//! tokens while it waits (a random section's, on such a date), and once admitted holds all
+//! the limit allows, lets the holds lapse and holds again.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use ticketing::booking::{
     Balance, DatesOnSale, HoldRequest, Payment, QueueStatus, QueueTicket, Reservation, SeatChart,
-    SeatChoice, SeatStatus,
+    SeatChoice, SeatStatus, SectionMap,
 };
 use ticketing::domain::{
     ChargeAmount, ConcertDate, IdempotencyKey, QueueToken, ReservationId, SeatNumber, Won,
@@ -40,12 +44,18 @@ pub(super) enum Step {
     Pay,
     /// A bot's seat listing with a made-up token.
     Hammer,
+    /// A date's sections, on a date listed a section at a time.
+    Sections,
 }
 
 /// What an admitted fan is doing.
 #[derive(Debug, Default)]
 pub(super) struct Basket {
     date: Option<ConcertDate>,
+    /// The section picked, on a date listed a section at a time.
+    section: Option<String>,
+    /// Dates whose sections had no room for the party, since the fan last found all full.
+    full_dates: Vec<ConcertDate>,
     /// Seats the last chart showed free, in seat order.
     candidates: Vec<SeatNumber>,
     /// The order held, and its total.
@@ -62,6 +72,7 @@ pub(super) enum Answer {
     Polled(Result<QueueTicket, BookingError>),
     Dates(Result<DatesOnSale, BookingError>),
     Seats(Result<SeatChart, BookingError>),
+    Sections(Result<SectionMap, BookingError>),
     Held(Result<(Reservation, bool), BookingError>),
     /// What a bot's made-up token got (nothing it does depends on it).
     Hammered,
@@ -136,10 +147,19 @@ impl Sim<'_> {
                 self.buying.bot_requests += 1;
                 let made_up = QueueToken::new(concert.clone(), START + second as i64);
                 let date = self.dates[self.rng.usize(..self.dates.len())];
+                let section = self
+                    .by_section
+                    .then(|| self.sections[self.rng.usize(..self.sections.len())].clone());
                 let c = self.fleet.container("list-seats", second).clone();
                 self.schedule(second + 1, fan, Step::Hammer);
                 Box::pin(async move {
-                    let _ = c.seat_chart(&user, Some(&made_up), &concert, date).await;
+                    let _ = match section {
+                        Some(section) => {
+                            c.section_chart(&user, Some(&made_up), &concert, date, &section)
+                                .await
+                        }
+                        None => c.seat_chart(&user, Some(&made_up), &concert, date).await,
+                    };
                     out.replace(Some(Answer::Hammered));
                 })
             }
@@ -152,15 +172,48 @@ impl Sim<'_> {
                     out.replace(Some(Answer::Dates(dates)));
                 })
             }
+            Step::Sections => {
+                let Some(date) = self.basket(fan).and_then(|b| b.date) else {
+                    self.schedule(second + 1, fan, Step::Dates);
+                    return None;
+                };
+                self.call("list-sections");
+                let c = self.fleet.container("list-sections", second).clone();
+                Box::pin(async move {
+                    let map = c.date_sections(&user, token.as_ref(), &concert, date).await;
+                    out.replace(Some(Answer::Sections(map)));
+                })
+            }
             Step::Seats => {
                 let Some(date) = self.basket(fan).and_then(|b| b.date) else {
                     self.schedule(second + 1, fan, Step::Dates);
                     return None;
                 };
+                let section = if self.by_section {
+                    // Listed a section at a time: best available lists nothing; a fan who
+                    // picks lists its section, once it has picked one.
+                    if !self.picks_seats(fan) {
+                        self.schedule(second + 1, fan, Step::Hold);
+                        return None;
+                    }
+                    let Some(section) = self.basket(fan).and_then(|b| b.section.clone()) else {
+                        self.schedule(second + 1, fan, Step::Sections);
+                        return None;
+                    };
+                    Some(section)
+                } else {
+                    None
+                };
                 self.call("list-seats");
                 let c = self.fleet.container("list-seats", second).clone();
                 Box::pin(async move {
-                    let chart = c.seat_chart(&user, token.as_ref(), &concert, date).await;
+                    let chart = match section {
+                        Some(section) => {
+                            c.section_chart(&user, token.as_ref(), &concert, date, &section)
+                                .await
+                        }
+                        None => c.seat_chart(&user, token.as_ref(), &concert, date).await,
+                    };
                     out.replace(Some(Answer::Seats(chart)));
                 })
             }
@@ -248,6 +301,12 @@ impl Sim<'_> {
         self.fans[fan as usize].basket.as_deref()
     }
 
+    /// The fan picks its seats from a chart (neither best available nor a bot).
+    fn picks_seats(&self, fan: u32) -> bool {
+        let f = &self.fans[fan as usize];
+        !f.bot && !f.best_available
+    }
+
     /// What `fan` does with the answer to its `step` of `second`.
     pub(super) async fn answered(&mut self, second: u64, fan: u32, step: Step, answer: Answer) {
         match answer {
@@ -255,13 +314,33 @@ impl Sim<'_> {
             Answer::Polled(polled) => self.polled(second, fan, polled),
             Answer::Dates(listed) => match listed {
                 Ok(list) => {
+                    let full = self
+                        .basket(fan)
+                        .map(|b| b.full_dates.clone())
+                        .unwrap_or_default();
                     let open: Vec<ConcertDate> = list
                         .dates
                         .iter()
-                        .filter(|d| d.remaining_seats > 0)
+                        .filter(|d| d.remaining_seats > 0 && !full.contains(&d.date))
                         .map(|d| d.date)
                         .collect();
+                    // The last few seats: a party no date has room for any more settles for
+                    // what is left, as fans do, rather than wait for seats that will not come.
+                    let most = list
+                        .dates
+                        .iter()
+                        .map(|d| d.remaining_seats)
+                        .max()
+                        .unwrap_or(0);
+                    let f = &mut self.fans[fan as usize];
+                    if !f.bot && most > 0 && most < f.party {
+                        f.party = most;
+                    }
                     if open.is_empty() {
+                        if let Some(basket) = self.fans[fan as usize].basket.as_mut() {
+                            // Every date tried had no room: start over, later.
+                            basket.full_dates.clear();
+                        }
                         // Sold out, or every seat held: look again later unless all are sold.
                         if self.sold >= self.seats {
                             self.fans[fan as usize].outcome = Outcome::GaveUp;
@@ -273,9 +352,47 @@ impl Sim<'_> {
                     let date = open[self.rng.usize(..open.len())];
                     if let Some(basket) = self.fans[fan as usize].basket.as_mut() {
                         basket.date = Some(date);
+                        basket.section = None;
                     }
                     let think = self.rng.u64(1..=2);
-                    self.schedule(second + think, fan, Step::Seats);
+                    let next = match (self.by_section, self.picks_seats(fan)) {
+                        (false, _) => Step::Seats,
+                        (true, true) => Step::Sections,
+                        (true, false) => Step::Hold,
+                    };
+                    self.schedule(second + think, fan, next);
+                }
+                Err(error) => self.shopping_failed(second, fan, step, &error),
+            },
+            Answer::Sections(listed) => match listed {
+                Ok(map) => {
+                    // A section with room for the party, at random among them: the crowd
+                    // spreads.
+                    let party = self.fans[fan as usize].party;
+                    let open: Vec<&String> = map
+                        .sections
+                        .iter()
+                        .filter(|s| s.free_seats >= party)
+                        .filter_map(|s| s.section.as_ref())
+                        .collect();
+                    let section =
+                        (!open.is_empty()).then(|| open[self.rng.usize(..open.len())].clone());
+                    let Some(basket) = self.fans[fan as usize].basket.as_mut() else {
+                        return;
+                    };
+                    match section {
+                        Some(section) => {
+                            basket.section = Some(section);
+                            let think = self.rng.u64(1..=2);
+                            self.schedule(second + think, fan, Step::Seats);
+                        }
+                        None => {
+                            // No room on this date: another.
+                            basket.section = None;
+                            basket.full_dates.extend(basket.date);
+                            self.schedule(second + 1, fan, Step::Dates);
+                        }
+                    }
                 }
                 Err(error) => self.shopping_failed(second, fan, step, &error),
             },
@@ -287,7 +404,16 @@ impl Sim<'_> {
                         .filter(|s| s.status == SeatStatus::Available)
                         .map(|s| s.seat_number)
                         .collect();
-                    if free.is_empty() {
+                    if self.by_section {
+                        // Its section has no room for the party now: another section.
+                        let party = self.fans[fan as usize].party as usize;
+                        if free.len() < party {
+                            if let Some(basket) = self.fans[fan as usize].basket.as_mut() {
+                                basket.section = None;
+                            }
+                            return self.schedule(second + 1, fan, Step::Sections);
+                        }
+                    } else if free.is_empty() {
                         return self.schedule(second + 5, fan, Step::Dates);
                     }
                     if let Some(basket) = self.fans[fan as usize].basket.as_mut() {
@@ -381,8 +507,19 @@ impl Sim<'_> {
                 self.schedule(second + 1, fan, Step::Seats)
             }
             // Fewer seats free than asked: another date.
-            Err(BookingError::SeatUnavailable(_)) => self.schedule(second + 1, fan, Step::Dates),
-            Err(error) => self.shopping_failed(second, fan, Step::Hold, &error),
+            Err(BookingError::SeatUnavailable(_)) => {
+                self.buying.holds_refused_no_room += 1;
+                // Listed a section at a time, best available stands for the chart it did not
+                // list: no room is an empty chart, looked at again as late.
+                let later = if self.by_section { 5 } else { 1 };
+                self.schedule(second + later, fan, Step::Dates)
+            }
+            Err(error) => {
+                if matches!(error, BookingError::Contention) {
+                    self.buying.holds_busy += 1;
+                }
+                self.shopping_failed(second, fan, Step::Hold, &error)
+            }
         }
     }
 

@@ -32,14 +32,14 @@ use ticketing::booking::{audit, Catalog, Lottery};
 use ticketing::domain::{ConcertDate, ConcertId, ManualClock, QueueToken, Timestamp, UserId};
 use ticketing::store::{
     CatalogStore, GatedStore, LotteryRecord, MemoryStore, MeteredStore, QueueStore, Store,
-    TicketChangeKind,
+    TicketChangeKind, LEDGER_SHARDS,
 };
 use ticketing::Ticketing;
 
 use self::capacity::Capacity;
 use self::fleet::Fleet;
 use self::journey::{Basket, Step};
-pub use self::options::{parse, Command, Options, USAGE};
+pub use self::options::{parse, Command, Hall, Options, USAGE};
 pub use self::report::Report;
 use self::report::{
     ActiveFigures, Admission, BuyingFigures, Dynamodb, FanFigures, Invariants, LotteryFigures,
@@ -54,6 +54,14 @@ const START: i64 = 1_796_083_200;
 const FIRST_DATE_DAYS_AHEAD: i64 = 30;
 /// The simulated concert's `maxTicketsPerFan` (the service's default).
 const SIMULATED_TICKET_LIMIT: u32 = 4;
+/// A date of more than this many seats is listed a section at a time (the service's
+/// `LIST_WHOLE_DATE_UP_TO`): its fans list the sections first.
+const LIST_WHOLE_DATE_UP_TO: u32 = 1_000;
+/// Sections' prices run from the front's down to the back's.
+const FRONT_PRICE: u64 = 165_000;
+const BACK_PRICE: u64 = 66_000;
+/// The functions a fan buys through: the items their requests touch are the buying path's.
+const BUYING_PATH: [&str; 4] = ["hold-seat", "pay", "list-seats", "list-sections"];
 /// A tick that dies does so at one of its first this many store calls.
 const TICK_DIES_BY_CALL: u32 = 24;
 
@@ -153,6 +161,10 @@ struct Sim<'a> {
     /// Seats free as the last tick's second began.
     free_at_tick: u64,
     buying: BuyingFigures,
+    /// The sections' names, when they have names.
+    sections: Vec<String>,
+    /// Dates are listed a section at a time (more than `LIST_WHOLE_DATE_UP_TO` seats).
+    by_section: bool,
 }
 
 /// Plays the on-sale `options` describe.
@@ -231,12 +243,17 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         active: ActiveFigures::default(),
         active_until: BTreeMap::new(),
         tick_requests: 0,
-        seats: u64::from(options.dates) * u64::from(ticketing::domain::SEATS_PER_DATE),
+        seats: u64::from(options.dates) * u64::from(options.seats_per_date),
         sold: 0,
         sellout: None,
         waiting_peak: 0,
         free_at_tick: 0,
         buying: BuyingFigures::default(),
+        sections: sections(options)
+            .into_iter()
+            .map(|(name, _, _, _)| name)
+            .collect(),
+        by_section: options.seats_per_date > LIST_WHOLE_DATE_UP_TO,
     };
     let simulated = sim.play(wall).await?;
     sim.report(simulated, wall.elapsed().as_secs_f64()).await
@@ -257,27 +274,29 @@ impl Sim<'_> {
             let mut operations: Vec<(Kind, Option<u32>, Operation)> = Vec::new();
             let mut answers = Vec::new();
             // A container's requests run one after another; containers run side by side.
-            let mut lanes: BTreeMap<usize, Vec<Operation>> = BTreeMap::new();
+            let mut lanes: BTreeMap<usize, (&'static str, Vec<Operation>)> = BTreeMap::new();
             while let Some(Reverse((at, _, fan, step))) = self.events.peek().copied() {
                 if at > second {
                     break;
                 }
                 self.events.pop();
                 if let Some((operation, answer)) = self.request(second, fan, step) {
+                    let (lane, function) = self.fleet.last_lane();
                     lanes
-                        .entry(self.fleet.last_lane())
-                        .or_default()
+                        .entry(lane)
+                        .or_insert_with(|| (function, Vec::new()))
+                        .1
                         .push(operation);
                     answers.push((fan, step, answer));
                 }
             }
-            for (_, requests) in lanes {
+            for (_, (function, requests)) in lanes {
                 let lane: Operation = Box::pin(async move {
                     for request in requests {
                         request.await;
                     }
                 });
-                operations.push((Kind::Fan, None, lane));
+                operations.push((Kind::Fan(function), None, lane));
             }
             let mut ticks = Vec::new();
             if second % tick_every == 0 {
@@ -591,8 +610,12 @@ impl Sim<'_> {
     async fn account(&mut self, second: u64, tick_every: u64) {
         let mut tick_requests = 0;
         for (kind, requests) in self.world.take_sent() {
-            if kind == Kind::Tick {
-                tick_requests += requests.len() as u64;
+            match kind {
+                Kind::Tick => tick_requests += requests.len() as u64,
+                Kind::Fan(function) if BUYING_PATH.contains(&function) => {
+                    self.buying.note_items(&requests)
+                }
+                Kind::Fan(_) => {}
             }
             self.capacity.charge(requests);
         }
@@ -642,20 +665,26 @@ impl Sim<'_> {
     /// Seats sold, and seats neither sold nor under a live hold, on every date, as the store
     /// has them (a payment whose answer was lost is sold all the same).
     async fn seat_counts(&self, now: i64) -> (u64, u64) {
-        let per_date = u64::from(ticketing::domain::SEATS_PER_DATE);
-        let seats = self
+        let per_date = u64::from(self.options.seats_per_date);
+        let shards: Vec<(ConcertDate, u32)> = self
+            .dates
+            .iter()
+            .flat_map(|d| (0..LEDGER_SHARDS).map(move |shard| (*d, shard)))
+            .collect();
+        let ledgers = self
             .memory
             .inner()
-            .dates_seats(&self.concert, &self.dates)
+            .seat_ledgers(&self.concert, &shards)
             .await
             .unwrap_or_default();
-        seats.iter().fold((0, 0), |(sold, free), (_, taken)| {
-            let gone = u64::from(taken.sold_count()) + u64::from(taken.held(now));
-            (
-                sold + u64::from(taken.sold_count()),
-                free + per_date.saturating_sub(gone),
-            )
-        })
+        let sold: i64 = ledgers.iter().map(|(_, _, l)| l.sold).sum();
+        let held: i64 = ledgers
+            .iter()
+            .flat_map(|(_, _, l)| l.holds.range(now + 1..).map(|(_, n)| *n))
+            .sum();
+        let (sold, held) = (sold.max(0) as u64, held.max(0) as u64);
+        let seats = per_date * self.dates.len() as u64;
+        (sold, seats.saturating_sub(sold + held))
     }
 
     fn close_second(&mut self, second: u64) {
@@ -812,6 +841,8 @@ impl Sim<'_> {
                 join_rate: o.join_rate,
                 concerts: o.concerts,
                 dates: o.dates,
+                seats_per_date: o.seats_per_date,
+                section_size: o.section_size,
                 admit_per_tick: o.settings.admit_per_tick,
                 max_active: o.settings.max_active,
                 tick_seconds: o.settings.admit_tick_seconds,
@@ -898,8 +929,27 @@ fn dates(options: &Options) -> Vec<ConcertDate> {
         .collect()
 }
 
-/// `--concerts` concerts of `--dates` dates each, 50 priced seats a date; the first opens its
-/// queue at the start and its sale `--queue-opens-before` seconds later, when that is set.
+/// The named sections of a date, when the hall has them: (name, first seat, last seat, price),
+/// `--section-size` seats each (the last may be shorter), the front dearest.
+fn sections(options: &Options) -> Vec<(String, u32, u32, u64)> {
+    let Hall::Sections { seats, size } = options.hall() else {
+        return Vec::new();
+    };
+    let count = seats.div_ceil(size);
+    (0..count)
+        .map(|i| {
+            let from = i * size + 1;
+            let to = (from + size - 1).min(seats);
+            let step = (FRONT_PRICE - BACK_PRICE) * u64::from(i) / u64::from((count - 1).max(1));
+            let price = (FRONT_PRICE - step) / 1_000 * 1_000;
+            (format!("S{}", i + 1), from, to, price)
+        })
+        .collect()
+}
+
+/// `--concerts` concerts of `--dates` dates each, `--seats-per-date` priced seats a date (the
+/// hall of three tiers, or named sections); the first opens its queue at the start and its
+/// sale `--queue-opens-before` seconds later, when that is set.
 fn catalog(options: &Options) -> anyhow::Result<Catalog> {
     let opening = |offset: u64| Timestamp::from_epoch_seconds(START + offset as i64);
     let times = if options.queue_opens_before > 0 {
@@ -912,13 +962,28 @@ fn catalog(options: &Options) -> anyhow::Result<Catalog> {
         String::new()
     };
     let dates: Vec<String> = dates(options).iter().map(|d| format!("\"{d}\"")).collect();
+    let seats = match options.hall() {
+        Hall::Tiers => r#""seatPrices": [{"fromSeat": 1, "toSeat": 10, "price": 165000},
+                                   {"fromSeat": 11, "toSeat": 30, "price": 132000},
+                                   {"fromSeat": 31, "toSeat": 50, "price": 99000}]"#
+            .to_owned(),
+        Hall::Sections { .. } => {
+            let sections: Vec<String> = sections(options)
+                .iter()
+                .map(|(name, from, to, price)| {
+                    format!(
+                        r#"{{"section": "{name}", "fromSeat": {from}, "toSeat": {to}, "price": {price}}}"#
+                    )
+                })
+                .collect();
+            format!(r#""sections": [{}]"#, sections.join(", "))
+        }
+    };
     let concerts: Vec<String> = (0..options.concerts)
         .map(|i| {
             format!(
                 r#"{{"concertId": "{}", "title": "On-sale {i}", "dates": [{}],
-                    "seatPrices": [{{"fromSeat": 1, "toSeat": 10, "price": 165000}},
-                                   {{"fromSeat": 11, "toSeat": 30, "price": 132000}},
-                                   {{"fromSeat": 31, "toSeat": 50, "price": 99000}}],
+                    {seats},
                     "maxTicketsPerFan": {SIMULATED_TICKET_LIMIT}{}}}"#,
                 concert_id(i),
                 dates.join(", "),

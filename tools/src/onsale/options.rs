@@ -7,7 +7,8 @@ use ticketing::config::Config;
 use ticketing::Settings;
 
 pub const USAGE: &str = "\
-usage: onsale [--fans N] [--join-rate R] [--concerts C] [--dates D] [--admit-per-tick N]
+usage: onsale [--fans N] [--join-rate R] [--concerts C] [--dates D] [--seats-per-date N]
+              [--section-size S] [--admit-per-tick N]
               [--max-active N] [--tick-seconds S] [--poll-seconds S] [--abandon-rate P]
               [--queue-opens-before S] [--duration S] [--faults P] [--duplicate-ticks P]
               [--tick-crash P] [--clock-skew S] [--party-sizes SIZES] [--best-available P]
@@ -21,7 +22,14 @@ the faults below strike there. One seed replays one run exactly.
   --fans N            fans who arrive (default 100000)
   --join-rate R       fans arriving per second (default 1000)
   --concerts C        concerts on sale; every fan joins the first (default 1)
-  --dates D           dates of each concert, 50 seats each (default 3)
+  --dates D           dates of each concert (default 3)
+  --seats-per-date N  seats a date, 1 to 100000 (default 50); with --section-size, the hall:
+                      the defaults (50 and 50) are a 50-seat hall of three price tiers
+                      (seatPrices); anything else is named sections S1, S2, ... of
+                      --section-size seats (the last may be shorter), dearer at the front,
+                      at most 200 of them. A fan on a date of more than 1000 seats lists its
+                      sections, picks one with room for its party and lists that one
+  --section-size S    seats a section, 1 to --seats-per-date (default 50)
   --admit-per-tick N  ADMIT_PER_TICK (default: the service's limit)
   --max-active N      MAX_ACTIVE (default: the service's limit)
   --tick-seconds S    ADMIT_TICK_SECONDS (default 10)
@@ -58,6 +66,9 @@ pub struct Options {
     pub join_rate: f64,
     pub concerts: u32,
     pub dates: u32,
+    /// Seats a date, and seats a section (see [`Options::hall`]).
+    pub seats_per_date: u32,
+    pub section_size: u32,
     pub settings: Settings,
     pub poll_seconds: u64,
     pub abandon_rate: f64,
@@ -104,6 +115,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
     let mut join_rate = 1_000.0;
     let mut concerts = 1u32;
     let mut dates = 3u32;
+    let mut seats_per_date = DEFAULT_SEATS_PER_DATE;
+    let mut section_size = None;
     let mut admit_per_tick = None;
     let mut max_active = None;
     let mut tick_seconds = None;
@@ -134,6 +147,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             "--join-rate" => join_rate = decimal(&flag, &value()?, 0.001, 1_000_000.0)?,
             "--concerts" => concerts = whole(&flag, &value()?, 1, 100_000)? as u32,
             "--dates" => dates = whole(&flag, &value()?, 1, 1_000)? as u32,
+            "--seats-per-date" => {
+                seats_per_date = whole(&flag, &value()?, 1, MAX_SEATS_PER_DATE)? as u32
+            }
+            "--section-size" => section_size = Some(value()?),
             "--admit-per-tick" => admit_per_tick = Some(value()?),
             "--max-active" => max_active = Some(value()?),
             "--tick-seconds" => tick_seconds = Some(value()?),
@@ -155,6 +172,20 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown flag {other:?} (see --help)")),
         }
+    }
+
+    // Checked once every flag is read: its bound is --seats-per-date, given before or after.
+    let section_size = match section_size {
+        Some(raw) => whole("--section-size", &raw, 1, u64::from(seats_per_date))? as u32,
+        None => DEFAULT_SECTION_SIZE.min(seats_per_date),
+    };
+    let sections = seats_per_date.div_ceil(section_size);
+    if sections > MAX_SECTIONS {
+        return Err(format!(
+            "--section-size {section_size} makes {sections} sections of {seats_per_date} seats; \
+             a concert has at most {MAX_SECTIONS} (give --section-size {} or more)",
+            seats_per_date.div_ceil(MAX_SECTIONS)
+        ));
     }
 
     let admit_per_tick =
@@ -185,6 +216,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         join_rate,
         concerts,
         dates,
+        seats_per_date,
+        section_size,
         settings: config.settings,
         poll_seconds,
         abandon_rate,
@@ -202,6 +235,38 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         svg,
         progress,
     })))
+}
+
+/// Seats a date, and seats a section, unless told: together, the 50-seat hall of three tiers.
+pub const DEFAULT_SEATS_PER_DATE: u32 = 50;
+pub const DEFAULT_SECTION_SIZE: u32 = 50;
+/// A date has at most this many seats, and a concert this many sections (the service's own
+/// bounds).
+const MAX_SEATS_PER_DATE: u64 = 100_000;
+const MAX_SECTIONS: u32 = ticketing::store::MAX_SECTIONS as u32;
+
+/// How a date's seats are laid out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hall {
+    /// The 50-seat hall of three price tiers (`seatPrices`): the defaults.
+    Tiers,
+    /// Named sections of `size` seats (the last may be shorter) over `seats` seats.
+    Sections { seats: u32, size: u32 },
+}
+
+impl Options {
+    pub fn hall(&self) -> Hall {
+        if (self.seats_per_date, self.section_size)
+            == (DEFAULT_SEATS_PER_DATE, DEFAULT_SECTION_SIZE)
+        {
+            Hall::Tiers
+        } else {
+            Hall::Sections {
+                seats: self.seats_per_date,
+                size: self.section_size,
+            }
+        }
+    }
 }
 
 /// `1:40,2:40`: party sizes 1 to 4 (the simulated concert's limit) with positive weights.
@@ -257,6 +322,46 @@ mod tests {
     }
 
     #[test]
+    fn the_defaults_are_the_hall_of_three_tiers_and_anything_else_is_sections() {
+        assert_eq!(run(&[]).unwrap().hall(), Hall::Tiers);
+        assert_eq!(
+            run(&["--seats-per-date", "50", "--section-size", "50"])
+                .unwrap()
+                .hall(),
+            Hall::Tiers
+        );
+        assert_eq!(
+            run(&["--seats-per-date", "60000", "--section-size", "500"])
+                .unwrap()
+                .hall(),
+            Hall::Sections {
+                seats: 60_000,
+                size: 500
+            }
+        );
+        assert_eq!(
+            run(&["--section-size", "10"]).unwrap().hall(),
+            Hall::Sections {
+                seats: 50,
+                size: 10
+            }
+        );
+        // Fewer seats than a section: one section of them all.
+        assert_eq!(
+            run(&["--seats-per-date", "30"]).unwrap().hall(),
+            Hall::Sections {
+                seats: 30,
+                size: 30
+            }
+        );
+        let error = run(&["--seats-per-date", "60000"]).unwrap_err();
+        assert!(
+            error.contains("1200 sections") && error.contains("300"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn bad_flags_are_named_in_one_line() {
         for (args, named) in [
             (&["--fans", "0"][..], "--fans"),
@@ -273,6 +378,20 @@ mod tests {
             (&["--party-sizes", "1:40,2"], "--party-sizes"),
             (&["--best-available", "1.5"], "--best-available"),
             (&["--bots", "-1"], "--bots"),
+            (&["--seats-per-date", "0"], "--seats-per-date"),
+            (&["--seats-per-date", "100001"], "--seats-per-date"),
+            (&["--section-size", "0"], "--section-size"),
+            (&["--section-size", "51"], "--section-size"),
+            (
+                &["--section-size", "101", "--seats-per-date", "100"],
+                "--section-size",
+            ),
+            // 1,200 sections of 50 seats: over the 200 a concert may have.
+            (&["--seats-per-date", "60000"], "--section-size"),
+            (
+                &["--seats-per-date", "1000", "--section-size", "4"],
+                "--section-size",
+            ),
             (&["--nope"], "--nope"),
         ] {
             let error = run(args).unwrap_err();

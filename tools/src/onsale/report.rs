@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use serde::Serialize;
+use ticketing::store::meter::DynamoRequest;
 
 use super::capacity::{HotKey, KeySecond, LargestItem};
 use super::fleet::PoolFigures;
@@ -96,10 +97,35 @@ pub struct BuyingFigures {
     pub ticket_limit: u32,
     /// Holds refused `TICKET_LIMIT_REACHED`.
     pub tickets_limit_refusals: u64,
+    /// Best available's orders refused `SEAT_UNAVAILABLE` naming no seat: no room for the
+    /// party where it looked.
+    pub holds_refused_no_room: u64,
+    /// Holds answered `503 SERVICE_BUSY` (races lost, a token admitted mid-hold).
+    pub holds_busy: u64,
     pub bots: u64,
     pub seats_bought_by_bots: u64,
     /// Requests the bots sent (joins again, seat listings with made-up tokens, holds).
     pub bot_requests: u64,
+    /// The largest item (its size as DynamoDB counts it) any request of the buying path read
+    /// or wrote: a hold, a payment, a listing of seats or of sections. A Query's pages are not
+    /// items and are left out.
+    pub largest_item_bytes: usize,
+    pub largest_item_key: String,
+}
+
+impl BuyingFigures {
+    /// Takes note of the items a request of the buying path touched.
+    pub fn note_items(&mut self, requests: &[DynamoRequest]) {
+        for item in requests.iter().flat_map(|r| &r.items) {
+            let Some(sk) = &item.sk else {
+                continue;
+            };
+            if item.bytes > self.largest_item_bytes {
+                self.largest_item_bytes = item.bytes;
+                self.largest_item_key = format!("{} | {sk}", item.pk);
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -191,6 +217,8 @@ pub struct RunSettings {
     pub join_rate: f64,
     pub concerts: u32,
     pub dates: u32,
+    pub seats_per_date: u32,
+    pub section_size: u32,
     pub admit_per_tick: u32,
     pub max_active: u32,
     pub tick_seconds: u64,
@@ -269,9 +297,16 @@ impl Report {
     pub fn summary(&self) -> String {
         let mut s = String::new();
         let per = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
+        let hall = match (self.settings.seats_per_date, self.settings.section_size) {
+            (50, 50) => String::new(),
+            (seats, size) => format!(
+                " of {seats} seats in {} sections of {size}",
+                seats.div_ceil(size.max(1))
+            ),
+        };
         let _ = writeln!(
             s,
-            "on-sale: {} fans at {}/s for {} seats ({} concert(s) x {} dates), seed {}",
+            "on-sale: {} fans at {}/s for {} seats ({} concert(s) x {} dates{hall}), seed {}",
             self.settings.fans,
             self.settings.join_rate,
             self.seats,
@@ -325,6 +360,18 @@ impl Report {
             b.bots,
             b.bot_requests,
             b.seats_bought_by_bots
+        );
+        let _ = writeln!(
+            s,
+            "  buying path: largest item {} bytes ({}); {} orders found no room, {} holds answered busy",
+            b.largest_item_bytes,
+            if b.largest_item_key.is_empty() {
+                "-"
+            } else {
+                &b.largest_item_key
+            },
+            b.holds_refused_no_room,
+            b.holds_busy
         );
         let f = &self.faults;
         let _ = writeln!(

@@ -34,10 +34,11 @@ tokio::task_local! {
     static OPERATION: usize;
 }
 
-/// What an operation is, for the tally of what it sent.
+/// What an operation is, for the tally of what it sent: fans' requests to a container of one
+/// function (its name), or a tick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    Fan,
+    Fan(&'static str),
     Tick,
 }
 
@@ -327,7 +328,7 @@ impl CallGate for World {
             .try_with(|id| *id)
             .ok()
             .and_then(|id| self.state().operations.get(id).and_then(|o| o.kind))
-            .unwrap_or(Kind::Fan);
+            .unwrap_or(Kind::Fan(""));
         self.state().sent.push((kind, sent));
     }
 }

@@ -77,9 +77,30 @@ pub async fn bad_input_is_refused_and_changes_nothing(backend: Backend) {
             "INVALID_SEAT_NUMBER",
         ),
         (
-            json!({"concertId": "aurora-nights", "date": date, "seatNumber": 51}),
+            json!({"concertId": "aurora-nights", "date": date, "seatNumber": 100_001}),
             400,
             "INVALID_SEAT_NUMBER",
+        ),
+        (
+            json!({"concertId": "aurora-nights", "date": date, "seatNumber": 5, "section": "A"}),
+            400,
+            "INVALID_SEATS",
+        ),
+        (
+            json!({"concertId": "aurora-nights", "date": date, "quantity": 2, "section": 7}),
+            400,
+            "INVALID_SEATS",
+        ),
+        (
+            json!({"concertId": "aurora-nights", "date": date, "quantity": 2, "section": "Nowhere"}),
+            404,
+            "SECTION_NOT_FOUND",
+        ),
+        // A seat number the concert does not have (its hall has 50).
+        (
+            json!({"concertId": "aurora-nights", "date": date, "seatNumber": 51}),
+            404,
+            "SEAT_NOT_FOUND",
         ),
         (
             json!({"concertId": "aurora-nights", "date": date, "seatNumber": "5"}),
@@ -112,7 +133,7 @@ pub async fn bad_input_is_refused_and_changes_nothing(backend: Backend) {
             "INVALID_SEATS",
         ),
         (
-            json!({"concertId": "aurora-nights", "date": date, "seatNumbers": [5, 51]}),
+            json!({"concertId": "aurora-nights", "date": date, "seatNumbers": [5, 100_001]}),
             400,
             "INVALID_SEATS",
         ),

@@ -1,7 +1,9 @@
 //! The whole table read back for an audit: tests run the invariants over it after chaos. No
 //! request path scans.
 
-use super::catalog::seats_from_item;
+use std::collections::BTreeMap;
+
+use super::catalog::{ledger_from_item, seats_from_item};
 use super::request::{from_item, partition_key, request_error, sort_key};
 use super::*;
 
@@ -9,6 +11,7 @@ impl DynamoStore {
     /// Every concert, date's seats, reservation, payment, balance and entry in the table.
     pub async fn inventory(&self) -> Result<Inventory, StoreError> {
         let mut inventory = Inventory::default();
+        let mut dates: BTreeMap<(ConcertId, ConcertDate), DateSeatsRecord> = BTreeMap::new();
         let mut start = None;
         loop {
             let page = self
@@ -25,18 +28,15 @@ impl DynamoStore {
                 let user = pk.strip_prefix("USER#").map(UserId::parse).transpose();
                 if pk == keys::CONCERTS_PK {
                     inventory.concerts.push(from_item(item)?);
-                } else if let Some(date_of) = pk.strip_prefix("SEATS#") {
-                    let Some((concert, date)) = date_of.rsplit_once('#') else {
-                        continue;
-                    };
-                    let (Ok(concert), Ok(date)) =
-                        (ConcertId::parse(concert), ConcertDate::parse(date))
-                    else {
-                        continue;
-                    };
+                } else if let Some((concert, date, _)) = date_key(&pk, keys::SEATS_PREFIX) {
+                    dates
+                        .entry((concert, date))
+                        .or_default()
+                        .merge(seats_from_item(&item));
+                } else if let Some((concert, date, shard)) = date_key(&pk, keys::LEDGER_PREFIX) {
                     inventory
-                        .seats
-                        .push((concert, date, seats_from_item(&item)));
+                        .ledgers
+                        .push((concert, date, shard, ledger_from_item(&item)));
                 } else if let Ok(Some(user)) = user {
                     if sk.starts_with(keys::RESERVATION_PREFIX) {
                         inventory.reservations.push(from_item(item)?);
@@ -51,8 +51,20 @@ impl DynamoStore {
             }
             start = page.last_evaluated_key;
             if start.is_none() {
+                inventory.seats = dates.into_iter().map(|((c, d), s)| (c, d, s)).collect();
                 return Ok(inventory);
             }
         }
     }
+}
+
+/// `{prefix}{concert}#{date}#{n}`, read back.
+fn date_key(pk: &str, prefix: &str) -> Option<(ConcertId, ConcertDate, u32)> {
+    let mut parts = pk.strip_prefix(prefix)?.split('#');
+    let (concert, date, n) = (parts.next()?, parts.next()?, parts.next()?);
+    Some((
+        ConcertId::parse(concert).ok()?,
+        ConcertDate::parse(date).ok()?,
+        n.parse().ok()?,
+    ))
 }

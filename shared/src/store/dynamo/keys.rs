@@ -3,7 +3,8 @@
 //! | item | pk | sk |
 //! | --- | --- | --- |
 //! | concert (catalog, with dates and prices) | `CONCERTS` | `CONCERT#{c}` |
-//! | a date's seats: holds and sales | `SEATS#{c}#{date}` | `SEATS` |
+//! | a block of a date's seats (at most 100 of one section): holds and sales | `SEATS#{c}#{date}#{first seat}` | `SEATS` |
+//! | a shard of a date's ledger: seats held and sold, per date and section, for the tick | `LEDGER#{c}#{date}#{shard}` | `LEDGER` |
 //! | reservation, payment, balance, entry, idempotency record | `USER#{u}` | `RESERVATION#{v7 id}`, `PAYMENT#{id}`, `BALANCE`, `TX#{version}`, `IDEMPOTENCY#{key}` |
 //! | a fan's queue ticket | `USER#{u}` | `QUEUE#{c}` |
 //! | a fan's tally for the ticket limit: live holds and seats bought | `USER#{u}` | `TALLY#{c}` |
@@ -20,7 +21,8 @@
 use serde::Serialize;
 
 use crate::domain::{
-    ConcertDate, ConcertId, IdempotencyKey, PaymentId, QueuePlace, ReservationId, UserId,
+    ConcertDate, ConcertId, IdempotencyKey, PaymentId, QueuePlace, ReservationId, SeatNumber,
+    UserId,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -37,15 +39,25 @@ fn key(pk: String, sk: impl Into<String>) -> Key {
 pub(super) const CONCERTS_PK: &str = "CONCERTS";
 pub(super) const ENTRY_PREFIX: &str = "TX#";
 pub(super) const RESERVATION_PREFIX: &str = "RESERVATION#";
+pub(super) const SEATS_PREFIX: &str = "SEATS#";
+pub(super) const LEDGER_PREFIX: &str = "LEDGER#";
 
 pub(super) fn concert(concert: &ConcertId) -> Key {
     key(CONCERTS_PK.into(), format!("CONCERT#{concert}"))
 }
 
-/// One item per date: every hold and sale of the date, so a chart is one read and the tick
-/// learns a date's free seats from one item.
-pub(super) fn date_seats(concert: &ConcertId, date: ConcertDate) -> Key {
-    key(format!("SEATS#{concert}#{date}"), "SEATS")
+/// Each block of seats its own partition: a date's holds spread over as many keys as it has
+/// blocks, and a listing reads only the blocks it shows.
+pub(super) fn seat_block(concert: &ConcertId, date: ConcertDate, block: SeatNumber) -> Key {
+    key(
+        format!("{SEATS_PREFIX}{concert}#{date}#{}", block.get()),
+        "SEATS",
+    )
+}
+
+/// Each shard its own partition, for the same reason.
+pub(super) fn seat_ledger(concert: &ConcertId, date: ConcertDate, shard: u32) -> Key {
+    key(format!("{LEDGER_PREFIX}{concert}#{date}#{shard}"), "LEDGER")
 }
 
 /// Everything a user owns lives under their partition: another user's id is simply not found.

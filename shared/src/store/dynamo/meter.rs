@@ -513,12 +513,18 @@ mod tests {
             date: ConcertDate::parse("2026-12-24").unwrap(),
             seats: vec![
                 ReservedSeat {
-                    seat_number: SeatNumber::parse(7).unwrap(),
+                    seat_number: SeatNumber::parse(59_907).unwrap(),
                     price: Won::new(99_000).unwrap(),
+                    section: 119,
+                    section_name: Some("Upper 420".into()),
+                    block: SeatNumber::parse(59_901).unwrap(),
                 },
                 ReservedSeat {
-                    seat_number: SeatNumber::parse(8).unwrap(),
+                    seat_number: SeatNumber::parse(59_908).unwrap(),
                     price: Won::new(99_000).unwrap(),
+                    section: 119,
+                    section_name: Some("Upper 420".into()),
+                    block: SeatNumber::parse(59_901).unwrap(),
                 },
             ],
             price: Won::new(198_000).unwrap(),
@@ -547,6 +553,7 @@ mod tests {
                 date: reservation.date,
                 unsold: 50,
                 free: 48,
+                sections: vec![500; 120],
             }],
             ..QueueStateRecord::default()
         };

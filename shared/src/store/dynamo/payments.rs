@@ -1,14 +1,14 @@
-//! A payment is one transaction: the reservation confirmed, its seats sold (to the token's
-//! admission batch) and their hold gone, the fan's tally counting them bought, the token spent, the payment recorded, the balance
+//! A payment is one transaction: the reservation confirmed, the token spent, the payment
+//! recorded, the fan's tally counting the seats bought, the seats sold (to the token's
+//! admission batch) and their hold gone in their blocks and the date's ledger, the balance
 //! debited with its entry, and the Idempotency-Key completed.
 
 use async_trait::async_trait;
 
-use super::catalog::seats_size;
 use super::keys;
 use super::meter::{self, DynamoRequest, SMALL_ITEM};
 use super::request::{from_item, partition_key, record_item, sort_key, Change};
-use super::reservations::{end_hold, meter_tally_update, retally};
+use super::reservations::{meter_seat_items, meter_tally_update, retally};
 use super::wallet::{balance_outcome, meter_balance_items};
 use super::*;
 
@@ -56,14 +56,6 @@ impl PaymentStore for DynamoStore {
             .value(":payment", p.payment.payment_id)?
             .value(":held", StoredReservationStatus::Held)?
             .value(":now", p.now)?;
-        let (update, condition) = end_hold(&r.seats, true);
-        let mut sold = Change::new(&update)
-            .when(&condition)
-            .value(":batch", p.admitted_at)?
-            .value(":until", r.held_until)?;
-        if r.seats.len() > 1 {
-            sold = sold.value(":with_order", SOLD_WITH_ITS_ORDER)?;
-        }
         let spent = Change::new("SET #status = :used")
             .when("#token = :token AND #status = :active AND #active_until > :now")
             .value(":used", TicketStatus::Used)?
@@ -72,7 +64,6 @@ impl PaymentStore for DynamoStore {
             .value(":now", p.now)?;
         let mut items = vec![
             self.update(&keys::reservation(&r.user_id, r.reservation_id), confirmed)?,
-            self.update(&keys::date_seats(&r.concert_id, r.date), sold)?,
             self.update(&keys::ticket(&r.user_id, &r.concert_id), spent)?,
             self.put(
                 record_item(&keys::payment(&r.user_id, p.payment.payment_id), &p.payment)?,
@@ -84,6 +75,7 @@ impl PaymentStore for DynamoStore {
                 retally(r, r.seats.len() as u32)?,
             )?,
         ];
+        items.extend(self.seat_items(r, Some(HoldEnd::Sold(p.admitted_at)), p.now)?);
         items.extend(self.balance_items(&p.balance)?);
         let completion_index = p.balance.completion.as_ref().map(|_| items.len() - 1);
         Ok(balance_outcome(
@@ -133,20 +125,19 @@ pub(in crate::store) fn meter_payment_context(
 /// `tally` is the fan's tally before the payment.
 pub(in crate::store) fn meter_commit_payment(
     payment: &PaymentCommit,
-    seats: &DateSeatsRecord,
+    seats: &SeatsTouched,
     tally: &FanTallyRecord,
 ) -> Vec<DynamoRequest> {
     let p = payment;
     let r = &p.reservation;
-    let seats_key = keys::date_seats(&r.concert_id, r.date);
     let payment_key = keys::payment(&r.user_id, p.payment.payment_id);
     let mut items = vec![
         (keys::reservation(&r.user_id, r.reservation_id), SMALL_ITEM),
-        (seats_key.clone(), seats_size(&seats_key, seats)),
         (keys::ticket(&r.user_id, &r.concert_id), SMALL_ITEM),
         (payment_key.clone(), meter::sized(&payment_key, &p.payment)),
         meter_tally_update(&r.user_id, &r.concert_id, tally),
     ];
+    items.extend(meter_seat_items(r, seats));
     items.extend(meter_balance_items(&p.balance));
     vec![meter::transact(items)]
 }

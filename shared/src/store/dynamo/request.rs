@@ -153,6 +153,13 @@ pub(super) fn values(values: Values) -> Option<Item> {
     })
 }
 
+/// A change's values, the numbered ones included.
+fn change_values(change: Change<'_>) -> Option<Item> {
+    let mut all = values(change.values).unwrap_or_default();
+    all.extend(change.numbered);
+    (!all.is_empty()).then_some(all)
+}
+
 pub(super) fn is_condition_failure<E, R>(error: &SdkError<E, R>) -> bool
 where
     E: ProvideErrorMetadata,
@@ -183,6 +190,8 @@ pub(super) struct Change<'a> {
     pub condition: Option<&'a str>,
     pub names: Names,
     pub values: Values,
+    /// Values whose placeholders are made up with the expression (one per ledger count).
+    pub numbered: Vec<(String, AttributeValue)>,
 }
 
 impl<'a> Change<'a> {
@@ -192,6 +201,7 @@ impl<'a> Change<'a> {
             condition: None,
             names: Vec::new(),
             values: Vec::new(),
+            numbered: Vec::new(),
         }
     }
 
@@ -211,6 +221,15 @@ impl<'a> Change<'a> {
         v: impl Serialize,
     ) -> Result<Self, StoreError> {
         self.values.push((placeholder, value(v)?));
+        Ok(self)
+    }
+
+    pub(super) fn numbered(
+        mut self,
+        placeholder: String,
+        v: impl Serialize,
+    ) -> Result<Self, StoreError> {
+        self.numbered.push((placeholder, value(v)?));
         Ok(self)
     }
 
@@ -371,7 +390,7 @@ impl DynamoStore {
             .update_expression(change.update)
             .set_condition_expression(change.condition.map(str::to_owned))
             .set_expression_attribute_names(names(&change.expressions(), &change.names))
-            .set_expression_attribute_values(values(change.values))
+            .set_expression_attribute_values(change_values(change))
             .return_values(ReturnValue::AllNew)
             .set_return_values_on_condition_check_failure(
                 old_on_failure.then_some(ReturnValuesOnConditionCheckFailure::AllOld),
@@ -451,7 +470,7 @@ impl DynamoStore {
             .update_expression(change.update)
             .set_condition_expression(change.condition.map(str::to_owned))
             .set_expression_attribute_names(names(&change.expressions(), &change.names))
-            .set_expression_attribute_values(self::values(change.values))
+            .set_expression_attribute_values(change_values(change))
             .build()
             .map_err(build_error)?;
         Ok(TransactWriteItem::builder().update(update).build())

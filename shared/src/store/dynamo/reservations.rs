@@ -1,27 +1,38 @@
-//! Holds and reservations. A hold is one transaction: the fan's ticket is active, every seat
-//! of the order is neither sold nor under a live hold (all on the date's seats item, one
-//! condition per seat), the reservation is new, and the fan's tally (what the ticket limit
-//! counts) is still at the version the limit was judged on. A fan's reservations sort by their
+//! Holds and reservations. A hold is one transaction: the fan's ticket is active, the
+//! reservation is new, the fan's tally (what the ticket limit counts) is still at the version
+//! the limit was judged on, every seat of the order is neither sold nor under a live hold (one
+//! update per block of seats, one condition per seat), and the date's ledger counts the seats
+//! held (one `ADD` per shard the order's sections count in). A fan's reservations sort by their
 //! time-ordered ids, newest first.
 
-use async_trait::async_trait;
+use std::collections::BTreeMap;
 
-use super::catalog::{hold_attribute, seats_size, sold_attribute};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::TransactWriteItem;
+
+use super::catalog::{block_size, hold_attribute, ledger_size, sold_attribute};
 use super::keys::{self, Key};
 use super::meter::{self, DynamoRequest, SMALL_ITEM};
 use super::request::{from_item, record_item, value, Change};
 use super::wallet::meter_completion;
 use super::*;
+use crate::domain::SeatNumber;
 
-/// The seats item's update that takes every seat of the order until `:until`, if each is
-/// neither sold nor under a live hold (`:now`).
-fn take_seats(seats: &[ReservedSeat]) -> (String, String) {
+/// The order's seats, by the block each is stored in.
+fn by_block(seats: &[ReservedSeat]) -> BTreeMap<SeatNumber, Vec<SeatNumber>> {
+    let mut blocks: BTreeMap<SeatNumber, Vec<SeatNumber>> = BTreeMap::new();
+    for seat in seats {
+        blocks.entry(seat.block).or_default().push(seat.seat_number);
+    }
+    blocks
+}
+
+/// A block's update that takes its seats of the order until `:until`, if each is neither sold
+/// nor under a live hold (`:now`).
+fn take_seats(seats: &[SeatNumber]) -> (String, String) {
     let (mut sets, mut conditions) = (Vec::new(), Vec::new());
     for seat in seats {
-        let (hold, sold) = (
-            hold_attribute(seat.seat_number),
-            sold_attribute(seat.seat_number),
-        );
+        let (hold, sold) = (hold_attribute(*seat), sold_attribute(*seat));
         sets.push(format!("#{hold} = :until"));
         conditions.push(format!(
             "attribute_not_exists(#{sold}) AND (attribute_not_exists(#{hold}) OR #{hold} <= :now)"
@@ -30,30 +41,59 @@ fn take_seats(seats: &[ReservedSeat]) -> (String, String) {
     (format!("SET {}", sets.join(", ")), conditions.join(" AND "))
 }
 
-/// The seats item's update that ends the order's hold on every seat (and, with `sell`, sells
-/// them: the first to `:batch`, the others to `:with_order`), if each is still under this hold
-/// (`:until`) and unsold.
-pub(super) fn end_hold(seats: &[ReservedSeat], sell: bool) -> (String, String) {
+/// A block's update that ends the order's hold on its seats (and, when sold, sells them to
+/// `:batch`), if each is still under this hold (`:until`) and unsold.
+fn end_hold(seats: &[SeatNumber], sold: bool) -> (String, String) {
     let (mut sets, mut removes, mut conditions) = (Vec::new(), Vec::new(), Vec::new());
-    for (i, seat) in seats.iter().enumerate() {
-        let (hold, sold) = (
-            hold_attribute(seat.seat_number),
-            sold_attribute(seat.seat_number),
-        );
-        let batch = if i == 0 { ":batch" } else { ":with_order" };
-        sets.push(format!("#{sold} = {batch}"));
+    for seat in seats {
+        let (hold, sale) = (hold_attribute(*seat), sold_attribute(*seat));
+        sets.push(format!("#{sale} = :batch"));
         removes.push(format!("#{hold}"));
         conditions.push(format!(
-            "#{hold} = :until AND attribute_not_exists(#{sold})"
+            "#{hold} = :until AND attribute_not_exists(#{sale})"
         ));
     }
     let remove = format!("REMOVE {}", removes.join(", "));
-    let update = if sell {
+    let update = if sold {
         format!("SET {} {remove}", sets.join(", "))
     } else {
         remove
     };
     (update, conditions.join(" AND "))
+}
+
+impl DynamoStore {
+    /// What a hold (`end` none), a release or a sale writes on the order's seats: one
+    /// conditional update per block, then one `ADD` per ledger shard. The blocks come first:
+    /// items `0..blocks` of the returned list are theirs.
+    pub(super) fn seat_items(
+        &self,
+        r: &ReservationRecord,
+        end: Option<HoldEnd>,
+        now: i64,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut items = Vec::new();
+        for (block, seats) in by_block(&r.seats) {
+            let (update, condition) = match end {
+                None => take_seats(&seats),
+                Some(HoldEnd::Released) => end_hold(&seats, false),
+                Some(HoldEnd::Sold(_)) => end_hold(&seats, true),
+            };
+            let mut change = Change::new(&update)
+                .when(&condition)
+                .value(":until", r.held_until)?;
+            change = match end {
+                None => change.value(":now", now)?,
+                Some(HoldEnd::Sold(batch)) => change.value(":batch", batch)?,
+                Some(HoldEnd::Released) => change,
+            };
+            items.push(self.update(&keys::seat_block(&r.concert_id, r.date, block), change)?);
+        }
+        for change in LedgerChange::of(r, end) {
+            items.push(self.ledger_item(&r.concert_id, r.date, &change)?);
+        }
+        Ok(items)
+    }
 }
 
 /// The tally's update when a payment (`bought` seats) or a release ends a hold: it forgets the
@@ -87,11 +127,6 @@ impl ReservationStore for DynamoStore {
 
     async fn place_hold(&self, plan: &HoldPlan) -> Result<HoldOutcome, StoreError> {
         let r = &plan.reservation;
-        let (update, condition) = take_seats(&r.seats);
-        let seats = Change::new(&update)
-            .when(&condition)
-            .value(":until", r.held_until)?
-            .value(":now", plan.now)?;
         // The tally is written whole: its version says nothing moved since the limit read it.
         let tally = record_item(&keys::tally(&r.user_id, &r.concert_id), &plan.tally_after())?;
         let tally = if plan.tally.version == 0 {
@@ -114,7 +149,6 @@ impl ReservationStore for DynamoStore {
                     (":now", value(plan.now)?),
                 ],
             )?,
-            self.update(&keys::date_seats(&r.concert_id, r.date), seats)?,
             self.put(
                 record_item(&keys::reservation(&r.user_id, r.reservation_id), r)?,
                 Some("attribute_not_exists(pk)"),
@@ -125,7 +159,11 @@ impl ReservationStore for DynamoStore {
         if let Some(c) = &plan.completion {
             items.push(self.completion_item(c)?);
         }
-        Ok(hold_outcome(&self.transact(items).await?))
+        items.extend(self.seat_items(r, None, plan.now)?);
+        Ok(hold_outcome(
+            &self.transact(items).await?,
+            plan.completion.is_some(),
+        ))
     }
 
     async fn reservation(
@@ -174,29 +212,29 @@ impl ReservationStore for DynamoStore {
             .value(":released", StoredReservationStatus::Released)?
             .value(":held", StoredReservationStatus::Held)?
             .value(":now", now)?;
-        let (update, condition) = end_hold(&r.seats, false);
-        let seats = Change::new(&update)
-            .when(&condition)
-            .value(":until", r.held_until)?;
-        let items = vec![
+        let mut items = vec![
             self.update(&keys::reservation(&r.user_id, r.reservation_id), released)?,
-            self.update(&keys::date_seats(&r.concert_id, r.date), seats)?,
             self.update(&keys::tally(&r.user_id, &r.concert_id), retally(r, 0)?)?,
         ];
+        items.extend(self.seat_items(r, Some(HoldEnd::Released), now)?);
         Ok(plain_outcome(self.transact(items).await?))
     }
 }
 
-/// What a hold's transaction (ticket, seats, reservation, tally, completion) says: only the
-/// seats' own condition means a seat is taken; a conflict with another transaction or a
-/// throttle is not.
-fn hold_outcome(tx: &Transaction) -> HoldOutcome {
+/// What a hold's transaction (ticket, reservation, tally, the completion if any, then the
+/// blocks and the ledger) says: only a block's condition (or a reservation id already taken)
+/// means a seat is taken; a conflict with another transaction or a throttle is not.
+fn hold_outcome(tx: &Transaction, completion: bool) -> HoldOutcome {
+    let blocks_from = if completion { 4 } else { 3 };
     match tx {
         Transaction::Committed => HoldOutcome::Held,
         tx if tx.failed_at(0) => HoldOutcome::TicketRefused,
         tx if tx.failed_at(1) => HoldOutcome::SeatTaken,
-        tx if tx.failed_at(3) => HoldOutcome::TallyMoved,
-        tx if tx.failed_at(4) => HoldOutcome::ClaimLost,
+        tx if tx.failed_at(2) => HoldOutcome::TallyMoved,
+        tx if completion && tx.failed_at(3) => HoldOutcome::ClaimLost,
+        Transaction::Cancelled(codes) if (blocks_from..codes.len()).any(|i| tx.failed_at(i)) => {
+            HoldOutcome::SeatTaken
+        }
         Transaction::Cancelled(_) => HoldOutcome::Busy,
     }
 }
@@ -218,23 +256,40 @@ fn tally_size(key: &Key, tally: &FanTallyRecord) -> usize {
     }
 }
 
-/// `tally` is the fan's tally after the hold.
+/// The blocks and ledger shards an order's seats touch, as they stand: their items in a
+/// transaction, sized.
+pub(super) fn meter_seat_items(r: &ReservationRecord, seats: &SeatsTouched) -> Vec<(Key, usize)> {
+    let blocks = by_block(&r.seats).into_keys().map(|block| {
+        let key = keys::seat_block(&r.concert_id, r.date, block);
+        let found = seats.blocks.iter().find(|(b, _)| *b == block);
+        let size = found.map_or(0, |(_, s)| block_size(&key, s));
+        (key, size.max(SMALL_ITEM))
+    });
+    let ledgers = LedgerChange::of(r, None).into_iter().map(|change| {
+        let key = keys::seat_ledger(&r.concert_id, r.date, change.shard);
+        let found = seats.ledgers.iter().find(|(s, _)| *s == change.shard);
+        let size = found.map_or(0, |(_, l)| ledger_size(&key, l));
+        (key, size.max(SMALL_ITEM))
+    });
+    blocks.chain(ledgers).collect()
+}
+
+/// `tally` is the fan's tally after the hold; `seats` what the hold touched, after it.
 pub(in crate::store) fn meter_place_hold(
     plan: &HoldPlan,
-    seats: &DateSeatsRecord,
+    seats: &SeatsTouched,
     tally: &FanTallyRecord,
 ) -> Vec<DynamoRequest> {
     let r = &plan.reservation;
-    let seats_key = keys::date_seats(&r.concert_id, r.date);
     let reservation_key = keys::reservation(&r.user_id, r.reservation_id);
     let tally_key = keys::tally(&r.user_id, &r.concert_id);
     let mut items = vec![
         (keys::ticket(&r.user_id, &r.concert_id), SMALL_ITEM),
-        (seats_key.clone(), seats_size(&seats_key, seats)),
         (reservation_key.clone(), meter::sized(&reservation_key, r)),
         (tally_key.clone(), tally_size(&tally_key, tally)),
     ];
     items.extend(plan.completion.as_ref().map(meter_completion));
+    items.extend(meter_seat_items(r, seats));
     vec![meter::transact(items)]
 }
 
@@ -263,16 +318,16 @@ pub(in crate::store) fn meter_reservations(
 /// `tally` is the fan's tally before the release.
 pub(in crate::store) fn meter_release_hold(
     reservation: &ReservationRecord,
-    seats: &DateSeatsRecord,
+    seats: &SeatsTouched,
     tally: &FanTallyRecord,
 ) -> Vec<DynamoRequest> {
     let r = reservation;
-    let seats_key = keys::date_seats(&r.concert_id, r.date);
-    vec![meter::transact(vec![
+    let mut items = vec![
         (keys::reservation(&r.user_id, r.reservation_id), SMALL_ITEM),
-        (seats_key.clone(), seats_size(&seats_key, seats)),
         meter_tally_update(&r.user_id, &r.concert_id, tally),
-    ])]
+    ];
+    items.extend(meter_seat_items(r, seats));
+    vec![meter::transact(items)]
 }
 
 /// A payment's or a release's update of the tally, sized as it was before.
@@ -290,25 +345,45 @@ pub(super) fn meter_tally_update(
 mod tests {
     use super::*;
 
-    fn cancelled(codes: [&str; 4]) -> Transaction {
+    fn cancelled(codes: &[&str]) -> Transaction {
         Transaction::Cancelled(codes.iter().map(|c| c.to_string()).collect())
     }
 
     #[test]
-    fn only_the_seats_own_condition_means_the_seat_is_taken() {
+    fn only_a_blocks_own_condition_means_a_seat_is_taken() {
         let failed = "ConditionalCheckFailed";
-        assert_eq!(hold_outcome(&Transaction::Committed), HoldOutcome::Held);
         assert_eq!(
-            hold_outcome(&cancelled([failed, "None", "None", "None"])),
+            hold_outcome(&Transaction::Committed, false),
+            HoldOutcome::Held
+        );
+        // Ticket, reservation, tally, two blocks, a ledger shard.
+        let codes = |at: usize, code: &'static str| {
+            let mut codes = ["None"; 6];
+            codes[at] = code;
+            codes
+        };
+        assert_eq!(
+            hold_outcome(&cancelled(&codes(0, failed)), false),
             HoldOutcome::TicketRefused
         );
         assert_eq!(
-            hold_outcome(&cancelled(["None", failed, "None", "None"])),
-            HoldOutcome::SeatTaken
+            hold_outcome(&cancelled(&codes(2, failed)), false),
+            HoldOutcome::TallyMoved
+        );
+        for block in [3, 4] {
+            assert_eq!(
+                hold_outcome(&cancelled(&codes(block, failed)), false),
+                HoldOutcome::SeatTaken
+            );
+        }
+        // With a completion at 3, the blocks follow it.
+        assert_eq!(
+            hold_outcome(&cancelled(&codes(3, failed)), true),
+            HoldOutcome::ClaimLost
         );
         assert_eq!(
-            hold_outcome(&cancelled(["None", "None", "None", failed])),
-            HoldOutcome::TallyMoved
+            hold_outcome(&cancelled(&codes(4, failed)), true),
+            HoldOutcome::SeatTaken
         );
         for busy in [
             "TransactionConflict",
@@ -316,7 +391,7 @@ mod tests {
             "ProvisionedThroughputExceeded",
         ] {
             assert_eq!(
-                hold_outcome(&cancelled(["None", busy, "None", "None"])),
+                hold_outcome(&cancelled(&codes(3, busy)), false),
                 HoldOutcome::Busy,
                 "{busy}"
             );

@@ -29,27 +29,51 @@ impl CatalogStore for MemoryStore {
         Ok(())
     }
 
-    async fn date_seats(
+    async fn seat_blocks(
         &self,
         concert: &ConcertId,
         date: ConcertDate,
+        blocks: &[SeatNumber],
     ) -> Result<DateSeatsRecord, StoreError> {
-        Ok(self
-            .tables()
-            .date_seats(concert, date)
-            .cloned()
-            .unwrap_or_default())
+        let t = self.tables();
+        let mut seats = DateSeatsRecord::default();
+        for block in blocks {
+            if let Some(found) = t.seats.get(&(concert.clone(), date, *block)) {
+                seats.merge(found.clone());
+            }
+        }
+        Ok(seats)
     }
 
-    async fn dates_seats(
+    async fn seat_ledgers(
         &self,
         concert: &ConcertId,
-        dates: &[ConcertDate],
-    ) -> Result<Vec<(ConcertDate, DateSeatsRecord)>, StoreError> {
+        shards: &[(ConcertDate, u32)],
+    ) -> Result<Vec<(ConcertDate, u32, SeatLedgerRecord)>, StoreError> {
         let t = self.tables();
-        Ok(dates
+        Ok(shards
             .iter()
-            .map(|d| (*d, t.date_seats(concert, *d).cloned().unwrap_or_default()))
+            .map(|&(d, shard)| {
+                let ledger = t.ledgers.get(&(concert.clone(), d, shard));
+                (d, shard, ledger.cloned().unwrap_or_default())
+            })
             .collect())
+    }
+
+    async fn prune_seat_ledger(
+        &self,
+        concert: &ConcertId,
+        date: ConcertDate,
+        shard: u32,
+        stale: &LedgerStale,
+    ) -> Result<(), StoreError> {
+        if let Some(ledger) = self
+            .tables()
+            .ledgers
+            .get_mut(&(concert.clone(), date, shard))
+        {
+            ledger.forget(stale);
+        }
+        Ok(())
     }
 }

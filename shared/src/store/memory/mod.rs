@@ -47,7 +47,9 @@ pub enum TicketChangeKind {
 #[derive(Default)]
 struct Tables {
     concerts: BTreeMap<ConcertId, ConcertRecord>,
-    seats: HashMap<(ConcertId, ConcertDate), DateSeatsRecord>,
+    /// A date's seats, by block (its first seat), as DynamoDB keeps them.
+    seats: HashMap<(ConcertId, ConcertDate, SeatNumber), DateSeatsRecord>,
+    ledgers: HashMap<(ConcertId, ConcertDate, u32), SeatLedgerRecord>,
     reservations: BTreeMap<(UserId, ReservationId), ReservationRecord>,
     payments: HashMap<(UserId, PaymentId), PaymentRecord>,
     balances: HashMap<UserId, BalanceRecord>,
@@ -123,10 +125,21 @@ impl MemoryStore {
         let t = self.tables();
         Inventory {
             concerts: t.concerts.values().cloned().collect(),
-            seats: t
-                .seats
+            seats: {
+                let mut dates: BTreeMap<(ConcertId, ConcertDate), DateSeatsRecord> =
+                    BTreeMap::new();
+                for ((c, d, _), block) in &t.seats {
+                    dates
+                        .entry((c.clone(), *d))
+                        .or_default()
+                        .merge(block.clone());
+                }
+                dates.into_iter().map(|((c, d), s)| (c, d, s)).collect()
+            },
+            ledgers: t
+                .ledgers
                 .iter()
-                .map(|((c, d), s)| (c.clone(), *d, s.clone()))
+                .map(|((c, d, shard), l)| (c.clone(), *d, *shard, l.clone()))
                 .collect(),
             reservations: t.reservations.values().cloned().collect(),
             payments: t.payments.values().cloned().collect(),
@@ -251,14 +264,14 @@ impl Tables {
             })
     }
 
-    fn date_seats(&self, concert: &ConcertId, date: ConcertDate) -> Option<&DateSeatsRecord> {
-        self.seats.get(&(concert.clone(), date))
+    fn block(&self, r: &ReservationRecord, seat: &ReservedSeat) -> Option<&DateSeatsRecord> {
+        self.seats.get(&(r.concert_id.clone(), r.date, seat.block))
     }
 
     /// Every seat of the order is ours to take: not sold, and not under a live hold.
     fn seats_are_free(&self, r: &ReservationRecord, now: i64) -> bool {
-        self.date_seats(&r.concert_id, r.date).is_none_or(|s| {
-            r.seats.iter().all(|seat| {
+        r.seats.iter().all(|seat| {
+            self.block(r, seat).is_none_or(|s| {
                 !s.is_sold(seat.seat_number)
                     && s.holds
                         .get(&seat.seat_number)
@@ -270,13 +283,42 @@ impl Tables {
     /// Every seat of the order is held by its hold (which ends at `held_until`), still live,
     /// and not sold.
     fn seats_held_by(&self, r: &ReservationRecord, now: i64) -> bool {
-        self.date_seats(&r.concert_id, r.date).is_some_and(|s| {
-            r.held_until > now
-                && r.seats.iter().all(|seat| {
+        r.held_until > now
+            && r.seats.iter().all(|seat| {
+                self.block(r, seat).is_some_and(|s| {
                     !s.is_sold(seat.seat_number)
                         && s.holds.get(&seat.seat_number) == Some(&r.held_until)
                 })
-        })
+            })
+    }
+
+    /// Marks the order's seats held (`end` none), or ends its hold, in their blocks and in the
+    /// date's ledger.
+    fn mark_seats(&mut self, r: &ReservationRecord, end: Option<HoldEnd>) {
+        for seat in &r.seats {
+            let block = self
+                .seats
+                .entry((r.concert_id.clone(), r.date, seat.block))
+                .or_default();
+            match end {
+                None => {
+                    block.holds.insert(seat.seat_number, r.held_until);
+                }
+                Some(HoldEnd::Released) => {
+                    block.holds.remove(&seat.seat_number);
+                }
+                Some(HoldEnd::Sold(batch)) => {
+                    block.holds.remove(&seat.seat_number);
+                    block.sold.insert(seat.seat_number, batch);
+                }
+            }
+        }
+        for change in LedgerChange::of(r, end) {
+            self.ledgers
+                .entry((r.concert_id.clone(), r.date, change.shard))
+                .or_default()
+                .apply(&change);
+        }
     }
 }
 

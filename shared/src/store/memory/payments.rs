@@ -41,17 +41,7 @@ impl PaymentStore for MemoryStore {
             stored.status = StoredReservationStatus::Confirmed;
             stored.payment_id = Some(p.payment.payment_id);
         }
-        if let Some(seats) = t.seats.get_mut(&(r.concert_id.clone(), r.date)) {
-            for (i, seat) in r.seats.iter().enumerate() {
-                let batch = if i == 0 {
-                    p.admitted_at
-                } else {
-                    SOLD_WITH_ITS_ORDER
-                };
-                seats.holds.remove(&seat.seat_number);
-                seats.sold.insert(seat.seat_number, batch);
-            }
-        }
+        t.mark_seats(r, Some(HoldEnd::Sold(p.admitted_at)));
         let bought = r.seats.len() as u32;
         t.retally(r, |tally| tally.bought += bought);
         if let Some(ticket) = t

@@ -36,10 +36,7 @@ impl ReservationStore for MemoryStore {
         if !t.claim_is_ours(&plan.completion) {
             return Ok(HoldOutcome::ClaimLost);
         }
-        let seats = t.seats.entry((r.concert_id.clone(), r.date)).or_default();
-        for seat in &r.seats {
-            seats.holds.insert(seat.seat_number, r.held_until);
-        }
+        t.mark_seats(r, None);
         t.tallies.insert(fan, plan.tally_after());
         t.reservations.insert(key, r.clone());
         t.complete_claim(&plan.completion);
@@ -94,11 +91,7 @@ impl ReservationStore for MemoryStore {
         if !live || !t.seats_held_by(r, now) {
             return Ok(CommitOutcome::Refused);
         }
-        if let Some(seats) = t.seats.get_mut(&(r.concert_id.clone(), r.date)) {
-            for seat in &r.seats {
-                seats.holds.remove(&seat.seat_number);
-            }
-        }
+        t.mark_seats(r, Some(HoldEnd::Released));
         t.retally(r, |_| {});
         if let Some(stored) = t.reservations.get_mut(&key) {
             stored.status = StoredReservationStatus::Released;
