@@ -129,7 +129,8 @@ impl ReservationCursor {
 /// Best available's pick of `n` seats among the free seats of `sections` at `now`: one of the
 /// best few runs of `n` adjacent seats within one section (`choose` picks which, so that
 /// concurrent picks spread), else the `n` lowest free seats; `None` when fewer than `n` are
-/// free.
+/// free. A hall's price tiers (sections without a name) are one stretch of seats, as a fan
+/// sees them: a run may cross from one tier into the next.
 fn best_available(
     sections: &[&SectionRecord],
     taken: &DateSeatsRecord,
@@ -137,13 +138,16 @@ fn best_available(
     now: i64,
     choose: impl FnOnce(usize) -> usize,
 ) -> Option<Vec<SeatNumber>> {
-    let free = |section: &&SectionRecord| {
-        section
-            .seats()
-            .filter(|s| taken.is_free(*s, now))
-            .collect::<Vec<SeatNumber>>()
-    };
-    let free: Vec<Vec<SeatNumber>> = sections.iter().map(free).collect();
+    let mut free: Vec<Vec<SeatNumber>> = Vec::new();
+    let mut tiers = false;
+    for section in sections {
+        let seats = section.seats().filter(|s| taken.is_free(*s, now));
+        match free.last_mut() {
+            Some(stretch) if tiers && section.name.is_none() => stretch.extend(seats),
+            _ => free.push(seats.collect()),
+        }
+        tiers = section.name.is_none();
+    }
     if free.iter().map(Vec::len).sum::<usize>() < n {
         return None;
     }
@@ -171,8 +175,8 @@ fn best_available(
 /// Where best available looks, in turn (one read each): the section asked for; a hall's every
 /// seat at once; else, for a larger venue, sections the last tick counted at least `n` free
 /// seats in, lowest first: one of the first `BEST_SECTIONS` (`choose` picks which, so that a
-/// crowd spreads over them), then the others in order, at most `BEST_RUNS` in all. A section
-/// the tick counted full is not read: those seats went a tick ago.
+/// crowd spreads over them), then the ones after it among those, at most `BEST_RUNS` in all.
+/// A section the tick counted full is not read: those seats went a tick ago.
 fn places_to_look<'c>(
     concert: &'c ConcertRecord,
     date: ConcertDate,
@@ -207,10 +211,13 @@ fn places_to_look<'c>(
     if open.is_empty() {
         return Err(BookingError::SeatUnavailable(Vec::new()));
     }
-    let first = choose(open.len().min(BEST_SECTIONS)).min(open.len() - 1);
-    let chosen = open.remove(first);
-    Ok(std::iter::once(chosen)
-        .chain(open)
+    // From the pick on, round the lowest few: a section filled since the tick sends its crowd
+    // on to the next ones, not all back to the lowest.
+    open.truncate(BEST_SECTIONS);
+    let first = choose(open.len()).min(open.len() - 1);
+    open.rotate_left(first);
+    Ok(open
+        .into_iter()
         .take(BEST_RUNS)
         .map(|section| vec![section])
         .collect())
@@ -572,9 +579,9 @@ mod tests {
             }],
             ..QueueStateRecord::default()
         };
-        // Two seats: S0 and S1 are full, S4 nearly; the pick comes first, then the others.
+        // Two seats: S0 and S1 are full, S4 nearly; the pick comes first, then the ones after it.
         let places = places_to_look(&concert, date, (2, None), Some(&state), |_| 2).unwrap();
-        assert_eq!(names(&places), ["S4", "S2", "S3", "S5"]);
+        assert_eq!(names(&places), ["S4", "S5", "S6", "S7"]);
         let places = places_to_look(&concert, date, (4, None), Some(&state), |_| 0).unwrap();
         assert_eq!(names(&places), ["S2", "S3", "S5", "S6"]);
         // Asked for, a section is looked in alone; a hall is looked in whole.
