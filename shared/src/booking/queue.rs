@@ -388,6 +388,7 @@ impl Ticketing {
             estimated_wait_seconds: wait,
             expires_at: Timestamp::from_epoch_seconds(expires_at),
             poll_after_seconds: poll_after,
+            admission_paused: state.is_some_and(|s| s.paused),
         };
         let dropped_after = ticket.last_seen_at + self.settings.waiting_idle_seconds;
         // Sold out ends every live ticket, an active one included: nothing is left to buy.

@@ -159,6 +159,9 @@ pub struct QueueTicket {
     /// When to poll next: short near the front, longer far back, never more than a third of
     /// WAITING_IDLE_SECONDS.
     pub poll_after_seconds: u64,
+    /// An operator paused the concert's admission, as of the last tick: a waiting fan's
+    /// position stands still until it resumes.
+    pub admission_paused: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

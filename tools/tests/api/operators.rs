@@ -116,6 +116,10 @@ pub async fn operators_watch_and_turn_the_waiting_room(backend: Backend) {
         // None until a tick has counted the fan's second, then first in line.
         position = polled.body["position"].clone();
         assert!(position.is_null() || position == 1, "{}", polled.body);
+        // A tick has seen the pause once it counted the fan: the fan is told why nothing moves.
+        if position == 1 {
+            assert_eq!(polled.body["admissionPaused"], true, "{}", polled.body);
+        }
     }
     assert_eq!(position, 1, "counted by now, and first");
     let room = operator.get(ROOM).await.body;
@@ -135,7 +139,14 @@ pub async fn operators_watch_and_turn_the_waiting_room(backend: Backend) {
         (Some("OPEN"), Some(7))
     );
     assert_eq!(resumed.body["maxActive"], defaults["maxActive"]);
-    fan.admitted("aurora-nights").await;
+    let token = fan.admitted("aurora-nights").await;
+    let polled = fan.token(&token).get("/queue/status").await;
+    assert_eq!(
+        (&polled.body["status"], &polled.body["admissionPaused"]),
+        (&json!("ACTIVE"), &json!(false)),
+        "{}",
+        polled.body
+    );
     let room = operator.get(ROOM).await.body;
     assert_eq!(
         (room["active"].as_u64(), room["admittedTotal"].as_u64()),
