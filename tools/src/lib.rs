@@ -4,3 +4,4 @@
 pub mod demo_catalog;
 pub mod onsale;
 pub mod server;
+pub mod web;

@@ -20,6 +20,8 @@ use ticketing::http::{
 };
 use ticketing::BookingError;
 
+use crate::web;
+
 /// Serves until `shutdown` completes, ticking admission every `admit_tick_seconds`.
 pub async fn serve(
     app: App,
@@ -76,6 +78,11 @@ async fn admission_ticks(app: App) {
 async fn respond(app: &App, request: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
     let started = Instant::now();
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    if method == hyper::Method::GET {
+        if let Some(page) = fan_page(&path) {
+            return page;
+        }
+    }
     let response = match into_lambda_request(request).await {
         // Its own task, as a Lambda invocation runs to the end: a client that hangs up must not
         // cancel an operation half-way (a claimed Idempotency-Key would stay locked).
@@ -115,6 +122,23 @@ async fn respond(app: &App, request: hyper::Request<Incoming>) -> hyper::Respons
         _ => Bytes::new(),
     };
     hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+/// The fan page's files (`web/`) and its local `config.json`, beside the API's routes, with
+/// the content security policy the deployed page is served with.
+fn fan_page(path: &str) -> Option<hyper::Response<Full<Bytes>>> {
+    let (media_type, bytes) = if path == "/config.json" {
+        ("application/json", web::LOCAL_CONFIG.as_bytes())
+    } else {
+        let file = web::page_file(path)?;
+        (file.media_type, file.bytes)
+    };
+    hyper::Response::builder()
+        .header(hyper::header::CONTENT_TYPE, media_type)
+        .header(hyper::header::CACHE_CONTROL, "no-cache")
+        .header("content-security-policy", web::CONTENT_SECURITY_POLICY)
+        .body(Full::new(Bytes::from_static(bytes)))
+        .ok()
 }
 
 /// What API Gateway would hand a function: the route's endpoint, path and query parameters, and

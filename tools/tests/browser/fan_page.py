@@ -1,0 +1,368 @@
+"""The fan page and the operator view, driven in headless Chromium against a local server.
+
+Run by scripts/browser-test (which installs Chromium, its WebDriver and Selenium when missing):
+
+    python tools/tests/browser/fan_page.py --server target/debug/local-server --out target/browser
+
+The story, in one browser with a window per person:
+  - an operator opens /admin.html and lets one fan in at a time (maxActive 1);
+  - fan A signs in, sees a sold-out concert said so, joins, and is admitted;
+  - fan B joins and waits behind fan A; the operator pauses admission and B's page says so;
+  - fan A picks seats 7 and 8, holds them (a countdown runs), tops up, pays, sees the receipt;
+  - the operator resumes; fan B is admitted and sees seats 7 and 8 SOLD on the map;
+  - fan C opens the stadium, whose seats are listed a section at a time, and holds the best
+    two seats of a section.
+Every step leaves a screenshot in --out, and no window's console may log an error.
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.request
+from datetime import datetime, timedelta, timezone
+
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+# Waits are for what a local tick-per-second server does in one to three seconds; CI's two busy
+# cores get ten times that.
+PATIENCE = 30
+
+
+class Failure(AssertionError):
+    pass
+
+
+def catalog(days_ahead):
+    day = (datetime.now(timezone.utc) + timedelta(days=days_ahead)).strftime("%Y-%m-%d")
+    return {
+        "concerts": [
+            {"concertId": "harbour-lights", "title": "Harbour Lights", "dates": [day],
+             "seatPrices": [{"fromSeat": 1, "toSeat": 10, "price": 88000},
+                            {"fromSeat": 11, "toSeat": 24, "price": 55000}],
+             "maxTicketsPerFan": 4},
+            {"concertId": "last-seat", "title": "The Last Seat", "dates": [day],
+             "seatPrices": [{"fromSeat": 1, "toSeat": 1, "price": 10000}]},
+            {"concertId": "seoul-stadium", "title": "Seoul Stadium Live", "dates": [day],
+             "sections": [{"section": "Floor A", "fromSeat": 1, "toSeat": 400, "price": 150000},
+                          {"section": "Floor B", "fromSeat": 401, "toSeat": 800, "price": 150000},
+                          {"section": "Stand 101", "fromSeat": 801, "toSeat": 2000, "price": 99000}]},
+        ]
+    }
+
+
+class LocalServer:
+    """local-server on a free port of 127.0.0.1, with the test's catalog; stopped at the end."""
+
+    def __init__(self, binary, catalog_file, log_file):
+        env = dict(os.environ, PORT="0", RUST_LOG="info,aws=warn,hyper=warn")
+        self.process = subprocess.Popen(
+            [binary, "--catalog", catalog_file],
+            stdout=subprocess.PIPE, stderr=open(log_file, "w"), env=env, text=True)
+        line = self.process.stdout.readline()
+        match = re.match(r"listening on (http://127\.0\.0\.1:\d+)", line)
+        if not match:
+            self.stop()
+            raise Failure(f"local-server did not start: {line!r} (log: {log_file})")
+        self.url = match.group(1)
+
+    def call(self, method, path, user=None, token=None, body=None, key=None, operator=None):
+        headers = {"Content-Type": "application/json"}
+        if operator:
+            headers["X-Operator-Id"] = operator
+        if user:
+            headers["X-User-Id"] = user
+        if token:
+            headers["X-Queue-Token"] = token
+        if key:
+            headers["Idempotency-Key"] = key
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return answer.status, json.loads(answer.read() or b"null")
+        except urllib.error.HTTPError as refused:
+            return refused.code, json.loads(refused.read() or b"null")
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def sell_out(server, concert, seats):
+    """Buys every seat of a concert over HTTP, as another fan would, until the list says sold out."""
+    user = "early-bird"
+    status, ticket = server.call("POST", f"/concerts/{concert}/queue/tokens", user=user)
+    assert status == 201, (status, ticket)
+    token = ticket["token"]
+    until(lambda: server.call("GET", "/queue/status", user=user, token=token)[1]["status"] == "ACTIVE",
+          "the early bird admitted")
+    _, dates = server.call("GET", f"/concerts/{concert}/dates", user=user, token=token)
+    date = dates["dates"][0]["date"]
+    status, held = server.call("POST", "/reservations", user=user, token=token,
+                               body={"concertId": concert, "date": date, "seatNumbers": seats})
+    assert status == 201, (status, held)
+    server.call("POST", "/balance/charges", user=user, body={"amount": held["price"]}, key="bird-1")
+    status, paid = server.call("POST", "/payments", user=user, token=token,
+                               body={"reservationId": held["reservationId"]})
+    assert status == 201, (status, paid)
+
+    def sold_out():
+        _, listed = server.call("GET", "/concerts", user=user)
+        return any(c["concertId"] == concert and c["soldOut"] for c in listed["concerts"])
+
+    until(sold_out, f"{concert} marked sold out by a tick")
+
+
+def until(check, what, patience=PATIENCE):
+    deadline = time.monotonic() + patience
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except (StaleElementReferenceException, KeyError) as error:
+            last = error
+        time.sleep(0.2)
+    raise Failure(f"waited {patience} s for: {what} ({last or 'never true'})")
+
+
+class Browser:
+    """One headless Chromium, a window per person, each step screenshotted."""
+
+    def __init__(self, chromium, chromedriver, out):
+        options = webdriver.ChromeOptions()
+        options.binary_location = chromium
+        for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1100,900", "--no-first-run", "--disable-extensions",
+                     "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+                     "--disable-backgrounding-occluded-windows"):
+            options.add_argument(flag)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        self.driver = webdriver.Chrome(service=Service(chromedriver), options=options)
+        self.out = out
+        self.shots = 0
+        self.windows = {}
+        self.console = []
+
+    def window(self, name, url):
+        if self.windows:
+            self.driver.switch_to.new_window("window")
+        self.windows[name] = self.driver.current_window_handle
+        self.driver.get(url)
+
+    def to(self, name):
+        self.driver.switch_to.window(self.windows[name])
+
+    def find(self, css):
+        return self.driver.find_element(By.CSS_SELECTOR, css)
+
+    def finds(self, css):
+        return self.driver.find_elements(By.CSS_SELECTOR, css)
+
+    def visible(self, css):
+        return any(e.is_displayed() for e in self.finds(css))
+
+    def text(self, css):
+        return self.find(css).text
+
+    def wait_text(self, css, pattern, what):
+        until(lambda: self.visible(css) and re.search(pattern, self.text(css)), f"{what}: {css} ~ {pattern!r}")
+
+    def click(self, css):
+        until(lambda: self.visible(css) and self.find(css).is_enabled(), f"{css} to be clickable")
+        self.find(css).click()
+
+    def type(self, css, text):
+        until(lambda: self.visible(css) and self.find(css).is_enabled(), f"{css} to take typing")
+        field = self.find(css)
+        field.clear()
+        field.send_keys(text)
+
+    def shot(self, name):
+        self.shots += 1
+        path = os.path.join(self.out, f"{self.shots:02d}-{name}.png")
+        self.driver.save_screenshot(path)
+        self.check_console(name)
+        print(f"  ok  {name}  ({path})")
+
+    def check_console(self, step):
+        errors = [e for e in self.driver.get_log("browser") if e["level"] == "SEVERE"]
+        self.console += errors
+        if errors:
+            raise Failure(f"console errors by step {step}: {json.dumps(errors, indent=1)}")
+
+    def quit(self):
+        self.driver.quit()
+
+
+def sign_in(browser, name):
+    browser.wait_text("#sign-in h2", "Sign in", "the sign-in box")
+    browser.type("#fan-name", name)
+    browser.click("#local-sign-in button")
+    browser.wait_text("#who-name", re.escape(name), "signed in")
+
+
+def seat_status(browser, seat):
+    return browser.find(f'#seat-map .seat[data-seat="{seat}"]').get_attribute("data-status")
+
+
+def story(browser, server):
+    url = server.url + "/"
+
+    # The operator lets one fan in at a time.
+    browser.window("operator", server.url + "/admin.html")
+    browser.type("#operator", "ops-1")
+    until(lambda: len(Select(browser.find("#concert")).options) == 3, "the operator's concert list")
+    Select(browser.find("#concert")).select_by_value("harbour-lights")
+    browser.click("#pick-room button")
+    browser.wait_text("#state", "OPEN", "the waiting room")
+    browser.type("#max-active", "1")
+    browser.click("#knobs button")
+    until(lambda: server.call("GET", "/admin/concerts/harbour-lights/waiting-room",
+                              operator="ops-1")[1]["maxActive"] == 1, "maxActive applied")
+    browser.wait_text("#as-of", "As of", "the room's figures")
+    browser.shot("operator-one-at-a-time")
+
+    # Fan A: the concert list (the sold-out one says so), then joined and admitted.
+    browser.window("fan-a", url)
+    sign_in(browser, "fan-a")
+    browser.wait_text('[data-concert="last-seat"]', "Sold out", "the sold-out concert")
+    sold_out_button = browser.find('[data-concert="last-seat"] button')
+    assert not sold_out_button.is_enabled(), "a sold-out concert cannot be joined"
+    browser.shot("concerts-one-sold-out")
+    browser.click('[data-concert="harbour-lights"] button')
+    browser.wait_text("#active-until", "left to choose and pay", "fan A admitted")
+    until(lambda: len(browser.finds("#seat-map .seat")) == 24, "fan A's seat map")
+    browser.shot("fan-a-admitted-seat-map")
+
+    # Fan B waits behind fan A; the operator pauses; B's page says so.
+    browser.window("fan-b", url)
+    sign_in(browser, "fan-b")
+    browser.click('[data-concert="harbour-lights"] button')
+    browser.wait_text("#position", r"^1$", "fan B first in line")
+    assert browser.visible("#waiting") and not browser.visible("#paused")
+    browser.wait_text("#next-poll", r"Next check in \d+ s", "the next poll")
+    browser.shot("fan-b-waiting")
+    browser.to("operator")
+    browser.click("#pause")
+    browser.wait_text("#state", "PAUSED", "admission paused")
+    browser.to("fan-b")
+    until(lambda: browser.visible("#paused"), "fan B told admission is paused")
+    browser.shot("fan-b-waiting-paused")
+
+    # Fan A holds seats 7 and 8, tops up and pays.
+    browser.to("fan-a")
+    browser.click('#seat-map .seat[data-seat="7"]')
+    browser.click('#seat-map .seat[data-seat="8"]')
+    browser.wait_text("#hold-picked", "Hold seats 7, 8", "two seats picked")
+    browser.shot("fan-a-two-seats-picked")
+    browser.click("#hold-picked")
+    browser.wait_text("#hold-countdown", r"^[45]:\d\d$", "the hold's countdown")
+    rows = [r.text for r in browser.finds("#hold-seats tbody tr")]
+    assert rows == ["7 – ₩88,000", "8 – ₩88,000"], rows
+    browser.wait_text("#pay", r"Top up ₩176,000 more to pay", "the shortfall")
+    assert browser.find("#top-up-amount").get_attribute("value") == "176000"
+    browser.shot("fan-a-hold")
+    browser.click("#top-up button")
+    browser.wait_text("#balance", "₩176,000", "the balance topped up")
+    browser.click("#pay")
+    browser.wait_text("#receipt h2", "Paid", "the receipt")
+    assert browser.text("#receipt-seats") == "7, 8"
+    assert browser.text("#receipt-amount") == "₩176,000"
+    assert browser.text("#receipt-balance") == "₩0"
+    assert re.fullmatch(r"[0-9a-f-]{36}", browser.text("#receipt-id"))
+    browser.shot("fan-a-receipt")
+    _, history = server.call("GET", "/balance/transactions", user="fan-a")
+    kinds = sorted(entry["type"] for entry in history["items"])
+    assert kinds == ["CHARGE", "PAYMENT"], history
+
+    # The operator resumes: fan B is admitted and sees seats 7 and 8 SOLD.
+    browser.to("operator")
+    browser.click("#pause")
+    browser.wait_text("#state", "OPEN", "admission resumed")
+    browser.to("fan-b")
+    until(lambda: len(browser.finds("#seat-map .seat")) == 24, "fan B admitted to the seat map")
+    assert [seat_status(browser, s) for s in (6, 7, 8, 9)] == ["AVAILABLE", "SOLD", "SOLD", "AVAILABLE"]
+    assert not browser.find('#seat-map .seat[data-seat="7"]').is_enabled()
+    browser.shot("fan-b-sees-seats-sold")
+
+    # Fan C on the stadium: sections first, one section's seats, the best two of it.
+    browser.window("fan-c", url)
+    sign_in(browser, "fan-c")
+    browser.click('[data-concert="seoul-stadium"] button')
+    until(lambda: len(browser.finds("#section-list .section")) == 3, "the stadium's sections")
+    assert not browser.visible("#map-box")
+    assert re.search(r"Stand 101\s+₩99,000\s+1,200 free", browser.text('[data-section="Stand 101"]'))
+    browser.shot("fan-c-stadium-sections")
+    browser.click('[data-section="Floor B"]')
+    until(lambda: len(browser.finds("#seat-map .seat")) == 400, "Floor B's 400 seats")
+    assert browser.text("#map-title").endswith("Floor B")
+    Select(browser.find("#quantity")).select_by_value("2")
+    browser.click("#hold-best")
+    browser.wait_text("#hold-countdown", r"^[45]:\d\d$", "fan C's hold")
+    rows = [r.text for r in browser.finds("#hold-seats tbody tr")]
+    assert len(rows) == 2 and all("Floor B" in r for r in rows), rows
+    browser.shot("fan-c-best-two-in-floor-b")
+
+    for name in browser.windows:
+        browser.to(name)
+        browser.check_console(f"the end, {name}'s window")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--server", default="target/debug/local-server")
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--chromedriver", default="/usr/bin/chromedriver")
+    parser.add_argument("--out", default="target/browser")
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    for old in os.listdir(args.out):
+        if old.endswith(".png"):
+            os.remove(os.path.join(args.out, old))
+
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as scratch:
+        catalog_file = os.path.join(scratch, "catalog.json")
+        with open(catalog_file, "w") as f:
+            json.dump(catalog(days_ahead=20), f)
+        server = LocalServer(args.server, catalog_file, os.path.join(args.out, "local-server.log"))
+        browser = None
+        try:
+            sell_out(server, "last-seat", [1])
+            browser = Browser(args.chromium, args.chromedriver, args.out)
+            story(browser, server)
+        except (Failure, AssertionError, WebDriverException) as failure:
+            if browser:
+                try:
+                    browser.driver.save_screenshot(os.path.join(args.out, "failure.png"))
+                except WebDriverException:
+                    pass
+            traceback.print_exc()
+            print(f"browser test FAILED: {failure}", file=sys.stderr)
+            print(f"screenshots and the server's log: {args.out}", file=sys.stderr)
+            return 1
+        finally:
+            if browser:
+                browser.quit()
+            server.stop()
+    print(f"browser: the fan page's story passed in {time.monotonic() - started:.0f} s, "
+          f"{browser.shots} screenshots in {args.out}, no console errors")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

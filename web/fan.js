@@ -1,0 +1,655 @@
+// The fan page: sign in, pick a concert, wait in its queue, pick seats, hold, top up, pay.
+// One view at a time; every call goes through `api` (retries as the README says), every
+// refusal is shown as a sentence (`sentence`).
+
+import { Api, Problem, loadConfig, newKey, sentence, won, duration, clock, localTime, cognitoSignIn } from "./api.js";
+
+const $ = (selector) => document.querySelector(selector);
+const VIEWS = ["sign-in", "concerts", "waiting", "shop", "hold", "receipt", "ended"];
+// A date of more than this many seats is listed one section at a time.
+const LISTED_AT_ONCE = 1000;
+const MAP_REFRESH_MS = 10000;
+
+const fan = {
+  config: null,
+  api: null,
+  identity: null, // { mode, name } or { mode, name, idToken, expiresAt }
+  concerts: new Map(),
+  concert: null, // the summary of the concert being bought
+  ticket: null, // the last QueueTicket
+  firstPosition: null,
+  date: null,
+  sections: [],
+  section: undefined, // the section listed; undefined: the whole date
+  selected: new Set(),
+  reservation: null,
+  timers: new Set(),
+};
+
+// ------------------------------------------------------------------ small helpers
+
+function show(view) {
+  for (const id of VIEWS) $("#" + id).hidden = id !== view;
+  for (const timer of fan.timers) clearTimeout(timer);
+  fan.timers.clear();
+}
+
+function later(ms, run) {
+  const timer = setTimeout(() => {
+    fan.timers.delete(timer);
+    run();
+  }, ms);
+  fan.timers.add(timer);
+}
+
+/** Runs `run` every second until it returns false or the view changes. */
+function everySecond(run) {
+  const step = () => {
+    if (run() !== false) later(1000, step);
+  };
+  step();
+}
+
+function say(text) {
+  $("#notice").textContent = text;
+  $("#notice").hidden = !text;
+}
+
+/** Shows a refusal as a sentence; a lapsed sign-in goes back to the sign-in box. */
+function refused(error) {
+  say(sentence(error));
+  if (error instanceof Problem && error.status === 401 && error.code === "UNAUTHENTICATED") signOut(false);
+}
+
+function element(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (name === "class") node.className = value;
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else if (value !== false && value != null) node.setAttribute(name, value === true ? "" : value);
+  }
+  node.append(...children);
+  return node;
+}
+
+const storeKey = (what) => `tickets.${what}`;
+const remember = (what, value) =>
+  value == null ? sessionStorage.removeItem(storeKey(what)) : sessionStorage.setItem(storeKey(what), JSON.stringify(value));
+const recall = (what) => JSON.parse(sessionStorage.getItem(storeKey(what)) || "null");
+const queueKey = () => `queue.${fan.identity.name}`;
+const secondsUntil = (iso) => (new Date(iso).getTime() - Date.now()) / 1000;
+
+// ------------------------------------------------------------------ identity
+
+function identityHeaders() {
+  const who = fan.identity;
+  if (!who) return {};
+  return who.mode === "local" ? { "X-User-Id": who.name } : { Authorization: `Bearer ${who.idToken}` };
+}
+
+function signedIn(identity) {
+  fan.identity = identity;
+  remember("identity", identity);
+  $("#who").hidden = false;
+  $("#who-name").textContent = identity.name;
+  say("");
+  const queued = recall(queueKey());
+  listConcerts().then(() => {
+    if (queued && fan.concerts.has(queued.concertId)) watchQueue(queued.concertId, queued.token);
+  });
+}
+
+function signOut(forget = true) {
+  if (forget) remember(fan.identity ? queueKey() : "none", null);
+  fan.identity = null;
+  remember("identity", null);
+  $("#who").hidden = true;
+  showSignIn();
+}
+
+function showSignIn() {
+  show("sign-in");
+  const mode = fan.config.signIn;
+  $("#local-sign-in").hidden = mode !== "local";
+  $("#cognito-sign-in").hidden = mode !== "cognito";
+  $("#token-sign-in").hidden = mode !== "token";
+}
+
+function tokenName(idToken) {
+  try {
+    const claims = JSON.parse(atob(idToken.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    return { name: claims.email || claims["cognito:username"] || claims.sub, expiresAt: 1000 * claims.exp };
+  } catch {
+    return { name: "signed in", expiresAt: Date.now() + 3600 * 1000 };
+  }
+}
+
+$("#local-sign-in").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const name = $("#fan-name").value.trim();
+  if (name) signedIn({ mode: "local", name });
+});
+
+$("#cognito-sign-in").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    const { idToken, expiresAt } = await cognitoSignIn(fan.config, $("#cognito-user").value.trim(), $("#cognito-password").value, () =>
+      newPasswordAsked(),
+    );
+    signedIn({ mode: "cognito", name: $("#cognito-user").value.trim(), idToken, expiresAt });
+  } catch (error) {
+    say(`Sign-in failed: ${error.message}`);
+  }
+});
+
+/** A user an operator created signs in first with a temporary password, then sets their own. */
+function newPasswordAsked() {
+  $("#new-password-row").hidden = false;
+  say("Choose a new password, then press Sign in again.");
+  return new Promise((resolve) => {
+    $("#cognito-sign-in").addEventListener(
+      "submit",
+      (event) => {
+        event.stopImmediatePropagation();
+        event.preventDefault();
+        resolve($("#cognito-new-password").value);
+      },
+      { once: true, capture: true },
+    );
+  });
+}
+
+$("#token-sign-in").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const idToken = $("#id-token").value.trim();
+  signedIn({ mode: "token", idToken, ...tokenName(idToken) });
+});
+
+$("#sign-out").addEventListener("click", () => signOut());
+
+// ------------------------------------------------------------------ concerts
+
+async function listConcerts() {
+  show("concerts");
+  let concerts;
+  try {
+    ({ concerts } = await fan.api.get("/concerts"));
+  } catch (error) {
+    return refused(error);
+  }
+  fan.concerts = new Map(concerts.map((c) => [c.concertId, c]));
+  const list = $("#concert-list");
+  list.replaceChildren(...concerts.map(concertCard));
+  if (!concerts.length) list.append(element("li", {}, "No concerts are on sale."));
+  // Opening times pass while the fan looks: the buttons follow them.
+  later(Math.min(30000, nextOpening(concerts)), () => !$("#concerts").hidden && listConcerts());
+}
+
+function nextOpening(concerts) {
+  const ahead = concerts
+    .flatMap((c) => [c.queueOpensAt, c.saleOpensAt])
+    .filter(Boolean)
+    .map((at) => secondsUntil(at) * 1000 + 500)
+    .filter((ms) => ms > 0);
+  return ahead.length ? Math.min(...ahead) : 30000;
+}
+
+function concertCard(concert) {
+  const dates = concert.firstDate === concert.lastDate ? concert.firstDate : `${concert.firstDate} to ${concert.lastDate}`;
+  const facts = [element("li", {}, dates), element("li", {}, `Up to ${concert.maxTicketsPerFan} tickets a fan`)];
+  let action;
+  if (concert.soldOut) {
+    action = element("button", { type: "button", disabled: true }, "Sold out");
+    facts.push(element("li", { class: "sold-out" }, "Sold out: every seat of every date is sold."));
+  } else if (concert.queueOpensAt && secondsUntil(concert.queueOpensAt) > 0) {
+    action = element("button", { type: "button", disabled: true }, "Queue not open yet");
+    facts.push(element("li", {}, `The queue opens ${localTime(concert.queueOpensAt)}`));
+  } else {
+    const preQueue = concert.saleOpensAt && secondsUntil(concert.saleOpensAt) > 0;
+    if (preQueue) facts.push(element("li", {}, `The sale opens ${localTime(concert.saleOpensAt)}; join the pre-queue now`));
+    action = element(
+      "button",
+      { type: "button", class: "primary", onclick: () => join(concert.concertId) },
+      preQueue ? "Join the pre-queue" : "Join the queue",
+    );
+  }
+  return element(
+    "li",
+    { "data-concert": concert.concertId, class: concert.soldOut ? "card sold-out" : "card" },
+    element("h3", {}, concert.title),
+    element("ul", { class: "facts" }, ...facts),
+    action,
+  );
+}
+
+async function join(concertId) {
+  say("");
+  try {
+    const ticket = await fan.api.post(`/concerts/${concertId}/queue/tokens`);
+    remember(queueKey(), { concertId, token: ticket.token });
+    fan.firstPosition = null;
+    watchQueue(concertId, ticket.token, ticket);
+  } catch (error) {
+    refused(error);
+    if (error.code === "SOLD_OUT") listConcerts();
+  }
+}
+
+// ------------------------------------------------------------------ the queue
+
+/** Shows the fan's ticket and polls it as often as each answer says, until admitted. */
+async function watchQueue(concertId, token, ticket) {
+  fan.concert = fan.concerts.get(concertId);
+  show("waiting");
+  $("#waiting-title").textContent = fan.concert ? fan.concert.title : concertId;
+  if (!ticket) {
+    try {
+      ticket = await fan.api.get("/queue/status", { token });
+    } catch (error) {
+      return queueEnded(error);
+    }
+  }
+  showTicket(ticket);
+}
+
+function showTicket(ticket) {
+  fan.ticket = ticket;
+  if (ticket.status === "ACTIVE") return openShop();
+  if (ticket.status === "SOLD_OUT") {
+    remember(queueKey(), null);
+    return ended("Sold out", "Every seat of this concert was sold while you waited. We are sorry.");
+  }
+  const preQueue = ticket.status === "PRE_QUEUE";
+  $("#waiting-status").textContent = preQueue
+    ? "You are in the pre-queue."
+    : ticket.position == null
+      ? "You are in the queue. Counting the fans ahead of you…"
+      : ticket.position === 1
+        ? "You are next!"
+        : "You are in the queue.";
+  $("#paused").hidden = !ticket.admissionPaused;
+  $("#position").textContent = ticket.position == null ? "–" : ticket.position.toLocaleString("en-US");
+  $("#wait").textContent = preQueue ? "until the opening" : `about ${duration(ticket.estimatedWaitSeconds)}`;
+  const bar = $("#progress");
+  if (ticket.position == null) {
+    bar.removeAttribute("value");
+  } else {
+    fan.firstPosition = Math.max(fan.firstPosition || 0, ticket.position);
+    bar.value = (fan.firstPosition - ticket.position + 1) / (fan.firstPosition + 1);
+  }
+  $("#countdown-box").hidden = !(preQueue && fan.concert && fan.concert.saleOpensAt);
+  const nextPoll = Date.now() + 1000 * ticket.pollAfterSeconds;
+  everySecond(() => {
+    if (preQueue && fan.concert && fan.concert.saleOpensAt) {
+      const left = secondsUntil(fan.concert.saleOpensAt);
+      $("#countdown").textContent = left > 0 ? duration(left) : "moments: drawing the order";
+    }
+    $("#next-poll").textContent = `Next check in ${Math.max(0, Math.ceil((nextPoll - Date.now()) / 1000))} s.`;
+  });
+  later(1000 * ticket.pollAfterSeconds, poll);
+}
+
+async function poll() {
+  try {
+    showTicket(await fan.api.get("/queue/status", { token: fan.ticket.token }));
+  } catch (error) {
+    queueEnded(error);
+  }
+}
+
+function queueEnded(error) {
+  if (error.code === "QUEUE_TOKEN_EXPIRED" || error.code === "QUEUE_TOKEN_INVALID") {
+    remember(queueKey(), null);
+    const concert = fan.concert;
+    return ended("Your place has ended", sentence(error), concert && !concert.soldOut ? concert.concertId : null);
+  }
+  refused(error);
+}
+
+function ended(title, text, rejoin) {
+  show("ended");
+  $("#ended-title").textContent = title;
+  $("#ended-text").textContent = text;
+  const back = $("#ended-back");
+  back.textContent = rejoin ? "Join the queue again" : "Back to the concerts";
+  back.onclick = () => (rejoin ? join(rejoin) : listConcerts());
+}
+
+// ------------------------------------------------------------------ dates, sections, seats
+
+async function openShop() {
+  show("shop");
+  const token = fan.ticket.token;
+  const concert = fan.concert;
+  $("#shop-title").textContent = concert.title;
+  const until = fan.ticket.expiresAt;
+  everySecond(() => {
+    const left = secondsUntil(until);
+    $("#active-until").textContent = `You are in: ${clock(left)} left to choose and pay.`;
+    if (left <= 0) {
+      remember(queueKey(), null);
+      ended("Your time is up", "Your turn to buy has ended. Join the queue again to try once more.", concert.concertId);
+      return false;
+    }
+  });
+  const held = await liveHold(concert.concertId);
+  if (held) return showHold(held);
+  try {
+    const { dates } = await fan.api.get(`/concerts/${concert.concertId}/dates`, { token });
+    $("#date-list").replaceChildren(
+      ...dates.map((d) =>
+        element(
+          "button",
+          { type: "button", "data-date": d.date, onclick: () => openDate(d.date) },
+          d.date,
+          element("small", {}, `${d.remainingSeats.toLocaleString("en-US")} left`),
+        ),
+      ),
+    );
+    if (!dates.length) say("No date of this concert has seats left.");
+    else openDate(fan.date && dates.some((d) => d.date === fan.date) ? fan.date : dates[0].date);
+  } catch (error) {
+    if (error.status === 401) return queueEnded(error);
+    refused(error);
+  }
+}
+
+/** A hold the fan still has for this concert (after a reload, or an answer that was lost). */
+async function liveHold(concertId) {
+  try {
+    const { items } = await fan.api.get("/reservations?limit=20");
+    return items.find((r) => r.concertId === concertId && r.status === "HELD" && secondsUntil(r.heldUntil) > 0);
+  } catch (error) {
+    refused(error);
+    return null;
+  }
+}
+
+async function openDate(date) {
+  fan.date = date;
+  fan.section = undefined;
+  fan.selected.clear();
+  for (const button of document.querySelectorAll("#date-list button")) {
+    button.classList.toggle("current", button.dataset.date === date);
+  }
+  try {
+    const { sections } = await fan.api.get(`/concerts/${fan.concert.concertId}/dates/${date}/sections`, {
+      token: fan.ticket.token,
+    });
+    fan.sections = sections;
+  } catch (error) {
+    return refused(error);
+  }
+  const seats = fan.sections[fan.sections.length - 1].toSeat;
+  const box = $("#section-list");
+  box.hidden = seats <= LISTED_AT_ONCE;
+  if (seats <= LISTED_AT_ONCE) return showSeats(undefined);
+  // A large venue: its sections first, then one section's seats.
+  box.replaceChildren(
+    ...fan.sections.map((s) =>
+      element(
+        "button",
+        {
+          type: "button",
+          class: "card section",
+          "data-section": s.section,
+          disabled: s.freeSeats === 0,
+          onclick: () => showSeats(s.section),
+        },
+        element("strong", {}, s.section),
+        element("span", {}, won(s.price)),
+        element("small", {}, s.freeSeats ? `${s.freeSeats.toLocaleString("en-US")} free` : "full"),
+      ),
+    ),
+  );
+  $("#map-box").hidden = true;
+}
+
+async function showSeats(section) {
+  if (section !== fan.section) fan.selected.clear();
+  fan.section = section;
+  for (const card of document.querySelectorAll("#section-list .section")) {
+    card.classList.toggle("current", card.dataset.section === section);
+  }
+  const query = section === undefined ? "" : `?section=${encodeURIComponent(section)}`;
+  let seats;
+  try {
+    ({ seats } = await fan.api.get(`/concerts/${fan.concert.concertId}/dates/${fan.date}/seats${query}`, {
+      token: fan.ticket.token,
+    }));
+  } catch (error) {
+    if (error.status === 401) return queueEnded(error);
+    return refused(error);
+  }
+  $("#map-box").hidden = false;
+  $("#map-title").textContent = `${fan.date}${section ? ` · ${section}` : ""}`;
+  drawMap(seats);
+  const limit = fan.concert.maxTicketsPerFan;
+  $("#quantity").replaceChildren(
+    ...Array.from({ length: limit }, (_, i) => element("option", { value: i + 1, selected: i === 1 || limit === 1 }, String(i + 1))),
+  );
+  $("#limit-hint").textContent = `Up to ${limit} tickets a fan for this concert, all dates together.`;
+  // The map fills up as others buy: read it again while the fan looks at it.
+  const shown = { date: fan.date, section };
+  later(MAP_REFRESH_MS, () => {
+    if (!$("#map-box").hidden && fan.date === shown.date && fan.section === shown.section) showSeats(section);
+  });
+}
+
+/** Seats in runs of one section and price, each seat a button coloured by its status. */
+function drawMap(seats) {
+  const map = $("#seat-map");
+  const groups = [];
+  for (const seat of seats) {
+    const last = groups[groups.length - 1];
+    if (last && last.section === seat.section && last.price === seat.price) last.seats.push(seat);
+    else groups.push({ section: seat.section, price: seat.price, seats: [seat] });
+  }
+  const live = new Set(seats.filter((s) => s.status === "AVAILABLE").map((s) => s.seatNumber));
+  for (const seat of fan.selected) if (!live.has(seat)) fan.selected.delete(seat);
+  map.replaceChildren(
+    ...groups.map((group) => {
+      const first = group.seats[0].seatNumber;
+      const last = group.seats[group.seats.length - 1].seatNumber;
+      return element(
+        "div",
+        { class: "block" },
+        element("h4", {}, `${group.section || `Seats ${first}–${last}`} · ${won(group.price)}`),
+        element("div", { class: "seats" }, ...group.seats.map(seatButton)),
+      );
+    }),
+  );
+  updatePicked();
+}
+
+function seatButton(seat) {
+  const status = seat.status.toLowerCase();
+  const picked = fan.selected.has(seat.seatNumber);
+  return element(
+    "button",
+    {
+      type: "button",
+      class: `seat ${picked ? "selected" : status}`,
+      "data-seat": seat.seatNumber,
+      "data-status": seat.status,
+      title: `Seat ${seat.seatNumber} · ${won(seat.price)} · ${{ available: "free", held: "held", sold: "SOLD" }[status]}`,
+      "aria-pressed": picked ? "true" : "false",
+      disabled: seat.status !== "AVAILABLE",
+      onclick: (event) => pickSeat(seat.seatNumber, event.currentTarget),
+    },
+    String(seat.seatNumber),
+  );
+}
+
+function pickSeat(number, button) {
+  say("");
+  if (fan.selected.has(number)) {
+    fan.selected.delete(number);
+  } else if (fan.selected.size >= fan.concert.maxTicketsPerFan) {
+    return say(`You may pick up to ${fan.concert.maxTicketsPerFan} seats.`);
+  } else {
+    fan.selected.add(number);
+  }
+  const picked = fan.selected.has(number);
+  button.className = `seat ${picked ? "selected" : "available"}`;
+  button.setAttribute("aria-pressed", picked ? "true" : "false");
+  updatePicked();
+}
+
+function updatePicked() {
+  const count = fan.selected.size;
+  $("#hold-picked").disabled = count === 0;
+  $("#hold-picked").textContent = count
+    ? `Hold seat${count > 1 ? "s" : ""} ${[...fan.selected].sort((a, b) => a - b).join(", ")}`
+    : "Pick seats on the map";
+}
+
+$("#pick").addEventListener("submit", (event) => {
+  event.preventDefault();
+  hold({ seatNumbers: [...fan.selected].sort((a, b) => a - b) });
+});
+
+$("#hold-best").addEventListener("click", () => {
+  const order = { quantity: Number($("#quantity").value) };
+  if (fan.section) order.section = fan.section;
+  hold(order);
+});
+
+async function hold(order) {
+  say("");
+  const body = { concertId: fan.concert.concertId, date: fan.date, ...order };
+  try {
+    // One key for this hold, reused by every retry of it.
+    const reservation = await fan.api.post("/reservations", body, { token: fan.ticket.token, idempotencyKey: newKey() });
+    fan.selected.clear();
+    showHold(reservation);
+  } catch (error) {
+    if (error.status === 401) return queueEnded(error);
+    refused(error);
+    if (error.code === "SEAT_UNAVAILABLE") showSeats(fan.section);
+  }
+}
+
+// ------------------------------------------------------------------ hold, balance, payment
+
+async function showHold(reservation) {
+  fan.reservation = reservation;
+  fan.date = reservation.date;
+  show("hold");
+  $("#hold-seats tbody").replaceChildren(
+    ...reservation.seats.map((s) =>
+      element("tr", {}, element("td", {}, String(s.seatNumber)), element("td", {}, s.section || "–"), element("td", {}, won(s.price))),
+    ),
+  );
+  $("#hold-total").textContent = won(reservation.price);
+  everySecond(() => {
+    const left = secondsUntil(reservation.heldUntil);
+    $("#hold-countdown").textContent = clock(left);
+    if (left <= 0) {
+      say("Your hold ran out of time and the seats went back on sale. Pick seats again.");
+      openShop();
+      return false;
+    }
+  });
+  await showBalance();
+}
+
+async function showBalance() {
+  try {
+    const { balance } = await fan.api.get("/balance");
+    $("#balance").textContent = won(balance);
+    $("#balance-chip").textContent = `Balance ${won(balance)}`;
+    $("#balance-chip").hidden = false;
+    const short = fan.reservation ? fan.reservation.price - balance : 0;
+    $("#top-up-amount").value = short > 0 ? short : "";
+    $("#pay").disabled = short > 0;
+    $("#pay").textContent = short > 0 ? `Top up ${won(short)} more to pay` : `Pay ${won(fan.reservation.price)}`;
+  } catch (error) {
+    refused(error);
+  }
+}
+
+$("#top-up").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  say("");
+  const amount = Number($("#top-up-amount").value);
+  if (!Number.isInteger(amount) || amount < 1) return say("Enter a whole number of won to top up.");
+  try {
+    await fan.api.post("/balance/charges", { amount }, { idempotencyKey: newKey() });
+    await showBalance();
+  } catch (error) {
+    refused(error);
+  }
+});
+
+$("#pay").addEventListener("click", async () => {
+  say("");
+  $("#pay").disabled = true;
+  try {
+    const receipt = await fan.api.post(
+      "/payments",
+      { reservationId: fan.reservation.reservationId },
+      { token: fan.ticket.token, idempotencyKey: newKey() },
+    );
+    remember(queueKey(), null);
+    showReceipt(receipt);
+  } catch (error) {
+    refused(error);
+    if (error.code === "INSUFFICIENT_BALANCE") return showBalance();
+    if (["RESERVATION_EXPIRED", "RESERVATION_RELEASED", "RESERVATION_NOT_FOUND"].includes(error.code)) return openShop();
+    if (error.code === "ALREADY_PAID" || error.status === 401) return queueEnded(error);
+    $("#pay").disabled = false;
+  }
+});
+
+$("#release").addEventListener("click", async () => {
+  say("");
+  try {
+    await fan.api.send("DELETE", `/reservations/${fan.reservation.reservationId}`);
+  } catch (error) {
+    if (error.code !== "RESERVATION_RELEASED" && error.code !== "RESERVATION_EXPIRED") return refused(error);
+  }
+  fan.reservation = null;
+  openShop();
+});
+
+function showReceipt(receipt) {
+  show("receipt");
+  $("#receipt-concert").textContent = fan.concert.title;
+  $("#receipt-date").textContent = receipt.date;
+  $("#receipt-seats").textContent = receipt.seatNumbers.join(", ");
+  $("#receipt-amount").textContent = won(receipt.amount);
+  $("#receipt-balance").textContent = won(receipt.balanceAfter);
+  $("#receipt-at").textContent = localTime(receipt.paidAt);
+  $("#receipt-id").textContent = receipt.paymentId;
+  $("#balance-chip").textContent = `Balance ${won(receipt.balanceAfter)}`;
+}
+
+$("#done").addEventListener("click", () => listConcerts());
+$("#home").addEventListener("click", (event) => {
+  event.preventDefault();
+  if (fan.identity) listConcerts();
+});
+
+// ------------------------------------------------------------------ start
+
+async function start() {
+  try {
+    fan.config = await loadConfig();
+  } catch (error) {
+    return say(`The page could not load its settings: ${error.message}`);
+  }
+  let retryNote;
+  fan.api = new Api(fan.config, identityHeaders, (reason) => {
+    $("#retrying").textContent =
+      reason === "NO_ANSWER" ? "No answer from the service; trying again…" : "The service is busy; trying again…";
+    $("#retrying").hidden = false;
+    clearTimeout(retryNote);
+    retryNote = setTimeout(() => ($("#retrying").hidden = true), 4000);
+  });
+  const identity = recall("identity");
+  if (identity && (identity.mode === "local" || identity.expiresAt > Date.now())) signedIn(identity);
+  else showSignIn();
+}
+
+start();
