@@ -536,6 +536,7 @@ async function showHold(reservation) {
   fan.reservation = reservation;
   fan.date = reservation.date;
   show("hold");
+  $("#hold-what").textContent = `${fan.concert.title} · ${reservation.date}`;
   $("#hold-seats tbody").replaceChildren(
     ...reservation.seats.map((s) =>
       element("tr", {}, element("td", {}, String(s.seatNumber)), element("td", {}, s.section || "–"), element("td", {}, won(s.price))),

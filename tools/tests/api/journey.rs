@@ -17,7 +17,12 @@ pub async fn fans_go_from_queue_to_receipt(backend: Backend) {
         .collect();
     assert_eq!(
         ids,
-        ["aurora-nights", "han-river-jazz", "midnight-orchestra"]
+        [
+            "aurora-nights",
+            "han-river-jazz",
+            "midnight-orchestra",
+            "seoul-stadium"
+        ]
     );
 
     let fans = ["ana", "bo", "chul"];

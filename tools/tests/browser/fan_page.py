@@ -11,7 +11,8 @@ The story, in one browser with a window per person:
   - fan A picks seats 7 and 8, holds them (a countdown runs), tops up, pays, sees the receipt;
   - the operator resumes; fan B is admitted and sees seats 7 and 8 SOLD on the map;
   - fan C opens the stadium, whose seats are listed a section at a time, and holds the best
-    two seats of a section.
+    two seats of a section;
+  - the page's API client retries exactly as the README's "Retrying requests" says.
 Every step leaves a screenshot in --out, and no window's console may log an error.
 """
 
@@ -317,9 +318,86 @@ def story(browser, server):
     assert len(rows) == 2 and all("Floor B" in r for r in rows), rows
     browser.shot("fan-c-best-two-in-floor-b")
 
+    retry_rules(browser, url)
+
     for name in browser.windows:
         browser.to(name)
         browser.check_console(f"the end, {name}'s window")
+
+
+# The page's API client under answers a server rarely gives on cue: fetch is replaced, in the
+# page, by a script of answers, and every request the client sends is recorded.
+RETRY_RULES = """
+const done = arguments[arguments.length - 1];
+(async () => {
+  const { Api } = await import("./api.js");
+  const calls = [];
+  const script = [];
+  const realFetch = window.fetch;
+  window.fetch = async (url, init) => {
+    calls.push({ url, method: init.method, headers: init.headers, body: init.body });
+    return script.shift()();
+  };
+  const problem = (status, code, headers = {}) => () =>
+    new Response(JSON.stringify({ type: "/problems/x", title: "X", status, code, detail: code }),
+      { status, headers: { "Content-Type": "application/problem+json", ...headers } });
+  const ok = (body) => () => new Response(JSON.stringify(body), { status: 201 });
+  const lost = () => Promise.reject(new TypeError("Failed to fetch"));
+  const api = new Api({ apiUrl: "" }, () => ({ "X-User-Id": "rules" }));
+  const outcome = async (send) => {
+    const started = performance.now();
+    try {
+      const body = await send();
+      return { body, calls: calls.splice(0), ms: performance.now() - started };
+    } catch (error) {
+      return { code: error.code, calls: calls.splice(0), ms: performance.now() - started };
+    }
+  };
+  const results = {};
+  try {
+    script.push(problem(503, "SERVICE_BUSY", { "Retry-After": "1" }), lost,
+      problem(409, "IDEMPOTENCY_KEY_IN_USE"), ok({ paymentId: "p-1" }));
+    results.payment = await outcome(() =>
+      api.post("/payments", { reservationId: "r-1" }, { token: "t-1", idempotencyKey: "key-1" }));
+    for (const [status, code] of [[409, "SEAT_UNAVAILABLE"], [500, "INTERNAL_ERROR"],
+                                  [401, "QUEUE_TOKEN_EXPIRED"], [422, "IDEMPOTENCY_KEY_REUSED"]]) {
+      script.push(problem(status, code));
+      results[code] = await outcome(() =>
+        api.post("/reservations", { quantity: 2 }, { idempotencyKey: "key-2" }));
+    }
+    script.push(problem(409, "IDEMPOTENCY_KEY_IN_USE"));
+    results.unkeyed = await outcome(() => api.get("/balance"));
+  } finally {
+    window.fetch = realFetch;
+  }
+  done(results);
+})().catch((error) => done({ error: String(error) }));
+"""
+
+
+def retry_rules(browser, url):
+    """The client retries a 503 after Retry-After, a lost answer, and a keyed request still in
+    use, always as the same request; any other refusal is the answer, sent once."""
+    browser.window("retry-rules", url)
+    browser.wait_text("#sign-in h2", "Sign in", "the page loaded")
+    browser.driver.set_script_timeout(60)
+    results = browser.driver.execute_async_script(RETRY_RULES)
+    assert "error" not in results, results
+    payment = results["payment"]
+    assert payment["body"] == {"paymentId": "p-1"}, payment
+    calls = payment["calls"]
+    assert len(calls) == 4, calls
+    assert all(c == calls[0] for c in calls), f"every retry is the same request: {calls}"
+    assert calls[0]["headers"]["Idempotency-Key"] == "key-1", calls[0]
+    assert calls[0]["headers"]["X-Queue-Token"] == "t-1", calls[0]
+    assert json.loads(calls[0]["body"]) == {"reservationId": "r-1"}, calls[0]
+    # Retry-After's second, the first backoff (0.25 s), and a second for the key in use.
+    assert payment["ms"] >= 2250, payment["ms"]
+    for code in ("SEAT_UNAVAILABLE", "INTERNAL_ERROR", "QUEUE_TOKEN_EXPIRED", "IDEMPOTENCY_KEY_REUSED"):
+        assert (results[code]["code"], len(results[code]["calls"])) == (code, 1), results[code]
+    assert (results["unkeyed"]["code"], len(results["unkeyed"]["calls"])) == ("IDEMPOTENCY_KEY_IN_USE", 1)
+    print(f"  ok  retry rules (a keyed payment retried 3 times in {payment['ms'] / 1000:.1f} s, "
+          "other refusals sent once)")
 
 
 def main():
