@@ -25,6 +25,7 @@ use crate::web;
 /// Serves until `shutdown` completes, ticking admission every `admit_tick_seconds`.
 pub async fn serve(
     app: App,
+    cors: web::Cors,
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
@@ -34,11 +35,11 @@ pub async fn serve(
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, _) = accepted?;
-                let app = app.clone();
+                let (app, cors) = (app.clone(), cors.clone());
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |request| {
-                        let app = app.clone();
-                        async move { Ok::<_, Infallible>(respond(&app, request).await) }
+                        let (app, cors) = (app.clone(), cors.clone());
+                        async move { Ok::<_, Infallible>(respond_to(&app, &cors, request).await) }
                     });
                     if let Err(error) = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -73,6 +74,21 @@ async fn admission_ticks(app: App) {
             Err(error) => warn!(%error, "admission tick failed"),
         }
     }
+}
+
+/// Answers a request as API Gateway would: its CORS first, then the route.
+async fn respond_to(
+    app: &App,
+    cors: &web::Cors,
+    request: hyper::Request<Incoming>,
+) -> hyper::Response<Full<Bytes>> {
+    if let Some(preflight) = cors.preflight(request.method(), request.headers()) {
+        return preflight;
+    }
+    let headers = request.headers().clone();
+    let mut response = respond(app, request).await;
+    cors.admit(&headers, &mut response);
+    response
 }
 
 async fn respond(app: &App, request: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {

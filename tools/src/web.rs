@@ -38,6 +38,102 @@ pub const LOCAL_CONFIG: &str = r#"{"apiUrl": "", "signIn": "local"}"#;
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; connect-src 'self' https:; \
      img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'";
 
+/// What a browser may send the API from another origin, as the stack's HTTP API answers it
+/// (`CorsConfiguration` in `infra/template.yaml`; a test holds the two together). The local
+/// server answers the same for the origins in `CORS_ALLOWED_ORIGINS`, and lets its own
+/// identity headers through too.
+pub const CORS_ALLOW_METHODS: &[&str] = &["GET", "POST", "DELETE"];
+pub const CORS_ALLOW_HEADERS: &[&str] = &[
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "x-queue-token",
+];
+pub const CORS_EXPOSE_HEADERS: &[&str] = &["location", "retry-after"];
+pub const CORS_MAX_AGE_SECONDS: u32 = 600;
+const LOCAL_IDENTITY_HEADERS: &[&str] = &["x-user-id", "x-operator-id"];
+
+/// The origins the local server answers cross-origin requests from (none by default: the page
+/// it serves is same-origin).
+#[derive(Debug, Clone, Default)]
+pub struct Cors {
+    origins: Vec<String>,
+}
+
+impl Cors {
+    /// A comma-separated list of origins, e.g. `http://127.0.0.1:8080`.
+    pub fn new(origins: &str) -> Self {
+        Cors {
+            origins: origins
+                .split(',')
+                .map(|origin| origin.trim().trim_end_matches('/').to_owned())
+                .filter(|origin| !origin.is_empty())
+                .collect(),
+        }
+    }
+
+    fn allows<'o>(&self, origin: Option<&'o str>) -> Option<&'o str> {
+        origin.filter(|origin| self.origins.iter().any(|allowed| allowed == origin))
+    }
+
+    /// The answer to a preflight (`OPTIONS` with `Access-Control-Request-Method`) from an
+    /// allowed origin; other requests go on to the routes.
+    pub fn preflight<B: Default>(
+        &self,
+        method: &http::Method,
+        headers: &http::HeaderMap,
+    ) -> Option<http::Response<B>> {
+        let origin = self.allows(origin_of(headers))?;
+        if method != http::Method::OPTIONS
+            || !headers.contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
+        {
+            return None;
+        }
+        let allowed_headers: Vec<&str> = CORS_ALLOW_HEADERS
+            .iter()
+            .chain(LOCAL_IDENTITY_HEADERS)
+            .copied()
+            .collect();
+        http::Response::builder()
+            .status(http::StatusCode::NO_CONTENT)
+            .header(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin)
+            .header(
+                http::header::ACCESS_CONTROL_ALLOW_METHODS,
+                CORS_ALLOW_METHODS.join(", "),
+            )
+            .header(
+                http::header::ACCESS_CONTROL_ALLOW_HEADERS,
+                allowed_headers.join(", "),
+            )
+            .header(http::header::ACCESS_CONTROL_MAX_AGE, CORS_MAX_AGE_SECONDS)
+            .header(http::header::VARY, "Origin")
+            .body(B::default())
+            .ok()
+    }
+
+    /// An answer to an allowed origin says so, and lets the page read `Location` and
+    /// `Retry-After`.
+    pub fn admit<B>(&self, request_headers: &http::HeaderMap, response: &mut http::Response<B>) {
+        let Some(origin) = self.allows(origin_of(request_headers)) else {
+            return;
+        };
+        let headers = response.headers_mut();
+        if let Ok(origin) = http::HeaderValue::from_str(origin) {
+            headers.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        }
+        if let Ok(exposed) = http::HeaderValue::from_str(&CORS_EXPOSE_HEADERS.join(", ")) {
+            headers.insert(http::header::ACCESS_CONTROL_EXPOSE_HEADERS, exposed);
+        }
+        headers.insert(http::header::VARY, http::HeaderValue::from_static("Origin"));
+    }
+}
+
+fn origin_of(headers: &http::HeaderMap) -> Option<&str> {
+    headers
+        .get(http::header::ORIGIN)
+        .and_then(|origin| origin.to_str().ok())
+}
+
 /// The file a GET of `path` serves, if any: `/` is the fan page.
 pub fn page_file(path: &str) -> Option<&'static PageFile> {
     let path = if path == "/" { "/index.html" } else { path };
@@ -62,6 +158,48 @@ mod tests {
         assert_eq!(page_file("/").unwrap().path, "/index.html");
         assert!(page_file("/concerts").is_none());
         assert!(page_file("/../Cargo.toml").is_none());
+    }
+
+    #[test]
+    fn cross_origin_requests_are_answered_only_for_the_origins_given() {
+        let cors = Cors::new("http://127.0.0.1:8080, https://tickets.example.com/");
+        let mut preflight = http::HeaderMap::new();
+        preflight.insert("origin", "https://tickets.example.com".parse().unwrap());
+        preflight.insert("access-control-request-method", "POST".parse().unwrap());
+        let answer: http::Response<()> = cors
+            .preflight(&http::Method::OPTIONS, &preflight)
+            .expect("a preflight from an allowed origin");
+        assert_eq!(answer.status(), 204);
+        assert_eq!(
+            answer.headers()["access-control-allow-origin"],
+            "https://tickets.example.com"
+        );
+        let allowed = answer.headers()["access-control-allow-headers"]
+            .to_str()
+            .unwrap();
+        for header in ["idempotency-key", "x-queue-token", "x-user-id"] {
+            assert!(allowed.contains(header), "{allowed}");
+        }
+        // Not a preflight, or another origin: the routes answer, and say nothing of CORS.
+        assert!(cors
+            .preflight::<()>(&http::Method::GET, &preflight)
+            .is_none());
+        preflight.insert("origin", "https://evil.example".parse().unwrap());
+        assert!(cors
+            .preflight::<()>(&http::Method::OPTIONS, &preflight)
+            .is_none());
+        let mut response = http::Response::new(());
+        cors.admit(&preflight, &mut response);
+        assert!(response.headers().is_empty());
+        preflight.insert("origin", "http://127.0.0.1:8080".parse().unwrap());
+        cors.admit(&preflight, &mut response);
+        assert_eq!(
+            response.headers()["access-control-expose-headers"],
+            CORS_EXPOSE_HEADERS.join(", ")
+        );
+        assert!(Cors::default()
+            .allows(Some("http://127.0.0.1:8080"))
+            .is_none());
     }
 
     /// The page shows every refusal as a sentence: each problem code openapi.yaml lists has one

@@ -380,3 +380,31 @@ fn a_dynamodb_call_ends_inside_every_function_timeout_with_room_to_answer() {
         );
     }
 }
+
+/// The stack's CORS lets the fan page send what `web/api.js` sends and read what it reads, as
+/// the local server's CORS does (`tools::web`), on which the browser test runs the page from
+/// another origin.
+#[test]
+fn the_stacks_cors_is_the_one_the_local_server_answers() {
+    let template = yaml(&root().join("infra/template.yaml"));
+    let Value::Tagged(cors) = &template["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"]
+    else {
+        panic!("CorsConfiguration is an !If on whether any origin is allowed");
+    };
+    let when_allowed = &cors.value[1];
+    let names = |field: &str| -> Vec<&str> {
+        when_allowed[field]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{field}"))
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect()
+    };
+    assert_eq!(names("AllowMethods"), tools::web::CORS_ALLOW_METHODS);
+    assert_eq!(names("AllowHeaders"), tools::web::CORS_ALLOW_HEADERS);
+    assert_eq!(names("ExposeHeaders"), tools::web::CORS_EXPOSE_HEADERS);
+    assert_eq!(
+        when_allowed["MaxAge"].as_u64(),
+        Some(u64::from(tools::web::CORS_MAX_AGE_SECONDS))
+    );
+}

@@ -5,7 +5,8 @@
 //!
 //! PORT picks the port (default 3000; 0 for any free one). The other variables are the
 //! functions' own (HOLD_SECONDS, ADMIT_TICK_SECONDS, ...); admission ticks every second unless
-//! ADMIT_TICK_SECONDS says otherwise. X-User-Id names the caller.
+//! ADMIT_TICK_SECONDS says otherwise. X-User-Id names the caller. CORS_ALLOWED_ORIGINS
+//! (comma-separated) lets a page served from another origin call it, as the stack's CORS does.
 
 use std::sync::Arc;
 
@@ -126,5 +127,7 @@ async fn main() -> anyhow::Result<()> {
         let _ = tokio::signal::ctrl_c().await;
         info!("Ctrl-C: shutting down");
     };
-    tools::server::serve(app, listener, shutdown).await
+    // Origins a page served elsewhere calls this server from (the stack's CorsAllowedOrigins).
+    let cors = tools::web::Cors::new(&std::env::var("CORS_ALLOWED_ORIGINS").unwrap_or_default());
+    tools::server::serve(app, cors, listener, shutdown).await
 }

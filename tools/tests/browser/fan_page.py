@@ -10,19 +10,26 @@ The story, in one browser with a window per person:
   - fan B joins and waits behind fan A; the operator pauses admission and B's page says so;
   - fan A picks seats 7 and 8, holds them (a countdown runs), tops up, pays, sees the receipt;
   - the operator resumes; fan B is admitted and sees seats 7 and 8 SOLD on the map;
-  - fan C opens the stadium, whose seats are listed a section at a time, and holds the best
-    two seats of a section;
+  - fan D joins a concert in its pre-queue, sees the countdown to the opening, and is admitted
+    once the opening's draw has placed it;
+  - fan C, on the page served from another origin (as the stack's CloudFront serves it, CORS
+    between), opens the stadium, whose seats are listed a section at a time, holds the best two
+    seats of a section, tops up and pays;
   - the page's API client retries exactly as the README's "Retrying requests" says.
 Every step leaves a screenshot in --out, and no window's console may log an error.
 """
 
 import argparse
+import functools
+import http.server
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import urllib.request
@@ -37,16 +44,24 @@ from selenium.webdriver.support.ui import Select
 # Waits are for what a local tick-per-second server does in one to three seconds; CI's two busy
 # cores get ten times that.
 PATIENCE = 30
+# The pre-queued concert's sale opens this long after the server starts: after fan D has joined,
+# and about when the rest of the story is done.
+SALE_OPENS_IN = 40
 
 
 class Failure(AssertionError):
     pass
 
 
-def catalog(days_ahead):
-    day = (datetime.now(timezone.utc) + timedelta(days=days_ahead)).strftime("%Y-%m-%d")
+def catalog(days_ahead, sale_opens_in):
+    now = datetime.now(timezone.utc)
+    day = (now + timedelta(days=days_ahead)).strftime("%Y-%m-%d")
+    opens = (now + timedelta(seconds=sale_opens_in)).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "concerts": [
+            {"concertId": "opening-night", "title": "Opening Night", "dates": [day],
+             "seatPrices": [{"fromSeat": 1, "toSeat": 12, "price": 70000}],
+             "queueOpensAt": None, "saleOpensAt": opens},
             {"concertId": "harbour-lights", "title": "Harbour Lights", "dates": [day],
              "seatPrices": [{"fromSeat": 1, "toSeat": 10, "price": 88000},
                             {"fromSeat": 11, "toSeat": 24, "price": 55000}],
@@ -61,11 +76,37 @@ def catalog(days_ahead):
     }
 
 
+class PageHost:
+    """web/ served from another origin, as the stack's CloudFront serves it, with a config.json
+    that points the page at the local server: the page then calls the API cross-origin."""
+
+    def __init__(self, web_dir, scratch):
+        self.root = os.path.join(scratch, "page")
+        shutil.copytree(web_dir, self.root)
+        handler = functools.partial(QuietHandler, directory=self.root)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def point_at(self, api_url):
+        with open(os.path.join(self.root, "config.json"), "w") as f:
+            json.dump({"apiUrl": api_url, "signIn": "local"}, f)
+
+    def stop(self):
+        self.server.shutdown()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
 class LocalServer:
     """local-server on a free port of 127.0.0.1, with the test's catalog; stopped at the end."""
 
-    def __init__(self, binary, catalog_file, log_file):
-        env = dict(os.environ, PORT="0", RUST_LOG="info,aws=warn,hyper=warn")
+    def __init__(self, binary, catalog_file, log_file, cors_origin):
+        env = dict(os.environ, PORT="0", RUST_LOG="info,aws=warn,hyper=warn",
+                   CORS_ALLOWED_ORIGINS=cors_origin)
         self.process = subprocess.Popen(
             [binary, "--catalog", catalog_file],
             stdout=subprocess.PIPE, stderr=open(log_file, "w"), env=env, text=True)
@@ -220,13 +261,13 @@ def seat_status(browser, seat):
     return browser.find(f'#seat-map .seat[data-seat="{seat}"]').get_attribute("data-status")
 
 
-def story(browser, server):
+def story(browser, server, page_host):
     url = server.url + "/"
 
     # The operator lets one fan in at a time.
     browser.window("operator", server.url + "/admin.html")
     browser.type("#operator", "ops-1")
-    until(lambda: len(Select(browser.find("#concert")).options) == 3, "the operator's concert list")
+    until(lambda: len(Select(browser.find("#concert")).options) == 4, "the operator's concert list")
     Select(browser.find("#concert")).select_by_value("harbour-lights")
     browser.click("#pick-room button")
     browser.wait_text("#state", "OPEN", "the waiting room")
@@ -236,6 +277,16 @@ def story(browser, server):
                               operator="ops-1")[1]["maxActive"] == 1, "maxActive applied")
     browser.wait_text("#as-of", "As of", "the room's figures")
     browser.shot("operator-one-at-a-time")
+
+    # Fan D joins a concert whose sale has not opened: the pre-queue, counting down.
+    browser.window("fan-d", url)
+    sign_in(browser, "fan-d")
+    browser.wait_text('[data-concert="opening-night"] button', "Join the pre-queue", "a pre-queue to join")
+    browser.click('[data-concert="opening-night"] button')
+    browser.wait_text("#waiting-status", "pre-queue", "fan D in the pre-queue")
+    browser.wait_text("#countdown", r"^\d+ s$", "the countdown to the opening")
+    assert browser.text("#position") == "–", browser.text("#position")
+    browser.shot("fan-d-pre-queue-countdown")
 
     # Fan A: the concert list (the sold-out one says so), then joined and admitted.
     browser.window("fan-a", url)
@@ -300,8 +351,9 @@ def story(browser, server):
     assert not browser.find('#seat-map .seat[data-seat="7"]').is_enabled()
     browser.shot("fan-b-sees-seats-sold")
 
-    # Fan C on the stadium: sections first, one section's seats, the best two of it.
-    browser.window("fan-c", url)
+    # Fan C, on the page served from another origin (as CloudFront serves it), calling the API
+    # cross-origin: the stadium's sections first, one section's seats, the best two of it, paid.
+    browser.window("fan-c", page_host.origin + "/")
     sign_in(browser, "fan-c")
     browser.click('[data-concert="seoul-stadium"] button')
     until(lambda: len(browser.finds("#section-list .section")) == 3, "the stadium's sections")
@@ -317,6 +369,18 @@ def story(browser, server):
     rows = [r.text for r in browser.finds("#hold-seats tbody tr")]
     assert len(rows) == 2 and all("Floor B" in r for r in rows), rows
     browser.shot("fan-c-best-two-in-floor-b")
+    browser.click("#top-up button")
+    browser.wait_text("#pay", r"Pay ₩300,000", "fan C topped up")
+    browser.click("#pay")
+    browser.wait_text("#receipt h2", "Paid", "fan C's receipt, across origins")
+    assert browser.text("#receipt-amount") == "₩300,000"
+    browser.shot("fan-c-paid-across-origins")
+
+    # Fan D: the order was drawn at the opening, and the only fan in it is admitted.
+    browser.to("fan-d")
+    until(lambda: len(browser.finds("#seat-map .seat")) == 12, "fan D admitted after the opening",
+          patience=90)
+    browser.shot("fan-d-admitted-after-the-opening")
 
     retry_rules(browser, url)
 
@@ -406,6 +470,7 @@ def main():
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--chromedriver", default="/usr/bin/chromedriver")
     parser.add_argument("--out", default="target/browser")
+    parser.add_argument("--web", default="web")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     for old in os.listdir(args.out):
@@ -416,13 +481,16 @@ def main():
     with tempfile.TemporaryDirectory() as scratch:
         catalog_file = os.path.join(scratch, "catalog.json")
         with open(catalog_file, "w") as f:
-            json.dump(catalog(days_ahead=20), f)
-        server = LocalServer(args.server, catalog_file, os.path.join(args.out, "local-server.log"))
+            json.dump(catalog(days_ahead=20, sale_opens_in=SALE_OPENS_IN), f)
+        page_host = PageHost(args.web, scratch)
+        server = LocalServer(args.server, catalog_file, os.path.join(args.out, "local-server.log"),
+                             cors_origin=page_host.origin)
+        page_host.point_at(server.url)
         browser = None
         try:
             sell_out(server, "last-seat", [1])
             browser = Browser(args.chromium, args.chromedriver, args.out)
-            story(browser, server)
+            story(browser, server, page_host)
         except (Failure, AssertionError, WebDriverException) as failure:
             if browser:
                 try:
@@ -437,6 +505,7 @@ def main():
             if browser:
                 browser.quit()
             server.stop()
+            page_host.stop()
     print(f"browser: the fan page's story passed in {time.monotonic() - started:.0f} s, "
           f"{browser.shots} screenshots in {args.out}, no console errors")
     return 0
