@@ -15,7 +15,9 @@ The story, in one browser with a window per person:
   - fan C, on the page served from another origin (as the stack's CloudFront serves it, CORS
     between), opens the stadium, whose seats are listed a section at a time, holds the best two
     seats of a section, tops up and pays;
-  - the page's API client retries exactly as the README's "Retrying requests" says.
+  - the page's API client retries exactly as the README's "Retrying requests" says;
+  - against a deployed stack (its network scripted), the page signs in with the Cognito user
+    pool, setting a new password at the first sign-in, and sends the ID token.
 Every step leaves a screenshot in --out, and no window's console may log an error.
 """
 
@@ -309,6 +311,8 @@ def story(browser, server, page_host):
     browser.wait_text("#next-poll", r"Next check in \d+ s", "the next poll")
     browser.shot("fan-b-waiting")
     browser.to("operator")
+    browser.wait_text("#active", r"^1$", "the operator sees fan A active")
+    browser.wait_text("#waiting", r"^1$", "the operator sees fan B waiting")
     browser.click("#pause")
     browser.wait_text("#state", "PAUSED", "admission paused")
     browser.to("fan-b")
@@ -383,6 +387,7 @@ def story(browser, server, page_host):
     browser.shot("fan-d-admitted-after-the-opening")
 
     retry_rules(browser, url)
+    cognito_sign_in(browser, url)
 
     for name in browser.windows:
         browser.to(name)
@@ -437,6 +442,71 @@ const done = arguments[arguments.length - 1];
   done(results);
 })().catch((error) => done({ error: String(error) }));
 """
+
+
+# The deployed page, its network replaced before any of its scripts run: config.json names a
+# Cognito user pool, Cognito asks a new user for a new password, and the API lists nothing.
+# Every request the page sends is recorded in window.sent.
+DEPLOYED_PAGE = """
+(() => {
+  const sent = (window.sent = []);
+  const claims = { sub: "user-sub-1", email: "fan@example.com", exp: Math.floor(Date.now() / 1000) + 3600 };
+  const idToken = ["e30", btoa(JSON.stringify(claims)).replace(/=+$/, ""), "sig"].join(".");
+  window.idToken = idToken;
+  const json = (body, status = 200) =>
+    new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+  window.fetch = async (url, init = {}) => {
+    url = String(url);
+    const headers = init.headers || {};
+    sent.push({ url, headers, body: init.body ? JSON.parse(init.body) : null });
+    if (url.endsWith("config.json")) {
+      return json({ apiUrl: "https://api.example.test", signIn: "cognito", region: "ap-northeast-2",
+                    userPoolId: "ap-northeast-2_Pool1", userPoolClientId: "client-1" });
+    }
+    if (url === "https://cognito-idp.ap-northeast-2.amazonaws.com/") {
+      return headers["X-Amz-Target"].endsWith(".InitiateAuth")
+        ? json({ ChallengeName: "NEW_PASSWORD_REQUIRED", Session: "session-1" })
+        : json({ AuthenticationResult: { IdToken: idToken, ExpiresIn: 3600 } });
+    }
+    if (url === "https://api.example.test/concerts") return json({ concerts: [] });
+    return json({ message: "Not Found" }, 404);
+  };
+})();
+"""
+
+
+def cognito_sign_in(browser, url):
+    """Against a deployed stack the page signs in with the user pool (a first sign-in sets a new
+    password) and sends the ID token, never X-User-Id."""
+    browser.driver.switch_to.new_window("window")
+    browser.windows["deployed"] = browser.driver.current_window_handle
+    browser.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": DEPLOYED_PAGE})
+    browser.driver.get(url)
+    until(lambda: browser.visible("#cognito-sign-in") and not browser.visible("#local-sign-in"),
+          "the user pool's sign-in form")
+    browser.type("#cognito-user", "fan@example.com")
+    browser.type("#cognito-password", "Temporary-Pass-1")
+    browser.click("#cognito-sign-in button")
+    until(lambda: browser.visible("#new-password-row"), "asked for a new password")
+    browser.type("#cognito-new-password", "Correct-Horse-Battery-9")
+    browser.click("#cognito-sign-in button")
+    browser.wait_text("#who-name", "fan@example.com", "signed in with the user pool")
+    browser.wait_text("#concert-list", "No concerts are on sale", "the API called with the token")
+    browser.shot("deployed-page-signed-in-with-cognito")
+    sent = browser.driver.execute_script("return window.sent")
+    id_token = browser.driver.execute_script("return window.idToken")
+    auth = [r for r in sent if "cognito-idp" in r["url"]]
+    assert [r["headers"]["X-Amz-Target"] for r in auth] == [
+        "AWSCognitoIdentityProviderService.InitiateAuth",
+        "AWSCognitoIdentityProviderService.RespondToAuthChallenge"], auth
+    assert auth[0]["body"] == {"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": "client-1",
+                               "AuthParameters": {"USERNAME": "fan@example.com",
+                                                  "PASSWORD": "Temporary-Pass-1"}}, auth[0]
+    assert auth[1]["body"]["Session"] == "session-1", auth[1]
+    assert auth[1]["body"]["ChallengeResponses"]["NEW_PASSWORD"] == "Correct-Horse-Battery-9", auth[1]
+    api = [r for r in sent if r["url"].startswith("https://api.example.test/")]
+    assert api and all(r["headers"].get("Authorization") == f"Bearer {id_token}" for r in api), api
+    assert not any("X-User-Id" in r["headers"] for r in api), api
 
 
 def retry_rules(browser, url):
