@@ -99,8 +99,9 @@ function signedIn(identity) {
   });
 }
 
-function signOut(forget = true) {
-  if (forget) remember(fan.identity ? queueKey() : "none", null);
+/** Signing out forgets the fan's place in the queue; a lapsed sign-in keeps it, to resume. */
+function signOut(forgetQueue = true) {
+  if (forgetQueue && fan.identity) remember(queueKey(), null);
   fan.identity = null;
   remember("identity", null);
   $("#who").hidden = true;

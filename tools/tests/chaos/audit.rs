@@ -7,13 +7,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::client::{Api, Request};
 use crate::fan::{compact, endpoint, own_reservations, FanRecord, HoldOutcome, Seat, CONCERT};
 
 const AUDITOR: &str = "chaos-auditor";
-const SEATS_PER_DATE: u64 = 50;
+/// A date of more seats than this is listed a section at a time.
+const LISTED_AT_ONCE: u64 = 1000;
 
 /// Every broken rule, each with its evidence.
 pub async fn audit(api: &Api, fans: &[FanRecord], deadline: Instant) -> Vec<String> {
@@ -302,7 +303,7 @@ async fn charts(api: &Api, fans: &[FanRecord], deadline: Instant) -> (Vec<String
         wrong.push("audit: no seat chart could be read".to_owned());
     }
     let paid = receipts(fans);
-    for ((concert, date), (chart, remaining)) in &charts {
+    for ((concert, date), (chart, remaining, capacity)) in &charts {
         let sold = seats_with(chart, "SOLD");
         for number in &sold {
             let paid_by: Vec<&str> = paid
@@ -324,7 +325,12 @@ async fn charts(api: &Api, fans: &[FanRecord], deadline: Instant) -> (Vec<String
                 ));
             }
         }
-        let unsold = SEATS_PER_DATE - sold.len() as u64;
+        let unsold = capacity - sold.len() as u64;
+        if chart["seats"].as_array().map(Vec::len) != Some(*capacity as usize) {
+            wrong.push(format!(
+                "{concert} on {date} has {capacity} seats but its chart lists another number"
+            ));
+        }
         if remaining.is_some_and(|r| r != unsold) {
             wrong.push(format!(
                 "{concert} on {date} lists {remaining:?} remaining seats but {unsold} are unsold"
@@ -335,11 +341,12 @@ async fn charts(api: &Api, fans: &[FanRecord], deadline: Instant) -> (Vec<String
         .iter()
         .find_map(|f| f.date.clone())
         .and_then(|date| charts.remove(&(CONCERT.to_owned(), date)))
-        .map(|(chart, _)| chart);
+        .map(|(chart, _, _)| chart);
     (wrong, fans_chart)
 }
 
-type Charts = BTreeMap<(String, String), (Value, Option<u64>)>;
+/// Per (concert, date): every seat, the remaining count the dates listed, and the capacity.
+type Charts = BTreeMap<(String, String), (Value, Option<u64>, u64)>;
 
 /// The seat chart and listed remaining count of each date of `concert`, read by the auditor.
 async fn concert_charts(
@@ -375,15 +382,64 @@ async fn concert_charts(
     }
     let mut wrong = Vec::new();
     for (date, remaining) in dates {
-        let path = format!("/concerts/{concert}/dates/{date}/seats");
-        match get_gated(api, &token, endpoint::SEATS, &path, deadline).await {
-            Some(chart) => {
-                charts.insert((concert.to_owned(), date), (chart, remaining));
+        match date_chart(api, &token, concert, &date, deadline).await {
+            Ok((chart, capacity)) => {
+                charts.insert((concert.to_owned(), date), (chart, remaining, capacity));
             }
-            None => wrong.push(format!("audit: GET {path} failed")),
+            Err(failed) => wrong.push(failed),
         }
     }
     (wrong, charts)
+}
+
+/// Every seat of a date and how many it has: at once for a hall, a section at a time for a
+/// venue too large to list at once.
+async fn date_chart(
+    api: &Api,
+    token: &str,
+    concert: &str,
+    date: &str,
+    deadline: Instant,
+) -> Result<(Value, u64), String> {
+    let dated = format!("/concerts/{concert}/dates/{date}");
+    let path = format!("{dated}/sections");
+    let sections = get_gated(api, token, endpoint::SECTIONS, &path, deadline)
+        .await
+        .ok_or(format!("audit: GET {path} failed"))?;
+    let sections = sections["sections"].as_array().cloned().unwrap_or_default();
+    let capacity = sections
+        .last()
+        .and_then(|s| s["toSeat"].as_u64())
+        .ok_or(format!("audit: {path} lists no sections"))?;
+    let queries: Vec<String> = if capacity <= LISTED_AT_ONCE {
+        vec![String::new()]
+    } else {
+        sections
+            .iter()
+            .filter_map(|s| s["section"].as_str())
+            .map(|name| format!("?section={}", percent_encoded(name)))
+            .collect()
+    };
+    let mut seats = Vec::new();
+    for query in queries {
+        let path = format!("{dated}/seats{query}");
+        let chart = get_gated(api, token, endpoint::SEATS, &path, deadline)
+            .await
+            .ok_or(format!("audit: GET {path} failed"))?;
+        seats.extend(chart["seats"].as_array().cloned().unwrap_or_default());
+    }
+    Ok((json!({ "seats": seats }), capacity))
+}
+
+fn percent_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Every seat HELD on the fans' date is one some fan was given (or may have been: it never

@@ -19,6 +19,7 @@ pub mod endpoint {
     pub const STATUS: &str = "GET /queue/status";
     pub const DATES: &str = "GET /concerts/{id}/dates";
     pub const SEATS: &str = "GET /concerts/{id}/dates/{date}/seats";
+    pub const SECTIONS: &str = "GET /concerts/{id}/dates/{date}/sections";
     pub const HOLD: &str = "POST /reservations";
     pub const RESERVATIONS: &str = "GET /reservations";
     pub const RESERVATION: &str = "GET /reservations/{id}";
