@@ -628,20 +628,18 @@ impl Ticketing {
         let per_date = concert.seat_count();
         let mut sold_by_batch: HashMap<i64, u32> = HashMap::default();
         let mut totals = SeatCounts::default();
-        let mut dates: BTreeMap<ConcertDate, SeatLedgerRecord> = BTreeMap::new();
+        let mut dates: BTreeMap<ConcertDate, LiveCounts> = BTreeMap::new();
         for (date, _, shard) in ledgers {
-            let merged = dates.entry(*date).or_default();
-            merged.sold += shard.sold;
+            let counts = dates.entry(*date).or_default();
+            counts.sold += shard.sold;
             for (section, n) in &shard.sold_by_section {
-                *merged.sold_by_section.entry(*section).or_default() += n;
+                *counts.sold_by_section.entry(*section).or_default() += n;
             }
-            for (until, n) in shard.holds.range(now + 1..) {
-                *merged.holds.entry(*until).or_default() += n;
-            }
+            counts.held += shard.holds.range(now + 1..).map(|(_, n)| n).sum::<i64>();
             for ((section, end), n) in &shard.section_holds {
                 // A minute whose holds may have lapsed in part counts as held.
                 if *end - 1 > now {
-                    *merged.section_holds.entry((*section, 0)).or_default() += n;
+                    *counts.held_by_section.entry(*section).or_default() += n;
                 }
             }
             for (batch, n) in &shard.sales {
@@ -653,7 +651,7 @@ impl Ticketing {
         state.dates.clear();
         for (date, counts) in dates {
             let sold = (counts.sold.max(0) as u32).min(per_date);
-            let held = (counts.holds.values().sum::<i64>().max(0) as u32).min(per_date - sold);
+            let held = (counts.held.max(0) as u32).min(per_date - sold);
             let sections = concert
                 .sections
                 .iter()
@@ -663,7 +661,7 @@ impl Ticketing {
                     let size = section.seat_count();
                     let sold = counts.sold_by_section.get(&i).copied().unwrap_or(0);
                     let sold = (sold.max(0) as u32).min(size);
-                    let held = counts.section_holds.get(&(i, 0)).copied().unwrap_or(0);
+                    let held = counts.held_by_section.get(&i).copied().unwrap_or(0);
                     size - sold - (held.max(0) as u32).min(size - sold)
                 })
                 .collect();
@@ -1022,4 +1020,13 @@ fn shard_ranges(places: &[QueuePlace]) -> Vec<(u8, QueuePlace, QueuePlace)> {
         .into_iter()
         .map(|(shard, (first, last))| (shard, first, last))
         .collect()
+}
+/// One date's seats as the tick counts them, merged from its ledger shards: sold, and held by
+/// holds still live at the tick (per section, by the minute).
+#[derive(Default)]
+struct LiveCounts {
+    sold: i64,
+    held: i64,
+    sold_by_section: BTreeMap<u32, i64>,
+    held_by_section: BTreeMap<u32, i64>,
 }
