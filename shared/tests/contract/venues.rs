@@ -9,8 +9,8 @@ use tokio::sync::Barrier;
 use tokio::task::JoinSet;
 
 use ticketing::booking::{Catalog, HoldRequest, Reservation, SeatChoice, SeatStatus};
-use ticketing::domain::{QueueToken, SeatNumber, UserId};
-use ticketing::store::{every_ledger_shard, BLOCK_SEATS, LEDGER_SHARDS};
+use ticketing::domain::{ConcertDate, QueueToken, SeatNumber, UserId};
+use ticketing::store::{every_ledger_shard, SeatLedgerRecord, BLOCK_SEATS, LEDGER_SHARDS};
 use ticketing::{BookingError, Settings};
 
 use crate::world::*;
@@ -116,6 +116,17 @@ async fn listed(
             .collect::<BTreeSet<u32>>()
     };
     (with(SeatStatus::Held), with(SeatStatus::Sold))
+}
+
+/// Every ledger shard of the stadium's night, as the tick reads them.
+async fn night_ledgers(w: &World) -> Vec<(ConcertDate, u32, SeatLedgerRecord)> {
+    w.store
+        .seat_ledgers(
+            &concert_id(STADIUM),
+            &every_ledger_shard(&[day(NIGHT)], LEDGER_SHARDS),
+        )
+        .await
+        .unwrap()
 }
 
 /// The free seats the tick counted in each section of the night.
@@ -281,14 +292,7 @@ pub async fn fans_racing_for_the_seats_of_one_block_take_each_seat_once(w: World
         .map(|s| s.get())
         .collect();
     assert_eq!(held, distinct);
-    let ledgers = w
-        .store
-        .seat_ledgers(
-            &concert_id(STADIUM),
-            &every_ledger_shard(&[day(NIGHT)], LEDGER_SHARDS),
-        )
-        .await
-        .unwrap();
+    let ledgers = night_ledgers(&w).await;
     let counted: i64 = ledgers
         .iter()
         .flat_map(|(_, _, l)| l.holds.range(now + 1..).map(|(_, n)| *n))
@@ -502,14 +506,7 @@ pub async fn lapsed_holds_free_their_seats_and_leave_the_ledger(w: World) {
         seat_numbers(&kept)
     );
     // The tick dropped the counts of holds that are over.
-    let ledgers = w
-        .store
-        .seat_ledgers(
-            &concert_id(STADIUM),
-            &every_ledger_shard(&[day(NIGHT)], LEDGER_SHARDS),
-        )
-        .await
-        .unwrap();
+    let ledgers = night_ledgers(&w).await;
     let counts: usize = ledgers
         .iter()
         .map(|(_, _, l)| l.holds.len() + l.section_holds.len())
