@@ -85,9 +85,11 @@ async fn respond_to(
     if let Some(preflight) = cors.preflight(request.method(), request.headers()) {
         return preflight;
     }
-    let headers = request.headers().clone();
+    let origin = cors.allowed_origin(request.headers());
     let mut response = respond(app, request).await;
-    cors.admit(&headers, &mut response);
+    if let Some(origin) = origin {
+        web::Cors::admit(origin, &mut response);
+    }
     response
 }
 

@@ -72,8 +72,14 @@ impl Cors {
         }
     }
 
-    fn allows<'o>(&self, origin: Option<&'o str>) -> Option<&'o str> {
-        origin.filter(|origin| self.origins.iter().any(|allowed| allowed == origin))
+    /// The request's `Origin`, when it is one this server answers cross-origin.
+    pub fn allowed_origin(&self, headers: &http::HeaderMap) -> Option<http::HeaderValue> {
+        let origin = headers.get(http::header::ORIGIN)?;
+        let text = origin.to_str().ok()?;
+        self.origins
+            .iter()
+            .any(|allowed| allowed == text)
+            .then(|| origin.clone())
     }
 
     /// The answer to a preflight (`OPTIONS` with `Access-Control-Request-Method`) from an
@@ -83,7 +89,7 @@ impl Cors {
         method: &http::Method,
         headers: &http::HeaderMap,
     ) -> Option<http::Response<B>> {
-        let origin = self.allows(origin_of(headers))?;
+        let origin = self.allowed_origin(headers)?;
         if method != http::Method::OPTIONS
             || !headers.contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
         {
@@ -111,27 +117,16 @@ impl Cors {
             .ok()
     }
 
-    /// An answer to an allowed origin says so, and lets the page read `Location` and
-    /// `Retry-After`.
-    pub fn admit<B>(&self, request_headers: &http::HeaderMap, response: &mut http::Response<B>) {
-        let Some(origin) = self.allows(origin_of(request_headers)) else {
-            return;
-        };
+    /// An answer to an allowed origin (see [`Cors::allowed_origin`]) says so, and lets the page
+    /// read `Location` and `Retry-After`.
+    pub fn admit<B>(origin: http::HeaderValue, response: &mut http::Response<B>) {
         let headers = response.headers_mut();
-        if let Ok(origin) = http::HeaderValue::from_str(origin) {
-            headers.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-        }
+        headers.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         if let Ok(exposed) = http::HeaderValue::from_str(&CORS_EXPOSE_HEADERS.join(", ")) {
             headers.insert(http::header::ACCESS_CONTROL_EXPOSE_HEADERS, exposed);
         }
         headers.insert(http::header::VARY, http::HeaderValue::from_static("Origin"));
     }
-}
-
-fn origin_of(headers: &http::HeaderMap) -> Option<&str> {
-    headers
-        .get(http::header::ORIGIN)
-        .and_then(|origin| origin.to_str().ok())
 }
 
 /// The file a GET of `path` serves, if any: `/` is the fan page.
@@ -188,18 +183,15 @@ mod tests {
         assert!(cors
             .preflight::<()>(&http::Method::OPTIONS, &preflight)
             .is_none());
-        let mut response = http::Response::new(());
-        cors.admit(&preflight, &mut response);
-        assert!(response.headers().is_empty());
+        assert!(cors.allowed_origin(&preflight).is_none());
         preflight.insert("origin", "http://127.0.0.1:8080".parse().unwrap());
-        cors.admit(&preflight, &mut response);
+        let mut response = http::Response::new(());
+        Cors::admit(cors.allowed_origin(&preflight).unwrap(), &mut response);
         assert_eq!(
             response.headers()["access-control-expose-headers"],
             CORS_EXPOSE_HEADERS.join(", ")
         );
-        assert!(Cors::default()
-            .allows(Some("http://127.0.0.1:8080"))
-            .is_none());
+        assert!(Cors::default().allowed_origin(&preflight).is_none());
     }
 
     /// The page shows every refusal as a sentence: each problem code openapi.yaml lists has one
