@@ -1,7 +1,7 @@
 // The operator view: a concert's waiting room, read every two seconds, paused or resumed, and
 // its admission rate and ceiling changed live. Locally the operator is named by X-Operator-Id.
 
-import { Api, loadConfig, sentence, duration, localTime } from "./api.js";
+import { Api, loadConfig, say, showRetry, sentence, duration, localTime } from "./api.js";
 
 const $ = (selector) => document.querySelector(selector);
 const REFRESH_MS = 2000;
@@ -10,11 +10,6 @@ let api;
 let concertId;
 let room;
 let refresh;
-
-function say(text) {
-  $("#notice").textContent = text;
-  $("#notice").hidden = !text;
-}
 
 const operator = () => $("#operator").value.trim();
 // GET /concerts needs a caller too: locally the operator's name serves as one.
@@ -118,11 +113,7 @@ async function start() {
     $("#pick-box").hidden = true;
     return;
   }
-  api = new Api(config, headers, () => {
-    $("#retrying").textContent = "The service is busy; trying again…";
-    $("#retrying").hidden = false;
-    setTimeout(() => ($("#retrying").hidden = true), 3000);
-  });
+  api = new Api(config, headers, showRetry);
   $("#operator").value = sessionStorage.getItem("tickets.operator") || "";
   await listConcerts();
 }

@@ -205,6 +205,26 @@ export function sentence(error) {
   return error.status === 401 ? SENTENCES.UNAUTHENTICATED() : `The service refused: ${error.message}`;
 }
 
+// ------------------------------------------------------------------ what both pages show
+
+/** Shows `text` in the page's #notice; an empty text hides it. */
+export function say(text) {
+  const notice = document.querySelector("#notice");
+  notice.textContent = text;
+  notice.hidden = !text;
+}
+
+let retryShown;
+/** Both pages' `onRetry`: a line in #retrying, for a few seconds, saying why the page waits. */
+export function showRetry(reason) {
+  const line = document.querySelector("#retrying");
+  line.textContent =
+    reason === "NO_ANSWER" ? "No answer from the service; trying again…" : "The service is busy; trying again…";
+  line.hidden = false;
+  clearTimeout(retryShown);
+  retryShown = setTimeout(() => (line.hidden = true), 4000);
+}
+
 // ------------------------------------------------------------------ signing in
 
 /** Signs in to the stack's Cognito user pool with a username and password (the app client's

@@ -2,7 +2,7 @@
 // One view at a time; every call goes through `api` (retries as the README says), every
 // refusal is shown as a sentence (`sentence`).
 
-import { Api, Problem, loadConfig, newKey, sentence, won, duration, clock, localTime, cognitoSignIn } from "./api.js";
+import { Api, Problem, loadConfig, newKey, say, showRetry, sentence, won, duration, clock, localTime, cognitoSignIn } from "./api.js";
 
 const $ = (selector) => document.querySelector(selector);
 const VIEWS = ["sign-in", "concerts", "waiting", "shop", "hold", "receipt", "ended"];
@@ -48,11 +48,6 @@ function everySecond(run) {
     if (run() !== false) later(1000, step);
   };
   step();
-}
-
-function say(text) {
-  $("#notice").textContent = text;
-  $("#notice").hidden = !text;
 }
 
 /** Shows a refusal as a sentence; a lapsed sign-in goes back to the sign-in box. */
@@ -641,14 +636,7 @@ async function start() {
   } catch (error) {
     return say(`The page could not load its settings: ${error.message}`);
   }
-  let retryNote;
-  fan.api = new Api(fan.config, identityHeaders, (reason) => {
-    $("#retrying").textContent =
-      reason === "NO_ANSWER" ? "No answer from the service; trying again…" : "The service is busy; trying again…";
-    $("#retrying").hidden = false;
-    clearTimeout(retryNote);
-    retryNote = setTimeout(() => ($("#retrying").hidden = true), 4000);
-  });
+  fan.api = new Api(fan.config, identityHeaders, showRetry);
   const identity = recall("identity");
   if (identity && (identity.mode === "local" || identity.expiresAt > Date.now())) signedIn(identity);
   else showSignIn();
