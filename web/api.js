@@ -8,7 +8,7 @@ export async function loadConfig() {
   const answer = await fetch("config.json", { cache: "no-store" });
   if (!answer.ok) throw new Error(`config.json: ${answer.status}`);
   const config = await answer.json();
-  return { apiUrl: (config.apiUrl || "").replace(/\/$/, ""), signIn: config.signIn || "local", ...config };
+  return { ...config, apiUrl: (config.apiUrl || "").replace(/\/$/, ""), signIn: config.signIn || "local" };
 }
 
 /** A refusal the API answered (problem+json), or no answer at all (`status` 0). */

@@ -460,7 +460,7 @@ DEPLOYED_PAGE = """
     const headers = init.headers || {};
     sent.push({ url, headers, body: init.body ? JSON.parse(init.body) : null });
     if (url.endsWith("config.json")) {
-      return json({ apiUrl: "https://api.example.test", signIn: "cognito", region: "ap-northeast-2",
+      return json({ apiUrl: "https://api.example.test/", signIn: "cognito", region: "ap-northeast-2",
                     userPoolId: "ap-northeast-2_Pool1", userPoolClientId: "client-1" });
     }
     if (url === "https://cognito-idp.ap-northeast-2.amazonaws.com/") {
