@@ -515,14 +515,34 @@ async function hold(order) {
   say("");
   const body = { concertId: fan.concert.concertId, date: fan.date, ...order };
   try {
-    // One key for this hold, reused by every retry of it.
-    const reservation = await fan.api.post("/reservations", body, { token: fan.ticket.token, idempotencyKey: newKey() });
+    const reservation = await postKeyed("/reservations", body, { token: fan.ticket.token });
     fan.selected.clear();
     showHold(reservation);
   } catch (error) {
     if (error.status === 401) return queueEnded(error);
     refused(error);
     if (error.code === "SEAT_UNAVAILABLE") showSeats(fan.section);
+  }
+}
+
+// ------------------------------------------------------------------ keyed requests
+
+// A hold, top-up or payment the service never answered (the client gave up retrying) is the
+// same request when the fan tries it again: it keeps its Idempotency-Key until an answer comes,
+// so that it is never applied twice.
+const unanswered = new Map();
+
+async function postKeyed(path, body, options = {}) {
+  const request = path + JSON.stringify(body);
+  const idempotencyKey = unanswered.get(request) || newKey();
+  unanswered.set(request, idempotencyKey);
+  try {
+    const answer = await fan.api.post(path, body, { ...options, idempotencyKey });
+    unanswered.delete(request);
+    return answer;
+  } catch (error) {
+    if (!(error instanceof Problem && error.status === 0)) unanswered.delete(request);
+    throw error;
   }
 }
 
@@ -572,7 +592,7 @@ $("#top-up").addEventListener("submit", async (event) => {
   const amount = Number($("#top-up-amount").value);
   if (!Number.isInteger(amount) || amount < 1) return say("Enter a whole number of won to top up.");
   try {
-    await fan.api.post("/balance/charges", { amount }, { idempotencyKey: newKey() });
+    await postKeyed("/balance/charges", { amount });
     await showBalance();
   } catch (error) {
     refused(error);
@@ -583,11 +603,7 @@ $("#pay").addEventListener("click", async () => {
   say("");
   $("#pay").disabled = true;
   try {
-    const receipt = await fan.api.post(
-      "/payments",
-      { reservationId: fan.reservation.reservationId },
-      { token: fan.ticket.token, idempotencyKey: newKey() },
-    );
+    const receipt = await postKeyed("/payments", { reservationId: fan.reservation.reservationId }, { token: fan.ticket.token });
     remember(queueKey(), null);
     showReceipt(receipt);
   } catch (error) {
