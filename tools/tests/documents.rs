@@ -408,3 +408,16 @@ fn the_stacks_cors_is_the_one_the_local_server_answers() {
         Some(u64::from(tools::web::CORS_MAX_AGE_SECONDS))
     );
 }
+
+/// CloudFront serves the page with the content security policy the local server sends, so a
+/// page that runs locally runs deployed.
+#[test]
+fn the_hosted_page_has_the_local_servers_content_security_policy() {
+    let template = yaml(&root().join("infra/template.yaml"));
+    let headers = &template["Resources"]["FanPageHeadersPolicy"]["Properties"]
+        ["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"];
+    assert_eq!(
+        headers["ContentSecurityPolicy"]["ContentSecurityPolicy"].as_str(),
+        Some(tools::web::CONTENT_SECURITY_POLICY)
+    );
+}
