@@ -9,19 +9,40 @@ At a configurable rate it injects one of four faults instead, picked by configur
 * lost_response: forwards (so a write happens), then closes the client's connection unanswered;
 * late_answer: forwards, then answers after a delay drawn from `delayMs` ([min, max]).
 
-The rate is 0 at start (plain pass-through). The control API shares the port, under a path no
-DynamoDB request uses (DynamoDB's are all `POST /`):
+Apart from those, it produces transaction conflicts as DynamoDB does, once `conflictWindowMs` is
+above 0. DynamoDB Local answers in a millisecond and serializes its transactions, so it never
+cancels one for `TransactionConflict`; here each `TransactWriteItems` stays in flight that long
+(held before it is forwarded) and, while it is, the items it writes (every Put, Update, Delete and
+ConditionCheck, by table, `pk` and `sk`) are its own:
 
-  GET /__faults           the configuration: {"rate", "weights", "delayMs"}
+* a `TransactWriteItems` that writes one of them is answered at once, without forwarding, HTTP 400
+  `TransactionCanceledException` with one cancellation reason per item, in order:
+  `TransactionConflict` where the item is in flight, `None` elsewhere;
+* a `PutItem`, `UpdateItem` or `DeleteItem` of one of them is answered HTTP 400
+  `TransactionConflictException` (the SDKs do not retry it: the caller decides);
+* a repeat of an in-flight transaction (same `ClientRequestToken`, an SDK retry) is answered
+  `TransactionInProgressException`, as DynamoDB does (the SDKs retry that one), and a repeat of
+  one already forwarded is forwarded (DynamoDB Local answers it idempotently), never cancelled.
+
+Reads never conflict: DynamoDB's plain reads see the last committed state and the service sends
+no `TransactGetItems`. A conflict is checked before any fault is drawn, so a cancelled request
+is counted as a conflict only.
+
+The rate and the conflict window are 0 at start (plain pass-through). The control API shares the
+port, under a path no DynamoDB request uses (DynamoDB's are all `POST /`):
+
+  GET /__faults           the configuration: {"rate", "weights", "delayMs", "conflictWindowMs"}
   PUT /__faults           change any of them, e.g. {"rate": 0.3}; answers the new configuration
   GET /__faults/stats     {"forwarded", "answered", "upstreamErrors", "faults": {...},
-                           "byOperation": {"GetItem": {"forwarded", <fault>...}, ...}}
+                           "conflicts", "conflictsByKey": {"<table> <pk>|<sk>": n, ...},
+                           "byOperation": {"GetItem": {"forwarded", "conflict", <fault>...}, ...}}
   DELETE /__faults/stats  zero the counts
 
 The configuration is process-wide: tests that change it must not run concurrently. Nothing is
-printed per request unless asked (--log-faults: one line per injected fault, with the items it
-touched, to match a test's findings with the faults behind them; -v: every request). Each request
-is forwarded once, on a fresh upstream connection, so the proxy itself never repeats a write.
+printed per request unless asked (--log-faults: one line per injected fault or conflict, with the
+items it touched, to match a test's findings with the faults behind them; -v: every request).
+Each request is forwarded once, on a fresh upstream connection, so the proxy itself never repeats
+a write.
 
 Usage: python scripts/fault_proxy.py -H 127.0.0.1 -p PORT --upstream http://127.0.0.1:MOTOPORT
 """
@@ -57,6 +78,14 @@ HOP_BY_HOP = {
 }
 DYNAMODB_ERROR = "com.amazonaws.dynamodb.v20120810#"
 AMZ_JSON = "application/x-amz-json-1.0"
+# The writes a transaction in flight refuses (a transaction's own are checked item by item).
+SINGLE_WRITES = ("PutItem", "UpdateItem", "DeleteItem")
+TRANSACTION = "TransactWriteItems"
+ONGOING = "Transaction is ongoing for the item"
+# DynamoDB honours a transaction's ClientRequestToken this long.
+TOKEN_SECONDS = 600
+# A window longer than this would outlast the SDK's own timeouts: a test's mistake.
+MAX_CONFLICT_WINDOW_MS = 10_000
 
 
 class Faults:
@@ -67,6 +96,12 @@ class Faults:
         self.rate = 0.0
         self.weights = {fault: 1.0 for fault in FAULTS}
         self.delay_ms = [1500, 3000]
+        self.conflict_window_ms = 0
+        # Items written by the transactions in flight ("<table> <pk>|<sk>": how many), and their
+        # ClientRequestTokens; the tokens forwarded, with when (a repeat is DynamoDB's to answer).
+        self.in_flight = {}
+        self.tokens_in_flight = set()
+        self.tokens_forwarded = {}
         self.reset_stats()
 
     def reset_stats(self):
@@ -75,20 +110,35 @@ class Faults:
         self.upstream_errors = 0
         self.counts = {fault: 0 for fault in FAULTS}
         self.by_operation = {}
+        self.conflicts = 0
+        self.in_progress = 0
+        self.conflicts_by_key = {}
 
     def config(self):
         with self.lock:
-            return {"rate": self.rate, "weights": dict(self.weights), "delayMs": list(self.delay_ms)}
+            return {
+                "rate": self.rate,
+                "weights": dict(self.weights),
+                "delayMs": list(self.delay_ms),
+                "conflictWindowMs": self.conflict_window_ms,
+            }
 
     def update(self, change):
         """Applies a PUT body; raises ValueError (and changes nothing) on any bad value."""
         if not isinstance(change, dict):
             raise ValueError("the body must be a JSON object")
-        unknown = set(change) - {"rate", "weights", "delayMs"}
+        unknown = set(change) - {"rate", "weights", "delayMs", "conflictWindowMs"}
         if unknown:
             raise ValueError(f"unknown fields: {sorted(unknown)}")
         with self.lock:
             rate, weights, delay = self.rate, dict(self.weights), list(self.delay_ms)
+            window = self.conflict_window_ms
+            if "conflictWindowMs" in change:
+                window = change["conflictWindowMs"]
+                if not _number(window) or not 0 <= window <= MAX_CONFLICT_WINDOW_MS:
+                    raise ValueError(
+                        f"conflictWindowMs must be a number from 0 to {MAX_CONFLICT_WINDOW_MS}"
+                    )
             if "rate" in change:
                 rate = change["rate"]
                 if not _number(rate) or not 0 <= rate <= 1:
@@ -115,6 +165,75 @@ class Faults:
                     raise ValueError("delayMs must be a number or [min, max] in milliseconds")
                 delay = list(given)
             self.rate, self.weights, self.delay_ms = float(rate), weights, delay
+            self.conflict_window_ms = window
+
+    def _per_op(self, operation):
+        return self.by_operation.setdefault(
+            operation, dict({"forwarded": 0, "conflict": 0}, **{f: 0 for f in FAULTS})
+        )
+
+    def admit(self, operation, request):
+        """Decides a write against the transactions in flight, while the conflict window is open.
+
+        Returns (refusal, held): refusal is None, ("cancel", [in flight?] per item),
+        ("conflict", key) or ("in_progress", token); held is what `release` frees once the
+        request is done with, None when it holds nothing. A transaction that holds its items
+        returns held and must then wait `window()` before it is forwarded.
+        """
+        with self.lock:
+            if self.conflict_window_ms <= 0 or operation not in SINGLE_WRITES + (TRANSACTION,):
+                return None, None
+            if operation != TRANSACTION:
+                key = _single_key(request)
+                if key not in self.in_flight:
+                    return None, None
+                self._count_conflict(operation, [key])
+                return ("conflict", key), None
+            token = request.get("ClientRequestToken")
+            now = time.monotonic()
+            for old in [t for t, at in self.tokens_forwarded.items() if now - at > TOKEN_SECONDS]:
+                del self.tokens_forwarded[old]
+            if token and token in self.tokens_in_flight:
+                self.in_progress += 1
+                return ("in_progress", token), None
+            if token and token in self.tokens_forwarded:
+                return None, None
+            keys = _transaction_keys(request)
+            busy = [key in self.in_flight for key in keys]
+            if any(busy):
+                self._count_conflict(operation, [k for k, b in zip(keys, busy) if b])
+                return ("cancel", busy), None
+            for key in keys:
+                self.in_flight[key] = self.in_flight.get(key, 0) + 1
+            if token:
+                self.tokens_in_flight.add(token)
+            return None, (keys, token)
+
+    def window(self):
+        with self.lock:
+            return self.conflict_window_ms / 1000
+
+    def release(self, held, forwarded):
+        """Frees a transaction's items; remembers its token when it reached DynamoDB."""
+        keys, token = held
+        with self.lock:
+            for key in keys:
+                left = self.in_flight.get(key, 0) - 1
+                if left > 0:
+                    self.in_flight[key] = left
+                else:
+                    self.in_flight.pop(key, None)
+            if token:
+                self.tokens_in_flight.discard(token)
+                if forwarded:
+                    self.tokens_forwarded[token] = time.monotonic()
+
+    def _count_conflict(self, operation, keys):
+        self.conflicts += 1
+        self._per_op(operation)["conflict"] += 1
+        for key in keys:
+            shown = key.split(" ", 1)[1]  # the table's name is the test's, the key the design's
+            self.conflicts_by_key[shown] = self.conflicts_by_key.get(shown, 0) + 1
 
     def draw(self, operation):
         """The fault for the next request, or None; counts it."""
@@ -124,9 +243,7 @@ class Faults:
                 names = [f for f in FAULTS if self.weights[f] > 0]
                 fault = random.choices(names, [self.weights[f] for f in names])[0]
                 self.counts[fault] += 1
-            per_op = self.by_operation.setdefault(
-                operation, dict({"forwarded": 0}, **{f: 0 for f in FAULTS})
-            )
+            per_op = self._per_op(operation)
             if fault is not None:
                 per_op[fault] += 1
             if fault not in ("throttle", "server_error"):
@@ -146,6 +263,11 @@ class Faults:
                 "answered": self.answered,
                 "upstreamErrors": self.upstream_errors,
                 "faults": dict(self.counts),
+                "conflicts": self.conflicts,
+                "inProgress": self.in_progress,
+                "conflictsByKey": dict(
+                    sorted(self.conflicts_by_key.items(), key=lambda kv: (-kv[1], kv[0]))
+                ),
                 "byOperation": {op: dict(c) for op, c in sorted(self.by_operation.items())},
             }
 
@@ -172,6 +294,30 @@ def _items(body):
     if "ClientRequestToken" in request:
         found.append("token=" + request["ClientRequestToken"][:8])
     return " ".join(found)
+
+
+def _value(attribute):
+    """The value of a DynamoDB attribute, `{"S": "x"}` -> "x"."""
+    return str(next(iter(attribute.values()))) if isinstance(attribute, dict) and attribute else ""
+
+
+def _item_key(table, item):
+    """An item's identity: `<table> <pk>|<sk>`."""
+    return f"{table} {_value(item.get('pk'))}|{_value(item.get('sk'))}"
+
+
+def _single_key(request):
+    return _item_key(request.get("TableName", ""), request.get("Key") or request.get("Item") or {})
+
+
+def _transaction_keys(request):
+    """The item of each of a transaction's writes, in order (Put by its Item, the others by Key)."""
+    keys = []
+    for write in request.get("TransactItems") or []:
+        for spec in write.values():
+            spec = spec if isinstance(spec, dict) else {}
+            keys.append(_item_key(spec.get("TableName", ""), spec.get("Key") or spec.get("Item") or {}))
+    return keys
 
 
 def _number(value):
@@ -266,28 +412,44 @@ class Proxy(http.server.BaseHTTPRequestHandler):
     # ------------------------------------------------------------------ forwarding
     def proxy(self, body):
         operation = self.headers.get("X-Amz-Target", "").rpartition(".")[2] or self.command
-        fault, delay = self.faults.draw(operation)
-        if fault and self.log_faults:
-            line = f"{time.strftime('%H:%M:%S')} {fault} {operation} {_items(body)}\n"
-            with self.faults.lock:  # one whole line at a time
-                sys.stderr.write(line)
-                sys.stderr.flush()
-        if fault == "throttle":
-            self.dynamodb_error(400, "ProvisionedThroughputExceededException",
-                                "The level of configured provisioned throughput for the table "
-                                "was exceeded. Consider increasing your provisioning level.")
-            return
-        if fault == "server_error":
-            self.dynamodb_error(500, "InternalServerError", "Internal server error")
-            return
         try:
-            status, reason, headers, payload = self.forward(body)
-        except (OSError, http.client.HTTPException) as error:
-            self.faults.count("upstream_errors")
-            if self.verbose:
-                self.log_message("upstream failed: %r", error)
-            self.reply_json(502, {"error": "upstream unreachable"})
+            request = json.loads(body or b"{}")
+        except ValueError:
+            request = {}
+        refusal, held = self.faults.admit(operation, request if isinstance(request, dict) else {})
+        if refusal:
+            self.log_fault(refusal[0], operation, body)
+            self.refuse(refusal)
             return
+        forwarded = False
+        try:
+            fault, delay = self.faults.draw(operation)
+            if fault:
+                self.log_fault(fault, operation, body)
+            if fault == "throttle":
+                self.dynamodb_error(400, "ProvisionedThroughputExceededException",
+                                    "The level of configured provisioned throughput for the "
+                                    "table was exceeded. Consider increasing your provisioning "
+                                    "level.")
+                return
+            if fault == "server_error":
+                self.dynamodb_error(500, "InternalServerError", "Internal server error")
+                return
+            if held:
+                # In flight: its items are its own until DynamoDB has applied it.
+                time.sleep(self.faults.window())
+            try:
+                status, reason, headers, payload = self.forward(body)
+                forwarded = True
+            except (OSError, http.client.HTTPException) as error:
+                self.faults.count("upstream_errors")
+                if self.verbose:
+                    self.log_message("upstream failed: %r", error)
+                self.reply_json(502, {"error": "upstream unreachable"})
+                return
+        finally:
+            if held:
+                self.faults.release(held, forwarded)
         if fault == "lost_response":
             # The write happened upstream; the client never learns it.
             self.close_connection = True
@@ -327,10 +489,41 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         finally:
             connection.close()
 
-    def dynamodb_error(self, status, error_type, message):
+    def log_fault(self, fault, operation, body):
+        if self.log_faults:
+            line = f"{time.strftime('%H:%M:%S')} {fault} {operation} {_items(body)}\n"
+            with self.faults.lock:  # one whole line at a time
+                sys.stderr.write(line)
+                sys.stderr.flush()
+
+    def refuse(self, refusal):
+        """Answers a write that meets a transaction in flight, as DynamoDB does."""
+        kind, detail = refusal
+        if kind == "cancel":
+            codes = ["TransactionConflict" if busy else "None" for busy in detail]
+            reasons = [
+                {"Code": code, "Message": ONGOING} if code != "None" else {"Code": code}
+                for code in codes
+            ]
+            message = ("Transaction cancelled, please refer cancellation reasons for specific "
+                       f"reasons [{', '.join(codes)}]")
+            self.dynamodb_error(400, "TransactionCanceledException", message,
+                                {"CancellationReasons": reasons})
+        elif kind == "conflict":
+            self.dynamodb_error(400, "TransactionConflictException", ONGOING)
+        else:
+            self.dynamodb_error(400, "TransactionInProgressException",
+                                "The transaction with the given request token is already in "
+                                "progress.")
+
+    def dynamodb_error(self, status, error_type, message, fields=None):
+        # Transaction cancellations spell it "Message", like their other fields.
+        document = {"__type": DYNAMODB_ERROR + error_type}
+        document["Message" if fields else "message"] = message
+        document.update(fields or {})
         self.reply_json(
             status,
-            {"__type": DYNAMODB_ERROR + error_type, "message": message},
+            document,
             content_type=AMZ_JSON,
             extra=[("x-amzn-RequestId", uuid.uuid4().hex.upper()),
                    ("x-amzn-ErrorType", error_type)],
