@@ -13,9 +13,11 @@ use super::{
 };
 use crate::domain::{
     BookingError, ConcertDate, ConcertId, QueueToken, SeatNumber, TicketLimit, Timestamp, UserId,
-    Won,
+    Won, MAX_SEATS_PER_DATE,
 };
-use crate::store::{ConcertRecord, DateSeatsRecord, SectionRecord, MAX_SECTIONS};
+use crate::store::{
+    ConcertRecord, DateSeatsRecord, SectionRecord, MAX_DATES, MAX_SEATS_PER_SECTION, MAX_SECTIONS,
+};
 
 /// A date of at most this many seats is listed whole; a larger one, a section at a time.
 pub const LIST_WHOLE_DATE_UP_TO: u32 = 1_000;
@@ -53,11 +55,13 @@ pub struct CatalogConcert {
     pub max_tickets_per_fan: TicketLimit,
 }
 
+/// Seat numbers are read as plain integers and checked by `CatalogConcert::record`, so that a
+/// refusal names the field and the limit (`sections[3].toSeat: at most 100000 seats a date`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PriceTier {
-    pub from_seat: SeatNumber,
-    pub to_seat: SeatNumber,
+    pub from_seat: i64,
+    pub to_seat: i64,
     pub price: Won,
 }
 
@@ -65,8 +69,8 @@ pub struct PriceTier {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CatalogSection {
     pub section: String,
-    pub from_seat: SeatNumber,
-    pub to_seat: SeatNumber,
+    pub from_seat: i64,
+    pub to_seat: i64,
     pub price: Won,
 }
 
@@ -117,6 +121,12 @@ impl CatalogConcert {
         if dates.len() != self.dates.len() {
             return invalid("a date appears twice".into());
         }
+        if dates.len() > MAX_DATES {
+            return invalid(format!(
+                "dates: at most {MAX_DATES} dates a concert, got {}",
+                dates.len()
+            ));
+        }
         let (Some(&first_date), Some(&last_date)) = (dates.first(), dates.last()) else {
             return invalid("it has no dates".into());
         };
@@ -156,53 +166,72 @@ impl CatalogConcert {
 
     /// The seats as sections: from either form, in seat order, numbered from 1 with no gaps.
     fn sections(&self) -> Result<Vec<SectionRecord>, BookingError> {
-        let invalid = |why: String| {
-            Err(BookingError::InvalidCatalog(format!(
-                "concert {}: {why}",
-                self.concert_id
-            )))
+        let refused = |why: String| {
+            BookingError::InvalidCatalog(format!("concert {}: {why}", self.concert_id))
         };
-        let (field, mut sections) = match (&self.seat_prices, &self.sections) {
+        let invalid = |why: String| Err(refused(why));
+        // Each row: its name (none for a price tier), its first and last seat, its price.
+        type Row<'a> = (Option<&'a str>, i64, i64, Won);
+        let (field, rows): (&str, Vec<Row>) = match (&self.seat_prices, &self.sections) {
             (Some(tiers), None) => (
                 "seatPrices",
                 tiers
                     .iter()
-                    .map(|t| SectionRecord {
-                        name: None,
-                        from_seat: t.from_seat,
-                        to_seat: t.to_seat,
-                        price: t.price,
-                    })
-                    .collect::<Vec<_>>(),
+                    .map(|t| (None, t.from_seat, t.to_seat, t.price))
+                    .collect(),
             ),
             (None, Some(named)) => (
                 "sections",
                 named
                     .iter()
-                    .map(|s| SectionRecord {
-                        name: Some(s.section.trim().to_owned()),
-                        from_seat: s.from_seat,
-                        to_seat: s.to_seat,
-                        price: s.price,
-                    })
+                    .map(|s| (Some(s.section.trim()), s.from_seat, s.to_seat, s.price))
                     .collect(),
             ),
             (Some(_), Some(_)) => return invalid("give seatPrices or sections, not both".into()),
             (None, None) => return invalid("it has no seats: give seatPrices or sections".into()),
         };
-        if sections.is_empty() {
+        if rows.is_empty() {
             return invalid(format!("{field} is empty"));
         }
-        if sections.len() > MAX_SECTIONS {
-            return invalid(format!("{field} has more than {MAX_SECTIONS} entries"));
+        if rows.len() > MAX_SECTIONS {
+            return invalid(format!(
+                "{field}: at most {MAX_SECTIONS} sections a concert, got {}",
+                rows.len()
+            ));
         }
         let mut names = BTreeSet::new();
-        for (i, section) in sections.iter().enumerate() {
-            if section.price == Won::ZERO {
+        let mut sections = Vec::with_capacity(rows.len());
+        for (i, (name, from, to, price)) in rows.into_iter().enumerate() {
+            let seat = |end: &str, n: i64| {
+                if n > i64::from(MAX_SEATS_PER_DATE) {
+                    return Err(refused(format!(
+                        "{field}[{i}].{end}: at most {MAX_SEATS_PER_DATE} seats a date, got {n}"
+                    )));
+                }
+                SeatNumber::parse(n).map_err(|_| {
+                    refused(format!(
+                        "{field}[{i}].{end}: seats are numbered from 1, got {n}"
+                    ))
+                })
+            };
+            let (from_seat, to_seat) = (seat("fromSeat", from)?, seat("toSeat", to)?);
+            if price == Won::ZERO {
                 return invalid(format!("{field}[{i}].price: seats cost at least 1 won"));
             }
-            if section.from_seat > section.to_seat {
+            if from_seat > to_seat {
                 return invalid(format!("{field}[{i}]: fromSeat is after toSeat"));
+            }
+            let section = SectionRecord {
+                name: name.map(str::to_owned),
+                from_seat,
+                to_seat,
+                price,
+            };
+            if section.seat_count() > MAX_SEATS_PER_SECTION {
+                return invalid(format!(
+                    "{field}[{i}]: at most {MAX_SEATS_PER_SECTION} seats a section, got {}",
+                    section.seat_count()
+                ));
             }
             if let Some(name) = &section.name {
                 if name.is_empty() || name.chars().count() > 64 {
@@ -212,6 +241,7 @@ impl CatalogConcert {
                     return invalid(format!("{field}[{i}].section {name:?} appears twice"));
                 }
             }
+            sections.push(section);
         }
         sections.sort_by_key(|s| s.from_seat);
         let mut next = 1;
@@ -573,14 +603,74 @@ mod tests {
         let too_many: Vec<String> = (0..201)
             .map(|i| section(&format!("S{i}"), i + 1, i + 1))
             .collect();
-        assert!(
-            refusal(&format!(r#""sections": [{}]"#, too_many.join(","))).contains("more than 200")
-        );
+        assert!(refusal(&format!(r#""sections": [{}]"#, too_many.join(",")))
+            .contains("sections: at most 200 sections a concert, got 201"));
         assert!(
             refusal(r#""seatPrices": [{"fromSeat": 1, "toSeat": 1001, "price": 1}]"#)
                 .contains("names its sections")
         );
-        // Past a stadium's capacity, the seat number itself is refused.
-        assert!(concert(&format!(r#""sections": [{}]"#, section("A", 1, 100_001))).is_err());
+        assert!(
+            refusal(&format!(r#""sections": [{}]"#, section("A", 0, 10)))
+                .contains("sections[0].fromSeat: seats are numbered from 1, got 0")
+        );
+    }
+
+    /// A concert of `dates` dates and `sections` sections of `size` seats each.
+    fn sized(dates: usize, sections: u32, size: u32) -> Result<Catalog, BookingError> {
+        let dates: Vec<String> = (0..dates)
+            .map(|i| format!(r#""2027-{:02}-{:02}""#, i / 28 + 1, i % 28 + 1))
+            .collect();
+        let sections: Vec<String> = (0..sections)
+            .map(|i| {
+                format!(
+                    r#"{{"section": "{i:0>64}", "fromSeat": {}, "toSeat": {}, "price": 1000}}"#,
+                    i * size + 1,
+                    (i + 1) * size
+                )
+            })
+            .collect();
+        Catalog::from_json(&format!(
+            r#"{{"concerts": [{{"concertId": "c", "title": "C", "dates": [{}], "sections": [{}]}}]}}"#,
+            dates.join(","),
+            sections.join(",")
+        ))
+    }
+
+    fn refused(catalog: Result<Catalog, BookingError>) -> String {
+        match catalog {
+            Err(BookingError::InvalidCatalog(why)) => why,
+            other => panic!("accepted: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_concert_at_every_maximum_is_taken_and_one_over_any_is_refused_naming_it() {
+        let per_section = MAX_SEATS_PER_DATE / MAX_SECTIONS as u32;
+        let at_maxima = sized(MAX_DATES, MAX_SECTIONS as u32, per_section).unwrap();
+        let record = &at_maxima.records().unwrap()[0];
+        assert_eq!(
+            (
+                record.dates.len(),
+                record.sections.len(),
+                record.seat_count()
+            ),
+            (MAX_DATES, MAX_SECTIONS, MAX_SEATS_PER_DATE)
+        );
+        assert_eq!(
+            refused(sized(MAX_DATES + 1, 1, 10)),
+            "concert c: dates: at most 150 dates a concert, got 151"
+        );
+        assert!(refused(sized(1, MAX_SECTIONS as u32 + 1, 1))
+            .ends_with("sections: at most 200 sections a concert, got 201"));
+        // One section of a whole stadium is taken; a seat past it is not.
+        let one_section = sized(1, 1, MAX_SEATS_PER_SECTION).unwrap();
+        assert_eq!(
+            one_section.records().unwrap()[0].sections[0].seat_count(),
+            MAX_SEATS_PER_SECTION
+        );
+        assert!(refused(sized(1, 1, MAX_SEATS_PER_DATE + 1))
+            .ends_with("sections[0].toSeat: at most 100000 seats a date, got 100001"));
+        assert!(refused(sized(1, 2, MAX_SEATS_PER_DATE / 2 + 1))
+            .ends_with("sections[1].toSeat: at most 100000 seats a date, got 100002"));
     }
 }

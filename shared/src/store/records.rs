@@ -75,8 +75,18 @@ impl SectionRecord {
 /// those, never the blocks, so its cost per date does not grow with the seats.
 pub const BLOCK_SEATS: u32 = 100;
 pub const LEDGER_SHARDS: u32 = 16;
-/// A concert has at most this many sections: each has a few counts in its ledger shard.
+/// A concert has at most this many sections: each has a few counts in its ledger shard, and a
+/// free-seat count a date in the queue state.
 pub const MAX_SECTIONS: usize = 200;
+/// A concert has at most this many dates. The queue state (one item, written by every tick and
+/// read by every container once a tick) keeps a standing per date, each with a count per
+/// section, so it grows with dates times sections (about 1 KB a date of 200 sections): at these
+/// maxima it measures at most 179,445 bytes (`dynamo::maxima`, every count at its widest), under
+/// half of DynamoDB's 400 KB item limit; 200 dates would not be.
+pub const MAX_DATES: usize = 150;
+/// A section has at most as many seats as a date: its listing is paged (`SEAT_PAGE_LIMIT` a
+/// page), so its size is bounded only by the date's.
+pub const MAX_SEATS_PER_SECTION: u32 = crate::domain::MAX_SEATS_PER_DATE;
 
 impl ConcertRecord {
     /// The section a seat is in, with its index, if the seat exists.

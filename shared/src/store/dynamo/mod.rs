@@ -9,6 +9,8 @@ mod https;
 mod idempotency;
 mod inventory;
 mod keys;
+#[cfg(test)]
+mod maxima;
 pub mod meter;
 mod payments;
 mod queue;
