@@ -17,6 +17,16 @@ fn seats_unavailable(seats: &[SeatNumber]) -> String {
 pub enum StoreError {
     #[error("database request failed: {0}")]
     Request(String),
+    /// Refused by contention, not by the items' conditions: transactions writing the same items
+    /// at that moment (DynamoDB's `TransactionConflict`) or throttling, still so after the
+    /// retries the request had time for. Nothing was written; a later retry may well succeed.
+    #[error("database busy: {0}")]
+    Contention(String),
+    /// Refused for breaking one of DynamoDB's hard limits (an item over 400 KB, a transaction
+    /// over 100 items or 4 MB, a batch over 100 keys): no retry can succeed, so it is a bug or
+    /// a catalog over its stated maxima. Both stores raise it alike.
+    #[error("database limit exceeded: {0}")]
+    Limit(String),
     #[error("stored item does not match its shape: {0}")]
     Corrupt(String),
 }

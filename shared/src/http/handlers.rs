@@ -342,8 +342,19 @@ fn page_limit(request: &Request) -> Result<PageLimit, BookingError> {
         .unwrap_or(PageLimit::DEFAULT))
 }
 
+/// Lambda refuses to return an answer over 6 MB, and API Gateway then gives the fan a bare
+/// error. Every answer here is kept far below by design (listings are paged, catalogs have
+/// maxima: the README's "Limits"), about 1 MB at most; one past this budget is a bug. It is
+/// answered as a clean 500 problem, and in debug builds (every test) it panics, so that a test
+/// that makes one fails loudly.
+pub const ANSWER_BYTES_BUDGET: usize = 2 * 1024 * 1024;
+/// Lambda's own limit on an answer, for the record: the budget keeps a third of it.
+pub const LAMBDA_ANSWER_LIMIT: usize = 6 * 1024 * 1024;
+const _: () = assert!(ANSWER_BYTES_BUDGET * 3 <= LAMBDA_ANSWER_LIMIT);
+
 fn json(status: StatusCode, body: &impl Serialize) -> Result<Response<Body>, BookingError> {
     let text = serde_json::to_string(body).map_err(internal)?;
+    within_answer_budget(text.len())?;
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json")
@@ -358,6 +369,37 @@ fn created(location: &str, body: &impl Serialize) -> Result<Response<Body>, Book
     Ok(response)
 }
 
+fn within_answer_budget(bytes: usize) -> Result<(), BookingError> {
+    debug_assert!(
+        bytes <= ANSWER_BYTES_BUDGET,
+        "an answer of {bytes} bytes, over the {ANSWER_BYTES_BUDGET}-byte budget (Lambda: 6 MB)"
+    );
+    if bytes > ANSWER_BYTES_BUDGET {
+        return Err(internal(format!(
+            "an answer of {bytes} bytes is over the {ANSWER_BYTES_BUDGET}-byte budget"
+        )));
+    }
+    Ok(())
+}
+
 fn internal(error: impl std::fmt::Display) -> BookingError {
     StoreError::Corrupt(format!("building a response: {error}")).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_within_the_budget_is_sent() {
+        let body = serde_json::json!({ "seats": "x".repeat(ANSWER_BYTES_BUDGET - 20) });
+        assert_eq!(json(StatusCode::OK, &body).unwrap().status(), StatusCode::OK);
+    }
+
+    #[test]
+    #[should_panic(expected = "over the")]
+    fn an_answer_past_the_budget_fails_loudly_in_tests() {
+        let body = serde_json::json!({ "seats": "x".repeat(ANSWER_BYTES_BUDGET) });
+        let _ = json(StatusCode::OK, &body);
+    }
 }

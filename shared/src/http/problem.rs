@@ -60,8 +60,9 @@ pub fn describe(error: &BookingError) -> (StatusCode, &'static str) {
         OperatorRequired => (401, "OPERATOR_REQUIRED"),
         ConcertExists => (409, "CONCERT_EXISTS"),
         Contention => (503, "SERVICE_BUSY"),
+        Store(StoreError::Contention(_)) => (503, "SERVICE_BUSY"),
         Store(StoreError::Request(_)) => (503, "SERVICE_UNAVAILABLE"),
-        Store(StoreError::Corrupt(_)) => (500, "INTERNAL_ERROR"),
+        Store(StoreError::Corrupt(_) | StoreError::Limit(_)) => (500, "INTERNAL_ERROR"),
     };
     (
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),

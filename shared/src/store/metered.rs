@@ -41,7 +41,9 @@ impl<S: Store> MeteredStore<S> {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Charges `requests` when the call succeeded, and passes its result on.
+    /// Charges `requests` when the call succeeded, and passes its result on. A request that
+    /// DynamoDB would refuse (the memory store underneath refuses such writes before they
+    /// apply; a read here that names more keys than one request may) is refused here too.
     fn charge<T>(
         &self,
         result: Result<T, StoreError>,
@@ -49,6 +51,7 @@ impl<S: Store> MeteredStore<S> {
     ) -> Result<T, StoreError> {
         if let Ok(value) = &result {
             let charged = requests(value);
+            super::limits::check(&charged)?;
             self.lock().extend(charged);
         }
         result

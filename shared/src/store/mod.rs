@@ -9,6 +9,7 @@
 
 mod dynamo;
 mod gate;
+pub mod limits;
 mod memory;
 mod metered;
 mod records;
@@ -232,7 +233,7 @@ impl AdmissionBatchPlan {
 }
 
 /// One transaction holds at most 100 items; a batch keeps one for the tick's claim.
-pub const ADMISSION_BATCH_ITEMS: usize = 99;
+pub const ADMISSION_BATCH_ITEMS: usize = limits::TRANSACTION_ITEMS_LIMIT - 1;
 
 /// Every concern's store: what the service runs on.
 pub trait Store:

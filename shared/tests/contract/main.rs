@@ -25,6 +25,7 @@ mod admission;
 mod buying;
 mod catalog;
 mod faults;
+mod limits;
 mod opening;
 mod operators;
 mod payments;
@@ -130,4 +131,6 @@ contract!(
     venues::a_section_listed_while_it_sells_shows_each_sale_once_it_lands,
     venues::best_available_on_a_stadium_spreads_over_sections_with_free_seats,
     venues::lapsed_holds_free_their_seats_and_leave_the_ledger,
+    limits::an_item_over_400_kb_is_refused_and_nothing_is_written,
+    limits::a_transaction_of_more_than_100_items_is_refused,
 );

@@ -28,7 +28,7 @@ pub(super) type Values = Vec<(&'static str, AttributeValue)>;
 pub(super) type Names = Vec<(&'static str, String)>;
 
 /// BatchGetItem takes at most 100 keys.
-pub(super) const BATCH_GET_LIMIT: usize = 100;
+pub(super) const BATCH_GET_LIMIT: usize = crate::store::limits::BATCH_GET_KEYS_LIMIT;
 /// A transaction cancelled only by conflicts with other transactions is sent again this often.
 const CONFLICT_RETRIES: u32 = 10;
 
@@ -73,7 +73,12 @@ where
     E: std::error::Error + 'static,
     R: Debug,
 {
-    StoreError::Request(DisplayErrorContext(&error).to_string())
+    let text = DisplayErrorContext(&error).to_string();
+    if crate::store::limits::is_limit_refusal(&text) {
+        StoreError::Limit(text)
+    } else {
+        StoreError::Request(text)
+    }
 }
 
 pub(super) fn build_error(error: impl std::fmt::Display) -> StoreError {
@@ -431,6 +436,14 @@ impl DynamoStore {
                     .collect(),
                 _ => return Err(request_error(error)),
             };
+            // An item the transaction would make too large cancels it with a ValidationError:
+            // a limit broken, which no retry mends.
+            if codes.iter().any(|c| c == "ValidationError") {
+                return Err(StoreError::Limit(format!(
+                    "TransactWriteItems cancelled: {}",
+                    codes.join(", ")
+                )));
+            }
             let only_conflicts = codes.iter().any(|c| c == "TransactionConflict")
                 && !codes.iter().any(|c| c == "ConditionalCheckFailed");
             if !only_conflicts || attempt == CONFLICT_RETRIES {

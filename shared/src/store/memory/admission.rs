@@ -104,11 +104,21 @@ impl AdmissionStore for MemoryStore {
         pages: &BTreeMap<i64, QueuePageRecord>,
     ) -> Result<(), StoreError> {
         let mut t = self.tables();
+        let mut written = BTreeMap::new();
         for (minute, page) in pages {
-            let stored = t.pages.entry((concert.clone(), *minute)).or_default();
+            let mut stored = t
+                .pages
+                .get(&(concert.clone(), *minute))
+                .cloned()
+                .unwrap_or_default();
             stored
                 .seconds
                 .extend(page.seconds.iter().map(|(s, c)| (*s, c.clone())));
+            written.insert(*minute, stored);
+        }
+        within_limits(dynamo::meter_write_queue_pages(concert, pages, &written))?;
+        for (minute, page) in written {
+            t.pages.insert((concert.clone(), minute), page);
         }
         Ok(())
     }
@@ -167,6 +177,8 @@ impl AdmissionStore for MemoryStore {
         &self,
         batch: &AdmissionBatchPlan,
     ) -> Result<CommitOutcome, StoreError> {
+        // DynamoDB validates a request's shape before it judges any condition.
+        within_limits(dynamo::meter_commit_admission_batch(batch))?;
         let mut t = self.tables();
         let concert = &batch.concert_id;
         let version = t.claims.get(concert).map_or(0, |c| c.version);
@@ -239,6 +251,7 @@ impl AdmissionStore for MemoryStore {
         state: &QueueStateRecord,
         settled: &[i64],
     ) -> Result<CommitOutcome, StoreError> {
+        within_limits(dynamo::meter_commit_queue_state(concert, state))?;
         let mut t = self.tables();
         let Some(claim) = t
             .claims

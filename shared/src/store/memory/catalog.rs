@@ -5,6 +5,7 @@ use super::*;
 #[async_trait]
 impl CatalogStore for MemoryStore {
     async fn put_concert(&self, concert: &ConcertRecord) -> Result<bool, StoreError> {
+        within_limits(dynamo::meter_put_concert(concert))?;
         let mut t = self.tables();
         if t.concerts.contains_key(&concert.concert_id) {
             return Ok(false);

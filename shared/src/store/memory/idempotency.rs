@@ -20,6 +20,7 @@ impl IdempotencyStore for MemoryStore {
                 return Ok(ClaimOutcome::Existing(existing.clone()));
             }
         }
+        within_limits(dynamo::meter_claim_idempotency_key(claim))?;
         t.idempotency.insert(key, claim.clone());
         Ok(ClaimOutcome::Claimed)
     }

@@ -16,6 +16,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rustc_hash::FxHashMap as HashMap;
 
+use super::dynamo::{self, meter::DynamoRequest};
 use super::*;
 
 #[derive(Default)]
@@ -292,14 +293,14 @@ impl Tables {
             })
     }
 
-    /// Marks the order's seats held (`end` none), or ends its hold, in their blocks and in the
-    /// date's ledger.
-    fn mark_seats(&mut self, r: &ReservationRecord, end: Option<HoldEnd>) {
+    /// The order's blocks and ledger shards as they will be once its seats are held (`end`
+    /// none) or its hold ended: what a write sizes and stores.
+    fn seats_after(&self, r: &ReservationRecord, end: Option<HoldEnd>) -> SeatsTouched {
+        let mut blocks: BTreeMap<SeatNumber, DateSeatsRecord> = BTreeMap::new();
         for seat in &r.seats {
-            let block = self
-                .seats
-                .entry((r.concert_id.clone(), r.date, seat.block))
-                .or_default();
+            let block = blocks.entry(seat.block).or_insert_with(|| {
+                self.block(r, seat).cloned().unwrap_or_default()
+            });
             match end {
                 None => {
                     block.holds.insert(seat.seat_number, r.held_until);
@@ -313,13 +314,50 @@ impl Tables {
                 }
             }
         }
-        for change in LedgerChange::of(r, end) {
-            self.ledgers
-                .entry((r.concert_id.clone(), r.date, change.shard))
-                .or_default()
-                .apply(&change);
+        let ledgers = LedgerChange::of(r, end)
+            .into_iter()
+            .map(|change| {
+                let mut ledger = self
+                    .ledgers
+                    .get(&(r.concert_id.clone(), r.date, change.shard))
+                    .cloned()
+                    .unwrap_or_default();
+                ledger.apply(&change);
+                (change.shard, ledger)
+            })
+            .collect();
+        SeatsTouched {
+            blocks: blocks.into_iter().collect(),
+            ledgers,
         }
     }
+
+    /// Stores what [`Tables::seats_after`] gave.
+    fn store_seats(&mut self, r: &ReservationRecord, seats: SeatsTouched) {
+        for (block, record) in seats.blocks {
+            self.seats
+                .insert((r.concert_id.clone(), r.date, block), record);
+        }
+        for (shard, ledger) in seats.ledgers {
+            self.ledgers
+                .insert((r.concert_id.clone(), r.date, shard), ledger);
+        }
+    }
+
+    /// The fan's tally as it stands.
+    fn tally(&self, r: &ReservationRecord) -> FanTallyRecord {
+        self.tallies
+            .get(&(r.user_id.clone(), r.concert_id.clone()))
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// Refuses, before anything is written, a write that DynamoDB would refuse: the requests the
+/// DynamoDB store sends for it (as the meter models them, sized from what the write leaves
+/// behind), held to DynamoDB's hard limits (`store::limits`).
+fn within_limits(requests: Vec<DynamoRequest>) -> Result<(), StoreError> {
+    limits::check(&requests)
 }
 
 /// How long a ticket item is kept after it stops mattering, so late callers still read

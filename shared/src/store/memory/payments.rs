@@ -37,11 +37,13 @@ impl PaymentStore for MemoryStore {
         if !t.claim_is_ours(&p.balance.completion) {
             return Ok(CommitOutcome::ClaimLost);
         }
+        let seats = t.seats_after(r, Some(HoldEnd::Sold(p.admitted_at)));
+        within_limits(dynamo::meter_commit_payment(p, &seats, &t.tally(r)))?;
         if let Some(stored) = t.reservations.get_mut(&reservation_key) {
             stored.status = StoredReservationStatus::Confirmed;
             stored.payment_id = Some(p.payment.payment_id);
         }
-        t.mark_seats(r, Some(HoldEnd::Sold(p.admitted_at)));
+        t.store_seats(r, seats);
         let bought = r.seats.len() as u32;
         t.retally(r, |tally| tally.bought += bought);
         if let Some(ticket) = t

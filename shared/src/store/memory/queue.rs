@@ -57,6 +57,7 @@ impl QueueStore for MemoryStore {
         if t.queue_entries.contains_key(&entry_key) {
             return Ok(EnqueueOutcome::NumberPassed);
         }
+        within_limits(dynamo::meter_enqueue(ticket))?;
         t.queue_entries.insert(
             entry_key,
             QueueEntryRecord {

@@ -36,8 +36,11 @@ impl ReservationStore for MemoryStore {
         if !t.claim_is_ours(&plan.completion) {
             return Ok(HoldOutcome::ClaimLost);
         }
-        t.mark_seats(r, None);
-        t.tallies.insert(fan, plan.tally_after());
+        let seats = t.seats_after(r, None);
+        let tally = plan.tally_after();
+        within_limits(dynamo::meter_place_hold(plan, &seats, &tally))?;
+        t.store_seats(r, seats);
+        t.tallies.insert(fan, tally);
         t.reservations.insert(key, r.clone());
         t.complete_claim(&plan.completion);
         Ok(HoldOutcome::Held)
@@ -91,7 +94,9 @@ impl ReservationStore for MemoryStore {
         if !live || !t.seats_held_by(r, now) {
             return Ok(CommitOutcome::Refused);
         }
-        t.mark_seats(r, Some(HoldEnd::Released));
+        let seats = t.seats_after(r, Some(HoldEnd::Released));
+        within_limits(dynamo::meter_release_hold(r, &seats, &t.tally(r)))?;
+        t.store_seats(r, seats);
         t.retally(r, |_| {});
         if let Some(stored) = t.reservations.get_mut(&key) {
             stored.status = StoredReservationStatus::Released;

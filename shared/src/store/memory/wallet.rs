@@ -24,6 +24,7 @@ impl WalletStore for MemoryStore {
         if !t.claim_is_ours(&change.completion) {
             return Ok(CommitOutcome::ClaimLost);
         }
+        within_limits(dynamo::meter_apply_balance_change(change))?;
         t.apply_balance_change(change);
         Ok(CommitOutcome::Committed)
     }
