@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
-use ticketing::booking::{Catalog, HoldRequest, PageLimit, SeatChoice};
+use ticketing::booking::{
+    Catalog, HoldRequest, PageLimit, SeatChoice, SeatCursor, SeatPage, SEAT_PAGE_LIMIT,
+};
 use ticketing::domain::{
     ChargeAmount, ConcertDate, ConcertId, IdempotencyKey, ManualClock, SeatNumber, Timestamp,
     UserId,
@@ -289,6 +291,31 @@ where
         "eve lists section B",
         booking
             .section_chart(&eve, token, &arena, date, "B")
+            .await
+            .unwrap()
+    );
+    // Pages of 60: the second starts inside a block (seat 211) and ends in the next.
+    let sixty = PageLimit::parse_up_to("60", SEAT_PAGE_LIMIT).unwrap();
+    let page = |cursor: Option<&str>| SeatPage {
+        limit: sixty,
+        cursor: cursor.map(|c| SeatCursor::parse(c).unwrap()),
+    };
+    let first = booking
+        .seat_listing(&eve, token, &arena, date, Some("B"), page(None))
+        .await
+        .unwrap();
+    steps.push(("eve lists a first page of section B".into(), drain().await));
+    step!(
+        "eve lists the next page of section B",
+        booking
+            .seat_listing(
+                &eve,
+                token,
+                &arena,
+                date,
+                Some("B"),
+                page(first.next_cursor.as_deref())
+            )
             .await
             .unwrap()
     );

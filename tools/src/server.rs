@@ -15,9 +15,7 @@ use lambda_http::{Body, RequestExt};
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
-use ticketing::http::{
-    allowed_methods, find_route, handle, problem_response, App, Endpoint, MAX_BODY_BYTES,
-};
+use ticketing::http::{allowed_methods, find_route, handle, problem_response, App, Endpoint};
 use ticketing::BookingError;
 
 use crate::web;
@@ -166,12 +164,13 @@ async fn into_lambda_request(
 ) -> Result<(Endpoint, lambda_http::Request), BookingError> {
     let (route, parameters) = find_route(request.method().as_str(), request.uri().path())?;
     let (parts, body) = request.into_parts();
-    let bytes = Limited::new(body, MAX_BODY_BYTES)
+    let limit = route.endpoint.body_limit();
+    let bytes = Limited::new(body, limit)
         .collect()
         .await
         .map_err(|error| {
             if error.is::<http_body_util::LengthLimitError>() {
-                BookingError::PayloadTooLarge
+                BookingError::PayloadTooLarge(limit)
             } else {
                 BookingError::InvalidRequest("the request body could not be read".into())
             }

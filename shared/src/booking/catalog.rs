@@ -8,8 +8,8 @@ use serde::Deserialize;
 use tracing::instrument;
 
 use super::{
-    ConcertList, ConcertSummary, DateAvailability, DatesOnSale, SeatChart, SeatStatus, SeatView,
-    SectionMap, SectionView, Ticketing,
+    ConcertList, ConcertSummary, DateAvailability, DatesOnSale, PageLimit, SeatChart, SeatStatus,
+    SeatView, SectionMap, SectionView, Ticketing,
 };
 use crate::domain::{
     BookingError, ConcertDate, ConcertId, QueueToken, SeatNumber, TicketLimit, Timestamp, UserId,
@@ -21,6 +21,44 @@ use crate::store::{
 
 /// A date of at most this many seats is listed whole; a larger one, a section at a time.
 pub const LIST_WHOLE_DATE_UP_TO: u32 = 1_000;
+
+/// A page of a seat listing has at most this many seats (and this many when `limit` is not
+/// given): about 100 KB of JSON, and ten blocks of `BLOCK_SEATS` read in one `BatchGetItem`
+/// when the page starts at a block, as every page from the first does. A section of the most
+/// seats (`MAX_SEATS_PER_SECTION`) is a hundred pages.
+pub const SEAT_PAGE_LIMIT: usize = 1_000;
+
+/// Which page of a seat listing: at most `limit` seats, from `cursor` on (from the first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeatPage {
+    pub limit: PageLimit,
+    pub cursor: Option<SeatCursor>,
+}
+
+impl SeatPage {
+    /// The first page, as large as a page may be.
+    pub const FIRST: SeatPage = SeatPage {
+        limit: PageLimit(SEAT_PAGE_LIMIT),
+        cursor: None,
+    };
+}
+
+/// Where the next page of a seat listing starts: opaque to clients, the first seat not yet
+/// listed here. A cursor outside the seats listed is refused when the listing is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeatCursor(SeatNumber);
+
+impl SeatCursor {
+    pub fn parse(raw: &str) -> Result<Self, BookingError> {
+        let canonical = !raw.starts_with('0') && raw.bytes().all(|b| b.is_ascii_digit());
+        raw.parse::<i64>()
+            .ok()
+            .filter(|_| canonical)
+            .and_then(|n| SeatNumber::parse(n).ok())
+            .map(Self)
+            .ok_or(BookingError::InvalidCursor)
+    }
+}
 
 /// A catalog file: concerts with their dates, the price of each seat, and when their queue and
 /// sale open.
@@ -349,7 +387,7 @@ impl Ticketing {
         })
     }
 
-    /// Every seat of the date, as it stands now, for a date of at most
+    /// The first page of the date's seats, as they stand now, for a date of at most
     /// `LIST_WHOLE_DATE_UP_TO` seats (a larger one is listed a section at a time).
     #[instrument(skip(self, token), fields(user = %user, concert = %concert, date = %date))]
     pub async fn seat_chart(
@@ -359,10 +397,11 @@ impl Ticketing {
         concert: &ConcertId,
         date: ConcertDate,
     ) -> Result<SeatChart, BookingError> {
-        self.chart(user, token, concert, date, None).await
+        self.seat_listing(user, token, concert, date, None, SeatPage::FIRST)
+            .await
     }
 
-    /// One section's seats of the date, as they stand now.
+    /// The first page of one section's seats of the date, as they stand now.
     #[instrument(skip(self, token), fields(user = %user, concert = %concert, date = %date))]
     pub async fn section_chart(
         &self,
@@ -372,18 +411,22 @@ impl Ticketing {
         date: ConcertDate,
         section: &str,
     ) -> Result<SeatChart, BookingError> {
-        self.chart(user, token, concert, date, Some(section)).await
+        self.seat_listing(user, token, concert, date, Some(section), SeatPage::FIRST)
+            .await
     }
 
-    /// The seats of the date, or of one of its sections, as they stand now: an ended hold reads
-    /// AVAILABLE even while its mark is still stored. Only the blocks shown are read.
-    async fn chart(
+    /// One page of the seats of the date, or of one of its sections, as they stand now: an
+    /// ended hold reads AVAILABLE even while its mark is still stored. Only the blocks the page
+    /// shows are read.
+    #[instrument(skip(self, token, page), fields(user = %user, concert = %concert, date = %date))]
+    pub async fn seat_listing(
         &self,
         user: &UserId,
         token: Option<&QueueToken>,
         concert: &ConcertId,
         date: ConcertDate,
         section: Option<&str>,
+        page: SeatPage,
     ) -> Result<SeatChart, BookingError> {
         let token = token.ok_or(BookingError::QueueTokenRequired)?;
         let record = self
@@ -393,7 +436,7 @@ impl Ticketing {
         if !record.has_date(date) {
             return Err(BookingError::DateNotFound);
         }
-        let shown: Vec<&SectionRecord> = match section {
+        let listed: Vec<&SectionRecord> = match section {
             Some(name) => vec![
                 record
                     .section_named(name)
@@ -413,17 +456,46 @@ impl Ticketing {
                 ))
             }
         };
-        let blocks: Vec<SeatNumber> = shown.iter().flat_map(|s| s.blocks()).collect();
+        // The listed seats are one run (a section, or the whole date), numbered without gaps.
+        let (Some(first), Some(last)) = (listed.first(), listed.last()) else {
+            return Err(BookingError::SectionNotFound);
+        };
+        let (first, last) = (first.from_seat, last.to_seat);
+        let from = page.cursor.map_or(first, |c| c.0);
+        if from < first || from > last {
+            return Err(BookingError::InvalidCursor);
+        }
+        let to = from.get().saturating_add(page.limit.get() as u32 - 1);
+        let to = SeatNumber::range(from, last)
+            .take_while(|s| s.get() <= to)
+            .last()
+            .unwrap_or(from);
+        let shown: Vec<(&SectionRecord, SeatNumber, SeatNumber)> = listed
+            .iter()
+            .filter(|s| s.from_seat <= to && s.to_seat >= from)
+            .map(|s| (*s, s.from_seat.max(from), s.to_seat.min(to)))
+            .collect();
+        let blocks: Vec<SeatNumber> = shown
+            .iter()
+            .flat_map(|(section, lo, hi)| {
+                let first_block = ConcertRecord::block_of(section, *lo);
+                section
+                    .blocks()
+                    .skip_while(move |b| *b < first_block)
+                    .take_while(move |b| b <= hi)
+            })
+            .collect();
         let taken = self.store.seat_blocks(concert, date, &blocks).await?;
         let now = self.now().epoch_seconds();
         let seats = shown
             .iter()
-            .flat_map(|section| chart_of(section, &taken, now))
+            .flat_map(|(section, lo, hi)| chart_of(section, *lo, *hi, &taken, now))
             .collect();
         Ok(SeatChart {
             concert_id: concert.clone(),
             date,
             seats,
+            next_cursor: (to < last).then(|| (to.get() + 1).to_string()),
         })
     }
 
@@ -473,13 +545,15 @@ impl Ticketing {
     }
 }
 
-/// One section's seats as they stand at `now`.
+/// Seats `from..=to` of one section as they stand at `now`.
 fn chart_of<'a>(
     section: &'a SectionRecord,
+    from: SeatNumber,
+    to: SeatNumber,
     taken: &'a DateSeatsRecord,
     now: i64,
 ) -> impl Iterator<Item = SeatView> + 'a {
-    section.seats().map(move |seat_number| SeatView {
+    SeatNumber::range(from, to).map(move |seat_number| SeatView {
         seat_number,
         section: section.name.clone(),
         price: section.price,

@@ -25,7 +25,9 @@ use crate::store::{CommitOutcome, Store};
 
 pub use admission::{AdmissionReport, ConcertTick};
 pub use audit::audit;
-pub use catalog::{Catalog, CatalogConcert, CatalogLoadReport, PriceTier};
+pub use catalog::{
+    Catalog, CatalogConcert, CatalogLoadReport, PriceTier, SeatCursor, SeatPage, SEAT_PAGE_LIMIT,
+};
 pub use lottery::Lottery;
 pub use reservations::{HoldRequest, ReservationCursor, SeatChoice};
 pub use settings::Settings;

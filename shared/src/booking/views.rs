@@ -103,7 +103,10 @@ pub struct DateAvailability {
 pub struct SeatChart {
     pub concert_id: ConcertId,
     pub date: ConcertDate,
+    /// One page of the seats, in seat order.
     pub seats: Vec<SeatView>,
+    /// Pass back as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -8,19 +8,28 @@ use super::{Balance, BalanceHistory, BalanceTransaction, Ticketing};
 use crate::domain::{BookingError, ChargeAmount, IdempotencyKey, Timestamp, UserId};
 use crate::store::{BalanceChange, BalanceEntryRecord, EntryKind};
 
-/// A page size for the balance history: 1 to 100, 20 when not given.
+/// A page size of a listing: 1 to the listing's maximum. The balance history and the
+/// reservations: 1 to [`PageLimit::MAX`], [`PageLimit::DEFAULT`] when not given; a seat listing
+/// has its own maximum (`SEAT_PAGE_LIMIT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PageLimit(usize);
+pub struct PageLimit(pub(super) usize);
 
 impl PageLimit {
     pub const DEFAULT: PageLimit = PageLimit(20);
+    pub const MAX: usize = 100;
 
+    /// A page size for the balance history or the reservations.
     pub fn parse(raw: &str) -> Result<Self, BookingError> {
+        Self::parse_up_to(raw, Self::MAX)
+    }
+
+    /// A page size for a listing of at most `max` a page.
+    pub fn parse_up_to(raw: &str, max: usize) -> Result<Self, BookingError> {
         raw.parse::<usize>()
             .ok()
-            .filter(|n| (1..=100).contains(n))
+            .filter(|n| (1..=max).contains(n))
             .map(Self)
-            .ok_or(BookingError::InvalidLimit)
+            .ok_or(BookingError::InvalidLimit { max })
     }
 
     pub fn get(self) -> usize {
@@ -134,6 +143,12 @@ mod tests {
         for bad in ["0", "101", "-1", "1.5", "", "ten"] {
             assert!(PageLimit::parse(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            PageLimit::parse_up_to("1000", 1000).unwrap(),
+            PageLimit(1000)
+        );
+        let over = PageLimit::parse_up_to("1001", 1000).unwrap_err();
+        assert_eq!(over.to_string(), "limit must be an integer from 1 to 1000");
     }
 
     #[test]

@@ -44,8 +44,9 @@ pub enum BookingError {
     MalformedJson(String),
     #[error("unknown field `{0}`")]
     UnknownField(String),
-    #[error("the request body is larger than 16 KiB")]
-    PayloadTooLarge,
+    /// Over the route's body cap, in bytes.
+    #[error("the request body is larger than {} KiB", .0 / 1024)]
+    PayloadTooLarge(usize),
     #[error("concertId must be 1 to 64 letters, digits, '-' or '_'")]
     InvalidConcertId,
     #[error("dates are written YYYY-MM-DD and must exist in the calendar")]
@@ -64,8 +65,9 @@ pub enum BookingError {
     InvalidIdempotencyKey,
     #[error("cursor is not one this service returned")]
     InvalidCursor,
-    #[error("limit must be an integer from 1 to 100")]
-    InvalidLimit,
+    /// Out of 1 to the listing's `max`.
+    #[error("limit must be an integer from 1 to {max}")]
+    InvalidLimit { max: usize },
     #[error("the catalog is invalid: {0}")]
     InvalidCatalog(String),
     #[error("admitPerTick must be an integer from 1 to 10,000")]

@@ -14,6 +14,7 @@ use super::routes::Endpoint;
 use super::App;
 use crate::booking::{
     CatalogConcert, HistoryCursor, HoldRequest, PageLimit, ReservationCursor, SeatChoice,
+    SeatCursor, SeatPage, SEAT_PAGE_LIMIT,
 };
 use crate::domain::{
     AdmitPerTick, BookingError, ChargeAmount, ConcertDate, ConcertId, MaxActive, PaymentId,
@@ -67,7 +68,7 @@ async fn serve(
     endpoint: Endpoint,
     request: &Request,
 ) -> Result<Response<Body>, BookingError> {
-    within_body_limit(request)?;
+    within_body_limit(request, endpoint.body_limit())?;
     if endpoint.for_operators() {
         return serve_operator(app, endpoint, request).await;
     }
@@ -107,18 +108,22 @@ async fn serve(
             let date = ConcertDate::parse(&path_parameter(request, "date"))?;
             let token = queue_token(request)?;
             let section = query_parameter(request, "section");
-            let chart = match section {
-                Some(section) => {
-                    booking
-                        .section_chart(&user, token.as_ref(), &concert, date, &section)
-                        .await?
-                }
-                None => {
-                    booking
-                        .seat_chart(&user, token.as_ref(), &concert, date)
-                        .await?
-                }
+            let page = SeatPage {
+                limit: page_limit(request, SeatPage::FIRST.limit, SEAT_PAGE_LIMIT)?,
+                cursor: query_parameter(request, "cursor")
+                    .map(|raw| SeatCursor::parse(&raw))
+                    .transpose()?,
             };
+            let chart = booking
+                .seat_listing(
+                    &user,
+                    token.as_ref(),
+                    &concert,
+                    date,
+                    section.as_deref(),
+                    page,
+                )
+                .await?;
             json(StatusCode::OK, &chart)
         }
         Endpoint::ListSections => {
@@ -146,7 +151,7 @@ async fn serve(
             }
         }
         Endpoint::ListReservations => {
-            let limit = page_limit(request)?;
+            let limit = page_limit(request, PageLimit::DEFAULT, PageLimit::MAX)?;
             let cursor = query_parameter(request, "cursor")
                 .map(|raw| ReservationCursor::parse(&raw))
                 .transpose()?;
@@ -178,7 +183,7 @@ async fn serve(
         }
         Endpoint::GetBalance => json(StatusCode::OK, &booking.balance(&user).await?),
         Endpoint::ListBalanceTransactions => {
-            let limit = page_limit(request)?;
+            let limit = page_limit(request, PageLimit::DEFAULT, PageLimit::MAX)?;
             let cursor = query_parameter(request, "cursor")
                 .map(|raw| HistoryCursor::parse(&raw))
                 .transpose()?;
@@ -334,12 +339,16 @@ const CATALOG_CONCERT_FIELDS: &[&str] = &[
     "maxTicketsPerFan",
 ];
 
-/// `limit` of a listing: 1 to 100, 20 when absent.
-fn page_limit(request: &Request) -> Result<PageLimit, BookingError> {
+/// `limit` of a listing: 1 to `max`, `default` when absent.
+fn page_limit(
+    request: &Request,
+    default: PageLimit,
+    max: usize,
+) -> Result<PageLimit, BookingError> {
     Ok(query_parameter(request, "limit")
-        .map(|raw| PageLimit::parse(&raw))
+        .map(|raw| PageLimit::parse_up_to(&raw, max))
         .transpose()?
-        .unwrap_or(PageLimit::DEFAULT))
+        .unwrap_or(default))
 }
 
 /// Lambda refuses to return an answer over 6 MB, and API Gateway then gives the fan a bare
@@ -393,7 +402,10 @@ mod tests {
     #[test]
     fn an_answer_within_the_budget_is_sent() {
         let body = serde_json::json!({ "seats": "x".repeat(ANSWER_BYTES_BUDGET - 20) });
-        assert_eq!(json(StatusCode::OK, &body).unwrap().status(), StatusCode::OK);
+        assert_eq!(
+            json(StatusCode::OK, &body).unwrap().status(),
+            StatusCode::OK
+        );
     }
 
     #[test]

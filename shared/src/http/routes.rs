@@ -1,6 +1,7 @@
 //! Every route of the API (`openapi.yaml`), once. The local server matches requests against this
 //! table; each Lambda function serves one row; tests hold `openapi.yaml` and `infra/` to it.
 
+use super::request::{MAX_BODY_BYTES, MAX_CONCERT_BODY_BYTES};
 use crate::domain::BookingError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -33,6 +34,14 @@ impl Endpoint {
             .find(|r| r.endpoint == self)
             // Every endpoint has its row: `every_endpoint_has_one_route_and_one_function`.
             .unwrap_or(&ROUTES[0])
+    }
+
+    /// The largest body the route takes: a concert's can be larger than anything a fan sends.
+    pub fn body_limit(self) -> usize {
+        match self {
+            Endpoint::AddConcert => MAX_CONCERT_BODY_BYTES,
+            _ => MAX_BODY_BYTES,
+        }
     }
 
     /// The `/admin` routes: operators, authorized by IAM (or `X-Operator-Id` locally), never

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;
 
-use ticketing::booking::{Catalog, HoldRequest, Reservation, SeatChoice, SeatStatus};
+use ticketing::booking::{
+    Catalog, HoldRequest, Reservation, SeatChart, SeatChoice, SeatStatus, SEAT_PAGE_LIMIT,
+};
 use ticketing::domain::{ConcertDate, QueueToken, SeatNumber, UserId};
 use ticketing::store::{every_ledger_shard, SeatLedgerRecord, BLOCK_SEATS, LEDGER_SHARDS};
 use ticketing::{BookingError, Settings};
@@ -101,15 +103,12 @@ async fn listed(
     token: &QueueToken,
     section: &str,
 ) -> (BTreeSet<u32>, BTreeSet<u32>) {
-    let chart = w
-        .booking
-        .section_chart(fan, Some(token), &concert_id(STADIUM), day(NIGHT), section)
-        .await
-        .expect("list the section");
-    assert_eq!(chart.seats.len() as i64, SECTION_SEATS, "{section}");
+    let (seats, pages) = w
+        .listed_seats(fan, token, STADIUM, NIGHT, Some(section), SEAT_PAGE_LIMIT)
+        .await;
+    assert_eq!((seats.len() as i64, pages), (SECTION_SEATS, 2), "{section}");
     let with = |status: SeatStatus| {
-        chart
-            .seats
+        seats
             .iter()
             .filter(|s| s.status == status)
             .map(|s| s.seat_number.get())
@@ -161,11 +160,25 @@ pub async fn a_stadium_date_is_listed_by_section_and_its_seats_exist_to_its_capa
         }
         other => panic!("a whole stadium listed: {other:?}"),
     }
+    // A section of 2,000 seats: two pages, the first of 1,000 pointing at the second.
     let chart = w
         .booking
         .section_chart(&ana, Some(&token), &concert, day(NIGHT), "Level 50")
         .await
         .unwrap();
+    assert_eq!(chart.seats.len(), SEAT_PAGE_LIMIT);
+    assert!(chart.next_cursor.is_some());
+    let (seats, _) = w
+        .listed_seats(
+            &ana,
+            &token,
+            STADIUM,
+            NIGHT,
+            Some("Level 50"),
+            SEAT_PAGE_LIMIT,
+        )
+        .await;
+    let chart = SeatChart { seats, ..chart };
     assert_eq!(chart.seats.len(), 2_000);
     let (first, last) = (&chart.seats[0], &chart.seats[1_999]);
     assert_eq!(

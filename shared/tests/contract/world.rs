@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use ticketing::booking::{Catalog, HoldRequest, QueueStatus, Reservation};
+use ticketing::booking::{
+    Catalog, HoldRequest, PageLimit, QueueStatus, Reservation, SeatCursor, SeatPage, SeatView,
+    SEAT_PAGE_LIMIT,
+};
 use ticketing::domain::{
     ChargeAmount, ConcertDate, ConcertId, ManualClock, OperatorId, QueueToken, SeatNumber,
     Timestamp, UserId,
@@ -327,5 +330,52 @@ impl World {
         self.advance(SETTLE_SECONDS);
         while self.tick(concert).await != (0, 0) {}
         crowd
+    }
+}
+
+impl World {
+    /// Every seat of a listing (the date's, or one section's), page after page of `limit` as a
+    /// client follows `nextCursor`, and how many pages that took. Fails if a seat is listed
+    /// twice or the pages never end.
+    pub async fn listed_seats(
+        &self,
+        fan: &UserId,
+        token: &QueueToken,
+        concert: &str,
+        date: &str,
+        section: Option<&str>,
+        limit: usize,
+    ) -> (Vec<SeatView>, usize) {
+        let limit = PageLimit::parse_up_to(&limit.to_string(), SEAT_PAGE_LIMIT).expect("a limit");
+        let (mut seats, mut pages, mut cursor) = (Vec::<SeatView>::new(), 0, None);
+        loop {
+            let page = SeatPage { limit, cursor };
+            let chart = self
+                .booking
+                .seat_listing(
+                    fan,
+                    Some(token),
+                    &concert_id(concert),
+                    day(date),
+                    section,
+                    page,
+                )
+                .await
+                .expect("list a page of seats");
+            pages += 1;
+            assert!(chart.seats.len() <= limit.get(), "a page over its limit");
+            if let (Some(before), Some(first)) = (seats.last(), chart.seats.first()) {
+                assert!(
+                    before.seat_number < first.seat_number,
+                    "a seat listed twice"
+                );
+            }
+            seats.extend(chart.seats);
+            match chart.next_cursor {
+                Some(next) => cursor = Some(SeatCursor::parse(&next).expect("a cursor")),
+                None => return (seats, pages),
+            }
+            assert!(pages <= 1_000, "the pages never end");
+        }
     }
 }

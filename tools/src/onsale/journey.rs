@@ -4,7 +4,8 @@
 //! orders its party's seats at once, picked from the chart or by best available. On a date of
 //! more than `LIST_WHOLE_DATE_UP_TO` seats, listed a section at a time, a fan who picks seats
 //! lists the date's sections first, picks one at random among those with room for its party
-//! (another date when none has), lists that section and picks from it; best available names
+//! (another date when none has), lists that section and picks from it (scrolling on to its next
+//! page while a page of 1,000 has no room for the party); best available names
 //! no section. A bot joins again every second instead of polling, lists seats with made-up
 //! tokens while it waits (a random section's, on such a date), and once admitted holds all
 //! the limit allows, lets the holds lapse and holds again.
@@ -14,7 +15,7 @@ use std::rc::Rc;
 
 use ticketing::booking::{
     Balance, DatesOnSale, HoldRequest, Payment, QueueStatus, QueueTicket, Reservation, SeatChart,
-    SeatChoice, SeatStatus, SectionMap,
+    SeatChoice, SeatCursor, SeatPage, SeatStatus, SectionMap,
 };
 use ticketing::domain::{
     ChargeAmount, ConcertDate, IdempotencyKey, QueueToken, ReservationId, SeatNumber, Won,
@@ -58,6 +59,9 @@ pub(super) struct Basket {
     full_dates: Vec<ConcertDate>,
     /// Seats the last chart showed free, in seat order.
     candidates: Vec<SeatNumber>,
+    /// The section and the cursor of its page to list next, once a page of it had no room for
+    /// the party: the fan scrolls on through a section of more than one page.
+    page: Option<(String, SeatCursor)>,
     /// The order held, and its total.
     held: Option<(ReservationId, Won)>,
     /// Bumped by each answer that settles a charge or a payment: a retry after an error or a
@@ -204,16 +208,28 @@ impl Sim<'_> {
                 } else {
                     None
                 };
+                let cursor = self
+                    .basket(fan)
+                    .and_then(|b| b.page.clone())
+                    .filter(|(of, _)| section.as_ref() == Some(of))
+                    .map(|(_, cursor)| cursor);
+                let page = SeatPage {
+                    cursor,
+                    ..SeatPage::FIRST
+                };
                 self.call("list-seats");
                 let c = self.fleet.container("list-seats", second).clone();
                 Box::pin(async move {
-                    let chart = match section {
-                        Some(section) => {
-                            c.section_chart(&user, token.as_ref(), &concert, date, &section)
-                                .await
-                        }
-                        None => c.seat_chart(&user, token.as_ref(), &concert, date).await,
-                    };
+                    let chart = c
+                        .seat_listing(
+                            &user,
+                            token.as_ref(),
+                            &concert,
+                            date,
+                            section.as_deref(),
+                            page,
+                        )
+                        .await;
                     out.replace(Some(Answer::Seats(chart)));
                 })
             }
@@ -405,11 +421,25 @@ impl Sim<'_> {
                         .map(|s| s.seat_number)
                         .collect();
                     if self.by_section {
-                        // Its section has no room for the party now: another section.
+                        // This page of its section has no room for the party now: the next
+                        // page, or another section after the last.
                         let party = self.fans[fan as usize].party as usize;
                         if free.len() < party {
+                            let next = chart
+                                .next_cursor
+                                .as_deref()
+                                .and_then(|c| SeatCursor::parse(c).ok());
                             if let Some(basket) = self.fans[fan as usize].basket.as_mut() {
-                                basket.section = None;
+                                match (next, basket.section.clone()) {
+                                    (Some(cursor), Some(section)) => {
+                                        basket.page = Some((section, cursor));
+                                        return self.schedule(second + 1, fan, Step::Seats);
+                                    }
+                                    _ => {
+                                        basket.section = None;
+                                        basket.page = None;
+                                    }
+                                }
                             }
                             return self.schedule(second + 1, fan, Step::Sections);
                         }
