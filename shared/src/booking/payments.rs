@@ -51,6 +51,11 @@ impl Ticketing {
                 let ticket = self
                     .check_admission(context.ticket, token, &reservation.concert_id)
                     .await?;
+                // A later hold of the fan judged this one lapsed, by its own clock, and the
+                // ticket limit no longer counts it: it is over, whatever this clock says.
+                if !context.tally.holds.contains_key(&reservation_id) {
+                    return Err(BookingError::ReservationExpired);
+                }
                 let balance_after = context
                     .balance
                     .amount

@@ -174,6 +174,9 @@ pub struct PaymentContext {
     pub reservation: Option<ReservationRecord>,
     pub balance: BalanceRecord,
     pub ticket: Option<TicketRecord>,
+    /// The fan's tally for the concert: a hold it no longer counts was judged lapsed by a
+    /// later hold of the fan, and can no longer be paid (see [`PaymentStore::commit_payment`]).
+    pub tally: FanTallyRecord,
 }
 
 /// Marks an idempotency record done with the response it must replay.
@@ -482,6 +485,11 @@ pub trait PaymentStore: Send + Sync + 'static {
         reservation: ReservationId,
         concert: &ConcertId,
     ) -> Result<PaymentContext, StoreError>;
+    /// Commits only while the fan's tally still counts the hold: the ticket limit's one
+    /// notion of "live". A hold of the same fan that judged this one lapsed (by its own
+    /// clock) took it out of the tally, and then this payment is refused, whatever the
+    /// payer's clock says; a payment that lands first moves the tally, and that hold counts
+    /// again. So no fan ever owns, held plus bought, more than the limit.
     async fn commit_payment(&self, payment: &PaymentCommit) -> Result<CommitOutcome, StoreError>;
     async fn payment(
         &self,

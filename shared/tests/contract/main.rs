@@ -25,6 +25,7 @@ mod admission;
 mod buying;
 mod catalog;
 mod faults;
+mod lapse;
 mod limits;
 mod opening;
 mod operators;
@@ -133,4 +134,6 @@ contract!(
     venues::lapsed_holds_free_their_seats_and_leave_the_ledger,
     limits::an_item_over_400_kb_is_refused_and_nothing_is_written,
     limits::a_transaction_of_more_than_100_items_is_refused,
+    lapse::a_payment_in_the_last_second_never_lets_a_fan_own_past_the_limit,
+    lapse::payments_racing_holds_at_the_lapse_second_never_pass_the_limit,
 );

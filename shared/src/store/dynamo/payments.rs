@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use super::keys;
 use super::meter::{self, DynamoRequest, SMALL_ITEM};
 use super::request::{from_item, partition_key, record_item, sort_key, Change};
-use super::reservations::{meter_seat_items, meter_tally_update, retally};
+use super::reservations::{meter_seat_items, meter_tally_update, retally, tally_size};
 use super::wallet::{balance_outcome, meter_balance_items};
 use super::*;
 
@@ -23,22 +23,27 @@ impl PaymentStore for DynamoStore {
         let reservation_key = keys::reservation(user, reservation);
         let balance_key = keys::balance(user);
         let ticket_key = keys::ticket(user, concert);
+        let tally_key = keys::tally(user, concert);
         let items = self
             .batch_get(&[
                 reservation_key.clone(),
                 balance_key.clone(),
                 ticket_key.clone(),
+                tally_key.clone(),
             ])
             .await?;
         let mut context = PaymentContext {
             reservation: None,
             balance: BalanceRecord::default(),
             ticket: None,
+            tally: FanTallyRecord::default(),
         };
         for item in items {
             let (pk, sk) = (partition_key(&item).to_owned(), sort_key(&item).to_owned());
             if pk == ticket_key.pk && sk == ticket_key.sk {
                 context.ticket = Some(from_item(item)?);
+            } else if pk == tally_key.pk && sk == tally_key.sk {
+                context.tally = from_item(item)?;
             } else if sk == balance_key.sk {
                 context.balance = from_item(item)?;
             } else if sk == reservation_key.sk {
@@ -70,9 +75,10 @@ impl PaymentStore for DynamoStore {
                 Some("attribute_not_exists(pk)"),
                 vec![],
             )?,
+            // Only while the tally still counts the hold (see `PaymentStore::commit_payment`).
             self.update(
                 &keys::tally(&r.user_id, &r.concert_id),
-                retally(r, r.seats.len() as u32)?,
+                retally(r, r.seats.len() as u32)?.when("attribute_exists(#holds.#reservation)"),
             )?,
         ];
         items.extend(self.seat_items(r, Some(HoldEnd::Sold(p.admitted_at)), p.now)?);
@@ -115,10 +121,13 @@ pub(in crate::store) fn meter_payment_context(
         .ticket
         .as_ref()
         .map_or(0, |t| meter::sized(&ticket_key, t));
+    let tally_key = keys::tally(user, concert);
+    let tally_size = tally_size(&tally_key, &found.tally);
     meter::batch_get(vec![
         (reservation_key, reservation_size),
         (balance_key, balance_size),
         (ticket_key, ticket_size),
+        (tally_key, tally_size),
     ])
 }
 

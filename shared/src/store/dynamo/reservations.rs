@@ -248,7 +248,7 @@ pub(in crate::store) fn meter_fan_tally(
     vec![meter::get(&key, tally_size(&key, found), true)]
 }
 
-fn tally_size(key: &Key, tally: &FanTallyRecord) -> usize {
+pub(super) fn tally_size(key: &Key, tally: &FanTallyRecord) -> usize {
     if tally.version == 0 {
         0
     } else {

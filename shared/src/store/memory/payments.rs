@@ -15,6 +15,11 @@ impl PaymentStore for MemoryStore {
             reservation: t.reservations.get(&(user.clone(), reservation)).cloned(),
             balance: t.balances.get(user).copied().unwrap_or_default(),
             ticket: t.tickets.get(&(user.clone(), concert.clone())).cloned(),
+            tally: t
+                .tallies
+                .get(&(user.clone(), concert.clone()))
+                .cloned()
+                .unwrap_or_default(),
         })
     }
 
@@ -26,7 +31,9 @@ impl PaymentStore for MemoryStore {
             stored.status == StoredReservationStatus::Held && stored.held_until > p.now
         });
         let payment_key = (r.user_id.clone(), p.payment.payment_id);
+        let counted = t.tally(r).holds.contains_key(&r.reservation_id);
         if !(held
+            && counted
             && t.seats_held_by(r, p.now)
             && t.ticket_is_active(&r.user_id, &r.concert_id, &p.token, p.now)
             && t.balance_change_allowed(&p.balance)
