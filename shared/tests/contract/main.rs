@@ -27,6 +27,7 @@ mod catalog;
 mod faults;
 mod lapse;
 mod limits;
+mod maxima;
 mod opening;
 mod operators;
 mod payments;
@@ -134,6 +135,9 @@ contract!(
     venues::lapsed_holds_free_their_seats_and_leave_the_ledger,
     limits::an_item_over_400_kb_is_refused_and_nothing_is_written,
     limits::a_transaction_of_more_than_100_items_is_refused,
+    maxima::a_concert_at_the_maxima_is_counted_admitted_listed_and_sells,
+    maxima::a_section_of_a_whole_stadium_is_listed_page_by_page_and_its_last_seat_sells,
+    maxima::a_hall_is_listed_whole_or_page_by_page_across_its_price_tiers,
     lapse::a_payment_in_the_last_second_never_lets_a_fan_own_past_the_limit,
     lapse::payments_racing_holds_at_the_lapse_second_never_pass_the_limit,
 );

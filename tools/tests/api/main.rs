@@ -7,6 +7,7 @@ mod contention;
 mod errors;
 mod input;
 mod journey;
+mod maxima;
 mod opening;
 mod operators;
 mod ownership;
@@ -43,4 +44,5 @@ api_tests!(
     operators::operators_watch_and_turn_the_waiting_room,
     operators::operators_add_a_concert_without_a_deploy,
     contention::dozens_of_fans_racing_for_one_seat_get_one_hold,
+    maxima::a_concert_at_the_maxima_is_added_and_sells_over_http,
 );
