@@ -151,8 +151,9 @@ const SENTENCES = {
   INVALID_RESERVATION_ID: () => "That reservation does not exist.",
   INVALID_PAYMENT_ID: () => "That receipt does not exist.",
   INVALID_IDEMPOTENCY_KEY: () => "The page sent a bad request key. Reload the page and try again.",
-  INVALID_CURSOR: () => "That page of history is gone. Start from the first page.",
-  INVALID_LIMIT: () => "Ask for between 1 and 100 entries.",
+  // A listing's cursor or page size (reservations, history, seats): the page asked for it.
+  INVALID_CURSOR: () => "That page is gone. Start again from the first page.",
+  INVALID_LIMIT: () => "The page asked for too many entries at once. Reload the page and try again.",
   ROUTE_NOT_FOUND: () => "The service does not offer that.",
   METHOD_NOT_ALLOWED: () => "The service does not offer that.",
   QUEUE_TOKEN_REQUIRED: () => "Join the queue first.",

@@ -8,6 +8,9 @@ const $ = (selector) => document.querySelector(selector);
 const VIEWS = ["sign-in", "concerts", "waiting", "shop", "hold", "receipt", "ended"];
 // A date of more than this many seats is listed one section at a time.
 const LISTED_AT_ONCE = 1000;
+// A listing comes a page at a time (at most 1,000 seats each); the largest section, 100,000
+// seats, is 100 pages. More than that means a cursor that never ends: stop.
+const MAX_SEAT_PAGES = 100;
 const MAP_REFRESH_MS = 10000;
 
 const fan = {
@@ -407,12 +410,22 @@ async function showSeats(section) {
   for (const card of document.querySelectorAll("#section-list .section")) {
     card.classList.toggle("current", card.dataset.section === section);
   }
-  const query = section === undefined ? "" : `?section=${encodeURIComponent(section)}`;
-  let seats;
+  const seats = [];
   try {
-    ({ seats } = await fan.api.get(`/concerts/${fan.concert.concertId}/dates/${fan.date}/seats${query}`, {
-      token: fan.ticket.token,
-    }));
+    let cursor = null;
+    for (let page = 0; page < MAX_SEAT_PAGES; page++) {
+      const query = [
+        ...(section === undefined ? [] : [`section=${encodeURIComponent(section)}`]),
+        ...(cursor === null ? [] : [`cursor=${encodeURIComponent(cursor)}`]),
+      ];
+      const path = `/concerts/${fan.concert.concertId}/dates/${fan.date}/seats`;
+      const listed = await fan.api.get(query.length ? `${path}?${query.join("&")}` : path, {
+        token: fan.ticket.token,
+      });
+      seats.push(...listed.seats);
+      cursor = listed.nextCursor;
+      if (cursor === null || cursor === undefined) break;
+    }
   } catch (error) {
     if (error.status === 401) return queueEnded(error);
     return refused(error);
