@@ -23,9 +23,9 @@ use crate::store::{
 pub const LIST_WHOLE_DATE_UP_TO: u32 = 1_000;
 
 /// A page of a seat listing has at most this many seats (and this many when `limit` is not
-/// given): about 100 KB of JSON, and ten blocks of `BLOCK_SEATS` read in one `BatchGetItem`
-/// when the page starts at a block, as every page from the first does. A section of the most
-/// seats (`MAX_SEATS_PER_SECTION`) is a hundred pages.
+/// given): at most about 136 KB of JSON (64-character section names), and ten blocks of
+/// `BLOCK_SEATS` read in one `BatchGetItem` when the page starts at a block, as every page from
+/// the first does. A section of the most seats (`MAX_SEATS_PER_SECTION`) is a hundred pages.
 pub const SEAT_PAGE_LIMIT: usize = 1_000;
 
 /// Which page of a seat listing: at most `limit` seats, from `cursor` on (from the first).
