@@ -151,6 +151,18 @@ where
             .await
             .unwrap()
     );
+    step!(
+        "ana's keyed retry completes its key",
+        booking
+            .hold_seats(
+                &ana,
+                Some(&ana_ticket.token),
+                &hold(1),
+                Some(&IdempotencyKey::parse("re-hold").unwrap())
+            )
+            .await
+            .unwrap()
+    );
     let (bobs, _) = booking
         .hold_seats(&bob, Some(&bob_ticket.token), &hold(2), None)
         .await

@@ -284,7 +284,15 @@ impl Ticketing {
                     let now = self.now();
                     if let Some(id) = own_live_hold(&tally, request, now.epoch_seconds()) {
                         if let Some(existing) = self.store.reservation(user, id).await? {
-                            return Ok((Reservation::of(&existing, now), false));
+                            let answer = (Reservation::of(&existing, now), false);
+                            // Nothing to write but the key's answer: its retries replay it.
+                            if let Some(claim) = &claim {
+                                let completion = claim.completion(&answer)?;
+                                if !self.store.complete_idempotency_key(&completion).await? {
+                                    return Err(BookingError::IdempotencyKeyInUse);
+                                }
+                            }
+                            return Ok(answer);
                         }
                     }
                     let limit = concert.max_tickets_per_fan.get();

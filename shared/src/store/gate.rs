@@ -160,6 +160,7 @@ gated! {
 gated! {
     IdempotencyStore {
         fn claim_idempotency_key(&self, claim: &IdempotencyRecord, now: i64) -> ClaimOutcome;
+        fn complete_idempotency_key(&self, completion: &IdempotencyCompletion) -> bool;
         fn release_idempotency_key(&self, user: &UserId, key: &IdempotencyKey, claim_id: &str) -> ();
     }
 }

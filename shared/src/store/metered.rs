@@ -525,6 +525,16 @@ impl<S: Store> IdempotencyStore for MeteredStore<S> {
         self.charge(result, |_| dynamo::meter_claim_idempotency_key(claim))
     }
 
+    async fn complete_idempotency_key(
+        &self,
+        completion: &IdempotencyCompletion,
+    ) -> Result<bool, StoreError> {
+        let result = self.inner.complete_idempotency_key(completion).await;
+        self.charge(result, |_| {
+            dynamo::meter_complete_idempotency_key(completion)
+        })
+    }
+
     async fn release_idempotency_key(
         &self,
         user: &UserId,

@@ -507,6 +507,14 @@ pub trait IdempotencyStore: Send + Sync + 'static {
         claim: &IdempotencyRecord,
         now: i64,
     ) -> Result<ClaimOutcome, StoreError>;
+    /// Marks an in-flight claim done with the response it must replay, if the claim is still
+    /// ours (`false` when it is not): for an operation that ends with nothing to write (a hold
+    /// of seats the caller already holds). Operations that write complete their claim in their
+    /// own transaction.
+    async fn complete_idempotency_key(
+        &self,
+        completion: &IdempotencyCompletion,
+    ) -> Result<bool, StoreError>;
     /// Gives up an in-flight claim whose operation was refused, so the key may be retried.
     async fn release_idempotency_key(
         &self,

@@ -23,6 +23,7 @@ mod world;
 
 mod admission;
 mod buying;
+mod buying_edges;
 mod catalog;
 mod faults;
 mod lapse;
@@ -140,4 +141,5 @@ contract!(
     maxima::a_hall_is_listed_whole_or_page_by_page_across_its_price_tiers,
     lapse::a_payment_in_the_last_second_never_lets_a_fan_own_past_the_limit,
     lapse::payments_racing_holds_at_the_lapse_second_never_pass_the_limit,
+    buying_edges::a_keyed_hold_of_seats_already_held_completes_its_key,
 );

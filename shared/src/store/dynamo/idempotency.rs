@@ -10,6 +10,7 @@ use super::request::{
     from_item, is_condition_failure, key_item, names, record_item, request_error, value, values,
     Item,
 };
+use super::wallet::{completion_change, meter_completion};
 use super::*;
 
 #[async_trait]
@@ -59,6 +60,17 @@ impl IdempotencyStore for DynamoStore {
         }
     }
 
+    async fn complete_idempotency_key(
+        &self,
+        completion: &IdempotencyCompletion,
+    ) -> Result<bool, StoreError> {
+        let key = keys::idempotency(&completion.user_id, &completion.key);
+        Ok(self
+            .update_item(&key, completion_change(completion)?, false)
+            .await?
+            .is_ok())
+    }
+
     async fn release_idempotency_key(
         &self,
         user: &UserId,
@@ -96,6 +108,13 @@ pub(in crate::store) fn meter_claim_idempotency_key(
         &key,
         meter::sized(&key, claim),
     )]
+}
+
+pub(in crate::store) fn meter_complete_idempotency_key(
+    completion: &IdempotencyCompletion,
+) -> Vec<DynamoRequest> {
+    let (key, size) = meter_completion(completion);
+    vec![meter::write(Operation::UpdateItem, &key, size)]
 }
 
 pub(in crate::store) fn meter_release_idempotency_key(

@@ -47,14 +47,21 @@ impl DynamoStore {
         &self,
         c: &IdempotencyCompletion,
     ) -> Result<TransactWriteItem, StoreError> {
-        let done = Change::new("SET #state = :done, #response = :response")
-            .when("#claim_id = :claim AND #state = :in_flight")
-            .value(":done", IdempotencyState::Done)?
-            .value(":response", &c.response)?
-            .value(":claim", &c.claim_id)?
-            .value(":in_flight", IdempotencyState::InFlight)?;
-        self.update(&keys::idempotency(&c.user_id, &c.key), done)
+        self.update(
+            &keys::idempotency(&c.user_id, &c.key),
+            completion_change(c)?,
+        )
     }
+}
+
+/// Marks a claim done with its response, if it is still ours and in flight.
+pub(super) fn completion_change(c: &IdempotencyCompletion) -> Result<Change<'_>, StoreError> {
+    Change::new("SET #state = :done, #response = :response")
+        .when("#claim_id = :claim AND #state = :in_flight")
+        .value(":done", IdempotencyState::Done)?
+        .value(":response", &c.response)?
+        .value(":claim", &c.claim_id)?
+        .value(":in_flight", IdempotencyState::InFlight)
 }
 
 /// Maps a cancelled balance-changing transaction: the completion is always its last item.

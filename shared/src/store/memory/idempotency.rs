@@ -25,6 +25,22 @@ impl IdempotencyStore for MemoryStore {
         Ok(ClaimOutcome::Claimed)
     }
 
+    async fn complete_idempotency_key(
+        &self,
+        completion: &IdempotencyCompletion,
+    ) -> Result<bool, StoreError> {
+        let mut t = self.tables();
+        let completion = Some(completion.clone());
+        if !t.claim_is_ours(&completion) {
+            return Ok(false);
+        }
+        within_limits(dynamo::meter_complete_idempotency_key(
+            completion.as_ref().expect("given"),
+        ))?;
+        t.complete_claim(&completion);
+        Ok(true)
+    }
+
     async fn release_idempotency_key(
         &self,
         user: &UserId,
