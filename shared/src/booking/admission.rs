@@ -519,15 +519,21 @@ impl Ticketing {
                 continue;
             }
             let full = std::mem::replace(&mut batch, plan());
-            match self.store.commit_admission_batch(&full).await? {
+            let outcome = match self.store.commit_admission_batch(&full).await {
+                // Other writes on its tickets held it off past its resends; nothing of it was
+                // written. As a refusal: the state records the walk up to it.
+                Err(StoreError::Contention(_)) => CommitOutcome::Refused,
+                outcome => outcome?,
+            };
+            match outcome {
                 CommitOutcome::Committed => {
                     reached = batch_reaches;
                     tick.admitted.extend(full.admit);
                     tick.dropped
                         .extend(full.drop.into_iter().map(|(user, token, _)| (user, token)));
                 }
-                // A ticket or an entry moved since it was judged: the rest waits for the
-                // next tick, which judges it again.
+                // A ticket or an entry moved since it was judged (or is being written): the
+                // rest waits for the next tick, which judges it again.
                 CommitOutcome::Refused => return Ok(Some(reached)),
                 CommitOutcome::ClaimLost => return Ok(None),
             }
@@ -921,9 +927,10 @@ impl Ticketing {
 }
 
 /// A tick is a client of the store like any other: a call that failed on the way (throttled, a
-/// 500, an answer lost) is sent again a few times before the tick gives up, when sending it
-/// again changes nothing (reads, seals, pages, the draw, the state). A claim or a batch is
-/// never sent again: a lost answer to it is what the claim's version and pending counts are for.
+/// 500, an answer lost, held off by other writes past the store's own resends) is sent again a
+/// few times before the tick gives up, when sending it again changes nothing (reads, seals,
+/// pages, the draw, the state). A claim or a batch is never sent again: a lost answer to it is
+/// what the claim's version and pending counts are for.
 async fn again<T, F, Fut>(mut call: F) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
@@ -932,7 +939,9 @@ where
     let mut attempt = 1;
     loop {
         match call().await {
-            Err(StoreError::Request(_)) if attempt < TICK_CALL_ATTEMPTS => {
+            Err(StoreError::Request(_) | StoreError::Contention(_))
+                if attempt < TICK_CALL_ATTEMPTS =>
+            {
                 let pause = fastrand::u64(25..=100) << attempt;
                 tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
                 attempt += 1;

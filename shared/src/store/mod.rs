@@ -24,7 +24,8 @@ use crate::domain::{
 };
 
 pub use dynamo::{
-    meter, Connection, DynamoStore, Expiry, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CALL_BUDGET,
+    conflict_pause_ms, meter, Connection, DynamoStore, Expiry, CONFLICT_BUDGET, CONFLICT_RETRIES,
+    DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CALL_BUDGET,
 };
 pub use gate::{CallGate, Fate, GatedStore, Held, Script};
 pub use memory::{MemoryStore, TicketChange, TicketChangeKind};

@@ -25,6 +25,7 @@ mod admission;
 mod buying;
 mod buying_edges;
 mod catalog;
+mod conflicts;
 mod faults;
 mod lapse;
 mod limits;

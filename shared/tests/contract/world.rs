@@ -109,6 +109,27 @@ impl World {
         Some(World::over(store, false).await)
     }
 
+    /// A fresh table reached through the fault proxy at `TEST_FAULT_PROXY_ENDPOINT` (DynamoDB
+    /// Local behind it), and the proxy's address: for scenarios in which DynamoDB refuses what
+    /// only the proxy makes it refuse. Skipped as [`World::dynamodb`] is.
+    pub async fn dynamodb_through_proxy() -> Option<(World, String)> {
+        let Ok(proxy) = std::env::var("TEST_FAULT_PROXY_ENDPOINT") else {
+            assert!(
+                std::env::var("REQUIRE_DYNAMODB").as_deref() != Ok("1"),
+                "REQUIRE_DYNAMODB=1 but TEST_FAULT_PROXY_ENDPOINT is not set"
+            );
+            eprintln!("TEST_FAULT_PROXY_ENDPOINT not set: DynamoDB conflict test skipped");
+            return None;
+        };
+        let table = format!("contract-{}", uuid::Uuid::new_v4().simple());
+        let store = DynamoStore::connect(table, Some(&proxy)).await;
+        store
+            .create_table_if_missing(ticketing::store::Expiry::Kept)
+            .await
+            .expect("create the test table");
+        Some((World::over(store, false).await, proxy))
+    }
+
     async fn over<S: Store + Audited>(base: S, on_memory: bool) -> World {
         let clock = Arc::new(ManualClock::starting_at(Timestamp::from_epoch_seconds(
             START,

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use async_trait::async_trait;
 use futures::StreamExt;
 
+use super::contention::resend_on_conflict;
 use super::keys::{self, Key};
 use super::meter::{self, DynamoRequest, Operation, SMALL_ITEM};
 use super::queue::{page_attribute, page_size, COUNTER_KEPT_SECONDS};
@@ -286,7 +287,8 @@ impl AdmissionStore for DynamoStore {
             if update.is_empty() {
                 continue;
             }
-            self.client
+            let write = self
+                .client
                 .update_item()
                 .table_name(&self.table)
                 .set_key(Some(request::key_item(&keys::queue_page(
@@ -294,8 +296,8 @@ impl AdmissionStore for DynamoStore {
                 ))?))
                 .update_expression(format!("SET {}", update.join(", ")))
                 .set_expression_attribute_names(Some(names))
-                .set_expression_attribute_values(Some(values))
-                .send()
+                .set_expression_attribute_values(Some(values));
+            resend_on_conflict(|| write.clone().send())
                 .await
                 .map_err(request_error)?;
         }

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
+use super::contention::resend_on_conflict;
 use super::keys;
 use super::meter::{self, DynamoRequest, Operation, SMALL_ITEM};
 use super::request::{
@@ -23,7 +24,7 @@ impl IdempotencyStore for DynamoStore {
         let key = keys::idempotency(&claim.user_id, &claim.key);
         let condition = "attribute_not_exists(pk) OR #expires_at <= :now \
                          OR (#state = :in_flight AND #locked_until <= :now AND #request = :request)";
-        let sent = self
+        let put = self
             .client
             .put_item()
             .table_name(&self.table)
@@ -35,9 +36,8 @@ impl IdempotencyStore for DynamoStore {
                 (":in_flight", value(IdempotencyState::InFlight)?),
                 (":request", value(&claim.request)?),
             ]))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let sent = resend_on_conflict(|| put.clone().send()).await;
         match sent {
             Ok(_) => Ok(ClaimOutcome::Claimed),
             Err(e) if is_condition_failure(&e) => {
@@ -78,7 +78,7 @@ impl IdempotencyStore for DynamoStore {
         claim_id: &str,
     ) -> Result<(), StoreError> {
         let condition = "#claim_id = :claim AND #state = :in_flight";
-        let sent = self
+        let delete = self
             .client
             .delete_item()
             .table_name(&self.table)
@@ -88,9 +88,8 @@ impl IdempotencyStore for DynamoStore {
             .set_expression_attribute_values(values(vec![
                 (":claim", value(claim_id)?),
                 (":in_flight", value(IdempotencyState::InFlight)?),
-            ]))
-            .send()
-            .await;
+            ]));
+        let sent = resend_on_conflict(|| delete.clone().send()).await;
         match sent {
             Ok(_) => Ok(()),
             Err(e) if is_condition_failure(&e) => Ok(()),

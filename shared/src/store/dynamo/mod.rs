@@ -5,6 +5,7 @@
 
 mod admission;
 mod catalog;
+mod contention;
 mod https;
 mod idempotency;
 mod inventory;
@@ -25,6 +26,8 @@ use aws_sdk_dynamodb::Client;
 use self::request::Transaction;
 use super::*;
 
+pub use self::contention::CONFLICT_BUDGET;
+pub use self::request::{conflict_pause_ms, CONFLICT_RETRIES};
 pub use self::table::Expiry;
 pub(in crate::store) use self::{
     admission::*, catalog::*, idempotency::*, payments::*, queue::*, reservations::*, wallet::*,

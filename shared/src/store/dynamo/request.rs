@@ -18,6 +18,7 @@ use aws_sdk_dynamodb::types::{
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::contention::{self, Cancellation};
 use super::keys::Key;
 use super::DynamoStore;
 use crate::store::StoreError;
@@ -30,7 +31,14 @@ pub(super) type Names = Vec<(&'static str, String)>;
 /// BatchGetItem takes at most 100 keys.
 pub(super) const BATCH_GET_LIMIT: usize = crate::store::limits::BATCH_GET_KEYS_LIMIT;
 /// A transaction cancelled only by conflicts with other transactions is sent again this often.
-const CONFLICT_RETRIES: u32 = 10;
+/// (The simulator's world retries a conflicted transaction as this store does: these two.)
+pub const CONFLICT_RETRIES: u32 = 10;
+
+/// The longest pause, in ms, before sending a conflicted transaction again after attempt
+/// `attempt` (from 0): the pause is drawn at random up to it.
+pub fn conflict_pause_ms(attempt: u32) -> u64 {
+    5u64 << attempt.min(5)
+}
 
 /// Counts DynamoDB's throttling answers for the request's metrics (each is retried by the SDK,
 /// so they cost latency before they cost errors). Reads the error body the SDK has loaded.
@@ -70,11 +78,14 @@ impl Intercept for ThrottleCounter {
 
 pub(super) fn request_error<E, R>(error: SdkError<E, R>) -> StoreError
 where
-    E: std::error::Error + 'static,
+    E: std::error::Error + ProvideErrorMetadata + 'static,
     R: Debug,
 {
     let text = DisplayErrorContext(&error).to_string();
-    if crate::store::limits::is_limit_refusal(&text) {
+    if contention::is_conflict(&error) {
+        // Refused after its resends (`contention::resend_on_conflict`): nothing was written.
+        StoreError::Contention(text)
+    } else if crate::store::limits::is_limit_refusal(&text) {
         StoreError::Limit(text)
     } else {
         StoreError::Request(text)
@@ -364,14 +375,13 @@ impl DynamoStore {
         key: &Key,
         record: &impl Serialize,
     ) -> Result<bool, StoreError> {
-        let written = self
+        let put = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(record_item(key, record)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
+            .condition_expression("attribute_not_exists(pk)");
+        let written = contention::resend_on_conflict(|| put.clone().send()).await;
         match written {
             Ok(_) => Ok(true),
             Err(e) if is_condition_failure(&e) => Ok(false),
@@ -387,7 +397,7 @@ impl DynamoStore {
         change: Change<'_>,
         old_on_failure: bool,
     ) -> Result<Result<Item, Option<Item>>, StoreError> {
-        let sent = self
+        let update = self
             .client
             .update_item()
             .table_name(&self.table)
@@ -399,9 +409,8 @@ impl DynamoStore {
             .return_values(ReturnValue::AllNew)
             .set_return_values_on_condition_check_failure(
                 old_on_failure.then_some(ReturnValuesOnConditionCheckFailure::AllOld),
-            )
-            .send()
-            .await;
+            );
+        let sent = contention::resend_on_conflict(|| update.clone().send()).await;
         match sent {
             Ok(output) => Ok(Ok(output.attributes.unwrap_or_default())),
             Err(e) if is_condition_failure(&e) => Ok(Err(match e.into_service_error() {
@@ -412,12 +421,15 @@ impl DynamoStore {
         }
     }
 
-    /// Sends a transaction; one cancelled only by conflicting transactions is sent again.
+    /// Sends a transaction. One cancelled only by contention (conflicting transactions, a
+    /// throttled item) is sent again within `contention`'s bounds, then refused
+    /// `StoreError::Contention`; `Cancelled` is only ever a failed condition's answer.
     pub(super) async fn transact(
         &self,
         items: Vec<TransactWriteItem>,
     ) -> Result<Transaction, StoreError> {
-        for attempt in 0..=CONFLICT_RETRIES {
+        let mut resends = contention::Resends::new();
+        loop {
             let sent = self
                 .client
                 .transact_write_items()
@@ -444,15 +456,21 @@ impl DynamoStore {
                     codes.join(", ")
                 )));
             }
-            let only_conflicts = codes.iter().any(|c| c == "TransactionConflict")
-                && !codes.iter().any(|c| c == "ConditionalCheckFailed");
-            if !only_conflicts || attempt == CONFLICT_RETRIES {
-                return Ok(Transaction::Cancelled(codes));
+            match contention::cancellation(&codes) {
+                Cancellation::Conditions => return Ok(Transaction::Cancelled(codes)),
+                Cancellation::Contention if resends.pause().await => {}
+                Cancellation::Contention => {
+                    let what = format!("TransactWriteItems cancelled [{}]", codes.join(", "));
+                    return Err(StoreError::Contention(resends.gave_up(&what)));
+                }
+                Cancellation::Invalid => {
+                    return Err(StoreError::Request(format!(
+                        "TransactWriteItems cancelled [{}]",
+                        codes.join(", ")
+                    )))
+                }
             }
-            let pause = fastrand::u64(0..=(5u64 << attempt.min(5)));
-            tokio::time::sleep(Duration::from_millis(pause)).await;
         }
-        Ok(Transaction::Cancelled(Vec::new()))
     }
 
     pub(super) fn put(
