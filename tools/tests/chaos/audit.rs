@@ -393,7 +393,7 @@ async fn concert_charts(
 }
 
 /// Every seat of a date and how many it has: at once for a hall, a section at a time for a
-/// venue too large to list at once.
+/// venue too large to list at once, each listing followed through its pages.
 async fn date_chart(
     api: &Api,
     token: &str,
@@ -422,11 +422,29 @@ async fn date_chart(
     };
     let mut seats = Vec::new();
     for query in queries {
-        let path = format!("{dated}/seats{query}");
-        let chart = get_gated(api, token, endpoint::SEATS, &path, deadline)
-            .await
-            .ok_or(format!("audit: GET {path} failed"))?;
-        seats.extend(chart["seats"].as_array().cloned().unwrap_or_default());
+        // A page at a time, each page's `nextCursor` passed back, until it is null.
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                None => format!("{dated}/seats{query}"),
+                Some(next) => {
+                    let joiner = if query.is_empty() { '?' } else { '&' };
+                    format!(
+                        "{dated}/seats{query}{joiner}cursor={}",
+                        percent_encoded(next)
+                    )
+                }
+            };
+            let chart = get_gated(api, token, endpoint::SEATS, &path, deadline)
+                .await
+                .ok_or(format!("audit: GET {path} failed"))?;
+            seats.extend(chart["seats"].as_array().cloned().unwrap_or_default());
+            match chart["nextCursor"].as_str() {
+                Some(next) if Some(next) != cursor.as_deref() => cursor = Some(next.to_owned()),
+                Some(next) => return Err(format!("audit: {path} pages back to {next}")),
+                None => break,
+            }
+        }
     }
     Ok((json!({ "seats": seats }), capacity))
 }

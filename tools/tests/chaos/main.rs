@@ -1,8 +1,9 @@
 //! Chaos: the real local server on DynamoDB Local behind `scripts/fault_proxy.py`, which
-//! throttles, fails, loses and delays a share of DynamoDB's answers, while dozens of fans walk
-//! the whole journey over HTTP and retry as careful clients do. Afterwards, with faults off,
-//! the API must show that no seat was sold twice, no charge or payment applied twice, and no
-//! fan told a wrong answer about its own seat or key.
+//! throttles, fails, loses and delays a share of DynamoDB's answers, and cancels transactions
+//! (and refuses single-item writes) that meet a transaction in flight on one of their items, as
+//! DynamoDB does, while dozens of fans walk the whole journey over HTTP and retry as careful
+//! clients do. Afterwards, with faults off, the API must show that no seat was sold twice, no
+//! charge or payment applied twice, and no fan told a wrong answer about its own seat or key.
 //!
 //! Needs `TEST_FAULT_PROXY_ENDPOINT` (scripts/dynamodb-local starts the proxy in front of
 //! DynamoDB Local and sets it); required, never skipped, when `REQUIRE_DYNAMODB=1`. The run's report is written to
@@ -14,8 +15,10 @@
 //! `ClientRequestToken` (the SDK sends one, and repeats it on a retry) succeeds again without
 //! writing, and with other parameters fails `IdempotentParameterMismatchException`; so a
 //! transaction whose answer the proxy lost is retried harmlessly, as in production. DynamoDB
-//! Local never throttles and never cancels for `TransactionConflict`: every throttle and 500
-//! here is the proxy's.
+//! Local never throttles and never cancels for `TransactionConflict`: every throttle, 500 and
+//! conflict here is the proxy's. Its conflict window keeps each transaction in flight
+//! [`CONFLICT_WINDOW_MS`] before DynamoDB Local applies it: the crowd's writes on a date's ledger
+//! shards and seat blocks, the tick's on the tickets, meet one another there.
 
 mod audit;
 mod client;
@@ -40,6 +43,10 @@ use crate::server::Server;
 const FANS: usize = 40;
 /// The share of DynamoDB requests that fail one way or another during the run.
 const FAULT_RATE: f64 = 0.30;
+/// How long each transaction is in flight, owning its items, during the run: a few times a
+/// real transaction's, so that two fans' writes on one item meet often, and short of the
+/// store's conflict budget (1 s), so that most are mended by its resends and some are not.
+const CONFLICT_WINDOW_MS: u64 = 40;
 /// The run's overall deadline: fans that have not paid by then stop. Under these faults a
 /// journey takes 25 to 60 s on two cores (retries, late answers, timed-out requests), more on
 /// a busy machine; the deadline bounds the test, it is not what it checks.
@@ -69,7 +76,7 @@ async fn fans_retrying_through_dynamodb_faults_never_double_sell_or_double_charg
     let api = Api::new(&server.base, &server.table);
 
     proxy.reset_stats().await;
-    let faults = proxy.faults_on(FAULT_RATE).await;
+    let faults = proxy.faults_on(FAULT_RATE, CONFLICT_WINDOW_MS).await;
     let started = Instant::now();
     let journeys = (0..FANS).map(|i| fan::journey(&api, format!("fan-{i:02}"), started + RUN));
     let mut fans = futures::future::join_all(journeys).await;
@@ -94,6 +101,11 @@ async fn fans_retrying_through_dynamodb_faults_never_double_sell_or_double_charg
             broken.push(format!("the proxy injected no {fault}: {fault_counts}"));
         }
     }
+    if fault_counts["conflicts"].as_u64().unwrap_or(0) == 0 {
+        broken.push(format!(
+            "the proxy cancelled no write for a transaction in flight: {fault_counts}"
+        ));
+    }
     let paid = fans.iter().filter(|f| f.end == End::Paid).count();
     if paid * 2 < FANS {
         broken.push(format!(
@@ -104,6 +116,7 @@ async fn fans_retrying_through_dynamodb_faults_never_double_sell_or_double_charg
 
     let report = Report {
         fault_rate: FAULT_RATE,
+        conflict_window_ms: CONFLICT_WINDOW_MS,
         run,
         run_limit: RUN,
         settle: settled,

@@ -1,4 +1,5 @@
-//! The fault proxy's control API (`scripts/fault_proxy.py`): set the fault rate, read counts.
+//! The fault proxy's control API (`scripts/fault_proxy.py`): set the fault rate and the
+//! conflict window, read counts.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -33,7 +34,8 @@ impl FaultProxy {
         })
     }
 
-    /// Changes the configuration (`{"rate", "weights", "delayMs"}`, any subset).
+    /// Changes the configuration (`{"rate", "weights", "delayMs", "conflictWindowMs"}`, any
+    /// subset).
     pub async fn configure(&self, change: Value) -> Value {
         let response = self
             .http
@@ -48,7 +50,8 @@ impl FaultProxy {
         body
     }
 
-    /// Counts of forwarded requests and of each injected fault, in total and by operation.
+    /// Counts of forwarded requests, of each injected fault and of the conflicts, in total and
+    /// by operation (conflicts also by key).
     pub async fn stats(&self) -> Value {
         self.http
             .get(format!("{}/__faults/stats", self.endpoint))
@@ -70,10 +73,12 @@ impl FaultProxy {
         assert_eq!(response.status(), 200);
     }
 
-    /// Faults at `rate` until the guard is dropped, however the test ends (a panicking test
-    /// must not leave the proxy failing requests).
-    pub async fn faults_on(&self, rate: f64) -> FaultsOn {
-        self.configure(json!({"rate": rate})).await;
+    /// Faults at `rate`, and transactions in flight for `conflict_window_ms` (conflicting with
+    /// the writes that meet them), until the guard is dropped, however the test ends (a
+    /// panicking test must not leave the proxy failing requests).
+    pub async fn faults_on(&self, rate: f64, conflict_window_ms: u64) -> FaultsOn {
+        self.configure(json!({"rate": rate, "conflictWindowMs": conflict_window_ms}))
+            .await;
         FaultsOn {
             endpoint: self.endpoint.clone(),
         }
@@ -87,7 +92,7 @@ pub struct FaultsOn {
 impl Drop for FaultsOn {
     /// Blocking on purpose: `Drop` cannot await, and this must also run while unwinding.
     fn drop(&mut self) {
-        let body = r#"{"rate": 0}"#;
+        let body = r#"{"rate": 0, "conflictWindowMs": 0}"#;
         let address = self.endpoint.trim_start_matches("http://");
         let sent = TcpStream::connect(address).and_then(|mut stream| {
             stream.set_read_timeout(Some(Duration::from_secs(5)))?;
@@ -103,7 +108,9 @@ impl Drop for FaultsOn {
         });
         match sent {
             Ok(answer) if answer.starts_with("HTTP/1.1 200") => {}
-            other => eprintln!("could not turn the fault proxy's faults off: {other:?}"),
+            other => {
+                eprintln!("could not turn the fault proxy's faults and conflicts off: {other:?}")
+            }
         }
     }
 }

@@ -15,6 +15,7 @@ pub type Tally = BTreeMap<&'static str, BTreeMap<String, u64>>;
 
 pub struct Report<'a> {
     pub fault_rate: f64,
+    pub conflict_window_ms: u64,
     pub run: Duration,
     pub run_limit: Duration,
     pub settle: Duration,
@@ -27,6 +28,8 @@ pub struct Report<'a> {
 }
 
 const FAULTS: [&str; 4] = ["throttle", "server_error", "lost_response", "late_answer"];
+/// The report lists the items most conflicted on, this many.
+const CONFLICTED_KEYS_SHOWN: usize = 8;
 
 impl Report<'_> {
     /// `chaos: 40 fans, 38 paid, …` on one line.
@@ -54,13 +57,16 @@ impl Report<'_> {
             .join(", ");
         format!(
             "chaos: {} fans, {}; {} broken rules; {:.1} s at fault rate {} \
-             ({} DynamoDB requests forwarded; injected {faults}); API answers: {answers}",
+             ({} DynamoDB requests forwarded; injected {faults}; {} transaction conflicts \
+             in a {} ms window); API answers: {answers}",
             self.fans.len(),
             self.endings(),
             self.broken.len(),
             self.run.as_secs_f64(),
             self.fault_rate,
             self.faults["forwarded"],
+            self.faults["conflicts"],
+            self.conflict_window_ms,
         )
     }
 
@@ -135,12 +141,19 @@ impl Report<'_> {
         }
         let _ = writeln!(
             out,
-            "\nfaults injected by the proxy, by DynamoDB operation:"
+            "\nfaults and conflicts (writes refused for a transaction in flight on one of their \
+             items) injected by the proxy, by DynamoDB operation:"
         );
         let _ = writeln!(
             out,
-            "  {:<26}{:>10}{:>10}{:>14}{:>15}{:>13}",
-            "operation", "forwarded", "throttle", "server_error", "lost_response", "late_answer"
+            "  {:<26}{:>10}{:>10}{:>14}{:>15}{:>13}{:>10}",
+            "operation",
+            "forwarded",
+            "throttle",
+            "server_error",
+            "lost_response",
+            "late_answer",
+            "conflict"
         );
         let mut operations: Vec<(&str, &Value)> = self.faults["byOperation"]
             .as_object()
@@ -149,6 +162,7 @@ impl Report<'_> {
         let totals = {
             let mut t = self.faults["faults"].clone();
             t["forwarded"] = self.faults["forwarded"].clone();
+            t["conflict"] = self.faults["conflicts"].clone();
             t
         };
         operations.push(("(all)", &totals));
@@ -156,14 +170,26 @@ impl Report<'_> {
             let n = |field: &str| counts[field].as_u64().unwrap_or(0);
             let _ = writeln!(
                 out,
-                "  {:<26}{:>10}{:>10}{:>14}{:>15}{:>13}",
+                "  {:<26}{:>10}{:>10}{:>14}{:>15}{:>13}{:>10}",
                 operation,
                 n("forwarded"),
                 n("throttle"),
                 n("server_error"),
                 n("lost_response"),
-                n("late_answer")
+                n("late_answer"),
+                n("conflict")
             );
+        }
+        if let Some(keys) = self.faults["conflictsByKey"].as_object() {
+            let mut keys: Vec<(u64, &str)> = keys
+                .iter()
+                .map(|(key, count)| (count.as_u64().unwrap_or(0), key.as_str()))
+                .collect();
+            keys.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+            let _ = writeln!(out, "\nitems most conflicted on (of {}):", keys.len());
+            for (count, key) in keys.iter().take(CONFLICTED_KEYS_SHOWN) {
+                let _ = writeln!(out, "  {count:>5}  {key}");
+            }
         }
         let _ = writeln!(
             out,
