@@ -2,7 +2,11 @@
 //! process, the local server, one simulated container), and each has its own cache.
 //!
 //! - Concerts: never change once written (but for `sold_out`, which nothing here reads from the
-//!   cached copy), so they are kept for good.
+//!   cached copy), so they are kept for good. A concert id found unknown is kept as unknown for
+//!   `UNKNOWN_CONCERT_SECONDS` (or until this container adds that concert): anyone may send
+//!   any id, and each unknown one would otherwise be a strong read of the catalog's partition,
+//!   which every concert shares. A concert an operator adds elsewhere is found by this
+//!   container at most that long after.
 //! - A queue's state: the tick writes it once a tick, so a copy is current until the next tick
 //!   is due (`next_tick_at`), and then for this container's own lag (0 to 3 s, drawn at start);
 //!   once that has passed it is read again, at most once a second (plus the lag), so that a late
@@ -28,7 +32,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::domain::{ConcertId, QueueToken, UserId};
+use crate::domain::{Clock, ConcertId, QueueToken, UserId};
 use crate::store::{
     page_of, page_seconds, ConcertRecord, QueuePageRecord, QueueStateRecord, SecondCounts, Store,
     StoreError,
@@ -37,20 +41,27 @@ use crate::store::{
 /// How often a container registers a concert it serves joins for.
 pub(crate) const REGISTER_EVERY_SECONDS: i64 = 60;
 const CONCERT_LIST_SECONDS: i64 = 1;
+/// How long an unknown concert id is answered from memory, and how many are kept (beyond
+/// that the lot is forgotten: a flood of distinct ids then costs one read each, never more).
+pub(crate) const UNKNOWN_CONCERT_SECONDS: i64 = 10;
+const UNKNOWN_CONCERTS_KEPT: usize = 10_000;
 const ACTIVE_TOKENS_KEPT: usize = 10_000;
 /// The most a container keeps a queue state past when it is due.
 pub(crate) const STATE_LAG_MAX: i64 = 3;
 
-#[derive(Default)]
 pub(crate) struct Cache {
     inner: Mutex<Kept>,
     /// Seconds this container keeps a queue state past when it is due (0 to 3).
     state_lag: i64,
+    /// The container's clock, for what is kept a while.
+    clock: Arc<dyn Clock>,
 }
 
 #[derive(Default)]
 struct Kept {
     concerts: HashMap<ConcertId, Arc<ConcertRecord>>,
+    /// Concert ids found unknown, until when that answer is kept.
+    unknown_concerts: HashMap<ConcertId, i64>,
     states: HashMap<ConcertId, (Option<Arc<QueueStateRecord>>, i64)>,
     /// Pages, with the last second each is known complete through.
     pages: HashMap<(ConcertId, i64), (Arc<QueuePageRecord>, i64)>,
@@ -61,10 +72,11 @@ struct Kept {
 
 impl Cache {
     /// A cold cache that keeps queue states `state_lag` seconds (0 to 3) past when they are due.
-    pub(crate) fn with_state_lag(state_lag: i64) -> Self {
+    pub(crate) fn with_state_lag(state_lag: i64, clock: Arc<dyn Clock>) -> Self {
         Self {
             inner: Mutex::default(),
             state_lag: state_lag.clamp(0, STATE_LAG_MAX),
+            clock,
         }
     }
 
@@ -101,14 +113,37 @@ impl Cache {
         store: &dyn Store,
         concert: &ConcertId,
     ) -> Result<Option<Arc<ConcertRecord>>, StoreError> {
-        if let Some(found) = self.kept().concerts.get(concert) {
-            return Ok(Some(found.clone()));
+        let now = self.clock.now().epoch_seconds();
+        {
+            let kept = self.kept();
+            if let Some(found) = kept.concerts.get(concert) {
+                return Ok(Some(found.clone()));
+            }
+            if kept.unknown_concerts.get(concert).is_some_and(|until| *until > now) {
+                return Ok(None);
+            }
         }
         let found = store.concert(concert).await?.map(Arc::new);
-        if let Some(record) = &found {
-            self.kept().concerts.insert(concert.clone(), record.clone());
+        let mut kept = self.kept();
+        match &found {
+            Some(record) => {
+                kept.unknown_concerts.remove(concert);
+                kept.concerts.insert(concert.clone(), record.clone());
+            }
+            None => {
+                if kept.unknown_concerts.len() >= UNKNOWN_CONCERTS_KEPT {
+                    kept.unknown_concerts.clear();
+                }
+                let until = now + UNKNOWN_CONCERT_SECONDS;
+                kept.unknown_concerts.insert(concert.clone(), until);
+            }
         }
         Ok(found)
+    }
+
+    /// A concert this container just added is known from now on.
+    pub(crate) fn concert_added(&self, concert: &ConcertId) {
+        self.kept().unknown_concerts.remove(concert);
     }
 
     /// The cached state when current, else `None`: the caller reads it (in parallel with its

@@ -320,6 +320,7 @@ impl Ticketing {
         let records = catalog.records()?;
         let mut report = CatalogLoadReport::default();
         for record in &records {
+            self.cache.concert_added(&record.concert_id);
             if self.store.put_concert(record).await? {
                 report.created += 1;
             } else {

@@ -57,11 +57,12 @@ impl Ticketing {
         let mut rng = fastrand::Rng::with_seed(fastrand::u64(..));
         Self {
             store,
-            clock,
-            settings,
             cache: Arc::new(cache::Cache::with_state_lag(
                 rng.i64(0..=cache::STATE_LAG_MAX),
+                clock.clone(),
             )),
+            clock,
+            settings,
             rng: Arc::new(std::sync::Mutex::new(rng)),
         }
     }

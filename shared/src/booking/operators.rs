@@ -64,7 +64,9 @@ impl Ticketing {
         concert: &CatalogConcert,
     ) -> Result<ConcertSummary, BookingError> {
         let record = concert.record()?;
-        if !self.store.put_concert(&record).await? {
+        let added = self.store.put_concert(&record).await?;
+        self.cache.concert_added(&record.concert_id);
+        if !added {
             return Err(BookingError::ConcertExists);
         }
         info!(operator = %operator, concert = %record.concert_id, dates = record.dates.len(), "concert added");
