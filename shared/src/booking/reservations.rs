@@ -273,6 +273,12 @@ impl Ticketing {
             }
             Ok((concert, tally?))
         };
+        // A keyed hold claims its key only once the gate has let it through, so that a
+        // refused one writes nothing (a token this container found ACTIVE costs no read, and
+        // the read below then finds it so too).
+        if key.is_some() {
+            self.seat_gate(user, token, &request.concert_id).await?;
+        }
         self.idempotent(
             user,
             key,

@@ -3,6 +3,7 @@
 
 use ticketing::booking::{HoldRequest, SeatChoice};
 use ticketing::domain::{IdempotencyKey, SeatNumber};
+use ticketing::BookingError;
 
 use crate::world::*;
 
@@ -58,4 +59,33 @@ pub async fn a_keyed_hold_of_seats_already_held_completes_its_key(w: World) {
         .filter(|r| r.user_id == ana)
         .collect();
     assert_eq!(held.len(), 1, "one reservation: {held:?}");
+}
+
+pub async fn a_keyed_hold_the_gate_refuses_leaves_no_claim(w: World) {
+    let ana = fan("ana");
+    let (ticket, _) = w
+        .booking
+        .join_queue(&ana, &concert_id(SPRING))
+        .await
+        .unwrap();
+    let key = IdempotencyKey::parse("too-early").unwrap();
+    // Were a claim written, freeing it would fail here, and it would lock the key.
+    w.script.refuse("release_idempotency_key", 1);
+    let early = w
+        .booking
+        .hold_seats(&ana, Some(&ticket.token), &pair(), Some(&key))
+        .await;
+    assert!(
+        matches!(early, Err(BookingError::QueueNotAdmitted { .. })),
+        "{early:?}"
+    );
+    let (_, token) = w.admitted_fan("ana", SPRING).await;
+    assert_eq!(token, ticket.token);
+    let (held, new) = w
+        .booking
+        .hold_seats(&ana, Some(&token), &pair(), Some(&key))
+        .await
+        .expect("the key is free: the refused request claimed nothing");
+    assert!(new);
+    assert_eq!(held.seat_numbers.len(), 2);
 }

@@ -143,4 +143,5 @@ contract!(
     lapse::a_payment_in_the_last_second_never_lets_a_fan_own_past_the_limit,
     lapse::payments_racing_holds_at_the_lapse_second_never_pass_the_limit,
     buying_edges::a_keyed_hold_of_seats_already_held_completes_its_key,
+    buying_edges::a_keyed_hold_the_gate_refuses_leaves_no_claim,
 );
