@@ -446,6 +446,45 @@ async fn every_answer_of_a_fan_journey_fits_the_document() {
     assert_eq!(floor.status, 200, "{}", floor.body);
     assert_eq!(floor.body["seats"].as_array().unwrap().len(), 300);
     assert_eq!(floor.body["seats"][0]["section"], "Floor A");
+    assert!(floor.body["nextCursor"].is_null());
+    // Paged: a first page of 200 points at the second, whose cursor is null.
+    let floor_path = format!("/concerts/arena/dates/{date}/seats?section=Floor%20A");
+    let first = check.check(
+        "GET",
+        seats_path,
+        vera.token(&vera_token)
+            .get(&format!("{floor_path}&limit=200"))
+            .await,
+    );
+    assert_eq!(first.status, 200, "{}", first.body);
+    let cursor = first.body["nextCursor"].as_str().expect("a next page");
+    let second = check.check(
+        "GET",
+        seats_path,
+        vera.token(&vera_token)
+            .get(&format!("{floor_path}&limit=200&cursor={cursor}"))
+            .await,
+    );
+    assert_eq!(
+        (
+            second.body["seats"].as_array().unwrap().len(),
+            second.body["nextCursor"].is_null()
+        ),
+        (100, true)
+    );
+    for (query, code) in [
+        ("&limit=1001", "INVALID_LIMIT"),
+        ("&cursor=x", "INVALID_CURSOR"),
+    ] {
+        let refused = check.check(
+            "GET",
+            seats_path,
+            vera.token(&vera_token)
+                .get(&format!("{floor_path}{query}"))
+                .await,
+        );
+        check.expect(&refused, 400, code);
+    }
     let nowhere = check.check(
         "GET",
         seats_path,

@@ -81,7 +81,7 @@ fn widest_queue_state(concert: &ConcertRecord) -> QueueStateRecord {
             })
             .collect(),
         active: widest,
-        admission_rate: 1234.567_891_234_5,
+        admission_rate: 1_234.567_891_234_5,
         dates: concert
             .dates
             .iter()
