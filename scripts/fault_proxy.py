@@ -34,7 +34,8 @@ port, under a path no DynamoDB request uses (DynamoDB's are all `POST /`):
   GET /__faults           the configuration: {"rate", "weights", "delayMs", "conflictWindowMs"}
   PUT /__faults           change any of them, e.g. {"rate": 0.3}; answers the new configuration
   GET /__faults/stats     {"forwarded", "answered", "upstreamErrors", "faults": {...},
-                           "conflicts", "conflictsByKey": {"<table> <pk>|<sk>": n, ...},
+                           "conflicts", "conflictsByKey": {"<pk>|<sk>": n, ...}, "inProgress",
+                           "inFlight" (transactions held right now: a test's cue),
                            "byOperation": {"GetItem": {"forwarded", "conflict", <fault>...}, ...}}
   DELETE /__faults/stats  zero the counts
 
@@ -100,6 +101,7 @@ class Faults:
         # Items written by the transactions in flight ("<table> <pk>|<sk>": how many), and their
         # ClientRequestTokens; the tokens forwarded, with when (a repeat is DynamoDB's to answer).
         self.in_flight = {}
+        self.transactions_in_flight = 0
         self.tokens_in_flight = set()
         self.tokens_forwarded = {}
         self.reset_stats()
@@ -205,6 +207,7 @@ class Faults:
                 return ("cancel", busy), None
             for key in keys:
                 self.in_flight[key] = self.in_flight.get(key, 0) + 1
+            self.transactions_in_flight += 1
             if token:
                 self.tokens_in_flight.add(token)
             return None, (keys, token)
@@ -217,6 +220,7 @@ class Faults:
         """Frees a transaction's items; remembers its token when it reached DynamoDB."""
         keys, token = held
         with self.lock:
+            self.transactions_in_flight -= 1
             for key in keys:
                 left = self.in_flight.get(key, 0) - 1
                 if left > 0:
@@ -265,6 +269,7 @@ class Faults:
                 "faults": dict(self.counts),
                 "conflicts": self.conflicts,
                 "inProgress": self.in_progress,
+                "inFlight": self.transactions_in_flight,
                 "conflictsByKey": dict(
                     sorted(self.conflicts_by_key.items(), key=lambda kv: (-kv[1], kv[0]))
                 ),

@@ -1,9 +1,10 @@
 //! Transaction conflicts, as DynamoDB makes them, on DynamoDB only: DynamoDB Local never cancels
 //! a transaction for `TransactionConflict`, so these scenarios reach it through the fault proxy
 //! (`scripts/fault_proxy.py`), whose conflict window keeps each transaction in flight, owning its
-//! items, for that long. Each scenario starts a write, then, while it is in flight, a second
-//! write of one of its items. The window is longer than the store's conflict budget, so the
-//! second gives up for certain: `503 SERVICE_BUSY` with `Retry-After`, never a refusal that
+//! items, for that long. Each scenario starts a write, then, once its transaction is in flight
+//! (the proxy says so), a second write of one of its items. The window is the store's conflict
+//! budget and more than as long again, so the second gives up for certain, however slow its
+//! reads: `503 SERVICE_BUSY` with `Retry-After`, never a refusal that
 //! blames the seat, the hold or the balance, and nothing of it written. Sent again once the
 //! first is done, it applies, once. The state left is checked whole.
 //!
@@ -25,12 +26,12 @@ use crate::world::*;
 
 /// One scenario at a time owns the proxy's conflict window.
 static TURNS: Mutex<()> = Mutex::const_new(());
-/// How long the first write's transaction stays in flight: well past the budget within which
-/// the store resends a conflicted write, so that the second gives up whatever the machine's pace.
-const WINDOW: Duration = Duration::from_millis(2 * CONFLICT_BUDGET.as_millis() as u64);
-/// The second write starts this long after the first: by then the first is in flight (its
-/// transaction follows a few reads, milliseconds each), and it stays so for the whole budget.
-const SECOND_STARTS_AFTER: Duration = Duration::from_millis(300);
+/// How long the first write's transaction stays in flight: the budget within which the store
+/// resends a conflicted write, and twice that for the second write's reads before it (on a
+/// busy machine, with the rest of the suite on the same DynamoDB Local).
+const WINDOW: Duration = Duration::from_millis(3 * CONFLICT_BUDGET.as_millis() as u64);
+/// How often the proxy is asked whether the first write's transaction is in flight yet.
+const POLL: Duration = Duration::from_millis(10);
 const DATE: &str = "2026-12-24";
 /// Two seats of one price tier: one block, one ledger shard.
 const SEATS: [i64; 2] = [11, 12];
@@ -63,6 +64,25 @@ impl Proxy {
             "{method} {path}: {answer}"
         );
         serde_json::from_str(body).expect("JSON from the fault proxy")
+    }
+
+    /// Runs `first`, and `second` once a transaction is in flight (`first`'s: no other write
+    /// runs); both answers.
+    async fn overlapping<A, B>(
+        &self,
+        first: impl std::future::Future<Output = A>,
+        second: impl std::future::Future<Output = B>,
+    ) -> (A, B) {
+        tokio::join!(first, async {
+            // Not for ever: a first write that never reaches its transaction fails the scenario.
+            let deadline = tokio::time::Instant::now() + WINDOW;
+            while self.call("GET", "/__faults/stats", "")["inFlight"].as_u64() < Some(1)
+                && tokio::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(POLL).await;
+            }
+            second.await
+        })
     }
 
     /// Conflicts on until the guard is dropped, however the scenario ends.
@@ -105,17 +125,6 @@ async fn conflict_world() -> Option<(tokio::sync::MutexGuard<'static, ()>, World
         address: address.to_owned(),
     };
     Some((turn, world, proxy))
-}
-
-/// Runs `first`, and `second` once `first` is in flight; both answers.
-async fn overlapping<A, B>(
-    first: impl std::future::Future<Output = A>,
-    second: impl std::future::Future<Output = B>,
-) -> (A, B) {
-    tokio::join!(first, async {
-        tokio::time::sleep(SECOND_STARTS_AFTER).await;
-        second.await
-    })
 }
 
 /// The proxy cancelled at least one write, on one of `prefixes`' items.
@@ -174,11 +183,12 @@ async fn two_holds_in_one_block_the_second_waits_out_the_first_with_a_503() {
     let (ben, ben_token) = w.admitted_fan("ben", SPRING).await;
 
     let window = proxy.window_on();
-    let (first, second) = overlapping(
-        w.hold(&ana, &ana_token, SPRING, DATE, SEATS[0]),
-        w.hold(&ben, &ben_token, SPRING, DATE, SEATS[1]),
-    )
-    .await;
+    let (first, second) = proxy
+        .overlapping(
+            w.hold(&ana, &ana_token, SPRING, DATE, SEATS[0]),
+            w.hold(&ben, &ben_token, SPRING, DATE, SEATS[1]),
+        )
+        .await;
     let stats = window.off();
     conflicts_were_made(&stats, &["SEATS#", "LEDGER#"]);
     let first = first.expect("the hold in flight first is applied");
@@ -238,11 +248,12 @@ async fn two_payments_on_one_block_the_second_waits_out_the_first_with_a_503() {
     };
 
     let window = proxy.window_on();
-    let (first, second) = overlapping(
-        w.booking.pay(ana, Some(ana_token), *ana_hold, None),
-        w.booking.pay(ben, Some(ben_token), *ben_hold, None),
-    )
-    .await;
+    let (first, second) = proxy
+        .overlapping(
+            w.booking.pay(ana, Some(ana_token), *ana_hold, None),
+            w.booking.pay(ben, Some(ben_token), *ben_hold, None),
+        )
+        .await;
     let stats = window.off();
     conflicts_were_made(&stats, &["SEATS#", "LEDGER#"]);
     first.expect("the payment in flight first is applied");
@@ -296,7 +307,9 @@ async fn two_charges_on_one_balance_the_second_waits_out_the_first_with_a_503() 
     };
 
     let window = proxy.window_on();
-    let (first, second) = overlapping(charge(5_000, &first_key), charge(7_000, &second_key)).await;
+    let (first, second) = proxy
+        .overlapping(charge(5_000, &first_key), charge(7_000, &second_key))
+        .await;
     let stats = window.off();
     conflicts_were_made(&stats, &["USER#ana|BALANCE"]);
     assert_eq!(
@@ -353,7 +366,7 @@ async fn a_retry_claiming_a_key_in_flight_gets_a_503_then_the_first_answer() {
     };
 
     let window = proxy.window_on();
-    let (first, second) = overlapping(charge(), charge()).await;
+    let (first, second) = proxy.overlapping(charge(), charge()).await;
     let stats = window.off();
     conflicts_were_made(&stats, &["USER#ana|IDEMPOTENCY#double-click"]);
     assert!(
