@@ -106,14 +106,14 @@ async fn serve(
         Endpoint::ListSeats => {
             let concert = ConcertId::parse(&path_parameter(request, "concertId"))?;
             let date = ConcertDate::parse(&path_parameter(request, "date"))?;
-            let token = queue_token(request)?;
-            let section = query_parameter(request, "section");
             let page = SeatPage {
                 limit: page_limit(request, SeatPage::FIRST.limit, SEAT_PAGE_LIMIT)?,
                 cursor: query_parameter(request, "cursor")
                     .map(|raw| SeatCursor::parse(&raw))
                     .transpose()?,
             };
+            let token = queue_token(request)?;
+            let section = query_parameter(request, "section");
             let chart = booking
                 .seat_listing(
                     &user,

@@ -81,7 +81,7 @@ pub const MAX_SECTIONS: usize = 200;
 /// A concert has at most this many dates. The queue state (one item, written by every tick and
 /// read by every container once a tick) keeps a standing per date, each with a count per
 /// section, so it grows with dates times sections (about 1 KB a date of 200 sections): at these
-/// maxima it measures at most 179,445 bytes (`dynamo::maxima`, every count at its widest), under
+/// maxima it measures about 180 KB (`dynamo::maxima`, every count at its widest), under
 /// half of DynamoDB's 400 KB item limit; 200 dates would not be.
 pub const MAX_DATES: usize = 150;
 /// A section has at most as many seats as a date: its listing is paged (`SEAT_PAGE_LIMIT` a
