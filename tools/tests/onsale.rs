@@ -204,6 +204,8 @@ fn bad_flags_get_one_line_and_exit_2() {
         &["--join-rate", "0"],
         &["--abandon-rate", "1.5"],
         &["--tick-seconds", "0"],
+        &["--transaction-ms", "20"],
+        &["--transaction-ms", "30:10"],
         &["--unknown"],
     ] {
         let output = onsale(args);
@@ -374,6 +376,115 @@ fn a_stadium_sells_out_a_section_at_a_time() {
     assert_eq!(report["over_half_limit_count"], 0, "{}", report["hot_keys"]);
     let dynamodb = &report["dynamodb"];
     assert!(dynamodb["cost_usd_per_1000_sold_seats"].as_f64().unwrap() > 0.0);
+}
+
+/// Transactions held 20 to 100 ms, holds and payments crowding three ledger shards: DynamoDB
+/// would cancel most attempts on them for conflicts, and some calls give up after every
+/// retry (503 SERVICE_BUSY). Nothing is lost or counted twice for it.
+#[test]
+fn transactions_on_a_hot_item_conflict_and_nothing_is_lost_or_doubled() {
+    let scratch = Scratch::new();
+    let svg = scratch.0.join("hot.svg");
+    let (report, summary) = reported(
+        &scratch,
+        "hot",
+        &[
+            "--fans",
+            "1000",
+            "--join-rate",
+            "200",
+            "--admit-per-tick",
+            "200",
+            "--max-active",
+            "1000",
+            "--dates",
+            "1",
+            "--seats-per-date",
+            "600",
+            "--section-size",
+            "200",
+            "--party-sizes",
+            "1:40,2:40,3:10,4:10",
+            "--best-available",
+            "0.5",
+            "--abandon-rate",
+            "0",
+            "--transaction-ms",
+            "20:100",
+            "--svg",
+            svg.to_str().unwrap(),
+        ],
+    );
+    let conflicts = &report["conflicts"];
+    let count = conflicts["conflicts"].as_u64().unwrap();
+    let attempts = conflicts["attempts"].as_u64().unwrap();
+    assert!(0 < count && count < attempts, "{conflicts}");
+    assert!(conflicts["gave_up"].as_u64().unwrap() > 0, "{conflicts}");
+    assert!(report["buying"]["holds_busy"].as_u64().unwrap() > 0);
+    // The hottest item is a ledger shard, every hold and payment of its sections writes it.
+    let hottest = &conflicts["hottest"][0];
+    assert!(
+        hottest["key"].as_str().unwrap().starts_with("LEDGER#"),
+        "{conflicts}"
+    );
+    let rate = hottest["rate"].as_f64().unwrap();
+    assert!(0.0 < rate && rate <= 1.0, "{hottest}");
+    assert!(hottest["conflicts"].as_u64() <= hottest["attempts"].as_u64());
+    // Per second, they add up to the run's.
+    let per_second: f64 = report["per_second"]["conflicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
+    assert_eq!(per_second as u64, count);
+    assert!(
+        summary.contains(&format!("conflicts: {count} of {attempts}")),
+        "{summary}"
+    );
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("conflicts"));
+    // Every seat sold once and paid once (the audit), no fan lost, every rule held.
+    assert_eq!(
+        (report["seats"].as_u64(), report["sold"].as_u64()),
+        (Some(600), Some(600))
+    );
+    assert_eq!(report["invariants"]["ok"], true, "{}", report["invariants"]);
+    assert_eq!(report["fans"]["lost"], 0);
+    assert!(summary.contains("rules: every one held"), "{summary}");
+    // The items written most, with their size and units; the largest written on the way.
+    let written = &report["most_written"][0];
+    assert!(
+        written["peak_writes_per_second"].as_u64().unwrap() > 1,
+        "{written}"
+    );
+    assert!(written["bytes"].as_u64().unwrap() > 0, "{written}");
+    assert!(written["write_units_per_write"].as_f64().unwrap() >= 2.0);
+    let buying = &report["buying"];
+    let largest = buying["largest_written_bytes"].as_u64().unwrap();
+    assert!(0 < largest && largest <= buying["largest_item_bytes"].as_u64().unwrap());
+    assert!(buying["largest_written_units"].as_f64().unwrap() >= 2.0);
+}
+
+#[test]
+fn transactions_never_conflict_when_told_so() {
+    let scratch = Scratch::new();
+    let (report, _) = reported(
+        &scratch,
+        "calm",
+        &[
+            "--fans",
+            "200",
+            "--join-rate",
+            "50",
+            "--dates",
+            "1",
+            "--transaction-ms",
+            "0",
+        ],
+    );
+    assert_eq!(report["conflicts"]["attempts"], 0);
+    assert_eq!(report["conflicts"]["conflicts"], 0);
+    assert_eq!(report["sold"], 50);
 }
 
 #[test]

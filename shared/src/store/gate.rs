@@ -4,6 +4,13 @@
 //! with its answer lost (a timeout after the write); and it may keep a call waiting (late, or
 //! overtaken by another). Production never builds one; the code under test never knows.
 //!
+//! A write that may meet a transaction in flight on its items (every call the DynamoDB store
+//! sends as `TransactWriteItems`, and the single writes to items transactions write) enters the
+//! gate with the request it sends, its items named before it applies (by the meter's twin of
+//! the call), so that the gate can refuse it as DynamoDB refuses a write to an item a
+//! transaction in flight is writing (`TransactionConflict`), and send it again as the DynamoDB
+//! store does.
+//!
 //! [`Script`] is the tests' gate: it names a call and its turn ("the second
 //! `commit_admission_batch`") and what happens to it, so that a failure path is reached every
 //! run, never by luck.
@@ -15,6 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use tokio::sync::Notify;
 
+use super::dynamo::{self, meter::DynamoRequest};
 use super::*;
 
 /// What becomes of one store call.
@@ -25,6 +33,9 @@ pub enum Fate {
     Refuse,
     /// Applied, and its answer lost: written, an error returned.
     LoseAnswer,
+    /// A write refused for conflicts with transactions in flight on every attempt the DynamoDB
+    /// store makes: nothing written, `StoreError::Contention` returned.
+    Contention,
 }
 
 /// Decides each call's fate; may keep it waiting first.
@@ -32,6 +43,14 @@ pub enum Fate {
 pub trait CallGate: Send + Sync + 'static {
     /// `call` is the store method's name.
     async fn enter(&self, call: &'static str) -> Fate;
+
+    /// A write that may conflict enters: `writes` is the request it sends (`TransactWriteItems`
+    /// or a single write), its items named (their sizes as far as the call's arguments tell).
+    /// The gate may refuse attempts of it for conflicts; it answers for the attempt that goes
+    /// through, or gives up.
+    async fn enter_write(&self, call: &'static str, _writes: &[DynamoRequest]) -> Fate {
+        self.enter(call).await
+    }
 
     /// The call went through to the store (its answer may still be lost).
     fn applied(&self, _call: &'static str) {}
@@ -56,7 +75,36 @@ impl<S: Store> GatedStore<S> {
     where
         F: Future<Output = Result<T, StoreError>>,
     {
-        match self.gate.enter(call).await {
+        let fate = self.gate.enter(call).await;
+        self.meet(call, fate, run).await
+    }
+
+    async fn pass_write<T, F>(
+        &self,
+        call: &'static str,
+        writes: Vec<DynamoRequest>,
+        run: impl FnOnce() -> F,
+    ) -> Result<T, StoreError>
+    where
+        F: Future<Output = Result<T, StoreError>>,
+    {
+        let fate = self.gate.enter_write(call, &writes).await;
+        self.meet(call, fate, run).await
+    }
+
+    async fn meet<T, F>(
+        &self,
+        call: &'static str,
+        fate: Fate,
+        run: impl FnOnce() -> F,
+    ) -> Result<T, StoreError>
+    where
+        F: Future<Output = Result<T, StoreError>>,
+    {
+        match fate {
+            Fate::Contention => Err(StoreError::Contention(format!(
+                "{call}: TransactionConflict on every attempt (injected)"
+            ))),
             Fate::Proceed => {
                 let answer = run().await;
                 self.gate.applied(call);
@@ -75,14 +123,24 @@ impl<S: Store> GatedStore<S> {
     }
 }
 
-/// Each method of a store trait, past the gate under its own name.
+/// Each method of a store trait, past the gate under its own name; a write that may conflict
+/// with the request it sends (`writes`: the meter's twin of the call, its items named by the
+/// arguments).
 macro_rules! gated {
-    ($store:ident { $( fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $out:ty; )* }) => {
+    ($store:ident { $( fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $out:ty $(, writes $writes:expr)?; )* }) => {
         #[async_trait]
         impl<S: Store> $store for GatedStore<S> {
             $(
                 async fn $name(&self $(, $arg: $ty)*) -> Result<$out, StoreError> {
-                    self.pass(stringify!($name), || self.inner.$name($($arg),*)).await
+                    let call = stringify!($name);
+                    let writes: Option<Vec<DynamoRequest>> = None $( .or(Some($writes)) )?;
+                    match writes {
+                        Some(writes) => {
+                            self.pass_write(call, writes, || self.inner.$name($($arg),*))
+                                .await
+                        }
+                        None => self.pass(call, || self.inner.$name($($arg),*)).await,
+                    }
                 }
             )*
         }
@@ -97,7 +155,7 @@ gated! {
         fn mark_sold_out(&self, concert: &ConcertId) -> ();
         fn seat_blocks(&self, concert: &ConcertId, date: ConcertDate, blocks: &[SeatNumber]) -> DateSeatsRecord;
         fn seat_ledgers(&self, concert: &ConcertId, shards: &[(ConcertDate, u32)]) -> Vec<(ConcertDate, u32, SeatLedgerRecord)>;
-        fn prune_seat_ledger(&self, concert: &ConcertId, date: ConcertDate, shard: u32, stale: &LedgerStale) -> ();
+        fn prune_seat_ledger(&self, concert: &ConcertId, date: ConcertDate, shard: u32, stale: &LedgerStale) -> (), writes dynamo::meter_prune_seat_ledger(concert, date, shard, &SeatLedgerRecord::default());
     }
 }
 
@@ -105,7 +163,7 @@ gated! {
     QueueStore {
         fn ticket(&self, user: &UserId, concert: &ConcertId) -> Option<TicketRecord>;
         fn draw_queue_number(&self, concert: &ConcertId, shard: u8, second: i64) -> Draw;
-        fn enqueue(&self, ticket: &TicketRecord, previous: Option<&QueueToken>) -> EnqueueOutcome;
+        fn enqueue(&self, ticket: &TicketRecord, previous: Option<&QueueToken>) -> EnqueueOutcome, writes dynamo::meter_enqueue(ticket);
         fn poll_ticket(&self, user: &UserId, token: &QueueToken, now: i64) -> Option<TicketRecord>;
         fn register_queue(&self, concert: &ConcertId, now: i64) -> ();
         fn queue_state(&self, concert: &ConcertId, consistent: bool) -> Option<QueueStateRecord>;
@@ -119,32 +177,32 @@ gated! {
     AdmissionStore {
         fn live_queues(&self) -> Vec<LiveQueue>;
         fn retire_queue(&self, concert: &ConcertId, last_registered: i64) -> bool;
-        fn claim_tick(&self, concert: &ConcertId, seen: u64, slot: i64, takeover: bool) -> TickClaim;
-        fn keep_draw(&self, concert: &ConcertId, version: u64, draw: &LotteryRecord) -> Option<LotteryRecord>;
+        fn claim_tick(&self, concert: &ConcertId, seen: u64, slot: i64, takeover: bool) -> TickClaim, writes dynamo::meter_claim_tick(concert);
+        fn keep_draw(&self, concert: &ConcertId, version: u64, draw: &LotteryRecord) -> Option<LotteryRecord>, writes dynamo::meter_keep_draw(concert);
         fn seal_queue_counts(&self, concert: &ConcertId, from: i64, through: i64, unsealed_before: i64) -> SealedCounts;
         fn write_queue_pages(&self, concert: &ConcertId, pages: &BTreeMap<i64, QueuePageRecord>) -> ();
         fn queue_entries(&self, concert: &ConcertId, shard: u8, after: (i64, u32), through: (i64, u32)) -> Vec<QueueEntryRecord>;
         fn queue_entries_at(&self, concert: &ConcertId, places: &[QueuePlace]) -> Vec<QueueEntryRecord>;
         fn tickets(&self, concert: &ConcertId, users: &[UserId]) -> Vec<TicketRecord>;
-        fn commit_admission_batch(&self, batch: &AdmissionBatchPlan) -> CommitOutcome;
-        fn commit_queue_state(&self, concert: &ConcertId, state: &QueueStateRecord, settled: &[i64]) -> CommitOutcome;
+        fn commit_admission_batch(&self, batch: &AdmissionBatchPlan) -> CommitOutcome, writes dynamo::meter_commit_admission_batch(batch);
+        fn commit_queue_state(&self, concert: &ConcertId, state: &QueueStateRecord, settled: &[i64]) -> CommitOutcome, writes dynamo::meter_commit_queue_state(concert, state);
     }
 }
 
 gated! {
     ReservationStore {
         fn fan_tally(&self, user: &UserId, concert: &ConcertId) -> FanTallyRecord;
-        fn place_hold(&self, plan: &HoldPlan) -> HoldOutcome;
+        fn place_hold(&self, plan: &HoldPlan) -> HoldOutcome, writes dynamo::meter_place_hold(plan, &SeatsTouched::default(), &plan.tally_after());
         fn reservation(&self, user: &UserId, reservation: ReservationId) -> Option<ReservationRecord>;
         fn reservations(&self, user: &UserId, before: Option<ReservationId>, limit: usize) -> Vec<ReservationRecord>;
-        fn release_hold(&self, reservation: &ReservationRecord, now: i64) -> CommitOutcome;
+        fn release_hold(&self, reservation: &ReservationRecord, now: i64) -> CommitOutcome, writes dynamo::meter_release_hold(reservation, &SeatsTouched::default(), &FanTallyRecord::default());
     }
 }
 
 gated! {
     WalletStore {
         fn balance(&self, user: &UserId) -> BalanceRecord;
-        fn apply_balance_change(&self, change: &BalanceChange) -> CommitOutcome;
+        fn apply_balance_change(&self, change: &BalanceChange) -> CommitOutcome, writes dynamo::meter_apply_balance_change(change);
         fn balance_entries(&self, user: &UserId, before_version: Option<u64>, limit: usize) -> Vec<BalanceEntryRecord>;
     }
 }
@@ -152,16 +210,16 @@ gated! {
 gated! {
     PaymentStore {
         fn payment_context(&self, user: &UserId, reservation: ReservationId, concert: &ConcertId) -> PaymentContext;
-        fn commit_payment(&self, payment: &PaymentCommit) -> CommitOutcome;
+        fn commit_payment(&self, payment: &PaymentCommit) -> CommitOutcome, writes dynamo::meter_commit_payment(payment, &SeatsTouched::default(), &FanTallyRecord::default());
         fn payment(&self, user: &UserId, payment: PaymentId) -> Option<PaymentRecord>;
     }
 }
 
 gated! {
     IdempotencyStore {
-        fn claim_idempotency_key(&self, claim: &IdempotencyRecord, now: i64) -> ClaimOutcome;
+        fn claim_idempotency_key(&self, claim: &IdempotencyRecord, now: i64) -> ClaimOutcome, writes dynamo::meter_claim_idempotency_key(claim);
         fn complete_idempotency_key(&self, completion: &IdempotencyCompletion) -> bool;
-        fn release_idempotency_key(&self, user: &UserId, key: &IdempotencyKey, claim_id: &str) -> ();
+        fn release_idempotency_key(&self, user: &UserId, key: &IdempotencyKey, claim_id: &str) -> (), writes dynamo::meter_release_idempotency_key(user, key);
     }
 }
 

@@ -48,6 +48,45 @@ pub struct LargestItem {
     pub bytes: usize,
 }
 
+/// A fan's own items (its partition: reservations, payments, its ticket) are written by its
+/// own requests and a tick's, never often; and some are named by ids the service draws from the
+/// machine's clock, so that listing them would make one seed's report differ from run to run.
+pub fn fans_own(pk: &str) -> bool {
+    pk.starts_with("USER#")
+}
+
+/// The kind of an item, from its key without the names and numbers in it: the capitalised
+/// words of its partition key and the first of its sort key (`LEDGER | LEDGER` for a date's
+/// ledger shard, `QUEUE#ENTRY | ` for a queue entry, `USER | RESERVATION`).
+pub fn kind(pk: &str, sk: &str) -> String {
+    let word = |part: &&str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_uppercase());
+    let pk: Vec<&str> = pk.split('#').filter(word).collect();
+    let sk = sk.split('#').next().filter(word).unwrap_or("");
+    format!("{} | {sk}", pk.join("#"))
+}
+
+/// An item written often: its busiest second, and its size.
+#[derive(Debug, Clone, Serialize)]
+pub struct WrittenItem {
+    pub key: String,
+    /// Writes of it in its busiest second (attempts a transaction cancelled included).
+    pub peak_writes_per_second: u64,
+    /// Write units in that second.
+    pub peak_write_units_per_second: f64,
+    /// The largest it was written at, and what one write of it at that size cost.
+    pub bytes: usize,
+    pub write_units_per_write: f64,
+}
+
+/// An item's writes in the second, and in its busiest.
+#[derive(Debug, Clone, Copy, Default)]
+struct Writes {
+    count: u64,
+    units: f64,
+    bytes: usize,
+    units_per_write: f64,
+}
+
 /// The busiest key of one second, against its limits.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SecondLoad {
@@ -61,8 +100,12 @@ pub struct SecondLoad {
 #[derive(Default)]
 pub struct Capacity {
     partitions: HashMap<String, (f64, f64)>,
-    items: HashMap<(String, String), (f64, f64)>,
+    items: HashMap<(String, String), (f64, f64, Writes)>,
     peaks: HashMap<(Scope, String), (f64, f64)>,
+    /// Per item written at least `TRACKED_UNITS` in a second: its busiest second of writes.
+    written: HashMap<String, Writes>,
+    /// Write units over the run, by the kind of item (see [`kind`]).
+    pub write_units_by_kind: BTreeMap<String, f64>,
     pub over_limit: Vec<KeySecond>,
     pub over_limit_count: u64,
     pub over_half_limit: Vec<KeySecond>,
@@ -91,6 +134,16 @@ impl Capacity {
             for item in request.items {
                 self.read_units += item.read_units;
                 self.write_units += item.write_units;
+                if item.write_units > 0.0 {
+                    let sk = item.sk.as_deref().unwrap_or("");
+                    let kind = kind(&item.pk, sk);
+                    match self.write_units_by_kind.get_mut(&kind) {
+                        Some(units) => *units += item.write_units,
+                        None => {
+                            self.write_units_by_kind.insert(kind, item.write_units);
+                        }
+                    }
+                }
                 let partition = self.partitions.entry(item.pk.clone()).or_default();
                 partition.0 += item.read_units;
                 partition.1 += item.write_units;
@@ -104,6 +157,15 @@ impl Capacity {
                     let units = self.items.entry((item.pk, sk)).or_default();
                     units.0 += item.read_units;
                     units.1 += item.write_units;
+                    if item.write_units > 0.0 {
+                        let writes = &mut units.2;
+                        writes.count += 1;
+                        writes.units += item.write_units;
+                        if item.bytes >= writes.bytes {
+                            writes.bytes = item.bytes;
+                            writes.units_per_write = item.write_units;
+                        }
+                    }
                 }
             }
         }
@@ -119,14 +181,33 @@ impl Capacity {
         self.peak_table_read_units = self.peak_table_read_units.max(table_read);
         self.peak_table_write_units = self.peak_table_write_units.max(table_write);
         let items = std::mem::take(&mut self.items);
+        let mut item_units = Vec::with_capacity(items.len());
+        for ((pk, sk), (read, write, writes)) in items {
+            if read < TRACKED_UNITS && write < TRACKED_UNITS {
+                continue;
+            }
+            let key = format!("{pk} | {sk}");
+            if writes.count > 0 && !fans_own(&pk) {
+                let busiest = self.written.entry(key.clone()).or_default();
+                let bytes = busiest.bytes.max(writes.bytes);
+                let units_per_write = if writes.bytes >= busiest.bytes {
+                    writes.units_per_write
+                } else {
+                    busiest.units_per_write
+                };
+                if writes.count > busiest.count {
+                    busiest.count = writes.count;
+                    busiest.units = writes.units;
+                }
+                busiest.bytes = bytes;
+                busiest.units_per_write = units_per_write;
+            }
+            item_units.push((Scope::Item, key, (read, write)));
+        }
         let keyed = partitions
             .into_iter()
             .map(|(pk, units)| (Scope::Partition, pk, units))
-            .chain(
-                items
-                    .into_iter()
-                    .map(|((pk, sk), units)| (Scope::Item, format!("{pk} | {sk}"), units)),
-            );
+            .chain(item_units);
         for (scope, key, (read, write)) in keyed {
             if read < TRACKED_UNITS && write < TRACKED_UNITS {
                 continue;
@@ -188,6 +269,28 @@ impl Capacity {
         keys
     }
 
+    /// The `count` items written most in a second, by their busiest second.
+    pub fn most_written(&self, count: usize) -> Vec<WrittenItem> {
+        let mut items: Vec<WrittenItem> = self
+            .written
+            .iter()
+            .map(|(key, w)| WrittenItem {
+                key: key.clone(),
+                peak_writes_per_second: w.count,
+                peak_write_units_per_second: w.units,
+                bytes: w.bytes,
+                write_units_per_write: w.units_per_write,
+            })
+            .collect();
+        items.sort_by(|a, b| {
+            b.peak_writes_per_second
+                .cmp(&a.peak_writes_per_second)
+                .then(a.key.cmp(&b.key))
+        });
+        items.truncate(count);
+        items
+    }
+
     pub fn cost_usd(&self) -> f64 {
         (self.read_units * READ_PRICE + self.write_units * WRITE_PRICE) / 1e6
     }
@@ -210,6 +313,43 @@ mod tests {
                 bytes: 100,
             }],
         }
+    }
+
+    #[test]
+    fn items_are_of_the_kind_their_keys_name() {
+        assert_eq!(kind("LEDGER#c-1#2027-06-12#3", "LEDGER"), "LEDGER | LEDGER");
+        assert_eq!(
+            kind("QUEUE#c-1#ENTRY#07", "0000000001#000002"),
+            "QUEUE#ENTRY | "
+        );
+        assert_eq!(kind("USER#fan-1", "RESERVATION#0192"), "USER | RESERVATION");
+        assert_eq!(kind("QUEUE#c-1", "PAGE#00000000001"), "QUEUE | PAGE");
+    }
+
+    #[test]
+    fn an_item_written_most_in_a_second_is_listed_with_its_size() {
+        let mut capacity = Capacity::default();
+        for _ in 0..3 {
+            capacity.charge(vec![write("LEDGER#c#d#1", "LEDGER", 12.0)]);
+        }
+        capacity.charge(vec![write("SEATS#c#d#1", "SEATS", 4.0)]);
+        capacity.charge(vec![write("USER#fan-1", "RESERVATION#1", 6.0)]);
+        capacity.close_second(1);
+        let written = capacity.most_written(5);
+        assert_eq!(
+            written.len(),
+            1,
+            "under 5 units a second, or a fan's own: not listed"
+        );
+        assert_eq!(written[0].key, "LEDGER#c#d#1 | LEDGER");
+        assert_eq!(written[0].peak_writes_per_second, 3);
+        assert_eq!(written[0].peak_write_units_per_second, 36.0);
+        assert_eq!(
+            (written[0].bytes, written[0].write_units_per_write),
+            (100, 12.0)
+        );
+        assert_eq!(capacity.write_units_by_kind["LEDGER | LEDGER"], 36.0);
+        assert_eq!(capacity.write_units_by_kind["SEATS | SEATS"], 4.0);
     }
 
     #[test]

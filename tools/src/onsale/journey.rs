@@ -20,7 +20,7 @@ use ticketing::booking::{
 use ticketing::domain::{
     ChargeAmount, ConcertDate, IdempotencyKey, QueueToken, ReservationId, SeatNumber, Won,
 };
-use ticketing::store::{QueueStore, ReservationStore, TicketStatus};
+use ticketing::store::{QueueStore, ReservationStore, StoreError, TicketStatus};
 use ticketing::BookingError;
 
 use super::truth::Standing;
@@ -545,7 +545,10 @@ impl Sim<'_> {
                 self.schedule(second + later, fan, Step::Dates)
             }
             Err(error) => {
-                if matches!(error, BookingError::Contention) {
+                if matches!(
+                    error,
+                    BookingError::Contention | BookingError::Store(StoreError::Contention(_))
+                ) {
                     self.buying.holds_busy += 1;
                 }
                 self.shopping_failed(second, fan, Step::Hold, &error)

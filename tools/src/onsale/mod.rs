@@ -64,6 +64,8 @@ const BACK_PRICE: u64 = 66_000;
 const BUYING_PATH: [&str; 4] = ["hold-seat", "pay", "list-seats", "list-sections"];
 /// A tick that dies does so at one of its first this many store calls.
 const TICK_DIES_BY_CALL: u32 = 24;
+/// The report lists this many of the items written most.
+const MOST_WRITTEN_LISTED: usize = 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
@@ -177,7 +179,12 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         START,
     )));
     let memory = Arc::new(MeteredStore::new(MemoryStore::recording_ticket_changes()));
-    let world = Arc::new(World::new(options.seed, options.faults, memory.clone()));
+    let world = Arc::new(World::new(
+        options.seed,
+        options.faults,
+        options.transaction_ms,
+        memory.clone(),
+    ));
     let store: Arc<dyn Store> = Arc::new(GatedStore::new(memory.clone(), world.clone()));
     let mut skews = fastrand::Rng::with_seed(options.seed ^ 0x0c10_c0c5);
     let skew = options.clock_skew as i64;
@@ -702,6 +709,7 @@ impl Sim<'_> {
         s.sold.push(self.sold as f64);
         let load = self.capacity.seconds.last().map_or(0.0, |l| l.utilisation);
         s.hottest_key_percent.push(load * 100.0);
+        s.conflicts.push(self.world.close_second() as f64);
         t.api = 0;
         t.polls = 0;
         t.joins = 0;
@@ -819,6 +827,16 @@ impl Sim<'_> {
                 write_units_per_sold_seat: sold.map(|s| capacity.write_units / s),
                 cost_usd: capacity.cost_usd(),
                 cost_usd_per_1000_sold_seats: sold.map(|s| capacity.cost_usd() / s * 1000.0),
+                write_units_by_kind: capacity.write_units_by_kind.clone(),
+                write_units_per_1000_sold_seats_by_kind: sold
+                    .map(|s| {
+                        capacity
+                            .write_units_by_kind
+                            .iter()
+                            .map(|(kind, units)| (kind.clone(), units / s * 1000.0))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             },
             hot_keys: capacity.hottest(20),
             over_limit: capacity.over_limit.clone(),
@@ -826,6 +844,7 @@ impl Sim<'_> {
             over_half_limit: capacity.over_half_limit.clone(),
             over_half_limit_count: capacity.over_half_limit_count,
             largest_item: capacity.largest_item.clone(),
+            most_written: capacity.most_written(MOST_WRITTEN_LISTED),
             lottery,
             sold_out,
             fairness: self.truth.fairness.clone(),
@@ -833,6 +852,7 @@ impl Sim<'_> {
             admission,
             active: self.active.clone(),
             faults: self.world.faults(),
+            conflicts: self.world.conflicts(),
             fans: figures,
             buying,
             containers: self.fleet.figures(),
@@ -854,6 +874,7 @@ impl Sim<'_> {
                 duplicate_ticks: o.duplicate_ticks,
                 tick_crash: o.tick_crash,
                 clock_skew: o.clock_skew,
+                transaction_ms: o.transaction_ms,
                 seed: o.seed,
             },
             per_second: self.series.clone(),

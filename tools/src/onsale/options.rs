@@ -11,8 +11,8 @@ usage: onsale [--fans N] [--join-rate R] [--concerts C] [--dates D] [--seats-per
               [--section-size S] [--admit-per-tick N]
               [--max-active N] [--tick-seconds S] [--poll-seconds S] [--abandon-rate P]
               [--queue-opens-before S] [--duration S] [--faults P] [--duplicate-ticks P]
-              [--tick-crash P] [--clock-skew S] [--party-sizes SIZES] [--best-available P]
-              [--bots N] [--seed N] [--json FILE] [--svg FILE] [--quiet]
+              [--tick-crash P] [--clock-skew S] [--transaction-ms MIN:MAX]
+              [--party-sizes SIZES] [--best-available P] [--bots N] [--seed N] [--json FILE] [--svg FILE] [--quiet]
 
 Plays an on-sale in virtual time over the service's real operations and the in-memory store,
 charging every store call as the DynamoDB requests it would send. Every store call is a step
@@ -46,6 +46,11 @@ the faults below strike there. One seed replays one run exactly.
   --tick-crash P      a tick dies after a random store call (default 0)
   --clock-skew S      each container's clock, the admitter's included, is off by up to S
                       seconds either way (default 0)
+  --transaction-ms MIN:MAX
+                      a transaction holds the items it writes for MIN to MAX ms, starting at
+                      a random moment of its second; one that writes an item a transaction
+                      in flight is writing is cancelled (TransactionConflict) and sent again
+                      as the DynamoDB store does (default 5:20; 0 for no conflicts)
   --party-sizes SIZES how many seats a fan buys in one order, as size:weight pairs
                       (default 1:1; e.g. 1:40,2:40,3:10,4:10), at most the concert's limit
                       of 4 seats a fan
@@ -79,6 +84,9 @@ pub struct Options {
     pub duplicate_ticks: f64,
     pub tick_crash: f64,
     pub clock_skew: u64,
+    /// How long a transaction holds its items, in ms, at least and at most ((0, 0): never
+    /// conflicts).
+    pub transaction_ms: (u32, u32),
     /// Seats a fan orders at once, with their weights.
     pub party_sizes: Vec<(u32, u32)>,
     pub best_available: f64,
@@ -128,6 +136,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
     let mut duplicate_ticks = 0.0;
     let mut tick_crash = 0.0;
     let mut clock_skew = 0u64;
+    let mut transaction_ms = DEFAULT_TRANSACTION_MS;
     let mut party_sizes = vec![(1, 1)];
     let mut best_available = 0.0;
     let mut bots = 0u64;
@@ -162,6 +171,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             "--duplicate-ticks" => duplicate_ticks = decimal(&flag, &value()?, 0.0, 1.0)?,
             "--tick-crash" => tick_crash = decimal(&flag, &value()?, 0.0, 1.0)?,
             "--clock-skew" => clock_skew = whole(&flag, &value()?, 0, 30)?,
+            "--transaction-ms" => transaction_ms = span(&flag, &value()?)?,
             "--party-sizes" => party_sizes = parties(&flag, &value()?)?,
             "--best-available" => best_available = decimal(&flag, &value()?, 0.0, 1.0)?,
             "--bots" => bots = whole(&flag, &value()?, 0, 1_000_000)?,
@@ -227,6 +237,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         duplicate_ticks,
         tick_crash,
         clock_skew,
+        transaction_ms,
         party_sizes,
         best_available,
         bots,
@@ -235,6 +246,25 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         svg,
         progress,
     })))
+}
+
+/// How long a transaction holds the items it writes, in ms, unless told: about a
+/// TransactWriteItems' latency (two phases, each a few ms).
+pub const DEFAULT_TRANSACTION_MS: (u32, u32) = (5, 20);
+/// A transaction holds its items at most this long (ms): a second is the world's step.
+const MAX_TRANSACTION_MS: u64 = 500;
+
+/// `MIN:MAX` ms, or `0` for none.
+fn span(flag: &str, raw: &str) -> Result<(u32, u32), String> {
+    if raw == "0" {
+        return Ok((0, 0));
+    }
+    let (min, max) = raw
+        .split_once(':')
+        .ok_or_else(|| format!("{flag}: {raw:?} is not MIN:MAX (ms) or 0"))?;
+    let min = whole(flag, min, 1, MAX_TRANSACTION_MS)? as u32;
+    let max = whole(flag, max, u64::from(min), MAX_TRANSACTION_MS)? as u32;
+    Ok((min, max))
 }
 
 /// Seats a date, and seats a section, unless told: together, the 50-seat hall of three tiers.
@@ -359,6 +389,19 @@ mod tests {
             error.contains("1200 sections") && error.contains("300"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn transactions_hold_their_items_a_span_of_ms_or_never_conflict() {
+        assert_eq!(run(&[]).unwrap().transaction_ms, DEFAULT_TRANSACTION_MS);
+        let span = |raw: &str| run(&["--transaction-ms", raw]).map(|o| o.transaction_ms);
+        assert_eq!(span("0"), Ok((0, 0)));
+        assert_eq!(span("10:10"), Ok((10, 10)));
+        assert_eq!(span("5:50"), Ok((5, 50)));
+        for bad in ["10", "0:5", "20:10", "5:501", "a:b"] {
+            let error = span(bad).unwrap_err();
+            assert!(error.starts_with("--transaction-ms"), "{bad}: {error}");
+        }
     }
 
     #[test]

@@ -7,11 +7,11 @@ use std::fmt::Write;
 use serde::Serialize;
 use ticketing::store::meter::DynamoRequest;
 
-use super::capacity::{HotKey, KeySecond, LargestItem};
+use super::capacity::{HotKey, KeySecond, LargestItem, WrittenItem};
 use super::fleet::PoolFigures;
 use super::svg::Series;
 use super::truth::{FairnessFigures, PositionFigures};
-use super::world::FaultFigures;
+use super::world::{ConflictFigures, FaultFigures};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -30,6 +30,8 @@ pub struct Report {
     pub over_half_limit: Vec<KeySecond>,
     pub over_half_limit_count: u64,
     pub largest_item: LargestItem,
+    /// The items written most in a second, most first, with their size and units.
+    pub most_written: Vec<WrittenItem>,
     /// The pre-queue's draw (zeros when there was none).
     pub lottery: LotteryFigures,
     pub sold_out: SoldOutFigures,
@@ -40,6 +42,8 @@ pub struct Report {
     pub active: ActiveFigures,
     /// What the world did to the service.
     pub faults: FaultFigures,
+    /// Transactions cancelled by conflicts with others (`TransactionConflict`), by item.
+    pub conflicts: ConflictFigures,
     pub fans: FanFigures,
     pub buying: BuyingFigures,
     pub containers: BTreeMap<&'static str, PoolFigures>,
@@ -111,6 +115,11 @@ pub struct BuyingFigures {
     /// items and are left out.
     pub largest_item_bytes: usize,
     pub largest_item_key: String,
+    /// Of those, the largest item a request of the buying path wrote, and the write units one
+    /// write of it costs (twice its KB in a transaction).
+    pub largest_written_bytes: usize,
+    pub largest_written_key: String,
+    pub largest_written_units: f64,
 }
 
 impl BuyingFigures {
@@ -123,6 +132,11 @@ impl BuyingFigures {
             if item.bytes > self.largest_item_bytes {
                 self.largest_item_bytes = item.bytes;
                 self.largest_item_key = format!("{} | {sk}", item.pk);
+            }
+            if item.write_units > 0.0 && item.bytes > self.largest_written_bytes {
+                self.largest_written_bytes = item.bytes;
+                self.largest_written_key = format!("{} | {sk}", item.pk);
+                self.largest_written_units = item.write_units;
             }
         }
     }
@@ -177,6 +191,9 @@ pub struct Dynamodb {
     pub write_units_per_sold_seat: Option<f64>,
     pub cost_usd: f64,
     pub cost_usd_per_1000_sold_seats: Option<f64>,
+    /// Write units by the kind of item written (`capacity::kind`), and per 1,000 seats sold.
+    pub write_units_by_kind: BTreeMap<String, f64>,
+    pub write_units_per_1000_sold_seats_by_kind: BTreeMap<String, f64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -230,6 +247,7 @@ pub struct RunSettings {
     pub duplicate_ticks: f64,
     pub tick_crash: f64,
     pub clock_skew: u64,
+    pub transaction_ms: (u32, u32),
     pub seed: u64,
 }
 
@@ -373,12 +391,41 @@ impl Report {
             b.holds_refused_no_room,
             b.holds_busy
         );
+        let _ = writeln!(
+            s,
+            "  buying path: largest item written {} bytes ({}), {} write units a write",
+            b.largest_written_bytes,
+            if b.largest_written_key.is_empty() {
+                "-"
+            } else {
+                &b.largest_written_key
+            },
+            b.largest_written_units
+        );
         let f = &self.faults;
         let _ = writeln!(
             s,
             "  world: {} calls refused, {} answers lost, {} late; {} ticks delivered twice, {} died half-way",
             f.refused, f.lost_answers, f.slow, f.duplicate_ticks, f.crashed_ticks
         );
+        let c = &self.conflicts;
+        let _ = writeln!(
+            s,
+            "  conflicts: {} of {} write attempts refused (TransactionConflict, transactions {}-{} ms), peak {} a second; {} calls gave up (503 SERVICE_BUSY)",
+            c.conflicts,
+            c.attempts,
+            c.transaction_ms.0,
+            c.transaction_ms.1,
+            c.peak_per_second,
+            c.gave_up
+        );
+        for key in c.hottest.iter().take(5) {
+            let _ = writeln!(
+                s,
+                "    {:>7} conflicts of {:>8} attempts ({:.3})  {}",
+                key.conflicts, key.attempts, key.rate, key.key
+            );
+        }
         let a = &self.active;
         let _ = writeln!(
             s,
@@ -455,6 +502,24 @@ impl Report {
             self.dynamodb.cost_usd,
             self.dynamodb.cost_usd_per_1000_sold_seats.map_or("-".to_owned(), |c| format!("{c:.2}"))
         );
+        let mut kinds: Vec<(&String, &f64)> = self
+            .dynamodb
+            .write_units_per_1000_sold_seats_by_kind
+            .iter()
+            .collect();
+        kinds.sort_by(|a, b| b.1.total_cmp(a.1).then(a.0.cmp(b.0)));
+        if !kinds.is_empty() {
+            let listed: Vec<String> = kinds
+                .iter()
+                .take(5)
+                .map(|(kind, units)| format!("{kind} {units:.0}"))
+                .collect();
+            let _ = writeln!(
+                s,
+                "  write units per 1,000 sold seats, by item: {}",
+                listed.join("; ")
+            );
+        }
         let _ = writeln!(
             s,
             "  table: peak {:.0} RCU + {:.0} WCU a second (what to pre-warm it to)",
@@ -471,6 +536,21 @@ impl Report {
             self.largest_item.bytes as f64 / 1024.0,
             self.largest_item.key
         );
+        let _ = writeln!(
+            s,
+            "  most written items (peak writes a second, bytes, write units a write / in that second):"
+        );
+        for item in self.most_written.iter().take(5) {
+            let _ = writeln!(
+                s,
+                "    {:>5} {:>7} {:>5.0} / {:<6.0} {}",
+                item.peak_writes_per_second,
+                item.bytes,
+                item.write_units_per_write,
+                item.peak_write_units_per_second,
+                item.key
+            );
+        }
         let _ = writeln!(s, "  hottest keys (peak units a second, read / write):");
         for key in self.hot_keys.iter().take(8) {
             let _ = writeln!(

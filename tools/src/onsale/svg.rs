@@ -11,6 +11,8 @@ pub struct Series {
     pub polls: Vec<f64>,
     /// The busiest key's share of its limit, in percent.
     pub hottest_key_percent: Vec<f64>,
+    /// Transactions cancelled by conflicts (`TransactionConflict`).
+    pub conflicts: Vec<f64>,
     pub sold: Vec<f64>,
 }
 
@@ -51,6 +53,11 @@ pub fn render(series: &Series, title: &str) -> String {
             title: "hottest DynamoDB key, % of its per-partition limit",
             lines: vec![("hottest key", &series.hottest_key_percent, "#d62728")],
             marks: vec![(100.0, "limit"), (50.0, "half")],
+        },
+        Panel {
+            title: "transactions cancelled by conflicts per second",
+            lines: vec![("conflicts", &series.conflicts, "#e377c2")],
+            marks: vec![],
         },
         Panel {
             title: "seats sold",

@@ -11,6 +11,27 @@
 //! clocks of their own, off by up to the skew. The service's code runs unchanged: the world
 //! meets it only at the gate and at its clocks.
 //!
+//! Writes conflict as on DynamoDB, which cancels a transaction (`TransactionConflict`) that
+//! writes an item another transaction in flight is writing, and refuses a single write
+//! (`TransactionConflictException`) to such an item. The world runs its calls one at a time,
+//! so "in flight" is a model, drawn from the seed: an operation's first write attempt starts at
+//! a millisecond of its second (at random), each of its next ones where the last ended (an
+//! operation's calls go one after another: a tick's batches never overlap each other), and
+//! each lasts a duration (`--transaction-ms`, at random between the two bounds); a transaction
+//! holds the items it writes for that span. An attempt whose span
+//! overlaps the span of a transaction already committed this second that wrote one of the same
+//! items is refused and writes nothing (the one let through first won); the items are named
+//! before the call applies, by the meter's twin of the call (`GatedStore`'s `writes`). As the
+//! DynamoDB store does (`store::dynamo::contention`), a write refused only by conflicts is sent
+//! again after a jittered pause (`conflict_pause_ms`), each attempt starting that long after
+//! the last ended and waiting at the gate again, at most `CONFLICT_RETRIES` times and while
+//! the attempts and pauses fit in `CONFLICT_BUDGET`; then the call gives up with
+//! `StoreError::Contention`. A single write holds nothing against transactions (DynamoDB
+//! refuses only the single write). Every attempt is charged as the request it is; a refused
+//! one as if it had run: DynamoDB reports no consumed capacity for a cancelled transaction and
+//! does not document what it bills, so the meter's rule for cancellations holds (see
+//! `store::meter`), sized as the items stood this second.
+//!
 //! The executor: each simulated second, the operations of that second (fans' requests, ticks)
 //! are futures polled here, one at a time. An operation runs until all its calls wait at the
 //! gate (or it ends); then one waiting call is let through and its operation polled again. A
@@ -18,6 +39,8 @@
 //! advances only when nothing else can run, so the run does not depend on the machine's speed.
 
 use std::collections::BTreeSet;
+
+use rustc_hash::FxHashMap as HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -26,8 +49,10 @@ use std::task::{Context, Poll, Wake, Waker};
 use async_trait::async_trait;
 use serde::Serialize;
 use ticketing::domain::{Clock, ManualClock, Timestamp};
-use ticketing::store::meter::DynamoRequest;
-use ticketing::store::{CallGate, Fate, MemoryStore, MeteredStore};
+use ticketing::store::meter::{DynamoRequest, ItemUnits, Operation as DynamoOperation};
+use ticketing::store::{
+    conflict_pause_ms, CallGate, Fate, MemoryStore, MeteredStore, CONFLICT_BUDGET, CONFLICT_RETRIES,
+};
 
 tokio::task_local! {
     /// The operation a store call is made for.
@@ -52,6 +77,64 @@ pub struct FaultFigures {
     pub crashed_ticks: u64,
 }
 
+/// What conflicts with transactions in flight the run met.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ConflictFigures {
+    /// How long a transaction holds its items, in ms, at least and at most (0: no conflicts).
+    pub transaction_ms: (u32, u32),
+    /// Attempts sent of writes that may conflict (transactions, and single writes to items
+    /// transactions write), each resend one more.
+    pub attempts: u64,
+    /// Attempts refused for a conflict (`TransactionConflict`).
+    pub conflicts: u64,
+    /// Store calls that gave up after every retry (`503 SERVICE_BUSY`).
+    pub gave_up: u64,
+    /// Conflicts in the busiest second.
+    pub peak_per_second: u64,
+    /// The items with the most conflicts, most first.
+    pub hottest: Vec<KeyConflicts>,
+}
+
+/// One item's conflicts, against the attempts that wrote it (counted from the first second
+/// two attempts wrote it: an item written once a second never conflicts). A fan's own items
+/// are left out (`capacity::fans_own`).
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyConflicts {
+    pub key: String,
+    pub conflicts: u64,
+    pub attempts: u64,
+    /// Conflicts per attempt that wrote the item.
+    pub rate: f64,
+}
+
+/// The report keeps this many items' conflicts.
+const LISTED_CONFLICT_KEYS: usize = 20;
+
+/// An item, by its key.
+type ItemKey = (String, String);
+
+/// One item's transactions this second.
+#[derive(Default)]
+struct ItemSecond {
+    /// The spans (ms into the second) of the transactions that committed a write to it.
+    spans: Vec<(u32, u32)>,
+    attempts: u64,
+    conflicts: u64,
+    /// Its size as last written, as the meter counted it.
+    bytes: usize,
+}
+
+/// The world's account of transactions.
+#[derive(Default)]
+struct Conflicts {
+    figures: ConflictFigures,
+    /// This second's, by item.
+    second: HashMap<ItemKey, ItemSecond>,
+    this_second: u64,
+    /// Over the run: attempts and conflicts, per item written by two attempts in a second.
+    by_item: HashMap<ItemKey, (u64, u64)>,
+}
+
 pub type Operation = Pin<Box<dyn Future<Output = ()>>>;
 
 /// The scheduler and the gate every store call passes.
@@ -73,6 +156,7 @@ struct State {
     faults: FaultFigures,
     /// The DynamoDB requests each kind of operation sent this second.
     sent: Vec<(Kind, Vec<DynamoRequest>)>,
+    conflicts: Conflicts,
 }
 
 #[derive(Default)]
@@ -82,6 +166,8 @@ struct OperationState {
     dies_at: Option<u32>,
     calls: u32,
     dead: bool,
+    /// When its last write attempt ended (ms into the second): its next starts no sooner.
+    writes_until: Option<u32>,
 }
 
 struct Waiting {
@@ -98,7 +184,14 @@ struct GateSlot {
 }
 
 impl World {
-    pub fn new(seed: u64, fault_rate: f64, store: Arc<MeteredStore<MemoryStore>>) -> Self {
+    /// `transaction_ms`: how long a transaction holds its items, at least and at most (0, 0:
+    /// transactions never conflict).
+    pub fn new(
+        seed: u64,
+        fault_rate: f64,
+        transaction_ms: (u32, u32),
+        store: Arc<MeteredStore<MemoryStore>>,
+    ) -> Self {
         World {
             state: Mutex::new(State {
                 rng: fastrand::Rng::with_seed(seed ^ 0x005e_ed0f_a117_ab1e),
@@ -108,6 +201,13 @@ impl World {
                 operations: Vec::new(),
                 faults: FaultFigures::default(),
                 sent: Vec::new(),
+                conflicts: Conflicts {
+                    figures: ConflictFigures {
+                        transaction_ms,
+                        ..ConflictFigures::default()
+                    },
+                    ..Conflicts::default()
+                },
             }),
             runnable: Arc::default(),
             store,
@@ -130,6 +230,49 @@ impl World {
         self.state().faults.clone()
     }
 
+    /// Ends the second for conflicts: returns how many there were in it.
+    pub fn close_second(&self) -> u64 {
+        let mut state = self.state();
+        let c = &mut state.conflicts;
+        for (key, item) in c.second.drain() {
+            if super::capacity::fans_own(&key.0) {
+                continue;
+            }
+            let known = c.by_item.contains_key(&key);
+            if known || item.attempts > 1 {
+                let counts = c.by_item.entry(key).or_default();
+                counts.0 += item.attempts;
+                counts.1 += item.conflicts;
+            }
+        }
+        let conflicts = std::mem::take(&mut c.this_second);
+        c.figures.peak_per_second = c.figures.peak_per_second.max(conflicts);
+        conflicts
+    }
+
+    /// The run's conflicts, the items with most first.
+    pub fn conflicts(&self) -> ConflictFigures {
+        let state = self.state();
+        let c = &state.conflicts;
+        let mut hottest: Vec<KeyConflicts> = c
+            .by_item
+            .iter()
+            .filter(|(_, (_, conflicts))| *conflicts > 0)
+            .map(|((pk, sk), (attempts, conflicts))| KeyConflicts {
+                key: format!("{pk} | {sk}"),
+                conflicts: *conflicts,
+                attempts: *attempts,
+                rate: *conflicts as f64 / (*attempts).max(1) as f64,
+            })
+            .collect();
+        hottest.sort_by(|a, b| b.conflicts.cmp(&a.conflicts).then(a.key.cmp(&b.key)));
+        hottest.truncate(LISTED_CONFLICT_KEYS);
+        ConflictFigures {
+            hottest,
+            ..c.figures.clone()
+        }
+    }
+
     pub fn count_duplicate_tick(&self) {
         self.state().faults.duplicate_ticks += 1;
     }
@@ -146,6 +289,7 @@ impl World {
         {
             let mut state = self.state();
             let mut runnable = self.runnable();
+            state.conflicts.second.clear();
             state.operations.clear();
             runnable.clear();
             for (id, (kind, dies_at, operation)) in operations.into_iter().enumerate() {
@@ -322,15 +466,137 @@ impl CallGate for World {
         AtGate { slot }.await
     }
 
+    async fn enter_write(&self, call: &'static str, writes: &[DynamoRequest]) -> Fate {
+        let Ok(operation) = OPERATION.try_with(|id| *id) else {
+            return Fate::Proceed;
+        };
+        let (shortest, longest) = self.state().conflicts.figures.transaction_ms;
+        if longest == 0 {
+            return self.enter(call).await;
+        }
+        let transaction = writes
+            .iter()
+            .all(|r| r.operation == DynamoOperation::TransactWriteItems);
+        let keys: Vec<ItemKey> = writes
+            .iter()
+            .flat_map(|r| &r.items)
+            .map(|i| (i.pk.clone(), i.sk.clone().unwrap_or_default()))
+            .collect();
+        let budget = CONFLICT_BUDGET.as_millis() as u32;
+        let mut first_start = None;
+        let mut starts_at = None;
+        for attempt in 0..=CONFLICT_RETRIES {
+            let fate = self.enter(call).await;
+            if fate == Fate::Refuse {
+                // Refused before DynamoDB took it in: it held no item.
+                return fate;
+            }
+            let mut guard = self.state();
+            let state = &mut *guard;
+            let start = starts_at
+                .or(state.operations[operation].writes_until)
+                .unwrap_or_else(|| state.rng.u32(..SECOND_MS));
+            let end = start + state.rng.u32(shortest..=longest);
+            state.operations[operation].writes_until = Some(end);
+            let first = *first_start.get_or_insert(start);
+            let c = &mut state.conflicts;
+            c.figures.attempts += 1;
+            let conflicted = keys.iter().any(|key| {
+                c.second
+                    .get(key)
+                    .is_some_and(|item| item.spans.iter().any(|(s, e)| *s < end && start < *e))
+            });
+            for key in &keys {
+                let item = c.second.entry(key.clone()).or_default();
+                item.attempts += 1;
+                if !conflicted {
+                    if transaction {
+                        item.spans.push((start, end));
+                    }
+                } else if item.spans.iter().any(|(s, e)| *s < end && start < *e) {
+                    item.conflicts += 1;
+                }
+            }
+            if !conflicted {
+                return fate;
+            }
+            c.figures.conflicts += 1;
+            c.this_second += 1;
+            let cancelled = cancelled_request(writes, &c.second);
+            let kind = state.operations[operation].kind.unwrap_or(Kind::Fan(""));
+            state.sent.push((kind, cancelled));
+            let pause = state.rng.u64(..=conflict_pause_ms(attempt)) as u32;
+            if end - first + pause > budget {
+                break;
+            }
+            starts_at = Some(end + pause);
+        }
+        self.state().conflicts.figures.gave_up += 1;
+        Fate::Contention
+    }
+
     fn applied(&self, _call: &'static str) {
         let sent = self.store.take_requests();
+        let mut state = self.state();
         let kind = OPERATION
             .try_with(|id| *id)
             .ok()
-            .and_then(|id| self.state().operations.get(id).and_then(|o| o.kind))
+            .and_then(|id| state.operations.get(id).and_then(|o| o.kind))
             .unwrap_or(Kind::Fan(""));
-        self.state().sent.push((kind, sent));
+        // The items as written, to size an attempt refused on them.
+        let second = &mut state.conflicts.second;
+        if !second.is_empty() {
+            let written = sent
+                .iter()
+                .flat_map(|r| &r.items)
+                .filter(|i| i.write_units > 0.0);
+            for item in written {
+                let key = (item.pk.clone(), item.sk.clone().unwrap_or_default());
+                if let Some(known) = second.get_mut(&key) {
+                    known.bytes = item.bytes;
+                }
+            }
+        }
+        state.sent.push((kind, sent));
     }
+}
+
+/// A second, in the milliseconds transactions' spans are drawn in.
+const SECOND_MS: u32 = 1_000;
+
+/// A refused attempt, as the requests it was: each item at its size as last written this
+/// second where the world knows it (the arguments alone do not size a seat block, a ledger
+/// shard or a tally), a write unit a KB, twice in a transaction.
+fn cancelled_request(
+    writes: &[DynamoRequest],
+    second: &HashMap<ItemKey, ItemSecond>,
+) -> Vec<DynamoRequest> {
+    writes
+        .iter()
+        .map(|request| {
+            let twice = request.operation == DynamoOperation::TransactWriteItems;
+            let items = request
+                .items
+                .iter()
+                .map(|item| {
+                    let key = (item.pk.clone(), item.sk.clone().unwrap_or_default());
+                    let bytes = second
+                        .get(&key)
+                        .map_or(item.bytes, |known| known.bytes.max(item.bytes));
+                    let units = bytes.div_ceil(1024).max(1) as f64;
+                    ItemUnits {
+                        bytes,
+                        write_units: if twice { 2.0 * units } else { units },
+                        ..item.clone()
+                    }
+                })
+                .collect();
+            DynamoRequest {
+                items,
+                ..request.clone()
+            }
+        })
+        .collect()
 }
 
 /// A container's clock: the world's, off by a fixed number of seconds.
