@@ -170,6 +170,7 @@ const SENTENCES = {
   INVALID_PAUSED: () => "Pause must be on or off.",
   INVALID_ADMIT_PER_TICK: () => "Admit between 1 and 10,000 fans a tick.",
   INVALID_MAX_ACTIVE: () => "Allow between 1 and 100,000 active fans.",
+  INVALID_MAX_HOLDS_PER_SESSION: () => "Allow between 1 and 100 holds a session.",
   INVALID_CATALOG: (p) => `The concert is not valid: ${p.detail}`,
   OPERATOR_REQUIRED: () => "Only an operator may do this: enter your operator name.",
   CONCERT_EXISTS: () => "A concert with this id already exists.",
@@ -184,6 +185,8 @@ const SENTENCES = {
       : "Not enough seats are free together there. Try fewer seats or another section.",
   TICKET_LIMIT_REACHED: (p) =>
     `You may have ${p.limit} tickets for this concert: you hold ${p.held} and bought ${p.bought}. Hold fewer seats.`,
+  TOO_MANY_HOLDS: (p) =>
+    `You have placed ${p.limit} holds in this visit, the most allowed. Join the queue again to hold more.`,
   RESERVATION_NOT_FOUND: () => "That hold does not exist any more.",
   RESERVATION_EXPIRED: () => "Your hold ran out of time and the seats went back on sale. Pick seats again.",
   RESERVATION_RELEASED: () => "You released this hold; pick seats again.",

@@ -2,7 +2,7 @@
 //! with a message that names the variable.
 
 use crate::booking::Settings;
-use crate::domain::{AdmitPerTick, MaxActive};
+use crate::domain::{AdmitPerTick, MaxActive, MaxHoldsPerSession};
 use crate::store::{DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CALL_BUDGET};
 use std::time::Duration;
 
@@ -122,6 +122,12 @@ impl Config {
                 1_000,
                 "1 to 1000 tokens per free seat",
             )? as u32,
+            max_holds_per_session: number(
+                "MAX_HOLDS_PER_SESSION",
+                i64::from(defaults.max_holds_per_session),
+                i64::from(MaxHoldsPerSession::MAX),
+                "1 to 100 holds",
+            )? as u32,
         };
         let dynamodb_attempt_timeout = Duration::from_millis(number(
             "DYNAMODB_ATTEMPT_TIMEOUT_MS",
@@ -184,6 +190,7 @@ mod tests {
             ("HOLD_SECONDS", "five"),
             ("ADMIT_PER_TICK", "10001"),
             ("ACTIVE_PER_FREE_SEAT", "0"),
+            ("MAX_HOLDS_PER_SESSION", "101"),
             ("ADMIT_TICK_SECONDS", "61"),
             ("DYNAMODB_ATTEMPT_TIMEOUT_MS", "0"),
             ("DYNAMODB_CALL_BUDGET_MS", "60001"),

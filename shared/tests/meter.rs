@@ -452,6 +452,8 @@ fn settings() -> Settings {
     Settings {
         admit_per_tick: 2,
         active_per_free_seat: 1,
+        // One fan's sixteen holds below: past the default bound on seat spinning.
+        max_holds_per_session: 20,
         ..Settings::default()
     }
 }

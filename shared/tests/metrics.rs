@@ -351,3 +351,32 @@ async fn a_body_over_the_limit_is_refused_on_every_route_even_one_that_reads_non
         );
     }
 }
+
+#[tokio::test]
+async fn a_concert_body_has_its_own_larger_cap_in_the_lambda_handler_too() {
+    let (app, _) = app(Arc::new(MemoryStore::new()));
+    let (small, large) = (
+        ticketing::http::MAX_BODY_BYTES,
+        ticketing::http::MAX_CONCERT_BODY_BYTES,
+    );
+    // Over the common cap, a concert is read (a fan's identity is then refused as no
+    // operator's); over its own cap, it is refused unread.
+    for (bytes, status, code) in [
+        (small + 1, 401, "OPERATOR_REQUIRED"),
+        (large, 401, "OPERATOR_REQUIRED"),
+        (large + 1, 413, "PAYLOAD_TOO_LARGE"),
+    ] {
+        let body = "x".repeat(bytes);
+        let (answered, problem) = call(
+            &app,
+            Endpoint::AddConcert,
+            request(Method::POST, "/admin/concerts", "ana", None, &body),
+        )
+        .await;
+        assert_eq!(
+            (answered, problem["code"].as_str()),
+            (status, Some(code)),
+            "{bytes} bytes"
+        );
+    }
+}

@@ -415,6 +415,9 @@ impl Ticketing {
         state.paused = control.paused;
         state.admit_per_tick = admit_per_tick;
         state.max_active = max_active;
+        state.max_holds_per_session = control
+            .max_holds_per_session
+            .unwrap_or(self.settings.max_holds_per_session);
         if sold_out && !previous.as_ref().is_some_and(|p| p.sold_out) {
             // Before the state: should this fail, the next tick sees the sell-out anew.
             again(|| self.store.mark_sold_out(concert_id)).await?;

@@ -119,7 +119,11 @@ impl Cache {
             if let Some(found) = kept.concerts.get(concert) {
                 return Ok(Some(found.clone()));
             }
-            if kept.unknown_concerts.get(concert).is_some_and(|until| *until > now) {
+            if kept
+                .unknown_concerts
+                .get(concert)
+                .is_some_and(|until| *until > now)
+            {
                 return Ok(None);
             }
         }

@@ -51,6 +51,7 @@ impl Ticketing {
             paused = ?change.paused,
             admit_per_tick = ?change.admit_per_tick,
             max_active = ?change.max_active,
+            max_holds_per_session = ?change.max_holds_per_session,
             "waiting room changed; the next tick applies it"
         );
         Ok(self.room(&record, state?.as_ref(), &control))
@@ -118,6 +119,9 @@ impl Ticketing {
                 .admit_per_tick
                 .unwrap_or(self.settings.admit_per_tick),
             max_active: control.max_active.unwrap_or(self.settings.max_active),
+            max_holds_per_session: control
+                .max_holds_per_session
+                .unwrap_or(self.settings.max_holds_per_session),
             admit_tick_seconds: self.settings.admit_tick_seconds,
             estimated_wait_seconds_for_last: if waiting == 0 {
                 0

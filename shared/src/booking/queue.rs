@@ -186,6 +186,7 @@ impl Ticketing {
             admitted_at: None,
             active_until: None,
             ended_tokens,
+            holds_placed: 0,
             expires_at: place.second + WAITING_TICKET_KEPT_SECONDS,
         }
     }

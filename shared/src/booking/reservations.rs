@@ -22,6 +22,7 @@ use crate::domain::{
 use crate::store::{
     CommitOutcome, ConcertRecord, DateSeatsRecord, FanTallyRecord, HoldOutcome, HoldPlan,
     QueueStateRecord, ReservationRecord, ReservedSeat, SectionRecord, StoredReservationStatus,
+    RESERVATION_KEPT_SECONDS,
 };
 
 /// A hold that keeps losing races (its own fan's other holds, best available's seats) gives up
@@ -286,6 +287,7 @@ impl Ticketing {
             read,
             |claim, (concert, first)| async move {
                 let mut tally = first;
+                let max_holds = self.max_holds(&concert.concert_id).await?;
                 for _ in 0..HOLD_ATTEMPTS {
                     let now = self.now();
                     if let Some(id) = own_live_hold(&tally, request, now.epoch_seconds()) {
@@ -328,6 +330,7 @@ impl Ticketing {
                         ticket: token.clone(),
                         tally,
                         completion: claim.as_ref().map(|c| c.completion(&answer)).transpose()?,
+                        max_holds,
                         now: now.epoch_seconds(),
                     };
                     let outcome = self.store.place_hold(&plan).await?;
@@ -336,7 +339,10 @@ impl Ticketing {
                     match outcome {
                         HoldOutcome::Held => return Ok(answer),
                         HoldOutcome::TicketRefused => {
-                            self.read_gate(user, token, &request.concert_id).await?;
+                            let ticket = self.read_gate(user, token, &request.concert_id).await?;
+                            if ticket.holds_placed >= max_holds {
+                                return Err(BookingError::TooManyHolds { limit: max_holds });
+                            }
                             // The token was refused a moment ago and is active now: its admission
                             // raced this hold. The seats may be free; the fan retries.
                             return Err(BookingError::Contention);
@@ -367,6 +373,18 @@ impl Ticketing {
             },
         )
         .await
+    }
+
+    /// Holds one queue session may place for the concert: the operators' setting as the last
+    /// tick applied it (this container's copy of the state), else the service's.
+    async fn max_holds(&self, concert: &ConcertId) -> Result<u32, BookingError> {
+        let now = self.now().epoch_seconds();
+        let state = self.cached_state(concert, now).await?;
+        Ok(state
+            .as_deref()
+            .map(|s| s.max_holds_per_session)
+            .filter(|n| *n > 0)
+            .unwrap_or(self.settings.max_holds_per_session))
     }
 
     /// Best available's pick of `n` seats (in `section`, when given) from a fresh read of the
@@ -437,6 +455,7 @@ impl Ticketing {
             held_until: now + self.settings.hold_seconds,
             status: StoredReservationStatus::Held,
             payment_id: None,
+            expires_at: Some(now + self.settings.hold_seconds + RESERVATION_KEPT_SECONDS),
         })
     }
 

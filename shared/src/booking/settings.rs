@@ -15,6 +15,8 @@ pub struct Settings {
     pub waiting_idle_seconds: i64,
     /// The most active tokens per seat that is neither sold nor held.
     pub active_per_free_seat: u32,
+    /// The most holds one queue session may place per concert (operators may change it live).
+    pub max_holds_per_session: u32,
 }
 
 impl Default for Settings {
@@ -27,6 +29,7 @@ impl Default for Settings {
             max_active: 500,
             waiting_idle_seconds: 300,
             active_per_free_seat: 3,
+            max_holds_per_session: crate::domain::MaxHoldsPerSession::DEFAULT,
         }
     }
 }

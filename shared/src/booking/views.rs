@@ -60,6 +60,8 @@ pub struct WaitingRoom {
     pub seats: SeatTotals,
     pub admit_per_tick: u32,
     pub max_active: u32,
+    /// Holds one queue session may place (seat spinning's bound).
+    pub max_holds_per_session: u32,
     pub admit_tick_seconds: u64,
     pub estimated_wait_seconds_for_last: u64,
     pub queue_opens_at: Option<Timestamp>,

@@ -42,6 +42,28 @@ impl MaxActive {
     }
 }
 
+/// Holds one queue session (one admission) may place for one concert: 1 to 100. It bounds seat
+/// spinning: holding and releasing to keep seats from other fans without buying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaxHoldsPerSession(u32);
+
+impl MaxHoldsPerSession {
+    pub const MAX: u32 = 100;
+    pub const DEFAULT: u32 = 10;
+
+    pub fn parse(raw: i64) -> Result<Self, BookingError> {
+        u32::try_from(raw)
+            .ok()
+            .filter(|n| (1..=Self::MAX).contains(n))
+            .map(Self)
+            .ok_or(BookingError::InvalidMaxHoldsPerSession)
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,6 +76,13 @@ mod tests {
             assert!(matches!(
                 AdmitPerTick::parse(bad),
                 Err(BookingError::InvalidAdmitPerTick)
+            ));
+        }
+        assert_eq!(MaxHoldsPerSession::parse(100).unwrap().get(), 100);
+        for bad in [0, 101, -5] {
+            assert!(matches!(
+                MaxHoldsPerSession::parse(bad),
+                Err(BookingError::InvalidMaxHoldsPerSession)
             ));
         }
         assert_eq!(MaxActive::parse(100_000).unwrap().get(), 100_000);

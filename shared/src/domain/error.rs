@@ -47,6 +47,8 @@ pub enum BookingError {
     /// Over the route's body cap, in bytes.
     #[error("the request body is larger than {} KiB", .0 / 1024)]
     PayloadTooLarge(usize),
+    #[error("this queue session has placed its {limit} holds; join the queue again to hold more")]
+    TooManyHolds { limit: u32 },
     #[error("concertId must be 1 to 64 letters, digits, '-' or '_'")]
     InvalidConcertId,
     #[error("dates are written YYYY-MM-DD and must exist in the calendar")]
@@ -76,6 +78,8 @@ pub enum BookingError {
     InvalidMaxActive,
     #[error("paused must be true or false")]
     InvalidPaused,
+    #[error("maxHoldsPerSession must be an integer from 1 to 100")]
+    InvalidMaxHoldsPerSession,
     #[error("no such route")]
     RouteNotFound,
     #[error("this route does not accept that method")]

@@ -8,7 +8,7 @@ mod place;
 mod seat;
 mod time;
 
-pub use admission::{AdmitPerTick, MaxActive};
+pub use admission::{AdmitPerTick, MaxActive, MaxHoldsPerSession};
 pub use error::{BookingError, StoreError};
 pub use ids::{
     ConcertId, IdempotencyKey, OperatorId, PaymentId, QueueToken, ReservationId, UserId,

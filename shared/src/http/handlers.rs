@@ -17,8 +17,8 @@ use crate::booking::{
     SeatCursor, SeatPage, SEAT_PAGE_LIMIT,
 };
 use crate::domain::{
-    AdmitPerTick, BookingError, ChargeAmount, ConcertDate, ConcertId, MaxActive, PaymentId,
-    ReservationId, SeatNumber,
+    AdmitPerTick, BookingError, ChargeAmount, ConcertDate, ConcertId, MaxActive,
+    MaxHoldsPerSession, PaymentId, ReservationId, SeatNumber,
 };
 use crate::metrics::{self, RequestOutcome};
 use crate::store::{QueueControlChange, StoreError};
@@ -229,7 +229,10 @@ async fn serve_operator(
         }
         Endpoint::ChangeWaitingRoom => {
             let concert = ConcertId::parse(&path_parameter(request, "concertId"))?;
-            let body = JsonBody::parse(request, &["paused", "admitPerTick", "maxActive"])?;
+            let body = JsonBody::parse(
+                request,
+                &["paused", "admitPerTick", "maxActive", "maxHoldsPerSession"],
+            )?;
             let change = QueueControlChange {
                 paused: body.optional("paused", Value::as_bool, BookingError::InvalidPaused)?,
                 admit_per_tick: body
@@ -246,6 +249,15 @@ async fn serve_operator(
                     .map(MaxActive::parse)
                     .transpose()?
                     .map(MaxActive::get),
+                max_holds_per_session: body
+                    .optional(
+                        "maxHoldsPerSession",
+                        Value::as_i64,
+                        BookingError::InvalidMaxHoldsPerSession,
+                    )?
+                    .map(MaxHoldsPerSession::parse)
+                    .transpose()?
+                    .map(MaxHoldsPerSession::get),
             };
             json(
                 StatusCode::OK,

@@ -32,6 +32,8 @@ pub fn describe(error: &BookingError) -> (StatusCode, &'static str) {
         InvalidAdmitPerTick => (400, "INVALID_ADMIT_PER_TICK"),
         InvalidMaxActive => (400, "INVALID_MAX_ACTIVE"),
         InvalidPaused => (400, "INVALID_PAUSED"),
+        InvalidMaxHoldsPerSession => (400, "INVALID_MAX_HOLDS_PER_SESSION"),
+        TooManyHolds { .. } => (429, "TOO_MANY_HOLDS"),
         RouteNotFound => (404, "ROUTE_NOT_FOUND"),
         MethodNotAllowed => (405, "METHOD_NOT_ALLOWED"),
         QueueTokenRequired => (401, "QUEUE_TOKEN_REQUIRED"),
@@ -98,6 +100,7 @@ pub fn problem_response(error: &BookingError) -> Response<Body> {
             body["unavailableSeats"] = json!(seats);
         }
         BookingError::SectionRequired(sections) => body["sections"] = json!(sections),
+        BookingError::TooManyHolds { limit } => body["limit"] = json!(limit),
         BookingError::TicketLimitReached {
             limit,
             held,

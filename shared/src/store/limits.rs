@@ -37,11 +37,11 @@ pub(super) fn is_limit_refusal(text: &str) -> bool {
     let oversize = text.contains("ValidationException") && text.contains("exceed");
     oversize
         || [
-        ITEM_TOO_LARGE,
-        ITEM_UPDATE_TOO_LARGE,
-        TRANSACTION_TOO_MANY_ITEMS,
-        TRANSACTION_TOO_LARGE,
-        BATCH_TOO_MANY_KEYS,
+            ITEM_TOO_LARGE,
+            ITEM_UPDATE_TOO_LARGE,
+            TRANSACTION_TOO_MANY_ITEMS,
+            TRANSACTION_TOO_LARGE,
+            BATCH_TOO_MANY_KEYS,
         ]
         .iter()
         .any(|refusal| text.contains(refusal))
@@ -136,7 +136,10 @@ mod tests {
             Operation::PutItem,
             vec![item(1, ITEM_BYTES_LIMIT + 1)],
         ));
-        assert!(over.contains(ITEM_TOO_LARGE) && over.contains("PK#1 SK"), "{over}");
+        assert!(
+            over.contains(ITEM_TOO_LARGE) && over.contains("PK#1 SK"),
+            "{over}"
+        );
         assert!(is_limit_refusal(&over));
         let update = refused(request(
             Operation::UpdateItem,
@@ -150,7 +153,10 @@ mod tests {
         let items = |n: usize, bytes: usize| (0..n).map(|i| item(i, bytes)).collect();
         assert!(check(&[request(Operation::TransactWriteItems, items(100, 1))]).is_ok());
         let many = refused(request(Operation::TransactWriteItems, items(101, 1)));
-        assert!(many.contains("101 items") && is_limit_refusal(&many), "{many}");
+        assert!(
+            many.contains("101 items") && is_limit_refusal(&many),
+            "{many}"
+        );
         // Eleven items of 390 KB: each fits, together they pass 4 MB.
         let heavy = refused(request(
             Operation::TransactWriteItems,

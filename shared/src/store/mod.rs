@@ -148,6 +148,9 @@ pub struct HoldPlan {
     /// The fan's tally as the ticket limit read it (version 0: the fan has none yet).
     pub tally: FanTallyRecord,
     pub completion: Option<IdempotencyCompletion>,
+    /// The holds the token's session may place: the hold counts itself on the ticket, and is
+    /// refused (`TicketRefused`) when the session has placed this many.
+    pub max_holds: u32,
     pub now: i64,
 }
 

@@ -387,7 +387,14 @@ pub struct ReservationRecord {
     pub status: StoredReservationStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_id: Option<PaymentId>,
+    /// When DynamoDB's TTL may delete it (garbage collection only): `RESERVATION_KEPT_SECONDS`
+    /// after its hold ends, or after its release. A paid one has none: it is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
+
+/// A released, lapsed or expired reservation is listed this long, then deleted by TTL.
+pub const RESERVATION_KEPT_SECONDS: i64 = 30 * 86_400;
 
 impl ReservationRecord {
     pub fn seat_numbers(&self) -> Vec<SeatNumber> {
@@ -533,7 +540,15 @@ pub struct TicketRecord {
     /// Tokens this fan held before for this concert, newest first: they read as ended.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ended_tokens: Vec<QueueToken>,
+    /// Holds placed under this token (counted by each hold's transaction): at most the
+    /// concert's holds per session.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub holds_placed: u32,
     pub expires_at: i64,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// How many ended tokens a ticket remembers.
@@ -741,6 +756,10 @@ pub struct QueueStateRecord {
     pub paused: bool,
     pub admit_per_tick: u32,
     pub max_active: u32,
+    /// Holds one queue session may place (0 in a state written before there was such a limit:
+    /// the settings' then).
+    #[serde(default)]
+    pub max_holds_per_session: u32,
 }
 
 impl QueueStateRecord {
@@ -766,6 +785,8 @@ pub struct QueueControlRecord {
     pub admit_per_tick: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_active: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_holds_per_session: Option<u32>,
 }
 
 /// An operator's change to the control item: only the settings given change, so that two
@@ -775,6 +796,7 @@ pub struct QueueControlChange {
     pub paused: Option<bool>,
     pub admit_per_tick: Option<u32>,
     pub max_active: Option<u32>,
+    pub max_holds_per_session: Option<u32>,
 }
 
 impl QueueControlChange {
@@ -814,6 +836,7 @@ mod tests {
             held_until: 1_796_083_530,
             status: StoredReservationStatus::Held,
             payment_id: None,
+            expires_at: None,
         }
     }
 

@@ -2,12 +2,28 @@
 //! available on a venue whose counted sections have sold out since the last tick.
 
 use ticketing::booking::{HoldRequest, SeatChoice};
-use ticketing::domain::{IdempotencyKey, SeatNumber};
+use ticketing::domain::{IdempotencyKey, OperatorId, SeatNumber};
+use ticketing::store::{QueueControlChange, StoredReservationStatus, RESERVATION_KEPT_SECONDS};
 use ticketing::BookingError;
 
 use crate::world::*;
 
 const DATE: &str = "2026-12-24";
+
+impl World {
+    /// Seats of the date under a live hold or sold.
+    async fn held_or_sold(&self) -> Vec<u32> {
+        let now = self.now().epoch_seconds();
+        let seats = self.date_seats(SPRING, DATE).await;
+        seats
+            .holds
+            .keys()
+            .chain(seats.sold.keys())
+            .filter(|s| !seats.is_free(**s, now))
+            .map(|s| s.get())
+            .collect()
+    }
+}
 
 fn pair() -> HoldRequest {
     HoldRequest {
@@ -88,4 +104,59 @@ pub async fn a_keyed_hold_the_gate_refuses_leaves_no_claim(w: World) {
         .expect("the key is free: the refused request claimed nothing");
     assert!(new);
     assert_eq!(held.seat_numbers.len(), 2);
+}
+
+pub async fn a_session_places_at_most_its_holds_and_other_fans_hold_on(w: World) {
+    // An operator turns the bound down to three; the next tick applies it.
+    w.booking
+        .change_admission(
+            &OperatorId::parse("ops-desk").unwrap(),
+            &concert_id(SPRING),
+            &QueueControlChange {
+                max_holds_per_session: Some(3),
+                ..QueueControlChange::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (ana, token) = w.admitted_fan("ana", SPRING).await;
+    for _ in 0..3 {
+        let spun = w.hold(&ana, &token, SPRING, DATE, 5).await.unwrap();
+        w.booking
+            .release_reservation(&ana, spun.reservation_id)
+            .await
+            .unwrap();
+    }
+    let fourth = w.hold(&ana, &token, SPRING, DATE, 5).await;
+    assert!(
+        matches!(fourth, Err(BookingError::TooManyHolds { limit: 3 })),
+        "{fourth:?}"
+    );
+    assert!(
+        w.held_or_sold().await.is_empty(),
+        "nothing held by the refused hold"
+    );
+
+    let (bob, bob_token) = w.admitted_fan("bob", SPRING).await;
+    let bobs = w.hold(&bob, &bob_token, SPRING, DATE, 5).await.unwrap();
+    w.charged(&bob, 200_000).await;
+    w.booking
+        .pay(&bob, Some(&bob_token), bobs.reservation_id, None)
+        .await
+        .unwrap();
+
+    // Released reservations are kept 30 days, then TTL deletes them; a paid one is kept.
+    let now = w.now().epoch_seconds();
+    for r in w.inventory().await.reservations {
+        match r.status {
+            StoredReservationStatus::Released => {
+                let kept = r.expires_at.expect("a TTL") - RESERVATION_KEPT_SECONDS;
+                assert!((now - 60..=now).contains(&kept), "released at {kept}");
+            }
+            StoredReservationStatus::Confirmed => assert_eq!(r.expires_at, None),
+            StoredReservationStatus::Held => {
+                assert_eq!(r.expires_at, Some(r.held_until + RESERVATION_KEPT_SECONDS))
+            }
+        }
+    }
 }

@@ -408,6 +408,7 @@ fn planted_ticket(
         admitted_at: None,
         active_until: None,
         ended_tokens: Vec::new(),
+        holds_placed: 0,
         expires_at: second + 86_400,
     }
 }

@@ -70,7 +70,10 @@ pub async fn a_payment_in_the_last_second_never_lets_a_fan_own_past_the_limit(w:
         "the tally no longer counts the first hold: {paid:?}"
     );
     assert_eq!(owned(&w, &ana, until + SKEW).await, 4);
-    assert_eq!(w.booking.balance(&ana).await.unwrap().balance.get(), 600_000);
+    assert_eq!(
+        w.booking.balance(&ana).await.unwrap().balance.get(),
+        600_000
+    );
 }
 
 pub async fn payments_racing_holds_at_the_lapse_second_never_pass_the_limit(w: World) {
@@ -92,7 +95,11 @@ pub async fn payments_racing_holds_at_the_lapse_second_never_pass_the_limit(w: W
             .expect("the first hold");
         firsts.push(r);
     }
-    let until = firsts.iter().map(|r| r.held_until.epoch_seconds()).max().unwrap();
+    let until = firsts
+        .iter()
+        .map(|r| r.held_until.epoch_seconds())
+        .max()
+        .unwrap();
     w.advance(until - 1 - w.now().epoch_seconds());
     let barrier = Arc::new(Barrier::new(2 * fans));
     let mut racers = tokio::task::JoinSet::new();

@@ -144,4 +144,5 @@ contract!(
     lapse::payments_racing_holds_at_the_lapse_second_never_pass_the_limit,
     buying_edges::a_keyed_hold_of_seats_already_held_completes_its_key,
     buying_edges::a_keyed_hold_the_gate_refuses_leaves_no_claim,
+    buying_edges::a_session_places_at_most_its_holds_and_other_fans_hold_on,
 );

@@ -485,6 +485,12 @@ pub async fn best_available_on_a_stadium_spreads_over_sections_with_free_seats(w
 
 pub async fn lapsed_holds_free_their_seats_and_leave_the_ledger(w: World) {
     let w = stadium_world(w).await;
+    // One fan's twenty-one holds: past the default bound on seat spinning.
+    let settings = ticketing::Settings {
+        max_holds_per_session: 30,
+        ..w.booking.settings().clone()
+    };
+    let w = w.with_settings(settings);
     let (ana, token) = w.admitted_fan("ana", STADIUM).await;
     // Holds ending in twenty different seconds, then lapsing.
     for i in 0..20 {

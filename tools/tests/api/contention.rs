@@ -38,3 +38,30 @@ pub async fn dozens_of_fans_racing_for_one_seat_get_one_hold(backend: Backend) {
         .collect();
     assert_eq!(taken, [25]);
 }
+
+/// Seat spinning: one session holds and releases until its holds run out (10, the default),
+/// and the next hold is `429 TOO_MANY_HOLDS` with the limit, while another fan holds on.
+pub async fn a_session_that_spins_seats_runs_out_of_holds(backend: Backend) {
+    let Some(server) = Server::start(backend, Options::default()) else {
+        return;
+    };
+    let (spinner, fan) = (server.as_user("spinner"), server.as_user("steady"));
+    let (spin_token, fan_token) = (
+        spinner.admitted("han-river-jazz").await,
+        fan.admitted("han-river-jazz").await,
+    );
+    let date = spinner.first_date("han-river-jazz", &spin_token).await;
+    let hold = json!({"concertId": "han-river-jazz", "date": date, "seatNumber": 30});
+    let spinner = spinner.token(&spin_token);
+    for _ in 0..10 {
+        let held = spinner.post("/reservations", hold.clone()).await;
+        assert_eq!(held.status, 201, "{:?}", held.body);
+        let id = held.body["reservationId"].as_str().unwrap().to_owned();
+        assert_eq!(spinner.delete(&format!("/reservations/{id}")).await.status, 204);
+    }
+    let refused = spinner.post("/reservations", hold.clone()).await;
+    refused.assert_problem(429, "TOO_MANY_HOLDS");
+    assert_eq!(refused.body["limit"], 10);
+    let steady = fan.token(&fan_token).post("/reservations", hold).await;
+    assert_eq!(steady.status, 201, "another fan holds the seat: {:?}", steady.body);
+}

@@ -44,5 +44,6 @@ api_tests!(
     operators::operators_watch_and_turn_the_waiting_room,
     operators::operators_add_a_concert_without_a_deploy,
     contention::dozens_of_fans_racing_for_one_seat_get_one_hold,
+    contention::a_session_that_spins_seats_runs_out_of_holds,
     maxima::a_concert_at_the_maxima_is_added_and_sells_over_http,
 );

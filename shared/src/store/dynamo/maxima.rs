@@ -101,6 +101,7 @@ fn widest_queue_state(concert: &ConcertRecord) -> QueueStateRecord {
         paused: false,
         admit_per_tick: widest,
         max_active: widest,
+        max_holds_per_session: widest,
     }
 }
 

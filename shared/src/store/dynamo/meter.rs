@@ -504,6 +504,7 @@ mod tests {
             admitted_at: Some(1_796_083_210),
             active_until: Some(1_796_083_800),
             ended_tokens: vec![QueueToken::new(concert.clone(), 1_796_000_000)],
+            holds_placed: 3,
             expires_at: 1_796_170_200,
         };
         let reservation = ReservationRecord {
@@ -531,6 +532,7 @@ mod tests {
             held_until: 1_796_083_500,
             status: StoredReservationStatus::Held,
             payment_id: None,
+            expires_at: Some(1_798_675_530),
         };
         let mut seconds = BTreeMap::new();
         seconds.insert(

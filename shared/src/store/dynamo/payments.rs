@@ -55,12 +55,14 @@ impl PaymentStore for DynamoStore {
 
     async fn commit_payment(&self, p: &PaymentCommit) -> Result<CommitOutcome, StoreError> {
         let r = &p.reservation;
-        let confirmed = Change::new("SET #status = :confirmed, #payment_id = :payment")
-            .when("#status = :held AND #held_until > :now")
-            .value(":confirmed", StoredReservationStatus::Confirmed)?
-            .value(":payment", p.payment.payment_id)?
-            .value(":held", StoredReservationStatus::Held)?
-            .value(":now", p.now)?;
+        // A paid reservation is kept: no TTL.
+        let confirmed =
+            Change::new("SET #status = :confirmed, #payment_id = :payment REMOVE #expires_at")
+                .when("#status = :held AND #held_until > :now")
+                .value(":confirmed", StoredReservationStatus::Confirmed)?
+                .value(":payment", p.payment.payment_id)?
+                .value(":held", StoredReservationStatus::Held)?
+                .value(":now", p.now)?;
         let spent = Change::new("SET #status = :used")
             .when("#token = :token AND #status = :active AND #active_until > :now")
             .value(":used", TicketStatus::Used)?

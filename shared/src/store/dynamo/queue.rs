@@ -223,6 +223,9 @@ impl QueueStore for DynamoStore {
         if let Some(max) = change.max_active {
             write = write.value(":max", max)?;
         }
+        if let Some(holds) = change.max_holds_per_session {
+            write = write.value(":holds", holds)?;
+        }
         match self.update_item(&key, write, false).await? {
             Ok(item) => from_item(item),
             Err(_) => Err(StoreError::Corrupt("unconditional update refused".into())),
@@ -236,6 +239,9 @@ fn control_update(change: &QueueControlChange) -> Option<String> {
         change.paused.map(|_| "#paused = :paused"),
         change.admit_per_tick.map(|_| "#admit_per_tick = :admit"),
         change.max_active.map(|_| "#max_active = :max"),
+        change
+            .max_holds_per_session
+            .map(|_| "#max_holds_per_session = :holds"),
     ]
     .into_iter()
     .flatten()

@@ -138,17 +138,19 @@ impl ReservationStore for DynamoStore {
                 vec![(":read", value(plan.tally.version)?)],
             )?
         };
+        // The ticket counts the session's holds: a session that placed its last is refused.
+        let counted = Change::new("ADD #holds_placed :one")
+            .when(
+                "#token = :token AND #status = :active AND #active_until > :now \
+                 AND (attribute_not_exists(#holds_placed) OR #holds_placed < :max_holds)",
+            )
+            .value(":one", 1)?
+            .value(":token", &plan.ticket)?
+            .value(":active", TicketStatus::Active)?
+            .value(":now", plan.now)?
+            .value(":max_holds", plan.max_holds)?;
         let mut items = vec![
-            self.check(
-                &keys::ticket(&r.user_id, &r.concert_id),
-                "#token = :token AND #status = :active AND #active_until > :now",
-                vec![],
-                vec![
-                    (":token", value(&plan.ticket)?),
-                    (":active", value(TicketStatus::Active)?),
-                    (":now", value(plan.now)?),
-                ],
-            )?,
+            self.update(&keys::ticket(&r.user_id, &r.concert_id), counted)?,
             self.put(
                 record_item(&keys::reservation(&r.user_id, r.reservation_id), r)?,
                 Some("attribute_not_exists(pk)"),
@@ -207,11 +209,12 @@ impl ReservationStore for DynamoStore {
         now: i64,
     ) -> Result<CommitOutcome, StoreError> {
         let r = reservation;
-        let released = Change::new("SET #status = :released")
+        let released = Change::new("SET #status = :released, #expires_at = :kept")
             .when("#status = :held AND #held_until > :now")
             .value(":released", StoredReservationStatus::Released)?
             .value(":held", StoredReservationStatus::Held)?
-            .value(":now", now)?;
+            .value(":now", now)?
+            .value(":kept", now + RESERVATION_KEPT_SECONDS)?;
         let mut items = vec![
             self.update(&keys::reservation(&r.user_id, r.reservation_id), released)?,
             self.update(&keys::tally(&r.user_id, &r.concert_id), retally(r, 0)?)?,

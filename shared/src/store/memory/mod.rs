@@ -298,9 +298,9 @@ impl Tables {
     fn seats_after(&self, r: &ReservationRecord, end: Option<HoldEnd>) -> SeatsTouched {
         let mut blocks: BTreeMap<SeatNumber, DateSeatsRecord> = BTreeMap::new();
         for seat in &r.seats {
-            let block = blocks.entry(seat.block).or_insert_with(|| {
-                self.block(r, seat).cloned().unwrap_or_default()
-            });
+            let block = blocks
+                .entry(seat.block)
+                .or_insert_with(|| self.block(r, seat).cloned().unwrap_or_default());
             match end {
                 None => {
                     block.holds.insert(seat.seat_number, r.held_until);

@@ -49,6 +49,7 @@ impl PaymentStore for MemoryStore {
         if let Some(stored) = t.reservations.get_mut(&reservation_key) {
             stored.status = StoredReservationStatus::Confirmed;
             stored.payment_id = Some(p.payment.payment_id);
+            stored.expires_at = None;
         }
         t.store_seats(r, seats);
         let bought = r.seats.len() as u32;

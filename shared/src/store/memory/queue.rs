@@ -131,6 +131,9 @@ impl QueueStore for MemoryStore {
         }
         control.admit_per_tick = change.admit_per_tick.or(control.admit_per_tick);
         control.max_active = change.max_active.or(control.max_active);
+        control.max_holds_per_session = change
+            .max_holds_per_session
+            .or(control.max_holds_per_session);
         Ok(*control)
     }
 }

@@ -20,7 +20,11 @@ impl ReservationStore for MemoryStore {
     async fn place_hold(&self, plan: &HoldPlan) -> Result<HoldOutcome, StoreError> {
         let mut t = self.tables();
         let r = &plan.reservation;
-        if !t.ticket_is_active(&r.user_id, &r.concert_id, &plan.ticket, plan.now) {
+        let fan = (r.user_id.clone(), r.concert_id.clone());
+        let placed = t.tickets.get(&fan).map_or(0, |ticket| ticket.holds_placed);
+        if !t.ticket_is_active(&r.user_id, &r.concert_id, &plan.ticket, plan.now)
+            || placed >= plan.max_holds
+        {
             return Ok(HoldOutcome::TicketRefused);
         }
         let key = (r.user_id.clone(), r.reservation_id);
@@ -28,7 +32,6 @@ impl ReservationStore for MemoryStore {
             t.seat_conflicts += 1;
             return Ok(HoldOutcome::SeatTaken);
         }
-        let fan = (r.user_id.clone(), r.concert_id.clone());
         let tally_version = t.tallies.get(&fan).map_or(0, |tally| tally.version);
         if tally_version != plan.tally.version {
             return Ok(HoldOutcome::TallyMoved);
@@ -40,6 +43,9 @@ impl ReservationStore for MemoryStore {
         let tally = plan.tally_after();
         within_limits(dynamo::meter_place_hold(plan, &seats, &tally))?;
         t.store_seats(r, seats);
+        if let Some(ticket) = t.tickets.get_mut(&fan) {
+            ticket.holds_placed += 1;
+        }
         t.tallies.insert(fan, tally);
         t.reservations.insert(key, r.clone());
         t.complete_claim(&plan.completion);
@@ -100,6 +106,7 @@ impl ReservationStore for MemoryStore {
         t.retally(r, |_| {});
         if let Some(stored) = t.reservations.get_mut(&key) {
             stored.status = StoredReservationStatus::Released;
+            stored.expires_at = Some(now + RESERVATION_KEPT_SECONDS);
         }
         Ok(CommitOutcome::Committed)
     }
