@@ -44,7 +44,10 @@ async fn a_flood_of_unknown_concert_ids_costs_one_catalog_read_a_while() {
 
     // A while later the id is read again: an operator may have added it elsewhere.
     clock.advance(11);
-    assert!(matches!(join(200).await, Err(BookingError::ConcertNotFound)));
+    assert!(matches!(
+        join(200).await,
+        Err(BookingError::ConcertNotFound)
+    ));
     assert_eq!(catalog_reads(&store), 1);
 
     // Added through this container, it is known at once.

@@ -57,11 +57,18 @@ pub async fn a_session_that_spins_seats_runs_out_of_holds(backend: Backend) {
         let held = spinner.post("/reservations", hold.clone()).await;
         assert_eq!(held.status, 201, "{:?}", held.body);
         let id = held.body["reservationId"].as_str().unwrap().to_owned();
-        assert_eq!(spinner.delete(&format!("/reservations/{id}")).await.status, 204);
+        assert_eq!(
+            spinner.delete(&format!("/reservations/{id}")).await.status,
+            204
+        );
     }
     let refused = spinner.post("/reservations", hold.clone()).await;
     refused.assert_problem(429, "TOO_MANY_HOLDS");
     assert_eq!(refused.body["limit"], 10);
     let steady = fan.token(&fan_token).post("/reservations", hold).await;
-    assert_eq!(steady.status, 201, "another fan holds the seat: {:?}", steady.body);
+    assert_eq!(
+        steady.status, 201,
+        "another fan holds the seat: {:?}",
+        steady.body
+    );
 }
