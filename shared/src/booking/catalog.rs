@@ -1,6 +1,11 @@
 //! Concerts, their dates and seats: loading a catalog, listing what is on sale, a date's
 //! sections and its seat chart (the whole date for a hall, one section at a time for a venue
-//! of more than `LIST_WHOLE_DATE_UP_TO` seats).
+//! of more than `LIST_WHOLE_DATE_UP_TO` seats), a page at a time.
+//!
+//! A catalog is held to maxima (`MAX_DATES`, `MAX_SECTIONS`, `MAX_SEATS_PER_DATE`) that keep
+//! every item the service stores for a concert under half of DynamoDB's 400 KB (the queue
+//! state, a count per section per date, is the one that grows: see `MAX_DATES`); a listing page
+//! of at most `SEAT_PAGE_LIMIT` seats keeps every answer far under Lambda's 6 MB.
 
 use std::collections::BTreeSet;
 
