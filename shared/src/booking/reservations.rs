@@ -30,6 +30,9 @@ use crate::store::{
 const HOLD_ATTEMPTS: u32 = 10;
 /// Best available spreads concurrent picks over this many of the best free runs.
 const BEST_RUNS: usize = 4;
+/// Once its first pick is full, best available reads the other sections with room a few at a
+/// time, at most this many blocks a read: one BatchGetItem.
+const BEST_READ_BLOCKS: usize = crate::store::limits::BATCH_GET_KEYS_LIMIT;
 /// On a venue listed a section at a time, best available without a section spreads a crowd
 /// over this many of the lowest sections with room: as many as a date's ledger has shards
 /// (consecutive sections count in different shards), so that no shard nor block takes more
@@ -174,10 +177,12 @@ fn best_available(
 }
 
 /// Where best available looks, in turn (one read each): the section asked for; a hall's every
-/// seat at once; else, for a larger venue, sections the last tick counted at least `n` free
-/// seats in, lowest first: one of the first `BEST_SECTIONS` (`choose` picks which, so that a
-/// crowd spreads over them), then the ones after it among those, at most `BEST_RUNS` in all.
-/// A section the tick counted full is not read: those seats went a tick ago.
+/// seat at once; else, for a larger venue, every section the last tick counted at least `n`
+/// free seats in: first one of the lowest `BEST_SECTIONS` of them (`choose` picks which, so
+/// that a crowd spreads over them), alone; then the others in seat order from the one after
+/// it round to the one before, a few sections a read (at most `BEST_READ_BLOCKS` blocks), so
+/// that a fan is refused only once every section counted with room was read and found full.
+/// A section the tick counted full is not read: its seats were held or sold a tick ago.
 fn places_to_look<'c>(
     concert: &'c ConcertRecord,
     date: ConcertDate,
@@ -212,16 +217,24 @@ fn places_to_look<'c>(
     if open.is_empty() {
         return Err(BookingError::SeatUnavailable(Vec::new()));
     }
-    // From the pick on, round the lowest few: a section filled since the tick sends its crowd
-    // on to the next ones, not all back to the lowest.
-    open.truncate(BEST_SECTIONS);
-    let first = choose(open.len()).min(open.len() - 1);
+    let first = choose(open.len().min(BEST_SECTIONS)).min(open.len() - 1);
     open.rotate_left(first);
-    Ok(open
-        .into_iter()
-        .take(BEST_RUNS)
-        .map(|section| vec![section])
-        .collect())
+    let mut places = vec![vec![open[0]]];
+    let mut read: Vec<&SectionRecord> = Vec::new();
+    let mut blocks = 0;
+    for section in open.into_iter().skip(1) {
+        let more = section.blocks().count();
+        if !read.is_empty() && blocks + more > BEST_READ_BLOCKS {
+            places.push(std::mem::take(&mut read));
+            blocks = 0;
+        }
+        read.push(section);
+        blocks += more;
+    }
+    if !read.is_empty() {
+        places.push(read);
+    }
+    Ok(places)
 }
 
 /// The caller's live hold of exactly these seats of the date, if any: a retry whose answer
@@ -406,9 +419,17 @@ impl Ticketing {
                 .store
                 .seat_blocks(&concert.concert_id, date, &blocks)
                 .await?;
-            let picked = best_available(&sections, &taken, best.0 as usize, now, |runs| {
-                self.random_below(runs)
-            });
+            let pick = |sections: &[&SectionRecord]| {
+                best_available(sections, &taken, best.0 as usize, now, |runs| {
+                    self.random_below(runs)
+                })
+            };
+            // A hall's tiers are one stretch; a venue's order stays within one section.
+            let picked = if concert.seat_count() <= LIST_WHOLE_DATE_UP_TO {
+                pick(&sections)
+            } else {
+                sections.iter().find_map(|section| pick(&[section]))
+            };
             if let Some(seats) = picked {
                 return Ok(seats);
             }
@@ -612,11 +633,23 @@ mod tests {
             }],
             ..QueueStateRecord::default()
         };
-        // Two seats: S0 and S1 are full, S4 nearly; the pick comes first, then the ones after it.
+        // Two seats: S0 and S1 are full, S4 nearly; the pick comes first, alone, then every
+        // other section with room, round from the one after it, a read of 100 blocks at most
+        // (five sections of 500 seats are 25 blocks).
         let places = places_to_look(&concert, date, (2, None), Some(&state), |_| 2).unwrap();
-        assert_eq!(names(&places), ["S4", "S5", "S6", "S7"]);
+        assert_eq!(names(&places), ["S4", "S5+S6+S7+S2+S3"]);
         let places = places_to_look(&concert, date, (4, None), Some(&state), |_| 0).unwrap();
-        assert_eq!(names(&places), ["S2", "S3", "S5", "S6"]);
+        assert_eq!(names(&places), ["S2", "S3+S5+S6+S7"]);
+        // Before any tick, every section; after the pick, reads of twenty (a hundred blocks).
+        let big = stadium(30);
+        let places = places_to_look(&big, date, (2, None), None, |open| open - 1).unwrap();
+        let sizes: Vec<usize> = places.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [1, 20, 9]);
+        assert_eq!(
+            names(&places)[0],
+            "S15",
+            "the pick is among the lowest sixteen"
+        );
         // Asked for, a section is looked in alone; a hall is looked in whole.
         let places = places_to_look(&concert, date, (2, Some("S1")), Some(&state), |_| 0);
         assert_eq!(names(&places.unwrap()), ["S1"]);

@@ -160,3 +160,63 @@ pub async fn a_session_places_at_most_its_holds_and_other_fans_hold_on(w: World)
         }
     }
 }
+
+/// Sixteen small sections of two seats, then one of a thousand: the lowest sixteen with room are
+/// the small ones, which fill between two ticks.
+const ARENA: &str = "spin-arena";
+
+pub async fn best_available_finds_seats_in_any_section_with_room(w: World) {
+    let mut sections: Vec<String> = (0..16)
+        .map(|i| {
+            format!(
+                r#"{{"section": "S{i:02}", "fromSeat": {}, "toSeat": {}, "price": 50000}}"#,
+                2 * i + 1,
+                2 * i + 2
+            )
+        })
+        .collect();
+    sections.push(r#"{"section": "Main", "fromSeat": 33, "toSeat": 1032, "price": 30000}"#.into());
+    let catalog = ticketing::booking::Catalog::from_json(&format!(
+        r#"{{"concerts": [{{"concertId": "{ARENA}", "title": "Spin Arena",
+            "dates": ["{DATE}"], "sections": [{}]}}]}}"#,
+        sections.join(", ")
+    ))
+    .unwrap();
+    w.booking.load_catalog(&catalog).await.unwrap();
+    // Everyone admitted first: the ticks count every section free.
+    let mut fans = Vec::new();
+    for i in 0..9 {
+        fans.push(w.admitted_fan(&format!("arena{i}"), ARENA).await);
+    }
+    // Eight fans take the thirty-two seats of the small sections, with no tick since.
+    for (i, (fan, token)) in fans[..8].iter().enumerate() {
+        let from = 4 * i as i64 + 1;
+        let seats = (from..from + 4)
+            .map(|n| SeatNumber::parse(n).unwrap())
+            .collect();
+        let order = HoldRequest {
+            concert_id: concert_id(ARENA),
+            date: day(DATE),
+            seats: SeatChoice::Seats(seats),
+        };
+        w.booking
+            .hold_seats(fan, Some(token), &order, None)
+            .await
+            .unwrap();
+    }
+    let (buyer, token) = &fans[8];
+    let best = HoldRequest {
+        concert_id: concert_id(ARENA),
+        date: day(DATE),
+        seats: SeatChoice::BestAvailable(2),
+    };
+    let (held, _) = w
+        .booking
+        .hold_seats(buyer, Some(token), &best, None)
+        .await
+        .expect("a thousand seats are free in Main");
+    let numbers: Vec<u32> = held.seat_numbers.iter().map(|s| s.get()).collect();
+    assert_eq!(numbers.len(), 2);
+    assert!(numbers.iter().all(|n| *n > 32), "{numbers:?}");
+    assert_eq!(numbers[1], numbers[0] + 1, "adjacent: {numbers:?}");
+}

@@ -145,4 +145,5 @@ contract!(
     buying_edges::a_keyed_hold_of_seats_already_held_completes_its_key,
     buying_edges::a_keyed_hold_the_gate_refuses_leaves_no_claim,
     buying_edges::a_session_places_at_most_its_holds_and_other_fans_hold_on,
+    buying_edges::best_available_finds_seats_in_any_section_with_room,
 );
