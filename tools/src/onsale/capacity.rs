@@ -65,6 +65,15 @@ pub fn kind(pk: &str, sk: &str) -> String {
     format!("{} | {sk}", pk.join("#"))
 }
 
+/// The writes of one kind of item over the run (attempts refused for conflicts included).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct KindWrites {
+    pub writes: u64,
+    pub write_units: f64,
+    /// Their sizes, summed.
+    pub bytes: u64,
+}
+
 /// An item written often: its busiest second, and its size.
 #[derive(Debug, Clone, Serialize)]
 pub struct WrittenItem {
@@ -105,7 +114,7 @@ pub struct Capacity {
     /// Per item written at least `TRACKED_UNITS` in a second: its busiest second of writes.
     written: HashMap<String, Writes>,
     /// Write units over the run, by the kind of item (see [`kind`]).
-    pub write_units_by_kind: BTreeMap<String, f64>,
+    pub written_by_kind: BTreeMap<String, KindWrites>,
     pub over_limit: Vec<KeySecond>,
     pub over_limit_count: u64,
     pub over_half_limit: Vec<KeySecond>,
@@ -137,12 +146,13 @@ impl Capacity {
                 if item.write_units > 0.0 {
                     let sk = item.sk.as_deref().unwrap_or("");
                     let kind = kind(&item.pk, sk);
-                    match self.write_units_by_kind.get_mut(&kind) {
-                        Some(units) => *units += item.write_units,
-                        None => {
-                            self.write_units_by_kind.insert(kind, item.write_units);
-                        }
-                    }
+                    let written = match self.written_by_kind.get_mut(&kind) {
+                        Some(written) => written,
+                        None => self.written_by_kind.entry(kind).or_default(),
+                    };
+                    written.writes += 1;
+                    written.write_units += item.write_units;
+                    written.bytes += item.bytes as u64;
                 }
                 let partition = self.partitions.entry(item.pk.clone()).or_default();
                 partition.0 += item.read_units;
@@ -348,8 +358,12 @@ mod tests {
             (written[0].bytes, written[0].write_units_per_write),
             (100, 12.0)
         );
-        assert_eq!(capacity.write_units_by_kind["LEDGER | LEDGER"], 36.0);
-        assert_eq!(capacity.write_units_by_kind["SEATS | SEATS"], 4.0);
+        let ledger = &capacity.written_by_kind["LEDGER | LEDGER"];
+        assert_eq!(
+            (ledger.writes, ledger.write_units, ledger.bytes),
+            (3, 36.0, 300)
+        );
+        assert_eq!(capacity.written_by_kind["SEATS | SEATS"].write_units, 4.0);
     }
 
     #[test]

@@ -14,6 +14,7 @@
 
 mod capacity;
 mod fleet;
+mod holdings;
 mod journey;
 mod options;
 mod report;
@@ -38,6 +39,7 @@ use ticketing::Ticketing;
 
 use self::capacity::Capacity;
 use self::fleet::Fleet;
+use self::holdings::Holdings;
 use self::journey::{Basket, Step};
 pub use self::options::{parse, Command, Hall, Options, USAGE};
 pub use self::report::Report;
@@ -98,6 +100,12 @@ struct Fan {
     /// Orders by quantity (best available) rather than from the chart.
     best_available: bool,
     bot: bool,
+    /// A bot that spins seats (hold, release, hold again).
+    spinner: bool,
+    /// A fan who pays in its hold's last seconds while holding again, once; `racing` while
+    /// the two are answered.
+    lapse_payer: bool,
+    racing: bool,
 }
 
 /// Per-second counts of what fans asked.
@@ -145,6 +153,11 @@ struct Sim<'a> {
     events: BinaryHeap<Reverse<(u64, u64, u32, Step)>>,
     sequence: u64,
     truth: Truth,
+    /// What each fan owns, held plus sold, by the answers it got.
+    holdings: Holdings,
+    /// Bots and fans arrived so far: spinners and lapse payers are spread evenly among them.
+    arrived_bots: u64,
+    arrived_fans: u64,
     /// Positions fans were told this second, judged once the second is over.
     /// (fan, position told, the truth as the second began)
     told: Vec<(u32, u64, Option<u64>)>,
@@ -242,6 +255,9 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         events: BinaryHeap::new(),
         sequence: 0,
         truth: Truth::new(START - 600, options.clock_skew),
+        holdings: Holdings::new(START, options.clock_skew, SIMULATED_TICKET_LIMIT),
+        arrived_bots: 0,
+        arrived_fans: 0,
         told: Vec::new(),
         capacity: Capacity::default(),
         traffic: Traffic::default(),
@@ -423,6 +439,16 @@ impl Sim<'_> {
             let bot = bots_by(u64::from(fan) + 1) > bots_by(u64::from(fan));
             let party = self.party_size();
             let best_available = self.rng.f64() < self.options.best_available;
+            // Every n-th of them, drawing nothing from the seed's stream.
+            let every = |share: f64, n: &mut u64| {
+                *n += 1;
+                (*n as f64 * share).floor() > ((*n - 1) as f64 * share).floor()
+            };
+            let (spinner, lapse_payer) = if bot {
+                (every(self.options.spinning_bots, &mut self.arrived_bots), false)
+            } else {
+                (false, every(self.options.lapse_payers, &mut self.arrived_fans))
+            };
             self.fans.push(Fan {
                 token: None,
                 arrived: second,
@@ -435,11 +461,15 @@ impl Sim<'_> {
                 party,
                 best_available,
                 bot,
+                spinner,
+                lapse_payer,
+                racing: false,
             });
             self.fan_by_user.insert(fan_id(fan), fan);
             self.schedule(second, fan, Step::Arrive);
             if bot {
                 self.buying.bots += 1;
+                self.holdings.figures.spinning_bots += u64::from(spinner);
                 self.schedule(second + 1, fan, Step::Hammer);
             }
         }
@@ -719,7 +749,8 @@ impl Sim<'_> {
     async fn report(self, simulated: u64, wall_seconds: f64) -> anyhow::Result<Report> {
         let o = self.options;
         let inventory = self.memory.inner().inventory();
-        let violations = audit(&inventory);
+        let mut violations = audit(&inventory);
+        violations.extend(self.holdings.violations());
         let mut buying = self.buying.clone();
         buying.hold_conflicts = self.memory.inner().seat_conflicts();
         let per_hold = |conflicts: u64, holds: u64| conflicts as f64 / holds.max(1) as f64;
@@ -746,6 +777,13 @@ impl Sim<'_> {
             })
             .map(|p| p.seat_numbers.len() as u64)
             .sum();
+        let holdings = {
+            let mut holdings = self.holdings;
+            let bots = buying.bots;
+            let crowd = self.fans.len() as u64;
+            holdings.close(simulated, crowd, bots, self.sold, buying.seats_bought_by_bots);
+            holdings.figures
+        };
         let fans = self.fans.len().max(1) as f64;
         let sold = (self.sold > 0).then_some(self.sold as f64);
         let mut figures = FanFigures {
@@ -827,13 +865,13 @@ impl Sim<'_> {
                 write_units_per_sold_seat: sold.map(|s| capacity.write_units / s),
                 cost_usd: capacity.cost_usd(),
                 cost_usd_per_1000_sold_seats: sold.map(|s| capacity.cost_usd() / s * 1000.0),
-                write_units_by_kind: capacity.write_units_by_kind.clone(),
+                written_by_kind: capacity.written_by_kind.clone(),
                 write_units_per_1000_sold_seats_by_kind: sold
                     .map(|s| {
                         capacity
-                            .write_units_by_kind
+                            .written_by_kind
                             .iter()
-                            .map(|(kind, units)| (kind.clone(), units / s * 1000.0))
+                            .map(|(kind, w)| (kind.clone(), w.write_units / s * 1000.0))
                             .collect()
                     })
                     .unwrap_or_default(),
@@ -855,6 +893,7 @@ impl Sim<'_> {
             conflicts: self.world.conflicts(),
             fans: figures,
             buying,
+            holdings,
             containers: self.fleet.figures(),
             settings: RunSettings {
                 fans: o.fans,

@@ -7,8 +7,9 @@ use std::fmt::Write;
 use serde::Serialize;
 use ticketing::store::meter::DynamoRequest;
 
-use super::capacity::{HotKey, KeySecond, LargestItem, WrittenItem};
+use super::capacity::{HotKey, KeySecond, KindWrites, LargestItem, WrittenItem};
 use super::fleet::PoolFigures;
+use super::holdings::HoldingFigures;
 use super::svg::Series;
 use super::truth::{FairnessFigures, PositionFigures};
 use super::world::{ConflictFigures, FaultFigures};
@@ -46,6 +47,8 @@ pub struct Report {
     pub conflicts: ConflictFigures,
     pub fans: FanFigures,
     pub buying: BuyingFigures,
+    /// What fans and bots owned by the simulator's own account, and the bots' seat spinning.
+    pub holdings: HoldingFigures,
     pub containers: BTreeMap<&'static str, PoolFigures>,
     pub settings: RunSettings,
     /// What the SVG draws, second by second.
@@ -191,8 +194,9 @@ pub struct Dynamodb {
     pub write_units_per_sold_seat: Option<f64>,
     pub cost_usd: f64,
     pub cost_usd_per_1000_sold_seats: Option<f64>,
-    /// Write units by the kind of item written (`capacity::kind`), and per 1,000 seats sold.
-    pub write_units_by_kind: BTreeMap<String, f64>,
+    /// Writes by the kind of item written (`capacity::kind`), and their write units per 1,000
+    /// seats sold.
+    pub written_by_kind: BTreeMap<String, KindWrites>,
     pub write_units_per_1000_sold_seats_by_kind: BTreeMap<String, f64>,
 }
 
@@ -402,6 +406,27 @@ impl Report {
             },
             b.largest_written_units
         );
+        let h = &self.holdings;
+        let _ = writeln!(
+            s,
+            "  holdings: at most {} seats a fan held and sold at once by true time (limit {}), {} over it; {} lapse-second races ({} paid, {} held again); {} bots ({} spinning) kept {} seat-seconds from fans ({} by all holds), {} releases, {} answered 429 TOO_MANY_HOLDS ({} to fans), at most {} holds a session; bots {:.1}% of the crowd, {:.1}% of seats sold",
+            h.owned_max,
+            h.ticket_limit,
+            h.over_limit,
+            h.lapse_races,
+            h.lapse_race_payments,
+            h.lapse_race_holds,
+            self.buying.bots,
+            h.spinning_bots,
+            h.bot_seat_seconds,
+            h.seat_seconds,
+            h.releases,
+            h.too_many_holds,
+            h.too_many_holds_to_fans,
+            h.most_holds_a_session,
+            h.bots_share_of_crowd * 100.0,
+            h.bots_share_of_sold * 100.0
+        );
         let f = &self.faults;
         let _ = writeln!(
             s,
@@ -512,7 +537,14 @@ impl Report {
             let listed: Vec<String> = kinds
                 .iter()
                 .take(5)
-                .map(|(kind, units)| format!("{kind} {units:.0}"))
+                .map(|(kind, units)| {
+                    let mean = self
+                        .dynamodb
+                        .written_by_kind
+                        .get(*kind)
+                        .map_or(0, |w| w.bytes / w.writes.max(1));
+                    format!("{kind} {units:.0} ({mean} bytes a write)")
+                })
                 .collect();
             let _ = writeln!(
                 s,
