@@ -82,7 +82,8 @@ pub struct WrittenItem {
     pub peak_writes_per_second: u64,
     /// Write units in that second.
     pub peak_write_units_per_second: f64,
-    /// The largest it was written at, and what one write of it at that size cost.
+    /// The largest it was written at, and the most one write of it cost (twice its KB in a
+    /// transaction).
     pub bytes: usize,
     pub write_units_per_write: f64,
 }
@@ -171,10 +172,8 @@ impl Capacity {
                         let writes = &mut units.2;
                         writes.count += 1;
                         writes.units += item.write_units;
-                        if item.bytes >= writes.bytes {
-                            writes.bytes = item.bytes;
-                            writes.units_per_write = item.write_units;
-                        }
+                        writes.bytes = writes.bytes.max(item.bytes);
+                        writes.units_per_write = writes.units_per_write.max(item.write_units);
                     }
                 }
             }
@@ -199,18 +198,12 @@ impl Capacity {
             let key = format!("{pk} | {sk}");
             if writes.count > 0 && !fans_own(&pk) {
                 let busiest = self.written.entry(key.clone()).or_default();
-                let bytes = busiest.bytes.max(writes.bytes);
-                let units_per_write = if writes.bytes >= busiest.bytes {
-                    writes.units_per_write
-                } else {
-                    busiest.units_per_write
-                };
                 if writes.count > busiest.count {
                     busiest.count = writes.count;
                     busiest.units = writes.units;
                 }
-                busiest.bytes = bytes;
-                busiest.units_per_write = units_per_write;
+                busiest.bytes = busiest.bytes.max(writes.bytes);
+                busiest.units_per_write = busiest.units_per_write.max(writes.units_per_write);
             }
             item_units.push((Scope::Item, key, (read, write)));
         }
