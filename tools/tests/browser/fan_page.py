@@ -364,6 +364,10 @@ def story(browser, server, page_host):
     assert not browser.visible("#map-box")
     assert re.search(r"Stand 101\s+₩99,000\s+1,200 free", browser.text('[data-section="Stand 101"]'))
     browser.shot("fan-c-stadium-sections")
+    # Stand 101's 1,200 seats come in two pages: the page follows nextCursor to the last seat.
+    browser.click('[data-section="Stand 101"]')
+    until(lambda: len(browser.finds("#seat-map .seat")) == 1200, "Stand 101's 1,200 seats, paged")
+    assert browser.find('#seat-map .seat[data-seat="2000"]')
     browser.click('[data-section="Floor B"]')
     until(lambda: len(browser.finds("#seat-map .seat")) == 400, "Floor B's 400 seats")
     assert browser.text("#map-title").endswith("Floor B")
