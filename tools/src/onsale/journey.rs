@@ -8,7 +8,12 @@
 //! page while a page of 1,000 has no room for the party); best available names
 //! no section. A bot joins again every second instead of polling, lists seats with made-up
 //! tokens while it waits (a random section's, on such a date), and once admitted holds all
-//! the limit allows, lets the holds lapse and holds again.
+//! the limit allows, lets the holds lapse and holds again; a spinning bot instead keeps each
+//! hold a few seconds, releases it and holds again, until told `429 TOO_MANY_HOLDS`. A lapse
+//! payer orders all the limit allows, and once topped up, waits for its hold's last seconds
+//! and then sends the payment and a new hold of a seat at once (the race the ticket limit must
+//! survive); it pays for whichever order it is left with. A `429 TOO_MANY_HOLDS` ends a visit: the session may hold
+//! no more.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -26,6 +31,9 @@ use ticketing::BookingError;
 use super::truth::Standing;
 use super::world::Operation;
 use super::{fan_id, Outcome, Sim, SIMULATED_TICKET_LIMIT, START};
+
+/// How long a spinning bot keeps a hold before it lets it go and holds again, in seconds.
+const SPIN_KEEP_SECONDS: std::ops::RangeInclusive<u64> = 10..=30;
 
 /// Where an operation leaves what it got.
 pub(super) type Slot<T> = Rc<RefCell<Option<T>>>;
@@ -47,6 +55,10 @@ pub(super) enum Step {
     Hammer,
     /// A date's sections, on a date listed a section at a time.
     Sections,
+    /// A spinning bot lets its hold go.
+    Release,
+    /// A lapse payer holds the limit again while its payment goes.
+    Rehold,
 }
 
 /// What an admitted fan is doing.
@@ -62,8 +74,11 @@ pub(super) struct Basket {
     /// The section and the cursor of its page to list next, once a page of it had no room for
     /// the party: the fan scrolls on through a section of more than one page.
     page: Option<(String, SeatCursor)>,
-    /// The order held, and its total.
+    /// The order held, and its total; and its `heldUntil` (epoch seconds).
     held: Option<(ReservationId, Won)>,
+    held_until: i64,
+    /// A lapse payer raced its hold's lapse already.
+    raced: bool,
     /// Bumped by each answer that settles a charge or a payment: a retry after an error or a
     /// lost answer sends the same Idempotency-Key, as the README's retry rules say.
     charges: u32,
@@ -82,6 +97,9 @@ pub(super) enum Answer {
     Hammered,
     Charged(Result<Balance, BookingError>),
     Paid(Result<Payment, BookingError>),
+    Released(ReservationId, Result<(), BookingError>),
+    /// A lapse payer's second hold.
+    Reheld(Result<(Reservation, bool), BookingError>),
 }
 
 impl Sim<'_> {
@@ -167,7 +185,34 @@ impl Sim<'_> {
                     out.replace(Some(Answer::Hammered));
                 })
             }
+            Step::Rehold => {
+                let date = self.basket(fan).and_then(|b| b.date)?;
+                self.call("hold-seat");
+                self.holdings.figures.lapse_races += 1;
+                // The fewest seats that, beside the order being paid, break the limit.
+                let party = self.fans[fan as usize].party.min(SIMULATED_TICKET_LIMIT);
+                let request = HoldRequest {
+                    concert_id: concert,
+                    date,
+                    seats: SeatChoice::BestAvailable(SIMULATED_TICKET_LIMIT - party + 1),
+                };
+                let c = self.fleet.container("hold-seat", second).clone();
+                Box::pin(async move {
+                    let held = c.hold_seats(&user, token.as_ref(), &request, None).await;
+                    out.replace(Some(Answer::Reheld(held)));
+                })
+            }
             _ if self.gives_up(fan) => return None,
+            Step::Release => {
+                let (reservation, _) = self.basket(fan).and_then(|b| b.held)?;
+                self.call("release-reservation");
+                self.buying.bot_requests += u64::from(self.fans[fan as usize].bot);
+                let c = self.fleet.container("release-reservation", second).clone();
+                Box::pin(async move {
+                    let released = c.release_reservation(&user, reservation).await;
+                    out.replace(Some(Answer::Released(reservation, released)));
+                })
+            }
             Step::Dates => {
                 self.call("list-dates");
                 let c = self.fleet.container("list-dates", second).clone();
@@ -461,19 +506,39 @@ impl Sim<'_> {
                     if let Some(basket) = self.fans[fan as usize].basket.as_mut() {
                         basket.charges += 1;
                     }
-                    self.schedule(second + 1, fan, Step::Pay)
+                    match self.lapse_second(second, fan) {
+                        Some(at) => {
+                            self.fans[fan as usize].racing = true;
+                            self.schedule(at, fan, Step::Pay);
+                            self.schedule(at, fan, Step::Rehold);
+                        }
+                        None => self.schedule(second + 1, fan, Step::Pay),
+                    }
                 }
                 Err(error) => self.shopping_failed(second, fan, step, &error),
             },
             Answer::Paid(paid) => match paid {
-                Ok(_) => {
+                Ok(payment) => {
+                    let seats = payment.seat_numbers.len() as u32;
+                    self.holdings
+                        .paid(fan, second, payment.reservation_id, seats);
                     let f = &mut self.fans[fan as usize];
+                    if f.racing {
+                        self.holdings.figures.lapse_race_payments += 1;
+                    }
                     f.outcome = Outcome::Bought;
                     f.basket = None;
                 }
                 Err(BookingError::ReservationExpired | BookingError::ReservationReleased) => {
                     self.settled_payment(fan);
-                    self.schedule(second + 1, fan, Step::Seats)
+                    // Racing, the new hold's answer comes next: pay for whatever it holds
+                    // then.
+                    let next = if self.fans[fan as usize].racing {
+                        Step::Pay
+                    } else {
+                        Step::Seats
+                    };
+                    self.schedule(second + 1, fan, next)
                 }
                 Err(BookingError::InsufficientBalance) => {
                     self.settled_payment(fan);
@@ -481,6 +546,76 @@ impl Sim<'_> {
                 }
                 Err(error) => self.shopping_failed(second, fan, step, &error),
             },
+            Answer::Released(reservation, released) => match released {
+                Ok(()) | Err(BookingError::ReservationExpired) => {
+                    if released.is_ok() {
+                        self.holdings.released(fan, second, reservation);
+                    }
+                    if let Some(basket) = self.fans[fan as usize].basket.as_mut() {
+                        basket.held = None;
+                    }
+                    self.schedule(second + 1, fan, Step::Hold)
+                }
+                Err(error) => self.shopping_failed(second, fan, step, &error),
+            },
+            Answer::Reheld(held) => {
+                let bot = self.fans[fan as usize].bot;
+                self.fans[fan as usize].racing = false;
+                match held {
+                    Ok((reservation, _)) => {
+                        self.holdings.figures.lapse_race_holds += 1;
+                        self.holds_answered(second, fan, bot, &reservation);
+                        // Unless it bought the first order, it pays for this one.
+                        if let Some(basket) = self.fans[fan as usize].basket.as_mut() {
+                            basket.held = Some((reservation.reservation_id, reservation.price));
+                            basket.held_until = reservation.held_until.epoch_seconds();
+                        }
+                    }
+                    Err(BookingError::TooManyHolds { .. }) => self.too_many_holds(bot),
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+
+    /// For a lapse payer holding an order it has not raced yet: the second to pay in, its
+    /// hold's last by true time, or one of the seconds around it that the clocks' skew blurs
+    /// (a clock ahead may see the hold lapsed while one behind sees it live, from as much as
+    /// the skew before its `heldUntil` to its `heldUntil` itself).
+    fn lapse_second(&mut self, second: u64, fan: u32) -> Option<u64> {
+        if !self.fans[fan as usize].lapse_payer {
+            return None;
+        }
+        let skew = self.options.clock_skew;
+        let back = if skew == 0 { 1 } else { self.rng.u64(..=skew) };
+        let basket = self.fans[fan as usize].basket.as_mut()?;
+        if basket.raced || basket.held.is_none() {
+            return None;
+        }
+        basket.raced = true;
+        let at = basket.held_until - back as i64 - START;
+        Some((at.max(0) as u64).max(second + 1))
+    }
+
+    /// A hold the service answered `201` (or `200`, holding it already), in the simulator's
+    /// account of what the fan owns.
+    fn holds_answered(&mut self, second: u64, fan: u32, bot: bool, reservation: &Reservation) {
+        self.holdings.held(
+            fan,
+            bot,
+            second,
+            reservation.reservation_id,
+            reservation.seat_numbers.len() as u32,
+            reservation.held_until.epoch_seconds(),
+        );
+    }
+
+    /// `429 TOO_MANY_HOLDS`: the session may hold no more, so the visit ends.
+    fn too_many_holds(&mut self, bot: bool) {
+        let f = &mut self.holdings.figures;
+        f.too_many_holds += 1;
+        if !bot {
+            f.too_many_holds_to_fans += 1;
         }
     }
 
@@ -496,6 +631,7 @@ impl Sim<'_> {
         };
         match held {
             Ok((reservation, _)) => {
+                self.holds_answered(second, fan, bot, &reservation);
                 self.buying.holds += 1;
                 if picked {
                     self.buying.picked_holds += 1;
@@ -512,12 +648,21 @@ impl Sim<'_> {
                     let seats = tally.held(now) + tally.bought;
                     self.buying.seats_per_fan_max = self.buying.seats_per_fan_max.max(seats);
                 }
+                if self.fans[fan as usize].spinner {
+                    // Keeps the seats from fans a while, then lets them go and holds again.
+                    if let Some(basket) = self.fans[fan as usize].basket.as_mut() {
+                        basket.held = Some((reservation.reservation_id, reservation.price));
+                    }
+                    let keep = self.rng.u64(SPIN_KEEP_SECONDS);
+                    return self.schedule(second + keep, fan, Step::Release);
+                }
                 if bot {
                     // Never pays; asks for more at once, as a scalper's script would.
                     return self.schedule(second + 1, fan, Step::Hold);
                 }
                 if let Some(basket) = self.fans[fan as usize].basket.as_mut() {
                     basket.held = Some((reservation.reservation_id, reservation.price));
+                    basket.held_until = reservation.held_until.epoch_seconds();
                 }
                 let think = self.rng.u64(1..=2);
                 self.schedule(second + think, fan, Step::Charge);
@@ -530,6 +675,10 @@ impl Sim<'_> {
                 } else {
                     self.fans[fan as usize].outcome = Outcome::GaveUp;
                 }
+            }
+            Err(BookingError::TooManyHolds { .. }) => {
+                self.too_many_holds(bot);
+                self.fans[fan as usize].outcome = Outcome::GaveUp;
             }
             // A seat of a picked order was taken: look at the chart again and pick again.
             Err(BookingError::SeatUnavailable(seats)) if !seats.is_empty() => {

@@ -445,9 +445,21 @@ impl Sim<'_> {
                 (*n as f64 * share).floor() > ((*n - 1) as f64 * share).floor()
             };
             let (spinner, lapse_payer) = if bot {
-                (every(self.options.spinning_bots, &mut self.arrived_bots), false)
+                (
+                    every(self.options.spinning_bots, &mut self.arrived_bots),
+                    false,
+                )
             } else {
-                (false, every(self.options.lapse_payers, &mut self.arrived_fans))
+                (
+                    false,
+                    every(self.options.lapse_payers, &mut self.arrived_fans),
+                )
+            };
+            // A lapse payer orders all the limit allows: one seat more breaks it.
+            let party = if lapse_payer {
+                SIMULATED_TICKET_LIMIT
+            } else {
+                party
             };
             self.fans.push(Fan {
                 token: None,
@@ -781,7 +793,13 @@ impl Sim<'_> {
             let mut holdings = self.holdings;
             let bots = buying.bots;
             let crowd = self.fans.len() as u64;
-            holdings.close(simulated, crowd, bots, self.sold, buying.seats_bought_by_bots);
+            holdings.close(
+                simulated,
+                crowd,
+                bots,
+                self.sold,
+                buying.seats_bought_by_bots,
+            );
             holdings.figures
         };
         let fans = self.fans.len().max(1) as f64;

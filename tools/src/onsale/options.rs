@@ -12,7 +12,8 @@ usage: onsale [--fans N] [--join-rate R] [--concerts C] [--dates D] [--seats-per
               [--max-active N] [--tick-seconds S] [--poll-seconds S] [--abandon-rate P]
               [--queue-opens-before S] [--duration S] [--faults P] [--duplicate-ticks P]
               [--tick-crash P] [--clock-skew S] [--transaction-ms MIN:MAX]
-              [--party-sizes SIZES] [--best-available P] [--bots N] [--seed N] [--json FILE] [--svg FILE] [--quiet]
+              [--party-sizes SIZES] [--best-available P] [--bots N] [--spinning-bots P]
+              [--lapse-payers P] [--seed N] [--json FILE] [--svg FILE] [--quiet]
 
 Plays an on-sale in virtual time over the service's real operations and the in-memory store,
 charging every store call as the DynamoDB requests it would send. Every store call is a step
@@ -60,6 +61,12 @@ the faults below strike there. One seed replays one run exactly.
                       of polling, lists seats with made-up tokens every second while it
                       waits, and once admitted holds as many seats as the limit allows, lets
                       the holds lapse and holds again
+  --spinning-bots P   share of the bots that spin seats instead (default 0): hold all the
+                      limit allows, keep the hold 10 to 30 s, release it, hold again, until
+                      told 429 TOO_MANY_HOLDS
+  --lapse-payers P    share of the fans who order all the limit allows and pay in their
+                      hold's last seconds while holding a seat more (default 0): the race
+                      the ticket limit must survive
   --seed N            the run is the same for the same seed (default 1)
   --json FILE         write the report as JSON
   --svg FILE          draw the on-sale over time
@@ -91,6 +98,9 @@ pub struct Options {
     pub party_sizes: Vec<(u32, u32)>,
     pub best_available: f64,
     pub bots: u64,
+    /// Shares of the bots that spin seats, and of the fans who race their hold's lapse.
+    pub spinning_bots: f64,
+    pub lapse_payers: f64,
     pub seed: u64,
     pub json: Option<PathBuf>,
     pub svg: Option<PathBuf>,
@@ -140,6 +150,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
     let mut party_sizes = vec![(1, 1)];
     let mut best_available = 0.0;
     let mut bots = 0u64;
+    let mut spinning_bots = 0.0;
+    let mut lapse_payers = 0.0;
     let mut seed = 1u64;
     let mut json = None;
     let mut svg = None;
@@ -175,6 +187,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             "--party-sizes" => party_sizes = parties(&flag, &value()?)?,
             "--best-available" => best_available = decimal(&flag, &value()?, 0.0, 1.0)?,
             "--bots" => bots = whole(&flag, &value()?, 0, 1_000_000)?,
+            "--spinning-bots" => spinning_bots = decimal(&flag, &value()?, 0.0, 1.0)?,
+            "--lapse-payers" => lapse_payers = decimal(&flag, &value()?, 0.0, 1.0)?,
             "--seed" => seed = whole(&flag, &value()?, 0, u64::MAX)?,
             "--json" => json = Some(PathBuf::from(value()?)),
             "--svg" => svg = Some(PathBuf::from(value()?)),
@@ -241,6 +255,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         party_sizes,
         best_available,
         bots,
+        spinning_bots,
+        lapse_payers,
         seed,
         json,
         svg,
@@ -421,6 +437,8 @@ mod tests {
             (&["--party-sizes", "1:40,2"], "--party-sizes"),
             (&["--best-available", "1.5"], "--best-available"),
             (&["--bots", "-1"], "--bots"),
+            (&["--spinning-bots", "2"], "--spinning-bots"),
+            (&["--lapse-payers", "-0.5"], "--lapse-payers"),
             (&["--seats-per-date", "0"], "--seats-per-date"),
             (&["--seats-per-date", "100001"], "--seats-per-date"),
             (&["--section-size", "0"], "--section-size"),
