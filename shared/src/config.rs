@@ -1,5 +1,11 @@
 //! Configuration from the environment, checked once at start: a wrong value stops the function
 //! with a message that names the variable.
+//!
+//! Two shortcuts exist for local runs and tests only: demo money (`TOPUP_MODE=direct`, a charge
+//! credits at once) and the trusted `X-User-Id` header. A function started by Lambda (it has
+//! `AWS_LAMBDA_FUNCTION_NAME`) refuses to start with demo money unless `ALLOW_DEMO_MONEY=true`
+//! says so a second time, and with the trusted header at all: one setting changed by hand in a
+//! console must not let money in unpaid or a fan act as another.
 
 use crate::booking::Settings;
 use crate::domain::{AdmitPerTick, MaxActive, MaxHoldsPerSession};
@@ -14,7 +20,23 @@ pub enum ConfigError {
         expected: &'static str,
         value: String,
     },
+    #[error("refusing to start in Lambda: {0}")]
+    RefusedInLambda(&'static str),
 }
+
+/// How money enters a balance (`TOPUP_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopUpMode {
+    /// A charge credits at once: demo money, for the local server and tests.
+    Direct,
+    /// A charge creates a payment at the provider; its confirmed webhook credits.
+    Provider,
+}
+
+/// Top-ups a fan may start a day in provider mode, unless `MAX_TOPUPS_PER_DAY` says otherwise.
+pub const DEFAULT_MAX_TOPUPS_PER_DAY: u32 = 10;
+/// The payment provider's API, unless `STRIPE_API_BASE` points elsewhere (a local fake).
+pub const DEFAULT_STRIPE_API_BASE: &str = "https://api.stripe.com";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -28,6 +50,14 @@ pub struct Config {
     pub dynamodb_call_budget: Duration,
     /// Take the caller from `X-User-Id` instead of the JWT claims: local runs and tests only.
     pub trust_user_header: bool,
+    /// `TOPUP_MODE`: `direct` (the default) or `provider`.
+    pub topup_mode: TopUpMode,
+    /// `ALLOW_DEMO_MONEY=true`: the second word a Lambda function needs to run in direct mode.
+    pub allow_demo_money: bool,
+    /// `MAX_TOPUPS_PER_DAY`: top-ups one fan may start a day (provider mode).
+    pub max_topups_per_day: u32,
+    /// `STRIPE_API_BASE`: where PaymentIntents are created (`https://`, or `http://` for a fake).
+    pub stripe_api_base: String,
 }
 
 impl Config {
@@ -68,15 +98,54 @@ impl Config {
                 raw
             }
         };
-        let trust_user_header = match get("TRUST_USER_HEADER").as_deref() {
-            None | Some("false") => false,
-            Some("true") => true,
+        let flag = |name: &'static str| match get(name).as_deref() {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(other) => Err(ConfigError::Invalid {
+                name,
+                expected: "true or false",
+                value: other.to_owned(),
+            }),
+        };
+        let trust_user_header = flag("TRUST_USER_HEADER")?;
+        let allow_demo_money = flag("ALLOW_DEMO_MONEY")?;
+        let topup_mode = match get("TOPUP_MODE").as_deref() {
+            None | Some("direct") => TopUpMode::Direct,
+            Some("provider") => TopUpMode::Provider,
             Some(other) => {
                 return Err(ConfigError::Invalid {
-                    name: "TRUST_USER_HEADER",
-                    expected: "true or false",
+                    name: "TOPUP_MODE",
+                    expected: "direct or provider",
                     value: other.to_owned(),
                 })
+            }
+        };
+        if get("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+            if trust_user_header {
+                return Err(ConfigError::RefusedInLambda(
+                    "TRUST_USER_HEADER=true would let any caller act as any fan",
+                ));
+            }
+            if topup_mode == TopUpMode::Direct && !allow_demo_money {
+                return Err(ConfigError::RefusedInLambda(
+                    "TOPUP_MODE=direct credits unpaid money; set ALLOW_DEMO_MONEY=true as well \
+                     to mean it",
+                ));
+            }
+        }
+        let stripe_api_base = match get("STRIPE_API_BASE") {
+            None => DEFAULT_STRIPE_API_BASE.to_owned(),
+            Some(raw) => {
+                let valid = (raw.starts_with("https://") || raw.starts_with("http://"))
+                    && !raw.ends_with('/');
+                if !valid {
+                    return Err(ConfigError::Invalid {
+                        name: "STRIPE_API_BASE",
+                        expected: "an http(s) URL without a trailing slash",
+                        value: raw,
+                    });
+                }
+                raw
             }
         };
         let settings = Settings {
@@ -141,12 +210,22 @@ impl Config {
             60_000,
             "1 to 60000 milliseconds",
         )? as u64);
+        let max_topups_per_day = number(
+            "MAX_TOPUPS_PER_DAY",
+            i64::from(DEFAULT_MAX_TOPUPS_PER_DAY),
+            1_000,
+            "1 to 1000 top-ups",
+        )? as u32;
         Ok(Config {
             table_name,
             settings,
             dynamodb_attempt_timeout,
             dynamodb_call_budget,
             trust_user_header,
+            topup_mode,
+            allow_demo_money,
+            max_topups_per_day,
+            stripe_api_base,
         })
     }
 }
@@ -173,6 +252,40 @@ mod tests {
         assert_eq!(c.dynamodb_attempt_timeout, DEFAULT_ATTEMPT_TIMEOUT);
         assert_eq!(c.dynamodb_call_budget, DEFAULT_CALL_BUDGET);
         assert!(!c.trust_user_header);
+        assert_eq!(c.topup_mode, TopUpMode::Direct);
+        assert!(!c.allow_demo_money);
+        assert_eq!(c.max_topups_per_day, DEFAULT_MAX_TOPUPS_PER_DAY);
+        assert_eq!(c.stripe_api_base, DEFAULT_STRIPE_API_BASE);
+    }
+
+    #[test]
+    fn lambda_refuses_demo_money_unless_told_twice() {
+        let lambda = ("AWS_LAMBDA_FUNCTION_NAME", "charge-balance");
+        let refused = config(&[lambda]).unwrap_err().to_string();
+        assert!(refused.contains("TOPUP_MODE=direct"), "{refused}");
+        assert!(config(&[lambda, ("TOPUP_MODE", "direct")]).is_err());
+        assert!(config(&[lambda, ("ALLOW_DEMO_MONEY", "true")]).is_ok());
+        let provider = config(&[lambda, ("TOPUP_MODE", "provider")]).unwrap();
+        assert_eq!(provider.topup_mode, TopUpMode::Provider);
+        // Outside Lambda, direct mode is the default and needs no second word.
+        assert!(config(&[("TOPUP_MODE", "direct")]).is_ok());
+    }
+
+    #[test]
+    fn lambda_refuses_the_trusted_user_header_outright() {
+        let lambda = ("AWS_LAMBDA_FUNCTION_NAME", "hold-seat");
+        for allowed in ["true", "false"] {
+            let refused = config(&[
+                lambda,
+                ("TOPUP_MODE", "provider"),
+                ("ALLOW_DEMO_MONEY", allowed),
+                ("TRUST_USER_HEADER", "true"),
+            ])
+            .unwrap_err()
+            .to_string();
+            assert!(refused.contains("TRUST_USER_HEADER"), "{refused}");
+        }
+        assert!(config(&[("TRUST_USER_HEADER", "true")]).is_ok());
     }
 
     #[test]
@@ -195,6 +308,10 @@ mod tests {
             ("DYNAMODB_ATTEMPT_TIMEOUT_MS", "0"),
             ("DYNAMODB_CALL_BUDGET_MS", "60001"),
             ("TRUST_USER_HEADER", "yes"),
+            ("ALLOW_DEMO_MONEY", "1"),
+            ("TOPUP_MODE", "stripe"),
+            ("MAX_TOPUPS_PER_DAY", "0"),
+            ("STRIPE_API_BASE", "api.stripe.com"),
             ("TABLE_NAME", "a b"),
         ] {
             let error = config(&[(name, bad)]).unwrap_err().to_string();
