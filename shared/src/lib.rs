@@ -9,6 +9,7 @@ pub mod http;
 pub mod lambda;
 pub mod metrics;
 pub mod store;
+pub mod stripe;
 
 pub use booking::{Settings, Ticketing};
 pub use domain::BookingError;

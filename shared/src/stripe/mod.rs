@@ -1,0 +1,3 @@
+//! Stripe, the payment provider of `TOPUP_MODE=provider`: webhook signatures.
+
+pub mod signature;
