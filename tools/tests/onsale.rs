@@ -498,3 +498,70 @@ fn sections_are_refused_past_two_hundred() {
         "{error}"
     );
 }
+
+/// Bots that spin seats (hold all the limit allows, keep it a few seconds, release it, hold
+/// again) are stopped by `429 TOO_MANY_HOLDS` once their session placed MAX_HOLDS_PER_SESSION
+/// holds; the report counts the seat-seconds they kept from fans, the 429s, and their share of
+/// the seats sold against their share of the crowd.
+#[test]
+fn spinning_bots_are_stopped_at_the_sessions_holds_with_what_they_kept_reported() {
+    let scratch = Scratch::new();
+    let spin = |name: &str, extra: &[&str]| {
+        let mut args = vec![
+            "--fans",
+            "300",
+            "--join-rate",
+            "50",
+            "--dates",
+            "4",
+            "--abandon-rate",
+            "0",
+            "--bots",
+            "20",
+            "--spinning-bots",
+            "1",
+        ];
+        args.extend(extra);
+        reported(&scratch, name, &args)
+    };
+    let (report, summary) = spin("spinning", &[]);
+    let holdings = &report["holdings"];
+    assert_eq!(holdings["spinning_bots"], 20, "{holdings}");
+    // MAX_HOLDS_PER_SESSION's default: reached, never passed, and then 429 (never to a fan).
+    assert_eq!(holdings["most_holds_a_bot_session"], 10, "{holdings}");
+    assert!(holdings["most_holds_a_session"].as_u64().unwrap() <= 10);
+    let refused = holdings["too_many_holds"].as_u64().unwrap();
+    assert!(refused > 0, "{holdings}");
+    assert_eq!(holdings["too_many_holds_to_fans"], 0, "{holdings}");
+    assert!(holdings["releases"].as_u64().unwrap() > 0, "{holdings}");
+    let kept = holdings["bot_seat_seconds"].as_u64().unwrap();
+    assert!(
+        0 < kept && kept <= holdings["seat_seconds"].as_u64().unwrap(),
+        "{holdings}"
+    );
+    let crowd = holdings["bots_share_of_crowd"].as_f64().unwrap();
+    assert!((crowd - 20.0 / 320.0).abs() < 1e-9, "{holdings}");
+    assert_eq!(holdings["bots_share_of_sold"], 0.0, "{holdings}");
+    // Nobody owned more than the limit, the sale sold out, every rule held.
+    assert_eq!(holdings["over_limit"], 0, "{holdings}");
+    assert!(holdings["owned_max"].as_u64().unwrap() <= 4, "{holdings}");
+    assert_eq!(report["sold"], 200);
+    assert!(summary.contains("rules: every one held"), "{summary}");
+    assert!(
+        summary.contains(&format!("{refused} answered 429 TOO_MANY_HOLDS")),
+        "{summary}"
+    );
+
+    // A tighter bound stops them sooner: fewer holds a session, less kept from fans.
+    let (tight, _) = spin("tight", &["--max-holds-per-session", "3"]);
+    let tight = &tight["holdings"];
+    assert_eq!(tight["most_holds_a_bot_session"], 3, "{tight}");
+    assert!(
+        tight["too_many_holds"].as_u64().unwrap() > refused,
+        "{tight}"
+    );
+    assert!(
+        tight["bot_seat_seconds"].as_u64().unwrap() < kept,
+        "{tight}"
+    );
+}

@@ -13,7 +13,7 @@ usage: onsale [--fans N] [--join-rate R] [--concerts C] [--dates D] [--seats-per
               [--queue-opens-before S] [--duration S] [--faults P] [--duplicate-ticks P]
               [--tick-crash P] [--clock-skew S] [--transaction-ms MIN:MAX]
               [--party-sizes SIZES] [--best-available P] [--bots N] [--spinning-bots P]
-              [--lapse-payers P] [--seed N] [--json FILE] [--svg FILE] [--quiet]
+              [--lapse-payers P] [--max-holds-per-session N] [--seed N] [--json FILE] [--svg FILE] [--quiet]
 
 Plays an on-sale in virtual time over the service's real operations and the in-memory store,
 charging every store call as the DynamoDB requests it would send. Every store call is a step
@@ -34,6 +34,8 @@ the faults below strike there. One seed replays one run exactly.
   --admit-per-tick N  ADMIT_PER_TICK (default: the service's limit)
   --max-active N      MAX_ACTIVE (default: the service's limit)
   --tick-seconds S    ADMIT_TICK_SECONDS (default 10)
+  --max-holds-per-session N
+                      MAX_HOLDS_PER_SESSION (default 10): holds one admission may place
   --poll-seconds S    how often fans poll when the service does not say (default 5)
   --abandon-rate P    chance a fan gives up at each poll or purchase step (default 0.01)
   --queue-opens-before S
@@ -138,6 +140,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
     let mut admit_per_tick = None;
     let mut max_active = None;
     let mut tick_seconds = None;
+    let mut max_holds = None;
     let mut poll_seconds = 5u64;
     let mut abandon_rate = 0.01;
     let mut queue_opens_before = 0u64;
@@ -175,6 +178,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             "--admit-per-tick" => admit_per_tick = Some(value()?),
             "--max-active" => max_active = Some(value()?),
             "--tick-seconds" => tick_seconds = Some(value()?),
+            "--max-holds-per-session" => max_holds = Some(value()?),
             "--poll-seconds" => poll_seconds = whole(&flag, &value()?, 1, 3_600)?,
             "--abandon-rate" => abandon_rate = decimal(&flag, &value()?, 0.0, 1.0)?,
             "--queue-opens-before" => queue_opens_before = whole(&flag, &value()?, 0, 86_400)?,
@@ -219,6 +223,11 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         ("ADMIT_PER_TICK", "--admit-per-tick", Some(admit_per_tick)),
         ("MAX_ACTIVE", "--max-active", Some(max_active)),
         ("ADMIT_TICK_SECONDS", "--tick-seconds", tick_seconds),
+        (
+            "MAX_HOLDS_PER_SESSION",
+            "--max-holds-per-session",
+            max_holds,
+        ),
     ];
     let config = Config::from_lookup(|name| {
         flags
@@ -432,6 +441,11 @@ mod tests {
             (&["--clock-skew", "31"], "--clock-skew"),
             (&["--max-active", "100001"], "--max-active"),
             (&["--tick-seconds", "0"], "--tick-seconds"),
+            (&["--max-holds-per-session", "0"], "--max-holds-per-session"),
+            (
+                &["--max-holds-per-session", "101"],
+                "--max-holds-per-session",
+            ),
             (&["--seed"], "--seed"),
             (&["--party-sizes", "5:1"], "--party-sizes"),
             (&["--party-sizes", "1:40,2"], "--party-sizes"),
