@@ -24,11 +24,14 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
+use async_trait::async_trait;
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use serde_json::{json, Value};
-use ticketing::booking::{Catalog, HoldRequest};
+use ticketing::booking::{
+    Catalog, CreatedPayment, HoldRequest, PaymentProvider, PaymentRequest, Payments, ProviderError,
+};
 use ticketing::domain::{
     ChargeAmount, ConcertDate, ConcertId, ManualClock, QueueToken, ReservationId, SeatNumber,
     Timestamp, UserId, Won,
@@ -50,6 +53,42 @@ const DATE: &str = "2027-03-20";
 const LOTTERY: &str = "han-river-jazz";
 /// The binary of the scheduled admission function (no route; it runs the tick).
 const ADMITTER: &str = "admit-queue";
+/// The webhook's secret, shared by the webhook function and the deliveries signed here.
+const WEBHOOK_SECRET: &str = "whsec_policies";
+
+/// Stands in for Stripe: the PaymentIntent a top-up asks for, never a request to the table.
+struct FakeStripe;
+
+#[async_trait]
+impl PaymentProvider for FakeStripe {
+    async fn create_payment(
+        &self,
+        request: &PaymentRequest,
+    ) -> Result<CreatedPayment, ProviderError> {
+        Ok(CreatedPayment {
+            id: format!("pi_{}", request.top_up_id),
+            client_secret: format!("pi_{}_secret", request.top_up_id),
+        })
+    }
+}
+
+fn payments() -> Payments {
+    Payments {
+        provider: Arc::new(FakeStripe),
+        webhook_secret: WEBHOOK_SECRET.into(),
+        max_per_day: 10,
+    }
+}
+
+/// The webhook's sample event with `body`, signed as Stripe signs it at `now`.
+fn signed_webhook(body: &Value, now: i64) -> Value {
+    let body = body.to_string();
+    let mut event = event("stripe-webhook");
+    event["headers"]["stripe-signature"] =
+        ticketing::stripe::signature::sign(body.as_bytes(), WEBHOOK_SECRET, now).into();
+    event["body"] = body.into();
+    event
+}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -380,8 +419,12 @@ impl Functions {
                 .interceptor(recorder.clone())
                 .build();
             let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), &table);
+            let mut booking = Ticketing::new(Arc::new(store), clock.clone(), settings());
+            if binary == "stripe-webhook" {
+                booking = booking.with_payments(payments());
+            }
             let app = App {
-                booking: Ticketing::new(Arc::new(store), clock.clone(), settings()),
+                booking,
                 trust_user_header: false,
                 metrics: MetricsSink::Off,
             };
@@ -732,6 +775,46 @@ async fn drive(f: &Functions) {
     assert_eq!((status, &replay), (201, &receipt), "the key replays");
     let read = with_path(event("get-payment"), "paymentId", &receipt["paymentId"]);
     assert_eq!(f.invoke("get-payment", &read).await, (200, receipt));
+
+    // A paid top-up (provider mode): started through the unrecorded client, read by its fan,
+    // confirmed by Stripe's webhook (credited, then a redelivery), and a payment for no top-up
+    // (kept for an operator).
+    let paid = f.setup.clone().with_payments(payments());
+    let started = Box::pin(paid.start_top_up(
+        &user_id("fan-ana"),
+        ChargeAmount::parse(30_000).unwrap(),
+        None,
+    ))
+    .await
+    .expect("start a top-up");
+    let top_up_id = json!(started.top_up_id.to_string());
+    let read = with_path(event("get-top-up"), "topUpId", &top_up_id);
+    let (status, top_up) = f.invoke("get-top-up", &read).await;
+    assert_eq!((status, top_up["status"].as_str()), (200, Some("PENDING")));
+    let succeeded = |event_id: &str, top_up: &Value| {
+        json!({"id": event_id, "type": "payment_intent.succeeded", "data": {"object": {
+            "id": "pi_policies", "amount": 30_000, "currency": "krw",
+            "metadata": {"top_up_id": top_up, "user_id": "fan-ana"}}}})
+    };
+    let now = clock_now(clock);
+    for delivery in [
+        succeeded("evt_paid", &top_up_id),
+        succeeded("evt_paid", &top_up_id),
+        succeeded(
+            "evt_stray",
+            &json!(ticketing::domain::TopUpId::new().to_string()),
+        ),
+    ] {
+        let (status, _) = f
+            .invoke("stripe-webhook", &signed_webhook(&delivery, now))
+            .await;
+        assert_eq!(status, 200);
+    }
+    let (status, top_up) = f.invoke("get-top-up", &read).await;
+    assert_eq!(
+        (status, top_up["status"].as_str()),
+        (200, Some("SUCCEEDED"))
+    );
     f.charged("fan-dan", 50_000).await;
     let pay = without_key(f.pay_event("fan-dan", &dan, &dan_4["reservationId"]));
     let (status, receipt) = f.invoke("pay", &pay).await;
@@ -888,4 +971,8 @@ fn transactions_are_authorized_per_item_and_batches_per_table() {
     )[0]
     .0
     .starts_with('<'));
+}
+
+fn clock_now(clock: &ManualClock) -> i64 {
+    ticketing::domain::Clock::now(clock).epoch_seconds()
 }

@@ -113,7 +113,7 @@ pub fn audit(inventory: &Inventory) -> Vec<String> {
         list.sort_by_key(|e| e.version);
         for e in &list {
             running += match e.kind {
-                EntryKind::Charge => e.amount.get(),
+                EntryKind::Charge | EntryKind::TopUp => e.amount.get(),
                 EntryKind::Payment => -e.amount.get(),
             };
             if running < 0 || Won::new(running) != Some(e.balance_after) {

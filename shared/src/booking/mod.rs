@@ -13,6 +13,7 @@ mod queue;
 mod reservations;
 mod settings;
 mod standing;
+mod topups;
 mod views;
 mod wallet;
 
@@ -31,6 +32,10 @@ pub use catalog::{
 pub use lottery::Lottery;
 pub use reservations::{HoldRequest, ReservationCursor, SeatChoice};
 pub use settings::Settings;
+pub use topups::{
+    CreatedPayment, PaymentProvider, PaymentRequest, Payments, ProviderError, TopUpStarted,
+    TopUpView, WebhookOutcome, CURRENCY, METADATA_TOP_UP_ID, METADATA_USER_ID, PAYMENT_SUCCEEDED,
+};
 pub use views::*;
 pub use wallet::{HistoryCursor, PageLimit};
 
@@ -50,6 +55,8 @@ pub struct Ticketing {
     /// the run best available picks), seeded from the thread's at start: nothing else draws
     /// from it, so a seeded run repeats its choices.
     rng: Arc<std::sync::Mutex<fastrand::Rng>>,
+    /// Provider mode's payment provider; `None`: direct mode (demo money).
+    payments: Option<Arc<topups::Payments>>,
 }
 
 impl Ticketing {
@@ -64,6 +71,7 @@ impl Ticketing {
             clock,
             settings,
             rng: Arc::new(std::sync::Mutex::new(rng)),
+            payments: None,
         }
     }
 

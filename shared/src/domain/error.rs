@@ -143,6 +143,14 @@ pub enum BookingError {
     BalanceLimitExceeded,
     #[error("the balance does not cover the price")]
     InsufficientBalance,
+    #[error("no such top-up of yours")]
+    TopUpNotFound,
+    #[error("a fan may start at most {limit} top-ups a day")]
+    TooManyTopUps { limit: u32 },
+    #[error("the webhook's Stripe-Signature does not verify: {0}")]
+    InvalidSignature(String),
+    #[error("the payment provider could not be reached: {0}")]
+    PaymentProvider(String),
 
     // Idempotency.
     #[error("this Idempotency-Key was used with another request")]

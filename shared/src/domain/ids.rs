@@ -146,6 +146,13 @@ uuid_id!(
     BookingError::InvalidReservationId
 );
 uuid_id!(PaymentId, Uuid::new_v4(), BookingError::InvalidPaymentId);
+uuid_id!(
+    /// A top-up's id: random (it is the payment provider's idempotency key and travels in its
+    /// metadata), and an id that is not one is simply no top-up of the caller's.
+    TopUpId,
+    Uuid::new_v4(),
+    BookingError::TopUpNotFound
+);
 
 /// A queue token: `{concertId}.{joinSecond}.{32 hex digits}`. It names what a poll needs before
 /// reading anything: the concert (whose ticket the caller holds) and the second it joined (which

@@ -11,7 +11,7 @@ mod time;
 pub use admission::{AdmitPerTick, MaxActive, MaxHoldsPerSession};
 pub use error::{BookingError, StoreError};
 pub use ids::{
-    ConcertId, IdempotencyKey, OperatorId, PaymentId, QueueToken, ReservationId, UserId,
+    ConcertId, IdempotencyKey, OperatorId, PaymentId, QueueToken, ReservationId, TopUpId, UserId,
 };
 pub use money::{ChargeAmount, Won, BALANCE_LIMIT, MAX_CHARGE};
 pub use place::{QueuePlace, QUEUE_SHARDS};

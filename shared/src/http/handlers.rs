@@ -7,7 +7,7 @@ use tracing::{field, info_span, Instrument, Span};
 
 use super::problem::{describe, problem_response};
 use super::request::{
-    caller, idempotency_key, operator, path_parameter, query_parameter, queue_token,
+    body_bytes, caller, idempotency_key, operator, path_parameter, query_parameter, queue_token,
     within_body_limit, JsonBody,
 };
 use super::routes::Endpoint;
@@ -18,7 +18,7 @@ use crate::booking::{
 };
 use crate::domain::{
     AdmitPerTick, BookingError, ChargeAmount, ConcertDate, ConcertId, MaxActive,
-    MaxHoldsPerSession, PaymentId, ReservationId, SeatNumber,
+    MaxHoldsPerSession, PaymentId, ReservationId, SeatNumber, TopUpId,
 };
 use crate::metrics::{self, RequestOutcome};
 use crate::store::{QueueControlChange, StoreError};
@@ -71,6 +71,19 @@ async fn serve(
     within_body_limit(request, endpoint.body_limit())?;
     if endpoint.for_operators() {
         return serve_operator(app, endpoint, request).await;
+    }
+    if endpoint.for_provider() {
+        let signature = request
+            .headers()
+            .get("stripe-signature")
+            .and_then(|v| v.to_str().ok());
+        let outcome = app
+            .booking
+            .payment_event(signature, body_bytes(request))
+            .await?;
+        tracing::info!(?outcome, "provider event handled");
+        // Every verified event is 200, handled or not: anything else makes the provider resend.
+        return json(StatusCode::OK, &serde_json::json!({ "received": true }));
     }
     let user = caller(app, request)?;
     let booking = &app.booking;
@@ -176,10 +189,21 @@ async fn serve(
             let body = JsonBody::parse(request, &["amount"])?;
             let amount = ChargeAmount::parse(body.integer("amount", BookingError::InvalidAmount)?)?;
             let key = idempotency_key(request)?;
+            if booking.takes_payments() {
+                return json(
+                    StatusCode::ACCEPTED,
+                    &booking.start_top_up(&user, amount, key.as_ref()).await?,
+                );
+            }
             json(
                 StatusCode::OK,
                 &booking.charge(&user, amount, key.as_ref()).await?,
             )
+        }
+        Endpoint::GetTopUp => {
+            // Any id that is not one is no top-up of the caller's.
+            let top_up = TopUpId::parse(&path_parameter(request, "topUpId"))?;
+            json(StatusCode::OK, &booking.top_up(&user, top_up).await?)
         }
         Endpoint::GetBalance => json(StatusCode::OK, &booking.balance(&user).await?),
         Endpoint::ListBalanceTransactions => {
@@ -208,9 +232,11 @@ async fn serve(
             let id = PaymentId::parse(&path_parameter(request, "paymentId"))?;
             json(StatusCode::OK, &booking.payment(&user, id).await?)
         }
+        // Served above, before any caller is read.
         Endpoint::GetWaitingRoom | Endpoint::ChangeWaitingRoom | Endpoint::AddConcert => {
             Err(BookingError::OperatorRequired)
         }
+        Endpoint::StripeWebhook => Err(BookingError::RouteNotFound),
     }
 }
 

@@ -30,15 +30,35 @@ pub struct App {
 impl App {
     /// The deployed shape: configuration from the environment, DynamoDB as a Lambda function
     /// reaches it (`AWS_ENDPOINT_URL_DYNAMODB` points it at a local server). Everything is
-    /// checked and built here, before the first invocation.
+    /// checked and built here, before the first invocation. No payment provider: see
+    /// [`App::for_endpoint`].
     pub fn from_env() -> Result<Self, lambda_http::Error> {
+        Self::built(false)
+    }
+
+    /// The deployed shape for one endpoint: the two that move money in provider mode (a charge,
+    /// the provider's webhook) also get the provider, and refuse to start without its secrets;
+    /// the others never read them.
+    pub fn for_endpoint(endpoint: Endpoint) -> Result<Self, lambda_http::Error> {
+        Self::built(endpoint.handles_payments())
+    }
+
+    fn built(with_payments: bool) -> Result<Self, lambda_http::Error> {
         let config = Config::from_env()?;
+        let payments = if with_payments {
+            crate::stripe::payments(&config, |name| std::env::var(name).ok())?
+        } else {
+            None
+        };
         let store = DynamoStore::for_lambda(
             config.table_name,
             config.dynamodb_attempt_timeout,
             config.dynamodb_call_budget,
         )?;
-        let booking = Ticketing::new(Arc::new(store), Arc::new(SystemClock), config.settings);
+        let mut booking = Ticketing::new(Arc::new(store), Arc::new(SystemClock), config.settings);
+        if let Some(payments) = payments {
+            booking = booking.with_payments(payments);
+        }
         Ok(App {
             booking,
             trust_user_header: config.trust_user_header,

@@ -57,6 +57,10 @@ pub fn describe(error: &BookingError) -> (StatusCode, &'static str) {
         PaymentNotFound => (404, "PAYMENT_NOT_FOUND"),
         BalanceLimitExceeded => (409, "BALANCE_LIMIT_EXCEEDED"),
         InsufficientBalance => (409, "INSUFFICIENT_BALANCE"),
+        TopUpNotFound => (404, "TOP_UP_NOT_FOUND"),
+        TooManyTopUps { .. } => (429, "TOO_MANY_TOPUPS"),
+        InvalidSignature(_) => (400, "INVALID_SIGNATURE"),
+        PaymentProvider(_) => (503, "SERVICE_UNAVAILABLE"),
         IdempotencyKeyReused => (422, "IDEMPOTENCY_KEY_REUSED"),
         IdempotencyKeyInUse => (409, "IDEMPOTENCY_KEY_IN_USE"),
         OperatorRequired => (401, "OPERATOR_REQUIRED"),
@@ -101,6 +105,7 @@ pub fn problem_response(error: &BookingError) -> Response<Body> {
         }
         BookingError::SectionRequired(sections) => body["sections"] = json!(sections),
         BookingError::TooManyHolds { limit } => body["limit"] = json!(limit),
+        BookingError::TooManyTopUps { limit } => body["limit"] = json!(limit),
         BookingError::TicketLimitReached {
             limit,
             held,

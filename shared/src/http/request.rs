@@ -106,7 +106,7 @@ pub(super) fn query_parameter(request: &Request, name: &str) -> Option<String> {
 pub(super) struct JsonBody(Map<String, Value>);
 
 /// The request's body as bytes (none for an empty one).
-fn body_bytes(request: &Request) -> &[u8] {
+pub(super) fn body_bytes(request: &Request) -> &[u8] {
     match request.body() {
         Body::Empty => b"",
         Body::Text(text) => text.as_bytes(),

@@ -17,6 +17,8 @@ pub enum Endpoint {
     GetReservation,
     ReleaseReservation,
     ChargeBalance,
+    GetTopUp,
+    StripeWebhook,
     GetBalance,
     ListBalanceTransactions,
     Pay,
@@ -39,9 +41,20 @@ impl Endpoint {
     /// The largest body the route takes: a concert's can be larger than anything a fan sends.
     pub fn body_limit(self) -> usize {
         match self {
-            Endpoint::AddConcert => MAX_CONCERT_BODY_BYTES,
+            // A provider's event carries the whole payment object: a few KB, more than a fan's.
+            Endpoint::AddConcert | Endpoint::StripeWebhook => MAX_CONCERT_BODY_BYTES,
             _ => MAX_BODY_BYTES,
         }
+    }
+
+    /// The endpoints that move money through the payment provider in provider mode.
+    pub fn handles_payments(self) -> bool {
+        matches!(self, Endpoint::ChargeBalance | Endpoint::StripeWebhook)
+    }
+
+    /// The payment provider's webhook: no fan, no JWT; the body's signature is the caller's proof.
+    pub fn for_provider(self) -> bool {
+        self == Endpoint::StripeWebhook
     }
 
     /// The `/admin` routes: operators, authorized by IAM (or `X-Operator-Id` locally), never
@@ -119,6 +132,18 @@ pub const ROUTES: &[Route] = &[
         "POST",
         "/balance/charges",
         "charge-balance",
+    ),
+    route(
+        Endpoint::GetTopUp,
+        "GET",
+        "/balance/charges/{topUpId}",
+        "get-top-up",
+    ),
+    route(
+        Endpoint::StripeWebhook,
+        "POST",
+        "/webhooks/stripe",
+        "stripe-webhook",
     ),
     route(Endpoint::GetBalance, "GET", "/balance", "get-balance"),
     route(

@@ -223,6 +223,16 @@ gated! {
     }
 }
 
+gated! {
+    TopUpStore {
+        fn start_top_up(&self, start: &TopUpStart) -> bool, writes dynamo::meter_start_top_up(start);
+        fn top_up(&self, user: &UserId, top_up: TopUpId) -> Option<TopUpRecord>;
+        fn credit_top_up(&self, credit: &TopUpCredit) -> CommitOutcome, writes dynamo::meter_credit_top_up(credit);
+        fn record_unmatched_payment(&self, record: &UnmatchedPaymentRecord) -> bool, writes dynamo::meter_record_unmatched_payment(record);
+        fn unmatched_payments(&self, limit: usize) -> Vec<UnmatchedPaymentRecord>;
+    }
+}
+
 /// The tests' gate: every call proceeds but those a rule names, by name and turn (1 for the
 /// first such call through this gate).
 #[derive(Default)]

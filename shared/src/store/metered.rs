@@ -548,3 +548,41 @@ impl<S: Store> IdempotencyStore for MeteredStore<S> {
         self.charge(result, |_| dynamo::meter_release_idempotency_key(user, key))
     }
 }
+
+#[async_trait]
+impl<S: Store> TopUpStore for MeteredStore<S> {
+    async fn start_top_up(&self, start: &TopUpStart) -> Result<bool, StoreError> {
+        let result = self.inner.start_top_up(start).await;
+        self.charge(result, |_| dynamo::meter_start_top_up(start))
+    }
+
+    async fn top_up(
+        &self,
+        user: &UserId,
+        top_up: TopUpId,
+    ) -> Result<Option<TopUpRecord>, StoreError> {
+        let result = self.inner.top_up(user, top_up).await;
+        self.charge(result, |found| dynamo::meter_top_up(user, top_up, found))
+    }
+
+    async fn credit_top_up(&self, credit: &TopUpCredit) -> Result<CommitOutcome, StoreError> {
+        let result = self.inner.credit_top_up(credit).await;
+        self.charge(result, |_| dynamo::meter_credit_top_up(credit))
+    }
+
+    async fn record_unmatched_payment(
+        &self,
+        record: &UnmatchedPaymentRecord,
+    ) -> Result<bool, StoreError> {
+        let result = self.inner.record_unmatched_payment(record).await;
+        self.charge(result, |_| dynamo::meter_record_unmatched_payment(record))
+    }
+
+    async fn unmatched_payments(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<UnmatchedPaymentRecord>, StoreError> {
+        let result = self.inner.unmatched_payments(limit).await;
+        self.charge(result, |found| dynamo::meter_unmatched_payments(found))
+    }
+}

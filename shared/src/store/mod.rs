@@ -20,7 +20,7 @@ use async_trait::async_trait;
 
 use crate::domain::{
     ConcertDate, ConcertId, IdempotencyKey, PaymentId, QueuePlace, QueueToken, ReservationId,
-    SeatNumber, UserId,
+    SeatNumber, TopUpId, UserId,
 };
 
 pub use dynamo::{
@@ -200,6 +200,28 @@ pub struct BalanceChange {
     pub completion: Option<IdempotencyCompletion>,
 }
 
+/// A new top-up and its count on the fan's day, in one transaction: refused when the fan has
+/// started `max_per_day` top-ups that day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopUpStart {
+    pub top_up: TopUpRecord,
+    /// Days since the epoch (UTC).
+    pub day: i64,
+    pub max_per_day: u32,
+    /// When the day's count may be collected.
+    pub day_expires_at: i64,
+}
+
+/// A confirmed payment's credit, in one transaction: the top-up PENDING -> SUCCEEDED (only while
+/// pending and of this amount), the balance change and its entry, and the event kept by its id
+/// (only if absent). Any of them moved, and nothing is written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopUpCredit {
+    pub top_up: TopUpRecord,
+    pub balance: BalanceChange,
+    pub event: PaymentEventRecord,
+}
+
 /// Everything a payment changes, in one transaction.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PaymentCommit {
@@ -251,6 +273,7 @@ pub trait Store:
     + WalletStore
     + PaymentStore
     + IdempotencyStore
+    + TopUpStore
 {
 }
 
@@ -262,6 +285,7 @@ impl<S> Store for S where
         + WalletStore
         + PaymentStore
         + IdempotencyStore
+        + TopUpStore
 {
 }
 
@@ -526,4 +550,29 @@ pub trait IdempotencyStore: Send + Sync + 'static {
         key: &IdempotencyKey,
         claim_id: &str,
     ) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait TopUpStore: Send + Sync + 'static {
+    /// Writes a PENDING top-up and counts it on the fan's day, all or nothing: `false` (nothing
+    /// written) when the fan has started `max_per_day` that day.
+    async fn start_top_up(&self, start: &TopUpStart) -> Result<bool, StoreError>;
+    async fn top_up(
+        &self,
+        user: &UserId,
+        top_up: TopUpId,
+    ) -> Result<Option<TopUpRecord>, StoreError>;
+    /// Credits a confirmed payment (see [`TopUpCredit`]): `Refused` when the top-up is no longer
+    /// pending, the balance moved, or the event was already kept.
+    async fn credit_top_up(&self, credit: &TopUpCredit) -> Result<CommitOutcome, StoreError>;
+    /// Keeps an unmatched payment for an operator, once per event: `false` when already kept.
+    async fn record_unmatched_payment(
+        &self,
+        record: &UnmatchedPaymentRecord,
+    ) -> Result<bool, StoreError>;
+    /// The unmatched payments kept, oldest event id first, at most `limit`.
+    async fn unmatched_payments(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<UnmatchedPaymentRecord>, StoreError>;
 }

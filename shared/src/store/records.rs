@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     ConcertDate, ConcertId, IdempotencyKey, PaymentId, QueuePlace, QueueToken, ReservationId,
-    SeatNumber, TicketLimit, UserId, Won, QUEUE_SHARDS,
+    SeatNumber, TicketLimit, TopUpId, UserId, Won, QUEUE_SHARDS,
 };
 
 // ------------------------------------------------------------------------------- catalog
@@ -485,6 +485,8 @@ pub struct BalanceRecord {
 pub enum EntryKind {
     Charge,
     Payment,
+    /// A paid top-up, credited by the payment provider's confirmation.
+    TopUp,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -908,4 +910,60 @@ mod tests {
         assert_eq!(window_end(1_796_083_530), 1_796_083_560);
         assert_eq!(window_end(1_796_083_500), 1_796_083_560);
     }
+}
+
+// ------------------------------------------------------------------------------- top-ups
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TopUpStatus {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+/// A top-up in provider mode: written PENDING before the payment is created at the provider,
+/// SUCCEEDED by the provider's confirmation in the transaction that credits the balance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopUpRecord {
+    pub top_up_id: TopUpId,
+    pub user_id: UserId,
+    pub amount: Won,
+    pub status: TopUpStatus,
+    pub created_at: i64,
+}
+
+/// How many top-ups a fan started on one day (UTC): the daily cap's count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopUpDayRecord {
+    pub count: u32,
+    pub expires_at: i64,
+}
+
+/// A provider event that credited a top-up: kept by its event id, so that a redelivery finds
+/// it taken and credits nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaymentEventRecord {
+    pub event_id: String,
+    pub top_up_id: TopUpId,
+    pub user_id: UserId,
+    pub amount: Won,
+    pub at: i64,
+    pub expires_at: i64,
+}
+
+/// A confirmed payment that matched no pending top-up (unknown, another amount, currency or
+/// fan): credited nothing, kept for an operator to settle by hand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnmatchedPaymentRecord {
+    pub event_id: String,
+    pub payment_intent: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_up_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    pub amount: i64,
+    pub currency: String,
+    pub reason: String,
+    pub at: i64,
 }

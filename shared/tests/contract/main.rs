@@ -36,6 +36,7 @@ mod payments;
 mod queue;
 mod races;
 mod reservations;
+mod topups;
 mod venues;
 mod wallet;
 
@@ -63,6 +64,10 @@ macro_rules! contract {
 }
 
 contract!(
+    topups::a_top_up_credits_once_however_often_it_is_delivered,
+    topups::concurrent_duplicate_deliveries_credit_once,
+    topups::forged_stale_and_unmatched_events_credit_nothing,
+    topups::top_ups_are_capped_a_day_and_replayed_by_their_key,
     queue::joining_twice_returns_the_same_token,
     queue::positions_follow_join_order_with_an_estimated_wait,
     queue::the_tick_admits_in_order_and_at_most_per_tick,

@@ -96,7 +96,13 @@ async fn main() -> anyhow::Result<()> {
             Arc::new(store)
         }
     };
-    let booking = Ticketing::new(store, Arc::new(SystemClock), config.settings);
+    // TOPUP_MODE=provider: charges go to Stripe (STRIPE_API_BASE, STRIPE_SECRET_KEY and
+    // STRIPE_WEBHOOK_SECRET from the environment), and only its signed webhook credits.
+    let payments = ticketing::stripe::payments(&config, |name| std::env::var(name).ok())?;
+    let mut booking = Ticketing::new(store, Arc::new(SystemClock), config.settings.clone());
+    if let Some(payments) = payments {
+        booking = booking.with_payments(payments);
+    }
     let catalog = match (
         &options.catalog,
         options.dynamodb.is_none() || options.demo_catalog,

@@ -11,6 +11,7 @@ mod maxima;
 mod opening;
 mod operators;
 mod ownership;
+mod topups;
 
 macro_rules! api_tests {
     ($($module:ident :: $test:ident),* $(,)?) => {
@@ -34,6 +35,9 @@ macro_rules! api_tests {
 }
 
 api_tests!(
+    topups::a_paid_top_up_credits_once,
+    topups::duplicate_deliveries_at_once_credit_once,
+    topups::top_ups_are_capped_a_day,
     journey::fans_go_from_queue_to_receipt,
     errors::every_queue_and_catalog_error_is_reachable,
     errors::every_reservation_and_payment_error_is_reachable,

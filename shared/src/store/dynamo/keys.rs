@@ -7,6 +7,9 @@
 //! | a shard of a date's ledger: seats held and sold, per date and section, for the tick | `LEDGER#{c}#{date}#{shard}` | `LEDGER` |
 //! | reservation, payment, balance, entry, idempotency record | `USER#{u}` | `RESERVATION#{v7 id}`, `PAYMENT#{id}`, `BALANCE`, `TX#{version}`, `IDEMPOTENCY#{key}` |
 //! | a fan's queue ticket | `USER#{u}` | `QUEUE#{c}` |
+//! | a fan's top-up, and the count of top-ups started on a day | `USER#{u}` | `TOPUP#{id}`, `TOPUPS#{epoch day}` |
+//! | a provider event that credited a top-up | `PAYMENT_EVENT#{event id}` | `EVENT` |
+//! | a confirmed payment that matched no top-up, for operators | `PAYMENTS#UNMATCHED` | `EVENT#{event id}` |
 //! | a fan's tally for the ticket limit: live holds and seats bought | `USER#{u}` | `TALLY#{c}` |
 //! | queue counter, one per shard and minute | `QUEUE#{c}#COUNT#{shard}` | `M#{minute}` |
 //! | queue entry, one per number drawn | `QUEUE#{c}#ENTRY#{shard}` | `{second}#{number}` |
@@ -22,7 +25,7 @@ use serde::Serialize;
 
 use crate::domain::{
     ConcertDate, ConcertId, IdempotencyKey, PaymentId, QueuePlace, ReservationId, SeatNumber,
-    UserId,
+    TopUpId, UserId,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -41,6 +44,26 @@ pub(super) const ENTRY_PREFIX: &str = "TX#";
 pub(super) const RESERVATION_PREFIX: &str = "RESERVATION#";
 pub(super) const SEATS_PREFIX: &str = "SEATS#";
 pub(super) const LEDGER_PREFIX: &str = "LEDGER#";
+
+pub(super) fn top_up(user: &UserId, top_up: TopUpId) -> Key {
+    key(user_pk(user), format!("TOPUP#{top_up}"))
+}
+
+pub(super) fn top_up_day(user: &UserId, day: i64) -> Key {
+    key(user_pk(user), format!("TOPUPS#{day}"))
+}
+
+/// Each event its own partition: deliveries of different events never contend.
+pub(super) fn payment_event(event_id: &str) -> Key {
+    key(format!("PAYMENT_EVENT#{event_id}"), "EVENT")
+}
+
+/// Rare (a payment no top-up asked for), so one partition an operator queries whole.
+pub(super) const UNMATCHED_PAYMENTS_PK: &str = "PAYMENTS#UNMATCHED";
+
+pub(super) fn unmatched_payment(event_id: &str) -> Key {
+    key(UNMATCHED_PAYMENTS_PK.into(), format!("EVENT#{event_id}"))
+}
 
 pub(super) fn concert(concert: &ConcertId) -> Key {
     key(CONCERTS_PK.into(), format!("CONCERT#{concert}"))

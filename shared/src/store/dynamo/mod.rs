@@ -19,6 +19,7 @@ mod request;
 mod reservations;
 mod size;
 mod table;
+mod topups;
 mod wallet;
 
 use aws_sdk_dynamodb::Client;
@@ -30,7 +31,8 @@ pub use self::contention::CONFLICT_BUDGET;
 pub use self::request::{conflict_pause_ms, CONFLICT_RETRIES};
 pub use self::table::Expiry;
 pub(in crate::store) use self::{
-    admission::*, catalog::*, idempotency::*, payments::*, queue::*, reservations::*, wallet::*,
+    admission::*, catalog::*, idempotency::*, payments::*, queue::*, reservations::*, topups::*,
+    wallet::*,
 };
 
 /// The attribute DynamoDB's TTL reads; TTL only collects garbage, conditions compare it to now.

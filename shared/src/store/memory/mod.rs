@@ -9,6 +9,7 @@ mod idempotency;
 mod payments;
 mod queue;
 mod reservations;
+mod topups;
 mod wallet;
 
 use std::collections::BTreeMap;
@@ -56,6 +57,11 @@ struct Tables {
     balances: HashMap<UserId, BalanceRecord>,
     balance_entries: BTreeMap<(UserId, u64), BalanceEntryRecord>,
     idempotency: HashMap<(UserId, IdempotencyKey), IdempotencyRecord>,
+    top_ups: HashMap<(UserId, TopUpId), TopUpRecord>,
+    top_up_days: HashMap<(UserId, i64), TopUpDayRecord>,
+    payment_events: HashMap<String, PaymentEventRecord>,
+    /// By event id, as the DynamoDB partition sorts them.
+    unmatched_payments: BTreeMap<String, UnmatchedPaymentRecord>,
     tickets: HashMap<(UserId, ConcertId), TicketRecord>,
     tallies: HashMap<(UserId, ConcertId), FanTallyRecord>,
     counters: HashMap<(ConcertId, u8, i64), u32>,

@@ -1,0 +1,5 @@
+//! `GET /balance/charges/{topUpId}`
+
+fn main() -> Result<(), lambda_http::Error> {
+    ticketing::lambda::serve_endpoint(ticketing::http::Endpoint::GetTopUp)
+}
