@@ -22,6 +22,10 @@ pub enum ConfigError {
     },
     #[error("refusing to start in Lambda: {0}")]
     RefusedInLambda(&'static str),
+    #[error("{0} must be set in provider mode")]
+    Missing(&'static str),
+    #[error("the payment provider's client could not be built: {0}")]
+    Provider(String),
 }
 
 /// How money enters a balance (`TOPUP_MODE`).
