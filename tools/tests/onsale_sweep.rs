@@ -2,9 +2,12 @@
 //! (calls refused, answers lost, calls late, ticks delivered twice and dying half-way, clocks
 //! apart, openings off the ten-second boundary), and every rule must hold in every run; a third
 //! of the runs buy in parties, by best available or seats picked from the chart, beside bots
-//! that hold past the ticket limit. Transactions conflict (`TransactionConflict`) as on a busy
-//! DynamoDB, held long enough that some calls give up after every retry. A seed that breaks one prints the command that replays it
-//! exactly.
+//! that hold past the ticket limit and bots that spin seats (hold, release, hold again) until
+//! told `429 TOO_MANY_HOLDS`. In every run a fifth of the fans pay in their hold's last seconds
+//! while holding a seat more (the lapse-second race, with clocks apart): the simulator's own
+//! account of what each fan owns must never exceed the ticket limit. Transactions conflict
+//! (`TransactionConflict`) as on a busy DynamoDB, held long enough that some calls give up
+//! after every retry. A seed that breaks one prints the command that replays it exactly.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -38,6 +41,8 @@ fn arguments(seed: u64) -> Vec<String> {
         "2",
         "--transaction-ms",
         TRANSACTION_MS,
+        "--lapse-payers",
+        "0.2",
     ]
     .iter()
     .map(|a| a.to_string())
@@ -58,6 +63,8 @@ fn arguments(seed: u64) -> Vec<String> {
             "0.5",
             "--bots",
             "5",
+            "--spinning-bots",
+            "0.6",
         ] {
             args.push(arg.into());
         }
@@ -66,12 +73,22 @@ fn arguments(seed: u64) -> Vec<String> {
     args
 }
 
-/// What broke in the run of `seed`, if anything; and its transactions cancelled for
-/// conflicts, and calls that gave up on them.
-fn play(seed: u64) -> (Option<String>, u64, u64) {
+/// What a run met that the sweep must have seen somewhere: transactions cancelled for
+/// conflicts, calls that gave up on them, lapse-second races whose new hold went through, and
+/// holds answered `429 TOO_MANY_HOLDS`.
+#[derive(Default)]
+struct Met {
+    conflicts: AtomicU64,
+    gave_up: AtomicU64,
+    races_held_again: AtomicU64,
+    too_many_holds: AtomicU64,
+}
+
+/// What broke in the run of `seed`, if anything; what it met is added to `met`.
+fn play(seed: u64, met: &Met) -> Option<String> {
     let args = arguments(seed);
     let Ok(Command::Run(options)) = parse(args.clone()) else {
-        return (Some(format!("the arguments did not parse: {args:?}")), 0, 0);
+        return Some(format!("the arguments did not parse: {args:?}"));
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -80,45 +97,43 @@ fn play(seed: u64) -> (Option<String>, u64, u64) {
         .expect("a runtime");
     let report = match runtime.block_on(run(&options)) {
         Ok(report) => report,
-        Err(error) => return (Some(format!("the run failed: {error:#}")), 0, 0),
+        Err(error) => return Some(format!("the run failed: {error:#}")),
     };
+    met.conflicts
+        .fetch_add(report.conflicts.conflicts, Ordering::Relaxed);
+    met.gave_up
+        .fetch_add(report.conflicts.gave_up, Ordering::Relaxed);
+    met.races_held_again
+        .fetch_add(report.holdings.lapse_race_holds, Ordering::Relaxed);
+    met.too_many_holds
+        .fetch_add(report.holdings.too_many_holds, Ordering::Relaxed);
     let mut broken = report.broken_rules();
     if report.sold != report.seats {
         broken.push(format!("sold {} of {} seats", report.sold, report.seats));
     }
-    let failure = (!broken.is_empty()).then(|| {
+    (!broken.is_empty()).then(|| {
         format!(
             "seed {seed}: {}\n  replay: cargo run --bin onsale -- {}",
             broken.join("; "),
             args.join(" ")
         )
-    });
-    (
-        failure,
-        report.conflicts.conflicts,
-        report.conflicts.gave_up,
-    )
+    })
 }
 
 #[test]
 fn every_rule_holds_for_every_seed_of_an_adversarial_on_sale() {
     let next = Arc::new(AtomicU64::new(1));
     let failures = Arc::new(Mutex::new(Vec::new()));
-    let conflicts = Arc::new(AtomicU64::new(0));
-    let gave_up = Arc::new(AtomicU64::new(0));
+    let met = Arc::new(Met::default());
     let workers: Vec<_> = (0..2)
         .map(|_| {
-            let (next, failures) = (next.clone(), failures.clone());
-            let (conflicts, gave_up) = (conflicts.clone(), gave_up.clone());
+            let (next, failures, met) = (next.clone(), failures.clone(), met.clone());
             std::thread::spawn(move || loop {
                 let seed = next.fetch_add(1, Ordering::Relaxed);
                 if seed > SEEDS {
                     break;
                 }
-                let (failure, cancelled, busy) = play(seed);
-                conflicts.fetch_add(cancelled, Ordering::Relaxed);
-                gave_up.fetch_add(busy, Ordering::Relaxed);
-                if let Some(failure) = failure {
+                if let Some(failure) = play(seed, &met) {
                     failures.lock().unwrap().push(failure);
                 }
             })
@@ -135,13 +150,18 @@ fn every_rule_holds_for_every_seed_of_an_adversarial_on_sale() {
         failures.len(),
         failures.join("\n")
     );
-    // The conflicts were there to survive: transactions cancelled, and calls that gave up.
-    let (conflicts, gave_up) = (
-        conflicts.load(Ordering::Relaxed),
-        gave_up.load(Ordering::Relaxed),
-    );
+    // The conflicts were there to survive: transactions cancelled, and calls that gave up;
+    // and so were the lapse-second races (a new hold beside the payment of the old) and the
+    // spinning bots' last holds.
+    let load = |count: &AtomicU64| count.load(Ordering::Relaxed);
+    let (conflicts, gave_up) = (load(&met.conflicts), load(&met.gave_up));
     assert!(
         conflicts > 0 && gave_up > 0,
         "{conflicts} conflicts, {gave_up} gave up"
+    );
+    let (races, refused) = (load(&met.races_held_again), load(&met.too_many_holds));
+    assert!(
+        races > 0 && refused > 0,
+        "{races} lapse-second races held again, {refused} holds answered 429"
     );
 }

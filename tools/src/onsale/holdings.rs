@@ -152,6 +152,13 @@ impl Holdings {
         }
     }
 
+    /// The seats of a hold the fan was answered for.
+    pub fn seats(&self, fan: u32, reservation: ReservationId) -> Option<u32> {
+        let owner = self.owners.get(&fan)?;
+        let hold = owner.holds.iter().find(|h| h.reservation == reservation)?;
+        Some(hold.seats)
+    }
+
     /// A payment of `seats` seats for the reservation was answered `201` in `second`.
     pub fn paid(&mut self, fan: u32, second: u64, reservation: ReservationId, seats: u32) {
         let owner = self.owners.entry(fan).or_default();

@@ -205,6 +205,11 @@ impl Sim<'_> {
             _ if self.gives_up(fan) => return None,
             Step::Release => {
                 let (reservation, _) = self.basket(fan).and_then(|b| b.held)?;
+                self.releasing += u64::from(
+                    self.holdings
+                        .seats(fan, reservation)
+                        .unwrap_or(SIMULATED_TICKET_LIMIT),
+                );
                 self.call("release-reservation");
                 self.buying.bot_requests += u64::from(self.fans[fan as usize].bot);
                 let c = self.fleet.container("release-reservation", second).clone();

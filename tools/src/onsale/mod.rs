@@ -173,8 +173,10 @@ struct Sim<'a> {
     sold: u64,
     sellout: Option<u64>,
     waiting_peak: u64,
-    /// Seats free as the last tick's second began.
+    /// Seats free as the last tick's second began, and those that releases sent in it may free
+    /// before the tick reads them.
     free_at_tick: u64,
+    releasing: u64,
     buying: BuyingFigures,
     /// The sections' names, when they have names.
     sections: Vec<String>,
@@ -271,6 +273,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         sellout: None,
         waiting_peak: 0,
         free_at_tick: 0,
+        releasing: 0,
         buying: BuyingFigures::default(),
         sections: sections(options)
             .into_iter()
@@ -294,6 +297,7 @@ impl Sim<'_> {
                 self.clock.advance(1);
             }
             self.arrive(second);
+            self.releasing = 0;
             let mut operations: Vec<(Kind, Option<u32>, Operation)> = Vec::new();
             let mut answers = Vec::new();
             // A container's requests run one after another; containers run side by side.
@@ -324,7 +328,10 @@ impl Sim<'_> {
             let mut ticks = Vec::new();
             if second % tick_every == 0 {
                 let skew = self.options.clock_skew as i64;
-                self.free_at_tick = self.seat_counts(self.clock_now() + skew).await.1;
+                // Seats only get taken within a second, but for a release: the tick may count
+                // what the second's releases free.
+                let free = self.seat_counts(self.clock_now() + skew).await.1;
+                self.free_at_tick = free + self.releasing;
                 let deliveries = if self.rng.f64() < self.options.duplicate_ticks {
                     self.world.count_duplicate_tick();
                     2

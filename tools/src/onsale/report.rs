@@ -78,8 +78,9 @@ pub struct ActiveFigures {
     pub peak: u64,
     /// How far the tokens active after a tick exceeded MAX_ACTIVE, at most.
     pub peak_over_max_active: u64,
-    /// How far they exceeded ACTIVE_PER_FREE_SEAT times the seats free as a tick began, on the
-    /// seconds a tick admitted (0: admission never ran ahead of the seats).
+    /// How far they exceeded ACTIVE_PER_FREE_SEAT times the seats free as a tick began (and
+    /// those the releases sent in its second may free first), on the seconds a tick admitted
+    /// (0: admission never ran ahead of the seats).
     pub peak_over_seat_pacing: u64,
 }
 
