@@ -276,6 +276,29 @@ fn granted(binary: &str, resource: &serde_yaml::Value) -> BTreeSet<String> {
                 statement["Effect"], "Allow",
                 "{binary}: only Allow statements are expected: {statement:?}"
             );
+            // The two functions that move money read the Stripe secrets at start, those two
+            // secrets only; every other grant is on the table.
+            if statement["Action"]
+                .as_sequence()
+                .is_some_and(|a| a.len() == 1 && a[0] == "secretsmanager:GetSecretValue")
+            {
+                assert!(
+                    ["charge-balance", "stripe-webhook"].contains(&binary),
+                    "{binary} reads no secret"
+                );
+                let named = serde_yaml::to_string(&statement["Resource"]).unwrap();
+                assert_eq!(
+                    named.matches("!Ref").count(),
+                    2,
+                    "{binary}: the two Stripe secrets: {named}"
+                );
+                assert!(
+                    named.contains("StripeSecretKeySecretArn")
+                        && named.contains("StripeWebhookSecretArn"),
+                    "{binary}: the two Stripe secrets: {named}"
+                );
+                continue;
+            }
             assert_eq!(
                 statement["Resource"], table_arn,
                 "{binary}: a statement whose Resource is not `!GetAtt Table.Arn`: {statement:?}"

@@ -26,6 +26,8 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("the payment provider's client could not be built: {0}")]
     Provider(String),
+    #[error("{name}: the secret could not be read: {why}")]
+    Secret { name: &'static str, why: String },
 }
 
 /// How money enters a balance (`TOPUP_MODE`).

@@ -19,7 +19,7 @@ use crate::Ticketing;
 pub fn serve_endpoint(endpoint: Endpoint) -> Result<(), Error> {
     on_the_calling_thread(async move {
         lambda_http::tracing::init_default_subscriber();
-        let app = App::for_endpoint(endpoint)?;
+        let app = App::for_endpoint(endpoint).await?;
         lambda_http::run(service_fn(|request: Request| {
             let app = &app;
             async move { Ok::<_, Infallible>(handle(app, endpoint, request).await) }

@@ -33,23 +33,34 @@ impl App {
     /// checked and built here, before the first invocation. No payment provider: see
     /// [`App::for_endpoint`].
     pub fn from_env() -> Result<Self, lambda_http::Error> {
-        Self::built(false)
+        Self::built(None)
     }
 
     /// The deployed shape for one endpoint: the two that move money in provider mode (a charge,
-    /// the provider's webhook) also get the provider, and refuse to start without its secrets;
+    /// the provider's webhook) also get the provider, with its secrets read at start (from
+    /// Secrets Manager in Lambda, see `stripe::secrets`), and refuse to start without them;
     /// the others never read them.
-    pub fn for_endpoint(endpoint: Endpoint) -> Result<Self, lambda_http::Error> {
-        Self::built(endpoint.handles_payments())
+    pub async fn for_endpoint(endpoint: Endpoint) -> Result<Self, lambda_http::Error> {
+        if !endpoint.handles_payments() {
+            return Self::built(None);
+        }
+        let config = Config::from_env()?;
+        if config.topup_mode == crate::config::TopUpMode::Direct {
+            return Self::built(None);
+        }
+        let secrets =
+            crate::stripe::secrets::read(crate::stripe::SECRETS, |n| std::env::var(n).ok()).await?;
+        let payments = crate::stripe::payments(&config, |name| {
+            secrets
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+        })?;
+        Self::built(payments)
     }
 
-    fn built(with_payments: bool) -> Result<Self, lambda_http::Error> {
+    fn built(payments: Option<crate::booking::Payments>) -> Result<Self, lambda_http::Error> {
         let config = Config::from_env()?;
-        let payments = if with_payments {
-            crate::stripe::payments(&config, |name| std::env::var(name).ok())?
-        } else {
-            None
-        };
         let store = DynamoStore::for_lambda(
             config.table_name,
             config.dynamodb_attempt_timeout,

@@ -2,6 +2,7 @@
 //! webhook's signatures.
 
 pub mod client;
+pub mod secrets;
 pub mod signature;
 
 pub use client::StripeClient;
@@ -10,6 +11,12 @@ use std::sync::Arc;
 
 use crate::booking::Payments;
 use crate::config::{Config, ConfigError, TopUpMode};
+
+/// The Stripe secrets, each with the variable that names its Secrets Manager secret in Lambda.
+pub const SECRETS: &[(&str, &str)] = &[
+    ("STRIPE_SECRET_KEY", "STRIPE_SECRET_KEY_SECRET_ID"),
+    ("STRIPE_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET_ID"),
+];
 
 /// Provider mode's parts from `config` and the two secrets `secret` names
 /// (`STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET`); `None` in direct mode. A secret that is
