@@ -27,6 +27,7 @@ mod proxy;
 mod report;
 mod server;
 mod settle;
+mod topups;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -59,11 +60,15 @@ const GRACE: Duration = Duration::from_secs(5);
 const SETTLE: Duration = Duration::from_secs(65);
 const AUDIT: Duration = Duration::from_secs(60);
 
+/// The fault proxy is one for the whole binary: its runs take turns.
+pub static PROXY_IN_USE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fans_retrying_through_dynamodb_faults_never_double_sell_or_double_charge() {
     let Some(proxy) = FaultProxy::from_env() else {
         return;
     };
+    let _turn = PROXY_IN_USE.lock().await;
     // Start-up (table, catalog) without faults; the fault mix for the run.
     proxy
         .configure(json!({

@@ -16,6 +16,11 @@ pub struct Server {
 impl Server {
     /// Starts on `dynamodb` (the proxy) with a new table and the demo catalog; logs to `log`.
     pub fn start(dynamodb: &str, log: &Path) -> Server {
+        Server::start_with(dynamodb, log, &[])
+    }
+
+    /// The same, with more environment (provider mode's, for the top-up run).
+    pub fn start_with(dynamodb: &str, log: &Path, env: &[(&str, String)]) -> Server {
         let table = format!("chaos-{}", uuid::Uuid::new_v4().simple());
         let log_file = std::fs::File::create(log).expect("create the server log");
         let mut child = Command::new(env!("CARGO_BIN_EXE_local-server"))
@@ -24,6 +29,7 @@ impl Server {
             .env("PORT", "0")
             .env("ADMIT_TICK_SECONDS", "1")
             .env("RUST_LOG", "warn,ticketing::booking=debug")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log_file))
             .spawn()
