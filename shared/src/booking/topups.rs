@@ -27,6 +27,9 @@ use crate::stripe::signature;
 pub const CURRENCY: &str = "krw";
 /// The only event that credits.
 pub const PAYMENT_SUCCEEDED: &str = "payment_intent.succeeded";
+/// The event that ends a payment for good: its top-up fails. (`payment_failed` does not: the
+/// fan may try another card on the same PaymentIntent.)
+pub const PAYMENT_CANCELED: &str = "payment_intent.canceled";
 /// The metadata keys a payment carries its top-up in.
 pub const METADATA_TOP_UP_ID: &str = "top_up_id";
 pub const METADATA_USER_ID: &str = "user_id";
@@ -99,6 +102,8 @@ pub enum WebhookOutcome {
     AlreadyCredited,
     /// Kept for an operator, not credited.
     Unmatched,
+    /// A canceled payment's pending top-up marked FAILED.
+    Failed,
     /// An event type that changes nothing.
     Ignored,
 }
@@ -189,8 +194,18 @@ impl Ticketing {
                         user_id: user.clone(),
                         amount: top_up.amount,
                     })
-                    .await
-                    .map_err(|e| BookingError::PaymentProvider(e.0))?;
+                    .await;
+                let created = match created {
+                    Ok(created) => created,
+                    Err(error) => {
+                        // No payment can complete a top-up whose client secret nobody has.
+                        let failed = self.store.fail_top_up(user, top_up.top_up_id).await;
+                        if let Err(failed) = failed {
+                            warn!(%failed, top_up = %top_up.top_up_id, "a top-up left pending");
+                        }
+                        return Err(BookingError::PaymentProvider(error.0));
+                    }
+                };
                 info!(top_up = %top_up.top_up_id, payment = %created.id, "top-up started");
                 let started = TopUpStarted {
                     top_up_id: top_up.top_up_id,
@@ -248,6 +263,9 @@ impl Ticketing {
             .map_err(|e| BookingError::InvalidSignature(e.to_string()))?;
         let event: Event =
             serde_json::from_slice(body).map_err(|e| BookingError::MalformedJson(e.to_string()))?;
+        if event.kind == PAYMENT_CANCELED {
+            return self.payment_canceled(&event.id, event.data.object).await;
+        }
         if event.kind != PAYMENT_SUCCEEDED {
             info!(event = %event.id, kind = %event.kind, "provider event ignored");
             return Ok(WebhookOutcome::Ignored);
@@ -344,6 +362,34 @@ impl Ticketing {
             }
             Err(reason) => self.keep_unmatched(unmatched(reason)).await,
         }
+    }
+
+    /// A canceled PaymentIntent fails its top-up, if still pending; anything else is left.
+    async fn payment_canceled(
+        &self,
+        event_id: &str,
+        object: Value,
+    ) -> Result<WebhookOutcome, BookingError> {
+        let intent: PaymentIntent = serde_json::from_value(object)
+            .map_err(|e| BookingError::MalformedJson(e.to_string()))?;
+        let top_up = intent
+            .metadata
+            .get(METADATA_TOP_UP_ID)
+            .and_then(|raw| TopUpId::parse(raw).ok());
+        let user = intent
+            .metadata
+            .get(METADATA_USER_ID)
+            .and_then(|raw| UserId::parse(raw).ok());
+        let (Some(top_up), Some(user)) = (top_up, user) else {
+            return Ok(WebhookOutcome::Ignored);
+        };
+        let failed = self.store.fail_top_up(&user, top_up).await?;
+        info!(event = %event_id, top_up = %top_up, failed, "payment canceled");
+        Ok(if failed {
+            WebhookOutcome::Failed
+        } else {
+            WebhookOutcome::Ignored
+        })
     }
 
     async fn keep_unmatched(

@@ -227,6 +227,7 @@ gated! {
     TopUpStore {
         fn start_top_up(&self, start: &TopUpStart) -> bool, writes dynamo::meter_start_top_up(start);
         fn top_up(&self, user: &UserId, top_up: TopUpId) -> Option<TopUpRecord>;
+        fn fail_top_up(&self, user: &UserId, top_up: TopUpId) -> bool, writes dynamo::meter_fail_top_up(user, top_up);
         fn credit_top_up(&self, credit: &TopUpCredit) -> CommitOutcome, writes dynamo::meter_credit_top_up(credit);
         fn record_unmatched_payment(&self, record: &UnmatchedPaymentRecord) -> bool, writes dynamo::meter_record_unmatched_payment(record);
         fn unmatched_payments(&self, limit: usize) -> Vec<UnmatchedPaymentRecord>;

@@ -565,6 +565,11 @@ impl<S: Store> TopUpStore for MeteredStore<S> {
         self.charge(result, |found| dynamo::meter_top_up(user, top_up, found))
     }
 
+    async fn fail_top_up(&self, user: &UserId, top_up: TopUpId) -> Result<bool, StoreError> {
+        let result = self.inner.fail_top_up(user, top_up).await;
+        self.charge(result, |_| dynamo::meter_fail_top_up(user, top_up))
+    }
+
     async fn credit_top_up(&self, credit: &TopUpCredit) -> Result<CommitOutcome, StoreError> {
         let result = self.inner.credit_top_up(credit).await;
         self.charge(result, |_| dynamo::meter_credit_top_up(credit))

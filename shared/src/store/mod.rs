@@ -562,6 +562,8 @@ pub trait TopUpStore: Send + Sync + 'static {
         user: &UserId,
         top_up: TopUpId,
     ) -> Result<Option<TopUpRecord>, StoreError>;
+    /// Marks a top-up FAILED, only while PENDING: `false` when it was not pending.
+    async fn fail_top_up(&self, user: &UserId, top_up: TopUpId) -> Result<bool, StoreError>;
     /// Credits a confirmed payment (see [`TopUpCredit`]): `Refused` when the top-up is no longer
     /// pending, the balance moved, or the event was already kept.
     async fn credit_top_up(&self, credit: &TopUpCredit) -> Result<CommitOutcome, StoreError>;

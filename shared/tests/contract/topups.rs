@@ -21,6 +21,8 @@ const SECRET: &str = "whsec_contract";
 #[derive(Default)]
 struct FakeProvider {
     asked: Mutex<Vec<PaymentRequest>>,
+    /// Answers every create with an error (Stripe down, or refusing).
+    failing: bool,
 }
 
 #[async_trait]
@@ -30,6 +32,9 @@ impl PaymentProvider for FakeProvider {
         request: &PaymentRequest,
     ) -> Result<CreatedPayment, ProviderError> {
         self.asked.lock().unwrap().push(request.clone());
+        if self.failing {
+            return Err(ProviderError("Stripe: 500 Internal Server Error".into()));
+        }
         Ok(CreatedPayment {
             id: format!("pi_{}", request.top_up_id.to_string().replace('-', "")),
             client_secret: format!("pi_{}_secret_x", request.top_up_id),
@@ -43,7 +48,11 @@ struct Paid {
 }
 
 fn paid(w: &World, max_per_day: u32) -> Paid {
-    let provider = Arc::new(FakeProvider::default());
+    paid_through(w, max_per_day, FakeProvider::default())
+}
+
+fn paid_through(w: &World, max_per_day: u32, provider: FakeProvider) -> Paid {
+    let provider = Arc::new(provider);
     let booking = w.booking.clone().with_payments(Payments {
         provider: provider.clone(),
         webhook_secret: SECRET.into(),
@@ -317,5 +326,52 @@ pub async fn top_ups_are_capped_a_day_and_replayed_by_their_key(w: World) {
         .start_top_up(&ana, won(1_000), None)
         .await
         .unwrap();
+    assert_eq!(balance(&w, &ana).await, 0);
+}
+
+pub async fn a_canceled_or_uncreated_payment_fails_its_top_up(w: World) {
+    let ana = fan("ana");
+    let down = paid_through(
+        &w,
+        10,
+        FakeProvider {
+            failing: true,
+            ..FakeProvider::default()
+        },
+    );
+    assert!(matches!(
+        down.booking.start_top_up(&ana, won(5_000), None).await,
+        Err(BookingError::PaymentProvider(_))
+    ));
+    let asked = down.provider.asked.lock().unwrap()[0].top_up_id;
+    let view = down.booking.top_up(&ana, asked).await.unwrap();
+    assert_eq!(view.status, TopUpStatus::Failed);
+
+    let p = paid(&w, 10);
+    let started = p
+        .booking
+        .start_top_up(&ana, won(8_000), None)
+        .await
+        .unwrap();
+    let canceled = json!({"id": "evt_cancel", "type": "payment_intent.canceled",
+        "data": {"object": {"id": "pi_c", "amount": 8_000, "currency": "krw",
+            "metadata": {"top_up_id": started.top_up_id.to_string(), "user_id": "ana"}}}})
+    .to_string();
+    assert_eq!(
+        p.deliver(&w, canceled.as_bytes()).await.unwrap(),
+        WebhookOutcome::Failed
+    );
+    assert_eq!(
+        p.deliver(&w, canceled.as_bytes()).await.unwrap(),
+        WebhookOutcome::Ignored
+    );
+    let view = p.booking.top_up(&ana, started.top_up_id).await.unwrap();
+    assert_eq!(view.status, TopUpStatus::Failed);
+    // A success reported after the cancel credits nothing: an operator settles it.
+    let late = succeeded("evt_late", started.top_up_id, &ana, 8_000, "krw");
+    assert_eq!(
+        p.deliver(&w, &late).await.unwrap(),
+        WebhookOutcome::Unmatched
+    );
     assert_eq!(balance(&w, &ana).await, 0);
 }

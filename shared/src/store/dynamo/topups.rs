@@ -52,6 +52,17 @@ impl TopUpStore for DynamoStore {
         self.get(&keys::top_up(user, top_up), true).await
     }
 
+    async fn fail_top_up(&self, user: &UserId, top_up: TopUpId) -> Result<bool, StoreError> {
+        let change = Change::new("SET #status = :failed")
+            .when("#status = :pending")
+            .value(":failed", TopUpStatus::Failed)?
+            .value(":pending", TopUpStatus::Pending)?;
+        Ok(self
+            .update_item(&keys::top_up(user, top_up), change, false)
+            .await?
+            .is_ok())
+    }
+
     async fn credit_top_up(&self, credit: &TopUpCredit) -> Result<CommitOutcome, StoreError> {
         let t = &credit.top_up;
         let mut items = vec![self.update(
@@ -125,6 +136,13 @@ pub(in crate::store) fn meter_top_up(
     let key = keys::top_up(user, top_up);
     let size = found.as_ref().map_or(0, |t| meter::sized(&key, t));
     vec![meter::get(&key, size, true)]
+}
+
+pub(in crate::store) fn meter_fail_top_up(user: &UserId, top_up: TopUpId) -> Vec<DynamoRequest> {
+    let key = keys::top_up(user, top_up);
+    // A top-up's fixed fields: ids, amount, status, time.
+    let size = key.pk.len() + key.sk.len() + 160;
+    vec![meter::write(Operation::UpdateItem, &key, size)]
 }
 
 pub(in crate::store) fn meter_credit_top_up(credit: &TopUpCredit) -> Vec<DynamoRequest> {

@@ -38,6 +38,21 @@ impl TopUpStore for MemoryStore {
         Ok(self.tables().top_ups.get(&(user.clone(), top_up)).cloned())
     }
 
+    async fn fail_top_up(&self, user: &UserId, top_up: TopUpId) -> Result<bool, StoreError> {
+        let mut t = self.tables();
+        let Some(stored) = t.top_ups.get(&(user.clone(), top_up)) else {
+            return Ok(false);
+        };
+        if stored.status != TopUpStatus::Pending {
+            return Ok(false);
+        }
+        within_limits(dynamo::meter_fail_top_up(user, top_up))?;
+        if let Some(stored) = t.top_ups.get_mut(&(user.clone(), top_up)) {
+            stored.status = TopUpStatus::Failed;
+        }
+        Ok(true)
+    }
+
     async fn credit_top_up(&self, credit: &TopUpCredit) -> Result<CommitOutcome, StoreError> {
         let mut t = self.tables();
         let wanted = &credit.top_up;
