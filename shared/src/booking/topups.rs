@@ -17,8 +17,8 @@ use tracing::{info, instrument, warn};
 use super::Ticketing;
 use crate::domain::{BookingError, ChargeAmount, IdempotencyKey, Timestamp, TopUpId, UserId, Won};
 use crate::store::{
-    BalanceChange, BalanceEntryRecord, CommitOutcome, EntryKind, PaymentEventRecord, TopUpCredit,
-    TopUpRecord, TopUpStart, TopUpStatus, UnmatchedPaymentRecord,
+    BalanceChange, BalanceEntryRecord, CommitOutcome, EntryKind, PaymentEventRecord,
+    PaymentLinkRecord, TopUpCredit, TopUpRecord, TopUpStart, TopUpStatus, UnmatchedPaymentRecord,
 };
 use crate::stripe::signature;
 
@@ -130,6 +130,25 @@ struct PaymentIntent {
     metadata: std::collections::HashMap<String, String>,
 }
 
+impl PaymentIntent {
+    /// A metadata value by its key as this service writes it (`top_up_id`), or camel-cased
+    /// (`topUpId`), as a hand-made payment might carry it.
+    fn named(&self, key: &str) -> Option<&str> {
+        let camel: String = key
+            .split('_')
+            .enumerate()
+            .map(|(i, part)| match i {
+                0 => part.to_owned(),
+                _ => part[..1].to_uppercase() + &part[1..],
+            })
+            .collect();
+        self.metadata
+            .get(key)
+            .or_else(|| self.metadata.get(&camel))
+            .map(String::as_str)
+    }
+}
+
 impl Ticketing {
     /// Sets provider mode: charges start paid top-ups instead of crediting.
     pub fn with_payments(mut self, payments: Payments) -> Self {
@@ -207,6 +226,15 @@ impl Ticketing {
                     }
                 };
                 info!(top_up = %top_up.top_up_id, payment = %created.id, "top-up started");
+                let link = PaymentLinkRecord {
+                    payment_intent: created.id.clone(),
+                    top_up_id: top_up.top_up_id,
+                    user_id: user.clone(),
+                };
+                // The metadata names the top-up too: a lost link only loses the second way.
+                if let Err(error) = self.store.link_payment(&link).await {
+                    warn!(%error, top_up = %top_up.top_up_id, "the payment's link was not kept");
+                }
                 let started = TopUpStarted {
                     top_up_id: top_up.top_up_id,
                     status: TopUpStatus::Pending,
@@ -275,22 +303,14 @@ impl Ticketing {
         let unmatched = |reason: &str| UnmatchedPaymentRecord {
             event_id: event.id.clone(),
             payment_intent: intent.id.clone(),
-            top_up_id: intent.metadata.get(METADATA_TOP_UP_ID).cloned(),
-            user_id: intent.metadata.get(METADATA_USER_ID).cloned(),
+            top_up_id: intent.named(METADATA_TOP_UP_ID).map(str::to_owned),
+            user_id: intent.named(METADATA_USER_ID).map(str::to_owned),
             amount: intent.amount,
             currency: intent.currency.clone(),
             reason: reason.to_owned(),
             at: now,
         };
-        let top_up_id = intent
-            .metadata
-            .get(METADATA_TOP_UP_ID)
-            .and_then(|raw| TopUpId::parse(raw).ok());
-        let user = intent
-            .metadata
-            .get(METADATA_USER_ID)
-            .and_then(|raw| UserId::parse(raw).ok());
-        let (Some(top_up_id), Some(user)) = (top_up_id, user) else {
+        let Some((top_up_id, user)) = self.payment_of(&intent).await? else {
             return self
                 .keep_unmatched(unmatched("no top-up in the metadata"))
                 .await;
@@ -372,15 +392,7 @@ impl Ticketing {
     ) -> Result<WebhookOutcome, BookingError> {
         let intent: PaymentIntent = serde_json::from_value(object)
             .map_err(|e| BookingError::MalformedJson(e.to_string()))?;
-        let top_up = intent
-            .metadata
-            .get(METADATA_TOP_UP_ID)
-            .and_then(|raw| TopUpId::parse(raw).ok());
-        let user = intent
-            .metadata
-            .get(METADATA_USER_ID)
-            .and_then(|raw| UserId::parse(raw).ok());
-        let (Some(top_up), Some(user)) = (top_up, user) else {
+        let Some((top_up, user)) = self.payment_of(&intent).await? else {
             return Ok(WebhookOutcome::Ignored);
         };
         let failed = self.store.fail_top_up(&user, top_up).await?;
@@ -390,6 +402,27 @@ impl Ticketing {
         } else {
             WebhookOutcome::Ignored
         })
+    }
+
+    /// The top-up and fan a payment is for: by its metadata, else by the link kept when it
+    /// was created.
+    async fn payment_of(
+        &self,
+        intent: &PaymentIntent,
+    ) -> Result<Option<(TopUpId, UserId)>, BookingError> {
+        let top_up = intent
+            .named(METADATA_TOP_UP_ID)
+            .and_then(|raw| TopUpId::parse(raw).ok());
+        let user = intent
+            .named(METADATA_USER_ID)
+            .and_then(|raw| UserId::parse(raw).ok());
+        if let (Some(top_up), Some(user)) = (top_up, user) {
+            return Ok(Some((top_up, user)));
+        }
+        let link = self.store.payment_link(&intent.id).await?;
+        Ok(link
+            .filter(|l| top_up.is_none_or(|t| t == l.top_up_id))
+            .map(|l| (l.top_up_id, l.user_id)))
     }
 
     async fn keep_unmatched(

@@ -227,6 +227,8 @@ gated! {
     TopUpStore {
         fn start_top_up(&self, start: &TopUpStart) -> bool, writes dynamo::meter_start_top_up(start);
         fn top_up(&self, user: &UserId, top_up: TopUpId) -> Option<TopUpRecord>;
+        fn link_payment(&self, link: &PaymentLinkRecord) -> (), writes dynamo::meter_link_payment(link);
+        fn payment_link(&self, payment_intent: &str) -> Option<PaymentLinkRecord>;
         fn fail_top_up(&self, user: &UserId, top_up: TopUpId) -> bool, writes dynamo::meter_fail_top_up(user, top_up);
         fn credit_top_up(&self, credit: &TopUpCredit) -> CommitOutcome, writes dynamo::meter_credit_top_up(credit);
         fn record_unmatched_payment(&self, record: &UnmatchedPaymentRecord) -> bool, writes dynamo::meter_record_unmatched_payment(record);

@@ -565,6 +565,21 @@ impl<S: Store> TopUpStore for MeteredStore<S> {
         self.charge(result, |found| dynamo::meter_top_up(user, top_up, found))
     }
 
+    async fn link_payment(&self, link: &PaymentLinkRecord) -> Result<(), StoreError> {
+        let result = self.inner.link_payment(link).await;
+        self.charge(result, |_| dynamo::meter_link_payment(link))
+    }
+
+    async fn payment_link(
+        &self,
+        payment_intent: &str,
+    ) -> Result<Option<PaymentLinkRecord>, StoreError> {
+        let result = self.inner.payment_link(payment_intent).await;
+        self.charge(result, |found| {
+            dynamo::meter_payment_link(payment_intent, found)
+        })
+    }
+
     async fn fail_top_up(&self, user: &UserId, top_up: TopUpId) -> Result<bool, StoreError> {
         let result = self.inner.fail_top_up(user, top_up).await;
         self.charge(result, |_| dynamo::meter_fail_top_up(user, top_up))

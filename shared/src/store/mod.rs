@@ -562,6 +562,12 @@ pub trait TopUpStore: Send + Sync + 'static {
         user: &UserId,
         top_up: TopUpId,
     ) -> Result<Option<TopUpRecord>, StoreError>;
+    /// Keeps which top-up a provider's payment belongs to.
+    async fn link_payment(&self, link: &PaymentLinkRecord) -> Result<(), StoreError>;
+    async fn payment_link(
+        &self,
+        payment_intent: &str,
+    ) -> Result<Option<PaymentLinkRecord>, StoreError>;
     /// Marks a top-up FAILED, only while PENDING: `false` when it was not pending.
     async fn fail_top_up(&self, user: &UserId, top_up: TopUpId) -> Result<bool, StoreError>;
     /// Credits a confirmed payment (see [`TopUpCredit`]): `Refused` when the top-up is no longer

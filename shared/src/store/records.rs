@@ -952,6 +952,15 @@ pub struct PaymentEventRecord {
     pub expires_at: i64,
 }
 
+/// Which top-up a provider's payment belongs to, by the payment's id: the webhook's way back
+/// when an event's metadata does not name the top-up and its fan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaymentLinkRecord {
+    pub payment_intent: String,
+    pub top_up_id: TopUpId,
+    pub user_id: UserId,
+}
+
 /// A confirmed payment that matched no pending top-up (unknown, another amount, currency or
 /// fan): credited nothing, kept for an operator to settle by hand.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -69,6 +69,7 @@ contract!(
     topups::forged_stale_and_unmatched_events_credit_nothing,
     topups::top_ups_are_capped_a_day_and_replayed_by_their_key,
     topups::a_canceled_or_uncreated_payment_fails_its_top_up,
+    topups::a_payment_is_found_by_its_id_or_camel_cased_metadata,
     queue::joining_twice_returns_the_same_token,
     queue::positions_follow_join_order_with_an_estimated_wait,
     queue::the_tick_admits_in_order_and_at_most_per_tick,

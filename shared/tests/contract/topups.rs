@@ -375,3 +375,44 @@ pub async fn a_canceled_or_uncreated_payment_fails_its_top_up(w: World) {
     );
     assert_eq!(balance(&w, &ana).await, 0);
 }
+
+pub async fn a_payment_is_found_by_its_id_or_camel_cased_metadata(w: World) {
+    let p = paid(&w, 10);
+    let ana = fan("ana");
+    let first = p
+        .booking
+        .start_top_up(&ana, won(4_000), None)
+        .await
+        .unwrap();
+    let second = p
+        .booking
+        .start_top_up(&ana, won(6_000), None)
+        .await
+        .unwrap();
+    let intent = format!("pi_{}", first.top_up_id.to_string().replace('-', ""));
+    let bare = json!({"id": "evt_bare", "type": "payment_intent.succeeded",
+        "data": {"object": {"id": intent, "amount": 4_000, "currency": "krw", "metadata": {}}}})
+    .to_string();
+    assert_eq!(
+        p.deliver(&w, bare.as_bytes()).await.unwrap(),
+        WebhookOutcome::Credited
+    );
+    let camel = json!({"id": "evt_camel", "type": "payment_intent.succeeded",
+        "data": {"object": {"id": "pi_elsewhere", "amount": 6_000, "currency": "krw",
+            "metadata": {"topUpId": second.top_up_id.to_string(), "userId": "ana"}}}})
+    .to_string();
+    assert_eq!(
+        p.deliver(&w, camel.as_bytes()).await.unwrap(),
+        WebhookOutcome::Credited
+    );
+    assert_eq!(balance(&w, &ana).await, 10_000);
+    // A payment nobody started, without metadata: kept, not credited.
+    let stray = json!({"id": "evt_stray", "type": "payment_intent.succeeded",
+        "data": {"object": {"id": "pi_unknown", "amount": 1_000, "currency": "krw"}}})
+    .to_string();
+    assert_eq!(
+        p.deliver(&w, stray.as_bytes()).await.unwrap(),
+        WebhookOutcome::Unmatched
+    );
+    assert_eq!(balance(&w, &ana).await, 10_000);
+}

@@ -9,6 +9,7 @@
 //! | a fan's queue ticket | `USER#{u}` | `QUEUE#{c}` |
 //! | a fan's top-up, and the count of top-ups started on a day | `USER#{u}` | `TOPUP#{id}`, `TOPUPS#{epoch day}` |
 //! | a provider event that credited a top-up | `PAYMENT_EVENT#{event id}` | `EVENT` |
+//! | the top-up a provider's payment belongs to | `PAYMENT_INTENT#{payment id}` | `LINK` |
 //! | a confirmed payment that matched no top-up, for operators | `PAYMENTS#UNMATCHED` | `EVENT#{event id}` |
 //! | a fan's tally for the ticket limit: live holds and seats bought | `USER#{u}` | `TALLY#{c}` |
 //! | queue counter, one per shard and minute | `QUEUE#{c}#COUNT#{shard}` | `M#{minute}` |
@@ -56,6 +57,11 @@ pub(super) fn top_up_day(user: &UserId, day: i64) -> Key {
 /// Each event its own partition: deliveries of different events never contend.
 pub(super) fn payment_event(event_id: &str) -> Key {
     key(format!("PAYMENT_EVENT#{event_id}"), "EVENT")
+}
+
+/// Each payment its own partition, like its events.
+pub(super) fn payment_link(payment_intent: &str) -> Key {
+    key(format!("PAYMENT_INTENT#{payment_intent}"), "LINK")
 }
 
 /// Rare (a payment no top-up asked for), so one partition an operator queries whole.

@@ -52,6 +52,20 @@ impl TopUpStore for DynamoStore {
         self.get(&keys::top_up(user, top_up), true).await
     }
 
+    async fn link_payment(&self, link: &PaymentLinkRecord) -> Result<(), StoreError> {
+        // Written once per payment; a resent create writes the same link again.
+        self.put_absent(&keys::payment_link(&link.payment_intent), link)
+            .await
+            .map(|_| ())
+    }
+
+    async fn payment_link(
+        &self,
+        payment_intent: &str,
+    ) -> Result<Option<PaymentLinkRecord>, StoreError> {
+        self.get(&keys::payment_link(payment_intent), true).await
+    }
+
     async fn fail_top_up(&self, user: &UserId, top_up: TopUpId) -> Result<bool, StoreError> {
         let change = Change::new("SET #status = :failed")
             .when("#status = :pending")
@@ -135,6 +149,24 @@ pub(in crate::store) fn meter_top_up(
 ) -> Vec<DynamoRequest> {
     let key = keys::top_up(user, top_up);
     let size = found.as_ref().map_or(0, |t| meter::sized(&key, t));
+    vec![meter::get(&key, size, true)]
+}
+
+pub(in crate::store) fn meter_link_payment(link: &PaymentLinkRecord) -> Vec<DynamoRequest> {
+    let key = keys::payment_link(&link.payment_intent);
+    vec![meter::write(
+        Operation::PutItem,
+        &key,
+        meter::sized(&key, link),
+    )]
+}
+
+pub(in crate::store) fn meter_payment_link(
+    payment_intent: &str,
+    found: &Option<PaymentLinkRecord>,
+) -> Vec<DynamoRequest> {
+    let key = keys::payment_link(payment_intent);
+    let size = found.as_ref().map_or(0, |l| meter::sized(&key, l));
     vec![meter::get(&key, size, true)]
 }
 

@@ -60,6 +60,7 @@ struct Tables {
     top_ups: HashMap<(UserId, TopUpId), TopUpRecord>,
     top_up_days: HashMap<(UserId, i64), TopUpDayRecord>,
     payment_events: HashMap<String, PaymentEventRecord>,
+    payment_links: HashMap<String, PaymentLinkRecord>,
     /// By event id, as the DynamoDB partition sorts them.
     unmatched_payments: BTreeMap<String, UnmatchedPaymentRecord>,
     tickets: HashMap<(UserId, ConcertId), TicketRecord>,

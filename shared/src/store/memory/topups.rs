@@ -38,6 +38,24 @@ impl TopUpStore for MemoryStore {
         Ok(self.tables().top_ups.get(&(user.clone(), top_up)).cloned())
     }
 
+    async fn link_payment(&self, link: &PaymentLinkRecord) -> Result<(), StoreError> {
+        let mut t = self.tables();
+        if t.payment_links.contains_key(&link.payment_intent) {
+            return Ok(());
+        }
+        within_limits(dynamo::meter_link_payment(link))?;
+        t.payment_links
+            .insert(link.payment_intent.clone(), link.clone());
+        Ok(())
+    }
+
+    async fn payment_link(
+        &self,
+        payment_intent: &str,
+    ) -> Result<Option<PaymentLinkRecord>, StoreError> {
+        Ok(self.tables().payment_links.get(payment_intent).cloned())
+    }
+
     async fn fail_top_up(&self, user: &UserId, top_up: TopUpId) -> Result<bool, StoreError> {
         let mut t = self.tables();
         let Some(stored) = t.top_ups.get(&(user.clone(), top_up)) else {
