@@ -142,16 +142,18 @@ impl Config {
         let stripe_api_base = match get("STRIPE_API_BASE") {
             None => DEFAULT_STRIPE_API_BASE.to_owned(),
             Some(raw) => {
-                let valid = (raw.starts_with("https://") || raw.starts_with("http://"))
-                    && !raw.ends_with('/');
-                if !valid {
+                let base = raw.trim().trim_end_matches('/');
+                let host = base
+                    .strip_prefix("https://")
+                    .or_else(|| base.strip_prefix("http://"));
+                if host.is_none_or(str::is_empty) {
                     return Err(ConfigError::Invalid {
                         name: "STRIPE_API_BASE",
-                        expected: "an http(s) URL without a trailing slash",
+                        expected: "an http(s) URL",
                         value: raw,
                     });
                 }
-                raw
+                base.to_owned()
             }
         };
         let settings = Settings {
@@ -304,6 +306,8 @@ mod tests {
         .unwrap();
         assert_eq!(c.settings.hold_seconds, 60);
         assert!(c.trust_user_header);
+        let fake = config(&[("STRIPE_API_BASE", "http://127.0.0.1:4010/")]).unwrap();
+        assert_eq!(fake.stripe_api_base, "http://127.0.0.1:4010");
         for (name, bad) in [
             ("HOLD_SECONDS", "0"),
             ("HOLD_SECONDS", "five"),
@@ -318,6 +322,7 @@ mod tests {
             ("TOPUP_MODE", "stripe"),
             ("MAX_TOPUPS_PER_DAY", "0"),
             ("STRIPE_API_BASE", "api.stripe.com"),
+            ("STRIPE_API_BASE", "https://"),
             ("TABLE_NAME", "a b"),
         ] {
             let error = config(&[(name, bad)]).unwrap_err().to_string();
