@@ -32,8 +32,6 @@ mod topups;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-
 use crate::client::Api;
 use crate::fan::End;
 use crate::proxy::FaultProxy;
@@ -70,13 +68,7 @@ async fn fans_retrying_through_dynamodb_faults_never_double_sell_or_double_charg
     };
     let _turn = PROXY_IN_USE.lock().await;
     // Start-up (table, catalog) without faults; the fault mix for the run.
-    proxy
-        .configure(json!({
-            "rate": 0,
-            "weights": {"throttle": 1, "server_error": 1, "lost_response": 1, "late_answer": 1},
-            "delayMs": [1500, 3000],
-        }))
-        .await;
+    proxy.quiet_with_the_runs_mix().await;
     let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let _ = std::fs::remove_file(scratch.join("chaos-summary.txt"));
     let server = Server::start(&proxy.endpoint, &scratch.join("chaos-server.log"));

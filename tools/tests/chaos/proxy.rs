@@ -50,6 +50,17 @@ impl FaultProxy {
         body
     }
 
+    /// No faults yet (for a run's start-up: table, catalog), and the mix a run injects once
+    /// `faults_on` turns them on: each fault alike, late answers 1.5 to 3 s late.
+    pub async fn quiet_with_the_runs_mix(&self) {
+        self.configure(json!({
+            "rate": 0,
+            "weights": {"throttle": 1, "server_error": 1, "lost_response": 1, "late_answer": 1},
+            "delayMs": [1500, 3000],
+        }))
+        .await;
+    }
+
     /// Counts of forwarded requests, of each injected fault and of the conflicts, in total and
     /// by operation (conflicts also by key).
     pub async fn stats(&self) -> Value {

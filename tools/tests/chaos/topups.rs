@@ -90,13 +90,7 @@ async fn paid_top_ups_redelivered_through_dynamodb_faults_credit_once() {
         return;
     };
     let _turn = crate::PROXY_IN_USE.lock().await;
-    proxy
-        .configure(json!({
-            "rate": 0,
-            "weights": {"throttle": 1, "server_error": 1, "lost_response": 1, "late_answer": 1},
-            "delayMs": [1500, 3000],
-        }))
-        .await;
+    proxy.quiet_with_the_runs_mix().await;
     let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let server = Server::start_with(
         &proxy.endpoint,

@@ -351,10 +351,10 @@ impl Tables {
         }
     }
 
-    /// The fan's tally as it stands.
-    fn tally(&self, r: &ReservationRecord) -> FanTallyRecord {
+    /// A fan's tally for a concert as it stands (version 0: none yet).
+    fn tally(&self, user: &UserId, concert: &ConcertId) -> FanTallyRecord {
         self.tallies
-            .get(&(r.user_id.clone(), r.concert_id.clone()))
+            .get(&(user.clone(), concert.clone()))
             .cloned()
             .unwrap_or_default()
     }

@@ -15,11 +15,7 @@ impl PaymentStore for MemoryStore {
             reservation: t.reservations.get(&(user.clone(), reservation)).cloned(),
             balance: t.balances.get(user).copied().unwrap_or_default(),
             ticket: t.tickets.get(&(user.clone(), concert.clone())).cloned(),
-            tally: t
-                .tallies
-                .get(&(user.clone(), concert.clone()))
-                .cloned()
-                .unwrap_or_default(),
+            tally: t.tally(user, concert),
         })
     }
 
@@ -31,7 +27,10 @@ impl PaymentStore for MemoryStore {
             stored.status == StoredReservationStatus::Held && stored.held_until > p.now
         });
         let payment_key = (r.user_id.clone(), p.payment.payment_id);
-        let counted = t.tally(r).holds.contains_key(&r.reservation_id);
+        let counted = t
+            .tally(&r.user_id, &r.concert_id)
+            .holds
+            .contains_key(&r.reservation_id);
         if !(held
             && counted
             && t.seats_held_by(r, p.now)
@@ -45,7 +44,11 @@ impl PaymentStore for MemoryStore {
             return Ok(CommitOutcome::ClaimLost);
         }
         let seats = t.seats_after(r, Some(HoldEnd::Sold(p.admitted_at)));
-        within_limits(dynamo::meter_commit_payment(p, &seats, &t.tally(r)))?;
+        within_limits(dynamo::meter_commit_payment(
+            p,
+            &seats,
+            &t.tally(&r.user_id, &r.concert_id),
+        ))?;
         if let Some(stored) = t.reservations.get_mut(&reservation_key) {
             stored.status = StoredReservationStatus::Confirmed;
             stored.payment_id = Some(p.payment.payment_id);

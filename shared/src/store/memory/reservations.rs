@@ -9,12 +9,7 @@ impl ReservationStore for MemoryStore {
         user: &UserId,
         concert: &ConcertId,
     ) -> Result<FanTallyRecord, StoreError> {
-        Ok(self
-            .tables()
-            .tallies
-            .get(&(user.clone(), concert.clone()))
-            .cloned()
-            .unwrap_or_default())
+        Ok(self.tables().tally(user, concert))
     }
 
     async fn place_hold(&self, plan: &HoldPlan) -> Result<HoldOutcome, StoreError> {
@@ -101,7 +96,11 @@ impl ReservationStore for MemoryStore {
             return Ok(CommitOutcome::Refused);
         }
         let seats = t.seats_after(r, Some(HoldEnd::Released));
-        within_limits(dynamo::meter_release_hold(r, &seats, &t.tally(r)))?;
+        within_limits(dynamo::meter_release_hold(
+            r,
+            &seats,
+            &t.tally(&r.user_id, &r.concert_id),
+        ))?;
         t.store_seats(r, seats);
         t.retally(r, |_| {});
         if let Some(stored) = t.reservations.get_mut(&key) {
