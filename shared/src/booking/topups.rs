@@ -320,7 +320,12 @@ impl Ticketing {
         }
         let decided = self
             .until_committed(|| async {
-                let Some(top_up) = self.store.top_up(&user, top_up_id).await? else {
+                // The top-up and the balance in one round trip: both are the fan's own items.
+                let (top_up, current) = tokio::join!(
+                    self.store.top_up(&user, top_up_id),
+                    self.store.balance(&user)
+                );
+                let Some(top_up) = top_up? else {
                     return Ok((CommitOutcome::Committed, Err("no such top-up of this fan")));
                 };
                 match top_up.status {
@@ -344,7 +349,7 @@ impl Ticketing {
                         Err("an amount no charge may have"),
                     ));
                 };
-                let current = self.store.balance(&user).await?;
+                let current = current?;
                 let Ok(balance_after) = current.amount.credit(amount) else {
                     return Ok((CommitOutcome::Committed, Err("the balance cap")));
                 };
