@@ -160,6 +160,8 @@ const SENTENCES = {
   QUEUE_TOKEN_INVALID: () => "This place in the queue is not yours any more. Join the queue again.",
   QUEUE_TOKEN_EXPIRED: () =>
     "Your time in the queue has ended (it lapsed, was used by a payment, or the concert sold out). Join the queue again.",
+  QUEUE_TOKEN_IDLE: () =>
+    "Your turn to buy ended because the page sent nothing for a while, and your place went to the fans waiting. Join the queue again: you start at the back of the line.",
   QUEUE_NOT_ADMITTED: (p) =>
     p.position == null
       ? "You are still waiting: the order is drawn when the sale opens."

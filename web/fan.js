@@ -12,6 +12,10 @@ const LISTED_AT_ONCE = 1000;
 // seats, is 100 pages. More than that means a cursor that never ends: stop.
 const MAX_SEAT_PAGES = 100;
 const MAP_REFRESH_MS = 10000;
+// An admitted fan's turn ends after ACTIVE_IDLE_SECONDS (at least 30) with no request carrying
+// its token: a fan who walked away gives the slot back. While the page is open and the fan is
+// in, it sends a light gated request this often, so the turn lasts while the fan is there.
+const KEEP_TURN_MS = 30000;
 
 const fan = {
   config: null,
@@ -27,6 +31,7 @@ const fan = {
   selected: new Set(),
   reservation: null,
   timers: new Set(),
+  keepTurn: null, // the next beat that keeps the turn
 };
 
 // ------------------------------------------------------------------ small helpers
@@ -297,10 +302,11 @@ async function poll() {
 }
 
 function queueEnded(error) {
-  if (error.code === "QUEUE_TOKEN_EXPIRED" || error.code === "QUEUE_TOKEN_INVALID") {
+  if (["QUEUE_TOKEN_EXPIRED", "QUEUE_TOKEN_INVALID", "QUEUE_TOKEN_IDLE"].includes(error.code)) {
     remember(queueKey(), null);
     const concert = fan.concert;
-    return ended("Your place has ended", sentence(error), concert && !concert.soldOut ? concert.concertId : null);
+    const title = error.code === "QUEUE_TOKEN_IDLE" ? "Your turn ended while you were away" : "Your place has ended";
+    return ended(title, sentence(error), concert && !concert.soldOut ? concert.concertId : null);
   }
   refused(error);
 }
@@ -321,10 +327,11 @@ async function openShop() {
   const token = fan.ticket.token;
   const concert = fan.concert;
   $("#shop-title").textContent = concert.title;
-  const until = fan.ticket.expiresAt;
+  keepTurn();
   everySecond(() => {
-    const left = secondsUntil(until);
-    $("#active-until").textContent = `You are in: ${clock(left)} left to choose and pay.`;
+    // The ticket's end moves while the turn is kept (`keepTurn` reads it again).
+    const left = secondsUntil(fan.ticket.expiresAt);
+    $("#active-until").textContent = `You are in: ${clock(left)} left to choose and pay. Keep this page open to keep your turn.`;
     if (left <= 0) {
       remember(queueKey(), null);
       ended("Your time is up", "Your turn to buy has ended. Join the queue again to try once more.", concert.concertId);
@@ -353,6 +360,30 @@ async function openShop() {
   }
 }
 
+/** While the fan shops or holds with this token, every KEEP_TURN_MS: the dates (a gated request
+ * carrying the token, which renews the turn), then the ticket, whose `expiresAt` has moved. It
+ * stops once the page shows anything else or the fan has another token; a turn that ended
+ * says why. */
+function keepTurn() {
+  clearTimeout(fan.keepTurn);
+  const token = fan.ticket.token;
+  const concertId = fan.concert.concertId;
+  const current = () => fan.ticket && fan.ticket.token === token && (!$("#shop").hidden || !$("#hold").hidden);
+  const beat = async () => {
+    if (!current()) return;
+    try {
+      await fan.api.get(`/concerts/${concertId}/dates`, { token });
+      const ticket = await fan.api.get("/queue/status", { token });
+      if (current() && ticket.status === "ACTIVE") fan.ticket = ticket;
+    } catch (error) {
+      if (error.status === 401 && current()) return queueEnded(error);
+      // No answer, or busy: the next beat tries again, well within the idle time.
+    }
+    fan.keepTurn = setTimeout(beat, KEEP_TURN_MS);
+  };
+  fan.keepTurn = setTimeout(beat, KEEP_TURN_MS);
+}
+
 /** A hold the fan still has for this concert (after a reload, or an answer that was lost). */
 async function liveHold(concertId) {
   try {
@@ -377,6 +408,7 @@ async function openDate(date) {
     });
     fan.sections = sections;
   } catch (error) {
+    if (error.status === 401) return queueEnded(error);
     return refused(error);
   }
   const seats = fan.sections[fan.sections.length - 1].toSeat;

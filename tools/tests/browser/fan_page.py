@@ -12,6 +12,9 @@ The story, in one browser with a window per person:
   - the operator resumes; fan B is admitted and sees seats 7 and 8 SOLD on the map;
   - fan D joins a concert in its pre-queue, sees the countdown to the opening, and is admitted
     once the opening's draw has placed it;
+  - fan E, admitted to the stadium and looking at its sections (nothing else polls there), keeps
+    its turn: the page carries the token every 30 s (its timers sped up); when the service says
+    the turn idled out (a mocked QUEUE_TOKEN_IDLE), the page says so and joins again;
   - fan C, on the page served from another origin (as the stack's CloudFront serves it, CORS
     between), opens the stadium, whose seats are listed a section at a time, holds the best two
     seats of a section, tops up and pays;
@@ -226,8 +229,14 @@ class Browser:
         until(lambda: self.visible(css) and re.search(pattern, self.text(css)), f"{what}: {css} ~ {pattern!r}")
 
     def click(self, css):
-        until(lambda: self.visible(css) and self.find(css).is_enabled(), f"{css} to be clickable")
-        self.find(css).click()
+        # A map redrawn by its refresh between finding a seat and clicking it: find it again.
+        def clicked():
+            if not (self.visible(css) and self.find(css).is_enabled()):
+                return False
+            self.find(css).click()
+            return True
+
+        until(clicked, f"{css} to be clicked")
 
     def type(self, css, text):
         until(lambda: self.visible(css) and self.find(css).is_enabled(), f"{css} to take typing")
@@ -390,6 +399,7 @@ def story(browser, server, page_host):
           patience=90)
     browser.shot("fan-d-admitted-after-the-opening")
 
+    idle_turn(browser, page_host.origin + "/")
     retry_rules(browser, url)
     cognito_sign_in(browser, url)
 
@@ -477,6 +487,68 @@ DEPLOYED_PAGE = """
   };
 })();
 """
+
+
+# Fan E's page, before any of its scripts run: timers of 30 s or more fire 30 times sooner (the
+# keep-turn beat in a second), every request is recorded in window.sent, and while window.idle
+# is set, any request carrying a queue token is answered 401 QUEUE_TOKEN_IDLE, as the service
+# answers a turn that idled out.
+FAST_IDLE_PAGE = """
+(() => {
+  const realTimeout = window.setTimeout.bind(window);
+  window.setTimeout = (run, ms, ...rest) => realTimeout(run, ms >= 30000 ? ms / 30 : ms, ...rest);
+  const realFetch = window.fetch.bind(window);
+  const sent = (window.sent = []);
+  window.idle = false;
+  window.fetch = async (url, init = {}) => {
+    const token = (init.headers || {})["X-Queue-Token"];
+    sent.push({ url: String(url), method: init.method || "GET", token: token || null });
+    if (window.idle && token) {
+      return new Response(JSON.stringify({ type: "/problems/queue-token-idle", title: "Unauthorized",
+        status: 401, code: "QUEUE_TOKEN_IDLE", detail: "the queue token ended: idle" }),
+        { status: 401, headers: { "Content-Type": "application/problem+json" } });
+    }
+    return realFetch(url, init);
+  };
+})();
+"""
+
+
+def idle_turn(browser, url):
+    """An admitted fan whose page is open keeps the turn: a gated request carrying the token
+    every beat, even where nothing else is polled. A turn that idled out is said plainly, and
+    "Join the queue again" joins again."""
+    browser.driver.switch_to.new_window("window")
+    browser.windows["fan-e"] = browser.driver.current_window_handle
+    browser.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": FAST_IDLE_PAGE})
+    browser.driver.get(url)
+    sign_in(browser, "fan-e")
+    browser.click('[data-concert="seoul-stadium"] button')
+    until(lambda: len(browser.finds("#section-list .section")) == 3, "fan E admitted to the stadium")
+
+    def beats():
+        sent = browser.driver.execute_script("return window.sent")
+        return [r for r in sent if r["url"].endswith("/concerts/seoul-stadium/dates") and r["token"]]
+
+    # The dates are asked for once on entering; then each beat asks again with the token.
+    until(lambda: len(beats()) >= 3, "fan E's page keeping the turn")
+    assert len({r["token"] for r in beats()}) == 1, beats()
+    assert browser.visible("#section-list") and not browser.visible("#ended")
+    browser.shot("fan-e-keeps-its-turn")
+
+    browser.driver.execute_script("window.idle = true")
+    browser.wait_text("#ended-title", "Your turn ended while you were away", "fan E told its turn idled out")
+    assert "Join the queue again" in browser.text("#ended-text"), browser.text("#ended-text")
+    assert browser.text("#ended-back") == "Join the queue again", browser.text("#ended-back")
+    browser.shot("fan-e-turn-idled-out")
+    browser.driver.execute_script("window.idle = false; window.sent.length = 0")
+    browser.click("#ended-back")
+    # The service still has fan E's turn (only the answers were mocked): joining again gives it.
+    until(lambda: len(browser.finds("#section-list .section")) == 3, "fan E back in after joining again")
+    sent = browser.driver.execute_script("return window.sent")
+    joins = [r for r in sent if r["method"] == "POST" and r["url"].endswith("/concerts/seoul-stadium/queue/tokens")]
+    assert len(joins) == 1, sent
+    browser.shot("fan-e-joined-again")
 
 
 def cognito_sign_in(browser, url):
