@@ -614,7 +614,7 @@ mod tests {
         assert_eq!((index, section.name.as_deref()), (199, Some("S199")));
         assert_eq!(ConcertRecord::block_of(section, seat).get(), 99_901);
         assert_eq!(record.blocks().len(), 1_000);
-        assert_eq!(record.ledger_shards(), 16);
+        assert_eq!(record.ledger_shards(), 64);
     }
 
     #[test]

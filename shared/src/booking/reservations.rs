@@ -34,10 +34,10 @@ const BEST_RUNS: usize = 4;
 /// time, at most this many blocks a read: one BatchGetItem.
 const BEST_READ_BLOCKS: usize = crate::store::limits::BATCH_GET_KEYS_LIMIT;
 /// On a venue listed a section at a time, best available without a section spreads a crowd
-/// over this many of the lowest sections with room: as many as a date's ledger has shards
-/// (consecutive sections count in different shards), so that no shard nor block takes more
-/// than its share of the crowd's holds.
-const BEST_SECTIONS: usize = crate::store::LEDGER_SHARDS as usize;
+/// over this many of the lowest sections with room, each by the free seats the tick counted in
+/// it: a nearly full section draws few fans, so that no block takes more than its share of the
+/// crowd's holds.
+const BEST_SECTIONS: usize = 16;
 
 /// Which seats an order asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,8 +178,9 @@ fn best_available(
 
 /// Where best available looks, in turn (one read each): the section asked for; a hall's every
 /// seat at once; else, for a larger venue, every section the last tick counted at least `n`
-/// free seats in: first one of the lowest `BEST_SECTIONS` of them (`choose` picks which, so
-/// that a crowd spreads over them), alone; then the others in seat order from the one after
+/// free seats in: first one of the lowest `BEST_SECTIONS` of them, alone (`choose` is given
+/// their free seats in all and picks a seat among them: its section is looked in, so that a
+/// crowd spreads over them by their room); then the others in seat order from the one after
 /// it round to the one before, a few sections a read (at most `BEST_READ_BLOCKS` blocks), so
 /// that a fan is refused only once every section counted with room was read and found full.
 /// A section the tick counted full is not read: its seats were held or sold a tick ago.
@@ -188,7 +189,7 @@ fn places_to_look<'c>(
     date: ConcertDate,
     (n, section): (u32, Option<&str>),
     state: Option<&QueueStateRecord>,
-    choose: impl FnOnce(usize) -> usize,
+    choose: impl FnOnce(u64) -> u64,
 ) -> Result<Vec<Vec<&'c SectionRecord>>, BookingError> {
     if let Some(name) = section {
         let (_, section) = concert
@@ -203,21 +204,26 @@ fn places_to_look<'c>(
         .and_then(|s| s.dates.iter().find(|d| d.date == date))
         .map(|d| d.sections.as_slice())
         .filter(|free| free.len() == concert.sections.len());
-    let mut open: Vec<&SectionRecord> = match counted {
+    let (mut open, room): (Vec<&SectionRecord>, Vec<u64>) = match counted {
         Some(free) => concert
             .sections
             .iter()
             .zip(free)
             .filter(|(_, free)| **free >= n)
-            .map(|(section, _)| section)
-            .collect(),
+            .map(|(section, free)| (section, u64::from(*free)))
+            .unzip(),
         // Not counted yet: nothing was sold before the first tick.
-        None => concert.sections.iter().collect(),
+        None => concert
+            .sections
+            .iter()
+            .map(|section| (section, u64::from(section.seat_count())))
+            .unzip(),
     };
     if open.is_empty() {
         return Err(BookingError::SeatUnavailable(Vec::new()));
     }
-    let first = choose(open.len().min(BEST_SECTIONS)).min(open.len() - 1);
+    let lowest = &room[..room.len().min(BEST_SECTIONS)];
+    let first = by_weight(lowest, choose(lowest.iter().sum()));
     open.rotate_left(first);
     let mut places = vec![vec![open[0]]];
     let mut read: Vec<&SectionRecord> = Vec::new();
@@ -235,6 +241,19 @@ fn places_to_look<'c>(
         places.push(read);
     }
     Ok(places)
+}
+
+/// The index that `point` (below the weights' sum) falls in, each index taking as many points
+/// as its weight: a choice in proportion to the weights when `point` is drawn at random.
+fn by_weight(weights: &[u64], point: u64) -> usize {
+    let mut left = point;
+    for (i, weight) in weights.iter().enumerate() {
+        if left < *weight {
+            return i;
+        }
+        left -= weight;
+    }
+    weights.len().saturating_sub(1)
 }
 
 /// The caller's live hold of exactly these seats of the date, if any: a retry whose answer
@@ -410,8 +429,8 @@ impl Ticketing {
     ) -> Result<Vec<SeatNumber>, BookingError> {
         let now = self.now().epoch_seconds();
         let state = self.cached_state(&concert.concert_id, now).await?;
-        let places = places_to_look(concert, date, best, state.as_deref(), |open| {
-            self.random_below(open)
+        let places = places_to_look(concert, date, best, state.as_deref(), |room| {
+            self.random_below(room as usize) as u64
         })?;
         for sections in places {
             let blocks: Vec<SeatNumber> = sections.iter().flat_map(|s| s.blocks()).collect();
@@ -424,11 +443,23 @@ impl Ticketing {
                     self.random_below(runs)
                 })
             };
-            // A hall's tiers are one stretch; a venue's order stays within one section.
+            // A hall's tiers are one stretch; a venue's order stays within one section: one of
+            // those read with room, by the seats free in each. The crowd whose first pick was
+            // full reads the same sections next, and would all take the lowest with room.
             let picked = if concert.seat_count() <= LIST_WHOLE_DATE_UP_TO {
                 pick(&sections)
             } else {
-                sections.iter().find_map(|section| pick(&[section]))
+                let room: Vec<u64> = sections
+                    .iter()
+                    .map(|section| {
+                        let free = section.seats().filter(|s| taken.is_free(*s, now)).count();
+                        if free >= best.0 as usize { free as u64 } else { 0 }
+                    })
+                    .collect();
+                let total: u64 = room.iter().sum();
+                (total > 0)
+                    .then(|| by_weight(&room, self.random_below(total as usize) as u64))
+                    .and_then(|i| pick(&[sections[i]]))
             };
             if let Some(seats) = picked {
                 return Ok(seats);
@@ -621,6 +652,14 @@ mod tests {
     }
 
     #[test]
+    fn a_choice_by_weight_gives_each_its_share() {
+        let weights = [3, 0, 2];
+        let picks: Vec<usize> = (0..5).map(|point| by_weight(&weights, point)).collect();
+        assert_eq!(picks, [0, 0, 0, 2, 2]);
+        assert_eq!(by_weight(&[], 0), 0);
+    }
+
+    #[test]
     fn best_available_looks_in_a_few_sections_the_tick_counted_free_seats_in() {
         let concert = stadium(8);
         let date = concert.dates[0];
@@ -636,13 +675,20 @@ mod tests {
         // Two seats: S0 and S1 are full, S4 nearly; the pick comes first, alone, then every
         // other section with room, round from the one after it, a read of 100 blocks at most
         // (five sections of 500 seats are 25 blocks).
-        let places = places_to_look(&concert, date, (2, None), Some(&state), |_| 2).unwrap();
+        // The pick is by the free seats: S4's three are points 1,000 to 1,002 of 2,503.
+        let places = places_to_look(&concert, date, (2, None), Some(&state), |room| {
+            assert_eq!(room, 2_503);
+            1_002
+        })
+        .unwrap();
         assert_eq!(names(&places), ["S4", "S5+S6+S7+S2+S3"]);
+        let places = places_to_look(&concert, date, (2, None), Some(&state), |_| 1_003).unwrap();
+        assert_eq!(names(&places)[0], "S5");
         let places = places_to_look(&concert, date, (4, None), Some(&state), |_| 0).unwrap();
         assert_eq!(names(&places), ["S2", "S3+S5+S6+S7"]);
         // Before any tick, every section; after the pick, reads of twenty (a hundred blocks).
         let big = stadium(30);
-        let places = places_to_look(&big, date, (2, None), None, |open| open - 1).unwrap();
+        let places = places_to_look(&big, date, (2, None), None, |room| room - 1).unwrap();
         let sizes: Vec<usize> = places.iter().map(Vec::len).collect();
         assert_eq!(sizes, [1, 20, 9]);
         assert_eq!(

@@ -78,7 +78,7 @@ impl<S: Store> MeteredStore<S> {
         let blocks: std::collections::BTreeSet<SeatNumber> =
             r.seats.iter().map(|s| s.block).collect();
         let shards: std::collections::BTreeSet<u32> =
-            r.seats.iter().map(|s| ledger_shard(s.section)).collect();
+            r.seats.iter().map(|s| ledger_shard(s.block)).collect();
         let wanted: Vec<(ConcertDate, u32)> = shards.iter().map(|s| (r.date, *s)).collect();
         let ledgers = self
             .inner

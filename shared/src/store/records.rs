@@ -71,25 +71,33 @@ impl SectionRecord {
 /// seats of one section (a few KB at most: a hold or a sale writes one block, a listing of a
 /// section reads only its blocks), and what the admission tick needs (seats sold and held, per
 /// date and per section; sales per admission batch) is counted, in the same transactions, in
-/// a date's ledger of at most `LEDGER_SHARDS` items, one per group of sections: the tick reads
-/// those, never the blocks, so its cost per date does not grow with the seats.
+/// a date's ledger of at most `LEDGER_SHARDS` items: the tick reads those, never the blocks,
+/// so its cost per date stops growing with the seats past `LEDGER_SHARDS` blocks.
 ///
-/// A ledger shard is over 1 KB while its sections sell, written by every hold, release and
+/// A seat counts in the shard of its block, consecutive blocks in consecutive shards
+/// ([`ledger_shard`]): where a crowd buys, it buys in neighbouring blocks (a section's
+/// lowest runs, the sections best available spreads over), so a shard takes the writes of
+/// one block of the crowd's at a time, not those of a group of sections. A block takes at
+/// most its 100 seats' holds and sales, so no shard is hotter than the hottest block much
+/// beyond it. (Counted by section, 16 shards of 8 sections each, the stadium on-sale wrote
+/// 753 times a second, over 3,000 write units, to one shard.)
+///
+/// A ledger shard is over 1 KB while its blocks sell, written by every hold, release and
 /// payment (twice its KB in units, in a transaction), and stays so: it counts live holds by the
 /// second they end (`h{second}`, about 13 bytes each), the only way the tick knows exactly how
 /// many are live at its `now` (`learn_seats`); holds last five minutes, so a shard whose
-/// sections are held most seconds carries a few hundred such counts until the tick prunes
+/// blocks are held most seconds carries a few hundred such counts until the tick prunes
 /// those past. Coarser buckets would leave the bucket the tick's `now` falls in unknown;
-/// more shards spread the writes but not the seconds. Measured by the simulator at the stadium
-/// on-sale (10 dates of 60,000 seats, the README's simulator section): the largest shard
-/// written was 2.4 KB (6 write units a transactional write), 1,557 bytes a write on average;
-/// shards took 1,292 writes and 5,121 write units per 1,000 seats sold (refused attempts
-/// included), where shards under 1 KB would take at most 2,584: about $0.002 more per 1,000
-/// seats at on-demand prices. What it costs is throughput: at 2.4 KB a shard takes 166
-/// transactional writes a second to its 1,000-unit limit, not 500, and the conflicts on it
-/// are resent at that size (up to 3,012 units in a second on one shard in that run).
+/// more shards spread the writes but not the seconds. What it costs per 1,000 seats sold and
+/// the largest shard written at the stadium on-sale are in the README's simulator section
+/// (`onsale` reports both); what it costs most is throughput: a 2 KB shard takes 250
+/// transactional writes a second to its 1,000-unit limit, not 500, and a conflict on it is
+/// resent at that size.
 pub const BLOCK_SEATS: u32 = 100;
-pub const LEDGER_SHARDS: u32 = 16;
+/// A date's ledger has at most this many shards (fewer for a date of fewer blocks). The tick
+/// reads them all for every date on sale, one BatchGetItem per 100: at the catalog's maxima
+/// (`MAX_DATES` dates of 100,000 seats) that is 9,600 small items a tick.
+pub const LEDGER_SHARDS: u32 = 64;
 /// A concert has at most this many sections: each has a few counts in its ledger shard, and a
 /// free-seat count a date in the queue state.
 pub const MAX_SECTIONS: usize = 200;
@@ -153,9 +161,10 @@ impl ConcertRecord {
             .collect()
     }
 
-    /// How many ledger shards each date has.
+    /// How many ledger shards each date has: one a block, up to `LEDGER_SHARDS` (every block
+    /// starts at or below the date's last seat, see [`ledger_shard`]).
     pub fn ledger_shards(&self) -> u32 {
-        (self.sections.len() as u32).clamp(1, LEDGER_SHARDS)
+        (self.seat_count() / BLOCK_SEATS + 1).min(LEDGER_SHARDS)
     }
 
     pub fn has_date(&self, date: ConcertDate) -> bool {
@@ -171,9 +180,10 @@ pub fn every_ledger_shard(dates: &[ConcertDate], shards: u32) -> Vec<(ConcertDat
         .collect()
 }
 
-/// The ledger shard that counts a section's seats.
-pub fn ledger_shard(section: u32) -> u32 {
-    section % LEDGER_SHARDS
+/// The ledger shard that counts the seats of the block starting at `block`: a section's
+/// blocks are `BLOCK_SEATS` apart, so consecutive blocks count in consecutive shards.
+pub fn ledger_shard(block: SeatNumber) -> u32 {
+    (block.get() / BLOCK_SEATS) % LEDGER_SHARDS
 }
 
 // ------------------------------------------------------------------------------- seats
@@ -263,7 +273,7 @@ impl LedgerChange {
         let sign = if end.is_some() { -1 } else { 1 };
         let mut shards: BTreeMap<u32, LedgerChange> = BTreeMap::new();
         for seat in &reservation.seats {
-            let shard = ledger_shard(seat.section);
+            let shard = ledger_shard(seat.block);
             let change = shards.entry(shard).or_insert_with(|| LedgerChange {
                 shard,
                 ..LedgerChange::default()
@@ -867,10 +877,12 @@ mod tests {
             }
         };
         apply(&mut ledgers, LedgerChange::of(&r, None));
-        // Sections 0 and 17 count in shards 0 and 1.
-        assert_eq!(ledgers[&0].holds[&1_796_083_530], 2);
-        assert_eq!(ledgers[&1].holds[&1_796_083_530], 1);
-        assert_eq!(ledgers[&1].section_holds[&(17, 1_796_083_560)], 1);
+        // Each seat counts in its block's shard: blocks 1 and 101 of section 0 in shards 0
+        // and 1, block 3,001 of section 17 in shard 30.
+        assert_eq!(ledgers.keys().copied().collect::<Vec<_>>(), [0, 1, 30]);
+        assert_eq!(ledgers[&0].holds[&1_796_083_530], 1);
+        assert_eq!(ledgers[&1].section_holds[&(0, 1_796_083_560)], 1);
+        assert_eq!(ledgers[&30].section_holds[&(17, 1_796_083_560)], 1);
         apply(
             &mut ledgers,
             LedgerChange::of(&r, Some(HoldEnd::Sold(1_796_083_200))),
@@ -879,7 +891,7 @@ mod tests {
         let orders: i64 = ledgers.values().flat_map(|l| l.sales.values()).sum();
         let held: i64 = ledgers.values().flat_map(|l| l.holds.values()).sum();
         assert_eq!((sold, orders, held), (3, 1, 0));
-        assert_eq!(ledgers[&1].sold_by_section[&17], 1);
+        assert_eq!(ledgers[&30].sold_by_section[&17], 1);
     }
 
     #[test]
