@@ -4,6 +4,7 @@
 
 pub mod booking;
 pub mod config;
+pub mod deadline;
 pub mod domain;
 pub mod http;
 pub mod lambda;

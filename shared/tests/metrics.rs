@@ -326,6 +326,41 @@ async fn a_call_out_of_budget_is_refused_before_its_attempts_run_out() {
 }
 
 #[tokio::test]
+async fn a_call_is_cut_at_the_invocations_deadline_and_answered_service_busy() {
+    let endpoint = stalled_dynamodb().await;
+    // A call that may take 3 s, in an invocation Lambda ends 1.5 s from now.
+    let connection = Connection {
+        endpoint: Some(&endpoint),
+        attempt_timeout: Some(Duration::from_secs(2)),
+        call_budget: Some(Duration::from_secs(3)),
+        ..Connection::default()
+    };
+    let store = Arc::new(DynamoStore::connect_with("metrics-test", connection).await);
+    let (app, _) = app(store);
+    let invocation = Duration::from_millis(1_500);
+    let mut context = lambda_http::Context::default();
+    context.deadline = (SystemTime::now() + invocation)
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let balance = request(Method::GET, "/balance", "ana", None, "").with_lambda_context(context);
+    let started = Instant::now();
+    let response = handle(&app, Endpoint::GetBalance, balance).await;
+    let took = started.elapsed();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let Body::Text(text) = response.body() else {
+        panic!("a problem body")
+    };
+    assert!(text.contains("SERVICE_BUSY"), "{text}");
+    // Answered with the margin to spare, not after the call's 3 s.
+    assert!(
+        took < invocation - ticketing::deadline::ANSWER_MARGIN + Duration::from_millis(300),
+        "{took:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_body_over_the_limit_is_refused_on_every_route_even_one_that_reads_none() {
     let (app, _) = app(Arc::new(MemoryStore::new()));
     let oversized = "x".repeat(ticketing::http::MAX_BODY_BYTES + 1);

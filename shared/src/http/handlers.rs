@@ -1,7 +1,7 @@
 //! One handler per endpoint: parse, call the operation, answer as `openapi.yaml` says.
 
 use lambda_http::http::{header, StatusCode};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use tracing::{field, info_span, Instrument, Span};
 
@@ -16,6 +16,7 @@ use crate::booking::{
     CatalogConcert, HistoryCursor, HoldRequest, PageLimit, ReservationCursor, SeatChoice,
     SeatCursor, SeatPage, SEAT_PAGE_LIMIT,
 };
+use crate::deadline;
 use crate::domain::{
     AdmitPerTick, BookingError, ChargeAmount, ConcertDate, ConcertId, MaxActive,
     MaxHoldsPerSession, PaymentId, ReservationId, SeatNumber, TopUpId,
@@ -37,7 +38,7 @@ pub async fn handle(app: &App, endpoint: Endpoint, request: Request) -> Response
     );
     async move {
         let started = Instant::now();
-        let (served, tally) = metrics::tallied(serve(app, endpoint, &request)).await;
+        let (served, tally) = metrics::tallied(serve_in_time(app, endpoint, &request)).await;
         let (response, code) = match served {
             Ok(response) => (response, None),
             Err(error) => (problem_response(&error), Some(describe(&error).1)),
@@ -61,6 +62,34 @@ pub async fn handle(app: &App, endpoint: Endpoint, request: Request) -> Response
     }
     .instrument(span)
     .await
+}
+
+/// Serves the request within its deadline when Lambda gave it one (`crate::deadline`): a
+/// request that runs out, or whose DynamoDB call was cut at the deadline, is `503
+/// SERVICE_BUSY` with `Retry-After`, answered before Lambda ends the invocation.
+async fn serve_in_time(
+    app: &App,
+    endpoint: Endpoint,
+    request: &Request,
+) -> Result<Response<Body>, BookingError> {
+    let deadline = request
+        .lambda_context_ref()
+        .filter(|context| context.deadline > 0)
+        .map(|context| deadline::for_invocation(context.deadline()));
+    let out_of_time = || {
+        tracing::warn!("the request's deadline passed; answered 503 SERVICE_BUSY");
+        BookingError::Contention
+    };
+    match deadline::within(deadline, serve(app, endpoint, request)).await {
+        Err(deadline::Elapsed) => Err(out_of_time()),
+        Ok(Err(error))
+            if describe(&error).0.is_server_error()
+                && deadline.is_some_and(|d| tokio::time::Instant::now() >= d) =>
+        {
+            Err(out_of_time())
+        }
+        Ok(served) => served,
+    }
 }
 
 async fn serve(

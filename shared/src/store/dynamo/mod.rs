@@ -178,7 +178,10 @@ impl DynamoStore {
         table: impl Into<String>,
         log: Option<meter::RequestLog>,
     ) -> Self {
-        let mut config = config.interceptor(request::ThrottleCounter);
+        // Every call of a request shares the request's deadline (`crate::deadline`).
+        let mut config = config
+            .interceptor(request::ThrottleCounter)
+            .sleep_impl(crate::deadline::DeadlineSleep);
         if let Some(log) = log {
             config = config.interceptor(log);
         }
