@@ -175,6 +175,7 @@ const SENTENCES = {
   INVALID_MAX_HOLDS_PER_SESSION: () => "Allow between 1 and 100 holds a session.",
   INVALID_CATALOG: (p) => `The concert is not valid: ${p.detail}`,
   OPERATOR_REQUIRED: () => "Only an operator may do this: enter your operator name.",
+  NOT_AN_OPERATOR: () => "You are signed in, but not as an operator: ask for a place in the operators group.",
   CONCERT_EXISTS: () => "A concert with this id already exists.",
   CONCERT_NOT_FOUND: () => "There is no such concert.",
   DATE_NOT_FOUND: () => "This date is not on sale.",

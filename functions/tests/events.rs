@@ -240,21 +240,74 @@ async fn operators_are_known_by_iam_and_a_fans_jwt_never_opens_admin_routes() {
         (409, Some("CONCERT_EXISTS"))
     );
 
-    // The same calls with a fan's verified JWT instead of an IAM principal.
+    // The same calls with a fan's verified JWT instead of an IAM principal: a fan's sign-in
+    // (no group, or another group) is refused, whatever header it adds.
     let fan_claims = event("get-balance")["requestContext"]["authorizer"].clone();
-    for function in ["get-waiting-room", "change-waiting-room", "add-concert"] {
-        let mut as_fan = event(function);
-        as_fan["requestContext"]["authorizer"] = fan_claims.clone();
-        as_fan["headers"]["x-operator-id"] = "not-trusted-here".into();
-        let (status, problem) = invoke(&app, function, &as_fan).await;
-        assert_eq!(
-            (status, problem["code"].as_str()),
-            (401, Some("OPERATOR_REQUIRED")),
-            "{function}"
-        );
+    for groups in [None, Some("[fans]"), Some("[operators-trainee]")] {
+        let mut claims = fan_claims.clone();
+        if let Some(groups) = groups {
+            claims["jwt"]["claims"]["cognito:groups"] = groups.into();
+        }
+        for function in ADMIN_FUNCTIONS {
+            let mut as_fan = event(function);
+            as_fan["requestContext"]["authorizer"] = claims.clone();
+            as_fan["headers"]["x-operator-id"] = "not-trusted-here".into();
+            let (status, problem) = invoke(&app, function, &as_fan).await;
+            assert_eq!(
+                (status, problem["code"].as_str()),
+                (403, Some("NOT_AN_OPERATOR")),
+                "{function} with groups {groups:?}"
+            );
+        }
     }
     let (_, room) = invoke(&app, "get-waiting-room", &event("get-waiting-room")).await;
     assert_eq!(room["state"], "PAUSED", "the refused calls changed nothing");
+}
+
+/// The functions behind the `/admin` routes.
+const ADMIN_FUNCTIONS: [&str; 3] = ["get-waiting-room", "change-waiting-room", "add-concert"];
+
+/// A verified JWT of a member of the operators group, as API Gateway's JWT authorizer hands it
+/// to the function (a list claim flattened to `[a b]`).
+fn operator_jwt(sub: &str, groups: &str) -> serde_json::Value {
+    serde_json::json!({ "jwt": { "claims": {
+        "sub": sub,
+        "iss": "https://issuer.example",
+        "aud": "ticketing-client",
+        "cognito:groups": groups,
+    }, "scopes": null } })
+}
+
+#[tokio::test]
+async fn an_operators_jwt_opens_every_admin_route() {
+    let (app, _) = app().await;
+    let operator = operator_jwt("op-sub-1", "[fans operators]");
+    let mut results = Vec::new();
+    for function in ADMIN_FUNCTIONS {
+        let mut signed_in = event(function);
+        signed_in["requestContext"]["authorizer"] = operator.clone();
+        results.push(invoke(&app, function, &signed_in).await);
+    }
+    assert_eq!(
+        (results[0].0, results[0].1["state"].as_str()),
+        (200, Some("OPEN"))
+    );
+    assert_eq!(
+        (results[1].0, results[1].1["state"].as_str()),
+        (200, Some("PAUSED"))
+    );
+    assert_eq!(
+        (results[2].0, results[2].1["concertId"].as_str()),
+        (201, Some("spring-encore"))
+    );
+    // A JWT without its subject names no operator.
+    let mut nameless = event("get-waiting-room");
+    nameless["requestContext"]["authorizer"] = operator_jwt("", "[operators]");
+    let (status, problem) = invoke(&app, "get-waiting-room", &nameless).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (403, Some("NOT_AN_OPERATOR"))
+    );
 }
 
 #[test]

@@ -161,6 +161,8 @@ pub enum BookingError {
     // Operators.
     #[error("the /admin routes need an operator's identity")]
     OperatorRequired,
+    #[error("this sign-in is not an operator's: the user is not in the operators group")]
+    NotAnOperator,
     #[error("a concert with this id already exists")]
     ConcertExists,
 

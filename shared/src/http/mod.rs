@@ -16,7 +16,7 @@ use crate::Ticketing;
 
 pub use handlers::handle;
 pub use problem::{describe, problem_response};
-pub use request::{MAX_BODY_BYTES, MAX_CONCERT_BODY_BYTES};
+pub use request::{MAX_BODY_BYTES, MAX_CONCERT_BODY_BYTES, OPERATORS_GROUP};
 pub use routes::{allowed_methods, find_route, Endpoint, Route, ROUTES};
 
 /// What every request handler needs, built once per process.

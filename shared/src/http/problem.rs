@@ -64,6 +64,7 @@ pub fn describe(error: &BookingError) -> (StatusCode, &'static str) {
         IdempotencyKeyReused => (422, "IDEMPOTENCY_KEY_REUSED"),
         IdempotencyKeyInUse => (409, "IDEMPOTENCY_KEY_IN_USE"),
         OperatorRequired => (401, "OPERATOR_REQUIRED"),
+        NotAnOperator => (403, "NOT_AN_OPERATOR"),
         ConcertExists => (409, "CONCERT_EXISTS"),
         Contention => (503, "SERVICE_BUSY"),
         Store(StoreError::Contention(_)) => (503, "SERVICE_BUSY"),

@@ -33,19 +33,37 @@ pub(super) fn caller(app: &App, request: &Request) -> Result<UserId, BookingErro
     UserId::parse(sub.ok_or(BookingError::Unauthenticated)?)
 }
 
-/// The operator behind an `/admin` call: the IAM principal API Gateway verified (SigV4), or
-/// `X-Operator-Id` when trusted. A fan's identity alone is never an operator's.
+/// The Cognito group whose members are operators: a verified JWT opens the `/admin` routes only
+/// when its `cognito:groups` claim names it (the operator page signs in like the fan page).
+pub const OPERATORS_GROUP: &str = "operators";
+
+/// The operator behind an `/admin` call: the IAM principal API Gateway verified (SigV4), a
+/// verified JWT of a member of [`OPERATORS_GROUP`] (`cognito:<sub>`), or `X-Operator-Id` when
+/// trusted. Any other JWT is a fan's, refused `403 NOT_AN_OPERATOR`: checked here, on every
+/// admin route, whatever the authorizer in front let through.
 pub(super) fn operator(app: &App, request: &Request) -> Result<OperatorId, BookingError> {
-    let principal = match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(context)) => context
-            .authorizer
-            .as_ref()
-            .and_then(|a| a.iam.as_ref())
-            .and_then(|iam| iam.user_arn.as_deref()),
+    let authorizer = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.authorizer.as_ref(),
         _ => None,
     };
+    let principal = authorizer
+        .and_then(|a| a.iam.as_ref())
+        .and_then(|iam| iam.user_arn.as_deref());
     if let Some(arn) = principal {
         return OperatorId::parse(arn);
+    }
+    if let Some(claims) = authorizer
+        .and_then(|a| a.jwt.as_ref())
+        .map(|jwt| &jwt.claims)
+    {
+        let member = claims
+            .get("cognito:groups")
+            .is_some_and(|groups| names_group(groups, OPERATORS_GROUP));
+        let sub = claims.get("sub").filter(|sub| !sub.is_empty());
+        return match (member, sub) {
+            (true, Some(sub)) => OperatorId::parse(&format!("cognito:{sub}")),
+            _ => Err(BookingError::NotAnOperator),
+        };
     }
     if app.trust_user_header {
         if let Some(header) = request.headers().get("x-operator-id") {
@@ -56,6 +74,19 @@ pub(super) fn operator(app: &App, request: &Request) -> Result<OperatorId, Booki
         }
     }
     Err(BookingError::OperatorRequired)
+}
+
+/// Whether a `cognito:groups` claim names `group`. API Gateway hands a JWT's list claim to the
+/// function flattened to a string, `[operators fans]`; a JSON list (`["operators"]`) or a
+/// comma-separated one reads the same.
+fn names_group(claim: &str, group: &str) -> bool {
+    claim
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .map(|name| name.trim_matches('"'))
+        .any(|name| name == group)
 }
 
 /// `X-Queue-Token`: absent is for the operation to judge; present must be well-formed.
@@ -169,5 +200,25 @@ impl JsonBody {
     /// An integer field (`5`, not `5.0` or `"5"`), or `invalid`.
     pub(super) fn integer(&self, name: &str, invalid: BookingError) -> Result<i64, BookingError> {
         self.0.get(name).and_then(Value::as_i64).ok_or(invalid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_group;
+
+    #[test]
+    fn the_groups_claim_is_read_as_api_gateway_flattens_it() {
+        for claim in [
+            "[operators]",
+            "[fans operators]",
+            "[\"fans\",\"operators\"]",
+            "operators",
+        ] {
+            assert!(names_group(claim, "operators"), "{claim}");
+        }
+        for claim in ["", "[]", "[fans]", "[operators-read-only]", "[xoperators]"] {
+            assert!(!names_group(claim, "operators"), "{claim}");
+        }
     }
 }
