@@ -48,7 +48,7 @@ fn template_functions(template: &Value) -> Vec<(String, Vec<String>)> {
         let mut events = Vec::new();
         if let Some(mapping) = resource["Properties"]["Events"].as_mapping() {
             for event in mapping.values() {
-                if event["Type"] == "HttpApi" {
+                if event["Type"] == "HttpApi" && api_of(event) == "HttpApi" {
                     let p = &event["Properties"];
                     events.push(format!(
                         "{} {}",
@@ -61,6 +61,16 @@ fn template_functions(template: &Value) -> Vec<(String, Vec<String>)> {
         functions.push((binary, events));
     }
     functions
+}
+
+/// The API resource an HttpApi event is on (`ApiId: !Ref <name>`).
+fn api_of(event: &Value) -> String {
+    serde_yaml::to_string(&event["Properties"]["ApiId"])
+        .unwrap_or_default()
+        .trim()
+        .trim_start_matches("!Ref")
+        .trim()
+        .to_owned()
 }
 
 /// `METHOD /path` of every operation of `openapi.yaml`.
@@ -277,6 +287,48 @@ fn admin_routes_take_iam_and_fan_routes_keep_the_jwt_authorizer() {
             );
         }
     }
+}
+
+/// The operator page's API serves exactly the `/admin` routes, each on its function, behind the
+/// JWT authorizer (the function checks the operators group: `ticketing::http::OPERATORS_GROUP`).
+#[test]
+fn the_operator_api_serves_the_admin_routes_to_a_jwt() {
+    let template = yaml(&root().join("infra/template.yaml"));
+    let api = &template["Resources"]["OperatorHttpApi"]["Properties"];
+    assert_eq!(api["Auth"]["DefaultAuthorizer"], "OperatorJwtAuthorizer");
+    assert!(matches!(
+        api["AccessLogSettings"]["DestinationArn"],
+        Value::Tagged(_)
+    ));
+    let resources = template["Resources"].as_mapping().expect("Resources");
+    let mut served = BTreeSet::new();
+    for resource in resources.values() {
+        let Some(events) = resource["Properties"]["Events"].as_mapping() else {
+            continue;
+        };
+        for event in events.values() {
+            if event["Type"] == "HttpApi" && api_of(event) == "OperatorHttpApi" {
+                let p = &event["Properties"];
+                assert!(p["Auth"].is_null(), "the API's JWT authorizer: {p:?}");
+                served.insert(format!(
+                    "{} {} {}",
+                    p["Method"].as_str().unwrap_or_default(),
+                    p["Path"].as_str().unwrap_or_default(),
+                    resource["Metadata"]["BuildProperties"]["Binary"]
+                        .as_str()
+                        .unwrap_or_default()
+                ));
+            }
+        }
+    }
+    let admin: BTreeSet<String> = ROUTES
+        .iter()
+        .filter(|r| r.endpoint.for_operators())
+        .map(|r| format!("{} {} {}", r.method, r.path, r.function))
+        .collect();
+    assert_eq!(served, admin);
+    let group = &template["Resources"]["OperatorsGroup"]["Properties"]["GroupName"];
+    assert_eq!(group.as_str(), Some(ticketing::http::OPERATORS_GROUP));
 }
 
 #[test]
