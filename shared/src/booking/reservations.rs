@@ -453,7 +453,11 @@ impl Ticketing {
                     .iter()
                     .map(|section| {
                         let free = section.seats().filter(|s| taken.is_free(*s, now)).count();
-                        if free >= best.0 as usize { free as u64 } else { 0 }
+                        if free >= best.0 as usize {
+                            free as u64
+                        } else {
+                            0
+                        }
                     })
                     .collect();
                 let total: u64 = room.iter().sum();
