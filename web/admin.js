@@ -1,26 +1,32 @@
 // The operator view: a concert's waiting room, read every two seconds, paused or resumed, and
-// its admission rate and ceiling changed live. Locally the operator is named by X-Operator-Id.
+// its admission rate and ceiling changed live. Locally the operator is named by X-Operator-Id;
+// deployed, the operator signs in to the stack's user pool (signin.js, as fans do) and calls the
+// operator API with the ID token, which the service accepts for members of "operators".
 
 import { Api, loadConfig, say, showRetry, sentence, duration, localTime } from "./api.js";
+import { startSignIn, finishSignIn } from "./signin.js";
 
 const $ = (selector) => document.querySelector(selector);
 const REFRESH_MS = 2000;
 
-let api;
+let api; // the /admin routes
+let catalog; // GET /concerts: the same API locally, the fans' API deployed
+let session; // signed in to the user pool (deployed): its tokens, in memory only
 let concertId;
 let room;
 let refresh;
 
-const operator = () => $("#operator").value.trim();
+const operator = () => (session ? session.name : $("#operator").value.trim());
 // GET /concerts needs a caller too: locally the operator's name serves as one.
-const headers = () => ({ "X-Operator-Id": operator(), "X-User-Id": operator() });
+const headers = () =>
+  session ? { Authorization: `Bearer ${session.idToken}` } : { "X-Operator-Id": operator(), "X-User-Id": operator() };
 const roomPath = () => `/admin/concerts/${encodeURIComponent(concertId)}/waiting-room`;
 const count = (n) => Number(n).toLocaleString("en-US");
 
 async function listConcerts() {
   if (!operator()) return;
   try {
-    const { concerts } = await api.get("/concerts");
+    const { concerts } = await catalog.get("/concerts");
     const select = $("#concert");
     const chosen = select.value;
     select.replaceChildren(
@@ -106,14 +112,53 @@ $("#knobs").addEventListener("submit", (event) => {
   change({ admitPerTick: Number($("#admit-per-tick").value), maxActive: Number($("#max-active").value) });
 });
 
+/** Deployed with the stack's user pool: back from its managed login, or off to it. */
+async function signInToUserPool(config) {
+  let returned = null;
+  try {
+    returned = await finishSignIn(config);
+  } catch (error) {
+    say(`Sign-in failed: ${error.message}`);
+  }
+  if (!returned) {
+    $("#pick-box").hidden = true;
+    $("#operator-sign-in").hidden = false;
+    $("#operator-sign-in-button").addEventListener("click", () =>
+      startSignIn(config).catch((error) => say(`Sign-in failed: ${error.message}`)),
+    );
+    return false;
+  }
+  session = returned;
+  session.onLost = () => {
+    clearTimeout(refresh);
+    session = null;
+    $("#room").hidden = true;
+    $("#pick-box").hidden = true;
+    $("#operator-sign-in").hidden = false;
+    say("Your sign-in ended: sign in again.");
+  };
+  $("#operator-row").style.display = "none"; // a label's display outranks [hidden] (style.css)
+  $("#operator").required = false;
+  $("#operator-name").hidden = false;
+  $("#operator-name").textContent = `Signed in as ${session.name}`;
+  api = new Api({ ...config, apiUrl: config.operatorApiUrl.replace(/\/$/, "") }, headers, showRetry);
+  catalog = new Api(config, headers, showRetry);
+  return true;
+}
+
 async function start() {
   const config = await loadConfig();
+  if (config.signIn === "cognito" && config.operatorApiUrl) {
+    if (await signInToUserPool(config)) await listConcerts();
+    return;
+  }
   if (config.signIn !== "local") {
     $("#remote").hidden = false;
     $("#pick-box").hidden = true;
     return;
   }
   api = new Api(config, headers, showRetry);
+  catalog = api;
   $("#operator").value = sessionStorage.getItem("tickets.operator") || "";
   await listConcerts();
 }

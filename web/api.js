@@ -2,8 +2,9 @@
 // sent and retried (the README's "Retrying requests"), and what each problem code means to a fan.
 
 /** Where the API is and how fans sign in: the local server's own, or the stack's (written at
- * deploy). `signIn` is "local" (a fan name as X-User-Id), "cognito" (the stack's user pool) or
- * "token" (an ID token from another issuer, pasted). */
+ * deploy). `signIn` is "local" (a fan name as X-User-Id), "cognito" (the stack's user pool,
+ * through its managed login at `authDomain`: signin.js) or "token" (an ID token from another
+ * issuer, pasted). `operatorApiUrl`: the operator page's API (deployed only). */
 export async function loadConfig() {
   const answer = await fetch("config.json", { cache: "no-store" });
   if (!answer.ok) throw new Error(`config.json: ${answer.status}`);
@@ -233,41 +234,4 @@ export function showRetry(reason) {
   line.hidden = false;
   clearTimeout(retryShown);
   retryShown = setTimeout(() => (line.hidden = true), 4000);
-}
-
-// ------------------------------------------------------------------ signing in
-
-/** Signs in to the stack's Cognito user pool with a username and password (the app client's
- * USER_PASSWORD_AUTH flow), answering a first sign-in's new-password challenge with
- * `newPassword()`. Resolves with the ID token and when it expires (ms since the epoch). */
-export async function cognitoSignIn(config, username, password, newPassword) {
-  const call = async (action, body) => {
-    const answer = await fetch(`https://cognito-idp.${config.region}.amazonaws.com/`, {
-      method: "POST",
-      headers: {
-        "Content-Type": "application/x-amz-json-1.1",
-        "X-Amz-Target": `AWSCognitoIdentityProviderService.${action}`,
-      },
-      body: JSON.stringify(body),
-    });
-    const parsed = await answer.json();
-    if (!answer.ok) throw new Error(parsed.message || parsed.__type || `sign-in refused (${answer.status})`);
-    return parsed;
-  };
-  let answer = await call("InitiateAuth", {
-    AuthFlow: "USER_PASSWORD_AUTH",
-    ClientId: config.userPoolClientId,
-    AuthParameters: { USERNAME: username, PASSWORD: password },
-  });
-  if (answer.ChallengeName === "NEW_PASSWORD_REQUIRED") {
-    answer = await call("RespondToAuthChallenge", {
-      ChallengeName: "NEW_PASSWORD_REQUIRED",
-      ClientId: config.userPoolClientId,
-      Session: answer.Session,
-      ChallengeResponses: { USERNAME: username, NEW_PASSWORD: await newPassword() },
-    });
-  }
-  const result = answer.AuthenticationResult;
-  if (!result) throw new Error(`sign-in needs ${answer.ChallengeName}, which this page does not offer`);
-  return { idToken: result.IdToken, expiresAt: Date.now() + 1000 * result.ExpiresIn };
 }

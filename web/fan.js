@@ -2,7 +2,8 @@
 // One view at a time; every call goes through `api` (retries as the README says), every
 // refusal is shown as a sentence (`sentence`).
 
-import { Api, Problem, loadConfig, newKey, say, showRetry, sentence, won, duration, clock, localTime, cognitoSignIn } from "./api.js";
+import { Api, Problem, loadConfig, newKey, say, showRetry, sentence, won, duration, clock, localTime } from "./api.js";
+import { startSignIn, finishSignIn, signOutOfUserPool } from "./signin.js";
 
 const $ = (selector) => document.querySelector(selector);
 const VIEWS = ["sign-in", "concerts", "waiting", "shop", "hold", "receipt", "ended"];
@@ -21,6 +22,7 @@ const fan = {
   config: null,
   api: null,
   identity: null, // { mode, name } or { mode, name, idToken, expiresAt }
+  session: null, // signed in to the user pool (signin.js): its tokens, in memory only
   concerts: new Map(),
   concert: null, // the summary of the concert being bought
   ticket: null, // the last QueueTicket
@@ -87,12 +89,16 @@ const secondsUntil = (iso) => (new Date(iso).getTime() - Date.now()) / 1000;
 function identityHeaders() {
   const who = fan.identity;
   if (!who) return {};
-  return who.mode === "local" ? { "X-User-Id": who.name } : { Authorization: `Bearer ${who.idToken}` };
+  if (who.mode === "local") return { "X-User-Id": who.name };
+  // The user pool's ID token is the session's current one (renewed before it expires).
+  const token = who.mode === "cognito" ? fan.session && fan.session.idToken : who.idToken;
+  return { Authorization: `Bearer ${token}` };
 }
 
 function signedIn(identity) {
   fan.identity = identity;
-  remember("identity", identity);
+  // No token of the user pool's goes to storage: a reload signs in again.
+  remember("identity", identity.mode === "cognito" ? null : identity);
   $("#who").hidden = false;
   $("#who-name").textContent = identity.name;
   say("");
@@ -106,6 +112,8 @@ function signedIn(identity) {
 function signOut(forgetQueue = true) {
   if (forgetQueue && fan.identity) remember(queueKey(), null);
   fan.identity = null;
+  if (fan.session) fan.session.end();
+  fan.session = null;
   remember("identity", null);
   $("#who").hidden = true;
   showSignIn();
@@ -134,33 +142,20 @@ $("#local-sign-in").addEventListener("submit", (event) => {
   if (name) signedIn({ mode: "local", name });
 });
 
-$("#cognito-sign-in").addEventListener("submit", async (event) => {
+// The user pool's managed login page asks for the password (signin.js); back here with a code.
+$("#cognito-sign-in").addEventListener("submit", (event) => {
   event.preventDefault();
-  try {
-    const { idToken, expiresAt } = await cognitoSignIn(fan.config, $("#cognito-user").value.trim(), $("#cognito-password").value, () =>
-      newPasswordAsked(),
-    );
-    signedIn({ mode: "cognito", name: $("#cognito-user").value.trim(), idToken, expiresAt });
-  } catch (error) {
-    say(`Sign-in failed: ${error.message}`);
-  }
+  startSignIn(fan.config).catch((error) => say(`Sign-in failed: ${error.message}`));
 });
 
-/** A user an operator created signs in first with a temporary password, then sets their own. */
-function newPasswordAsked() {
-  $("#new-password-row").hidden = false;
-  say("Choose a new password, then press Sign in again.");
-  return new Promise((resolve) => {
-    $("#cognito-sign-in").addEventListener(
-      "submit",
-      (event) => {
-        event.stopImmediatePropagation();
-        event.preventDefault();
-        resolve($("#cognito-new-password").value);
-      },
-      { once: true, capture: true },
-    );
-  });
+/** The managed login sent the fan back: the session starts, renewing itself. */
+function signedInToUserPool(session) {
+  fan.session = session;
+  session.onLost = () => {
+    say("Your sign-in ended. Sign in again to carry on.");
+    signOut(false);
+  };
+  signedIn({ mode: "cognito", name: session.name });
 }
 
 $("#token-sign-in").addEventListener("submit", (event) => {
@@ -169,7 +164,15 @@ $("#token-sign-in").addEventListener("submit", (event) => {
   signedIn({ mode: "token", idToken, ...tokenName(idToken) });
 });
 
-$("#sign-out").addEventListener("click", () => signOut());
+$("#sign-out").addEventListener("click", () => {
+  const session = fan.session;
+  signOut();
+  if (session) {
+    session.end();
+    fan.session = null;
+    signOutOfUserPool(fan.config);
+  }
+});
 
 // ------------------------------------------------------------------ concerts
 
@@ -698,6 +701,14 @@ async function start() {
     return say(`The page could not load its settings: ${error.message}`);
   }
   fan.api = new Api(fan.config, identityHeaders, showRetry);
+  if (fan.config.signIn === "cognito") {
+    try {
+      const session = await finishSignIn(fan.config);
+      if (session) return signedInToUserPool(session);
+    } catch (error) {
+      say(`Sign-in failed: ${error.message}`);
+    }
+  }
   const identity = recall("identity");
   if (identity && (identity.mode === "local" || identity.expiresAt > Date.now())) signedIn(identity);
   else showSignIn();

@@ -26,6 +26,7 @@ pub const PAGE_FILES: &[PageFile] = page_files![
     ("api.js", "text/javascript; charset=utf-8"),
     ("fan.js", "text/javascript; charset=utf-8"),
     ("admin.js", "text/javascript; charset=utf-8"),
+    ("signin.js", "text/javascript; charset=utf-8"),
     ("favicon.svg", "image/svg+xml"),
 ];
 

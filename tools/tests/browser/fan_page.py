@@ -19,13 +19,17 @@ The story, in one browser with a window per person:
     between), opens the stadium, whose seats are listed a section at a time, holds the best two
     seats of a section, tops up and pays;
   - the page's API client retries exactly as the README's "Retrying requests" says;
-  - against a deployed stack (its network scripted), the page signs in with the Cognito user
-    pool, setting a new password at the first sign-in, and sends the ID token.
+  - against a deployed stack (its network scripted), the fan page and the operator view sign in
+    through the user pool's managed login (a stand-in page served here): the authorization code
+    with PKCE, the code redeemed with the verifier, the ID token sent to the API (the operator
+    API for /admin), renewed with the refresh token before it expires, and no token in storage.
 Every step leaves a screenshot in --out, and no window's console may log an error.
 """
 
 import argparse
+import base64
 import functools
+import hashlib
 import http.server
 import json
 import os
@@ -37,6 +41,7 @@ import tempfile
 import threading
 import time
 import traceback
+import urllib.parse
 import urllib.request
 from datetime import datetime, timedelta, timezone
 
@@ -81,6 +86,10 @@ def catalog(days_ahead, sale_opens_in):
     }
 
 
+# Where the page host stands in for the user pool's managed login (authDomain in config.json).
+MANAGED_LOGIN_PATH = "/managed-login"
+
+
 class PageHost:
     """web/ served from another origin, as the stack's CloudFront serves it, with a config.json
     that points the page at the local server: the page then calls the API cross-origin."""
@@ -104,6 +113,20 @@ class PageHost:
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
+
+    def do_GET(self):
+        # The user pool's managed login, stood in for: a page that signs nobody in (the test
+        # reads the request from its address, then comes back as the user pool would).
+        if self.path.startswith(MANAGED_LOGIN_PATH + "/oauth2/authorize"):
+            page = (b"<!doctype html><title>Managed login</title><link rel='icon' href='data:,'>"
+                    b"<h1>Managed login (stand-in)</h1>")
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+            return
+        super().do_GET()
 
 
 class LocalServer:
@@ -401,7 +424,9 @@ def story(browser, server, page_host):
 
     idle_turn(browser, page_host.origin + "/")
     retry_rules(browser, url)
-    cognito_sign_in(browser, url)
+    login = page_host.origin + MANAGED_LOGIN_PATH
+    managed_login(browser, url, login)
+    operator_managed_login(browser, url, login)
 
     for name in browser.windows:
         browser.to(name)
@@ -458,35 +483,58 @@ const done = arguments[arguments.length - 1];
 """
 
 
-# The deployed page, its network replaced before any of its scripts run: config.json names a
-# Cognito user pool, Cognito asks a new user for a new password, and the API lists nothing.
-# Every request the page sends is recorded in window.sent.
+# The deployed pages, their network replaced before any of their scripts run: config.json names
+# the stack's user pool, its managed login at LOGIN (the page host's stand-in) and the operator
+# API; the token endpoint redeems a code for tokens whose ID token lives FIRST_LIFE seconds, and
+# a refresh token for a renewed ID token; the APIs answer as a stack would. Every request a page
+# sends is recorded in window.sent, with when.
+FIRST_LIFE = 4
 DEPLOYED_PAGE = """
 (() => {
   const sent = (window.sent = []);
-  const claims = { sub: "user-sub-1", email: "fan@example.com", exp: Math.floor(Date.now() / 1000) + 3600 };
-  const idToken = ["e30", btoa(JSON.stringify(claims)).replace(/=+$/, ""), "sig"].join(".");
-  window.idToken = idToken;
+  const operatorView = location.pathname.endsWith("admin.html");
+  const email = operatorView ? "operator@example.com" : "fan@example.com";
+  const jwt = (claims) => ["e30", btoa(JSON.stringify(claims)).replace(/=+$/, ""), "sig"].join(".");
+  const now = () => Math.floor(Date.now() / 1000);
   const json = (body, status = 200) =>
     new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
   window.fetch = async (url, init = {}) => {
     url = String(url);
     const headers = init.headers || {};
-    sent.push({ url, headers, body: init.body ? JSON.parse(init.body) : null });
+    const raw = typeof init.body === "string" ? init.body : null;
+    const body = raw === null ? null : raw.startsWith("{") ? JSON.parse(raw) : Object.fromEntries(new URLSearchParams(raw));
+    sent.push({ url, headers, body, at: Date.now() });
     if (url.endsWith("config.json")) {
-      return json({ apiUrl: "https://api.example.test/", signIn: "cognito", region: "ap-northeast-2",
-                    userPoolId: "ap-northeast-2_Pool1", userPoolClientId: "client-1" });
+      return json({ apiUrl: "https://api.example.test/", operatorApiUrl: "https://operator-api.example.test/",
+                    signIn: "cognito", region: "ap-northeast-2", userPoolId: "ap-northeast-2_Pool1",
+                    userPoolClientId: "client-1", authDomain: "LOGIN" });
     }
-    if (url === "https://cognito-idp.ap-northeast-2.amazonaws.com/") {
-      return headers["X-Amz-Target"].endsWith(".InitiateAuth")
-        ? json({ ChallengeName: "NEW_PASSWORD_REQUIRED", Session: "session-1" })
-        : json({ AuthenticationResult: { IdToken: idToken, ExpiresIn: 3600 } });
+    if (url === "LOGIN/oauth2/token") {
+      const claims = { sub: "user-sub-1", email, "cognito:groups": ["operators"] };
+      if (body.grant_type === "authorization_code") {
+        window.firstToken = jwt({ ...claims, exp: now() + FIRST_LIFE });
+        window.firstExpiresAt = Date.now() + 1000 * FIRST_LIFE;
+        return json({ id_token: window.firstToken, access_token: "access-1", refresh_token: "refresh-1",
+                      expires_in: FIRST_LIFE, token_type: "Bearer" });
+      }
+      if (body.grant_type === "refresh_token" && body.refresh_token === "refresh-1") {
+        window.renewedToken = jwt({ ...claims, renewed: true, exp: now() + 3600 });
+        return json({ id_token: window.renewedToken, access_token: "access-2", expires_in: 3600, token_type: "Bearer" });
+      }
+      return json({ error: "invalid_grant" }, 400);
     }
-    if (url === "https://api.example.test/concerts") return json({ concerts: [] });
+    if (url === "https://api.example.test/concerts") {
+      return json({ concerts: operatorView ? [{ concertId: "aurora-nights", title: "Aurora Nights" }] : [] });
+    }
+    if (url === "https://operator-api.example.test/admin/concerts/aurora-nights/waiting-room") {
+      return json({ concertId: "aurora-nights", state: "OPEN", waiting: 12, active: 3, admittedTotal: 40,
+                    droppedTotal: 1, seats: { free: 100, held: 2, sold: 8 }, estimatedWaitSecondsForLast: 60,
+                    admitTickSeconds: 10, admitPerTick: 50, maxActive: 500 });
+    }
     return json({ message: "Not Found" }, 404);
   };
 })();
-"""
+""".replace("FIRST_LIFE", str(FIRST_LIFE))
 
 
 # Fan E's page, before any of its scripts run: timers of 30 s or more fire 30 times sooner (the
@@ -551,38 +599,116 @@ def idle_turn(browser, url):
     browser.shot("fan-e-joined-again")
 
 
-def cognito_sign_in(browser, url):
-    """Against a deployed stack the page signs in with the user pool (a first sign-in sets a new
-    password) and sends the ID token, never X-User-Id."""
+def deployed_window(browser, name, url, login):
+    """A window whose pages run against the scripted stack (DEPLOYED_PAGE), at `url`."""
     browser.driver.switch_to.new_window("window")
-    browser.windows["deployed"] = browser.driver.current_window_handle
-    browser.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": DEPLOYED_PAGE})
+    browser.windows[name] = browser.driver.current_window_handle
+    script = DEPLOYED_PAGE.replace("LOGIN", login)
+    browser.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": script})
     browser.driver.get(url)
-    until(lambda: browser.visible("#cognito-sign-in") and not browser.visible("#local-sign-in"),
-          "the user pool's sign-in form")
-    browser.type("#cognito-user", "fan@example.com")
-    browser.type("#cognito-password", "Temporary-Pass-1")
-    browser.click("#cognito-sign-in button")
-    until(lambda: browser.visible("#new-password-row"), "asked for a new password")
-    browser.type("#cognito-new-password", "Correct-Horse-Battery-9")
-    browser.click("#cognito-sign-in button")
-    browser.wait_text("#who-name", "fan@example.com", "signed in with the user pool")
-    browser.wait_text("#concert-list", "No concerts are on sale", "the API called with the token")
-    browser.shot("deployed-page-signed-in-with-cognito")
+
+
+def through_managed_login(browser, page_url, login, button):
+    """Clicks `button` and checks where the page sends the browser: the managed login's
+    authorize endpoint, for a code, with an S256 challenge and this page's address. Comes back
+    as the user pool does, with a code and the state; returns the request's parameters."""
+    browser.click(button)
+    until(lambda: browser.driver.current_url.startswith(login + "/oauth2/authorize"),
+          "the page sent the browser to the managed login")
+    asked = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(browser.driver.current_url).query))
+    assert (asked["response_type"], asked["client_id"], asked["redirect_uri"]) == (
+        "code", "client-1", page_url), asked
+    assert asked["code_challenge_method"] == "S256" and len(asked["code_challenge"]) == 43, asked
+    assert asked["state"] and set(asked["scope"].split()) == {"openid", "email"}, asked
+    browser.driver.get(f"{page_url}?code=code-1&state={urllib.parse.quote(asked['state'])}")
+    return asked
+
+
+def redeemed_with_the_verifier(browser, asked):
+    """The page redeemed the code once, with the verifier whose SHA-256 is the challenge, took
+    the code out of its address, and keeps no token in storage. Returns what the page sent."""
     sent = browser.driver.execute_script("return window.sent")
-    id_token = browser.driver.execute_script("return window.idToken")
-    auth = [r for r in sent if "cognito-idp" in r["url"]]
-    assert [r["headers"]["X-Amz-Target"] for r in auth] == [
-        "AWSCognitoIdentityProviderService.InitiateAuth",
-        "AWSCognitoIdentityProviderService.RespondToAuthChallenge"], auth
-    assert auth[0]["body"] == {"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": "client-1",
-                               "AuthParameters": {"USERNAME": "fan@example.com",
-                                                  "PASSWORD": "Temporary-Pass-1"}}, auth[0]
-    assert auth[1]["body"]["Session"] == "session-1", auth[1]
-    assert auth[1]["body"]["ChallengeResponses"]["NEW_PASSWORD"] == "Correct-Horse-Battery-9", auth[1]
+    redeemed = [r for r in sent if r["url"].endswith("/oauth2/token")
+                and r["body"]["grant_type"] == "authorization_code"]
+    assert len(redeemed) == 1, redeemed
+    body = redeemed[0]["body"]
+    assert (body["code"], body["client_id"], body["redirect_uri"]) == (
+        "code-1", "client-1", asked["redirect_uri"]), body
+    digest = hashlib.sha256(body["code_verifier"].encode()).digest()
+    assert base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == asked["code_challenge"], body
+    assert "code=" not in browser.driver.current_url, browser.driver.current_url
+    stored = browser.driver.execute_script(
+        "return JSON.stringify([Object.entries(sessionStorage), Object.entries(localStorage)])")
+    first = browser.driver.execute_script("return window.firstToken")
+    assert "refresh-1" not in stored and first not in stored, stored
+    assert body["code_verifier"] not in stored, "the verifier is dropped once used"
+    return sent
+
+
+def renewed_before_expiry(browser):
+    """The page sent the refresh token for a new ID token before the first one expired."""
+    def renewal():
+        sent = browser.driver.execute_script("return window.sent")
+        return [r for r in sent if r["url"].endswith("/oauth2/token")
+                and r["body"]["grant_type"] == "refresh_token"]
+    until(lambda: renewal(), "the ID token renewed", patience=FIRST_LIFE + PATIENCE)
+    renewed = renewal()[0]
+    assert renewed["body"] == {"client_id": "client-1", "grant_type": "refresh_token",
+                               "refresh_token": "refresh-1"}, renewed
+    expires_at = browser.driver.execute_script("return window.firstExpiresAt")
+    assert renewed["at"] < expires_at, f"renewed {expires_at - renewed['at']} ms before expiry"
+    return renewed
+
+
+def managed_login(browser, url, login):
+    """Against a deployed stack the fan page signs in through the user pool's managed login
+    (no password field of its own), sends the ID token, never X-User-Id, and renews it."""
+    deployed_window(browser, "deployed", url, login)
+    until(lambda: browser.visible("#cognito-sign-in") and not browser.visible("#local-sign-in"),
+          "the user pool's sign-in button")
+    assert not browser.finds("input[type=password]"), "no password field on the page"
+    asked = through_managed_login(browser, url, login, "#cognito-sign-in button")
+    browser.wait_text("#who-name", "fan@example.com", "signed in through the managed login")
+    browser.wait_text("#concert-list", "No concerts are on sale", "the API called with the token")
+    browser.shot("deployed-page-signed-in-through-managed-login")
+    sent = redeemed_with_the_verifier(browser, asked)
+    first = browser.driver.execute_script("return window.firstToken")
     api = [r for r in sent if r["url"].startswith("https://api.example.test/")]
-    assert api and all(r["headers"].get("Authorization") == f"Bearer {id_token}" for r in api), api
+    assert api and all(r["headers"].get("Authorization") == f"Bearer {first}" for r in api), api
     assert not any("X-User-Id" in r["headers"] for r in api), api
+    renewed_before_expiry(browser)
+
+
+def operator_managed_login(browser, url, login):
+    """The operator view signs in the same way and watches a waiting room on the operator API
+    with the ID token; once renewed, its polls carry the new one."""
+    page = url + "admin.html"
+    deployed_window(browser, "deployed-operator", page, login)
+    until(lambda: browser.visible("#operator-sign-in-button") and not browser.visible("#pick-box"),
+          "the operator's sign-in button")
+    asked = through_managed_login(browser, page, login, "#operator-sign-in-button")
+    browser.wait_text("#operator-name", "operator@example.com", "the operator signed in")
+    until(lambda: browser.finds("#concert option"), "the concerts listed with the token")
+    browser.click("#pick-room button")
+    browser.wait_text("#state", "OPEN", "the waiting room, from the operator API")
+    redeemed_with_the_verifier(browser, asked)
+    renewed_before_expiry(browser)
+    renewed = browser.driver.execute_script("return window.renewedToken")
+
+    def polls():
+        sent = browser.driver.execute_script("return window.sent")
+        return [r for r in sent if "/admin/" in r["url"]]
+    until(lambda: any(r["headers"].get("Authorization") == f"Bearer {renewed}" for r in polls()),
+          "a poll with the renewed ID token")
+    first = browser.driver.execute_script("return window.firstToken")
+    expires_at = browser.driver.execute_script("return window.firstExpiresAt")
+    for poll in polls():
+        assert poll["url"].startswith("https://operator-api.example.test/admin/"), poll
+        assert "X-Operator-Id" not in poll["headers"], poll
+        token = poll["headers"].get("Authorization")
+        assert token in (f"Bearer {first}", f"Bearer {renewed}"), poll
+        assert not (token == f"Bearer {first}" and poll["at"] >= expires_at), "an expired token sent"
+    browser.shot("operator-view-signed-in-through-managed-login")
 
 
 def retry_rules(browser, url):
