@@ -71,6 +71,8 @@ fn small_sale(scratch: &Scratch, name: &str, seed: &str) -> Value {
     assert!(summary.contains("sold 50 of 50 seats"), "{summary}");
     let picture = std::fs::read_to_string(&svg).unwrap();
     assert!(picture.starts_with("<svg") && picture.contains("polyline"));
+    assert!(picture.contains("free seats (neither held nor sold) and fans waiting"));
+    assert!(summary.contains("idle_seat_seconds"), "{summary}");
     report
 }
 
@@ -114,6 +116,7 @@ fn a_small_sale_sells_out_with_its_figures_reported() {
     assert!(report["sellout_seconds"].as_u64().is_some());
     assert_eq!(report["invariants"]["ok"], true, "{}", report["invariants"]);
     assert!(report["waiting_peak"].as_u64().unwrap() > 0);
+    the_tail_is_reported_from_the_seconds(&report);
     for field in ["simulated_seconds", "wall_seconds"] {
         assert!(report[field].is_number(), "{field}");
     }
@@ -183,6 +186,70 @@ fn a_small_sale_sells_out_with_its_figures_reported() {
     ] {
         assert!(positions[field].is_u64(), "{field}");
     }
+}
+
+/// The tail's figures agree with the per-second series they come from: each share of the seats
+/// was first sold in the second named, the last one at the sell-out, and the idle seats summed.
+fn the_tail_is_reported_from_the_seconds(report: &Value) {
+    let series = |name: &str| -> Vec<u64> {
+        report["per_second"][name]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as u64)
+            .collect()
+    };
+    let sold = series("sold");
+    let seats = report["seats"].as_u64().unwrap();
+    let mut previous = 0;
+    for percent in [50, 90, 99, 100] {
+        let second = report[format!("sold_{percent}_percent_seconds")]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{percent}% sold"));
+        let share = |s: usize| sold[s] * 100 >= seats * percent;
+        assert!(share(second as usize), "{percent}% by {second}");
+        assert!(
+            second == 0 || !share(second as usize - 1),
+            "{percent}% first at {second}"
+        );
+        assert!(second >= previous);
+        previous = second;
+    }
+    assert_eq!(
+        report["sold_100_percent_seconds"],
+        report["sellout_seconds"]
+    );
+    let idle = report["idle_seat_seconds"].as_u64().unwrap();
+    assert_eq!(idle, series("idle_seats").iter().sum::<u64>());
+    let from_90 = report["sold_90_percent_seconds"].as_u64().unwrap() as usize;
+    assert_eq!(
+        report["tail_idle_seat_seconds"].as_u64().unwrap(),
+        series("idle_seats")[from_90..].iter().sum::<u64>()
+    );
+    // The first seconds: fans waiting for their turn, every seat free.
+    assert!(
+        idle > 0,
+        "no idle seat-second in a sale that starts with a queue"
+    );
+    let free = series("free_seats");
+    let waiting = series("waiting");
+    for (s, idle) in series("idle_seats").iter().enumerate() {
+        let starved = free[s] > 0 && waiting[s] > 0;
+        assert_eq!(*idle, if starved { free[s] } else { 0 }, "second {s}");
+    }
+    let fans = report["fans_waiting_while_seats_free"].as_u64().unwrap();
+    let fan_seconds = report["fan_seconds_waiting_while_seats_free"]
+        .as_u64()
+        .unwrap();
+    assert!(0 < fans && fans <= report["fans"]["joined"].as_u64().unwrap());
+    assert!(
+        fan_seconds >= fans,
+        "{fan_seconds} fan-seconds for {fans} fans"
+    );
+    assert!(
+        report["starved_seconds"].as_u64().unwrap()
+            >= report["longest_starved_run_seconds"].as_u64().unwrap()
+    );
 }
 
 #[test]

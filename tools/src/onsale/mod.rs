@@ -19,6 +19,7 @@ mod journey;
 mod options;
 mod report;
 mod svg;
+mod tail;
 mod truth;
 mod world;
 
@@ -48,6 +49,7 @@ use self::report::{
     Requests, RunSettings, SoldOutFigures,
 };
 use self::svg::Series;
+use self::tail::Tail;
 use self::truth::{Standing, Truth};
 use self::world::{Kind, Operation, SkewedClock, World};
 
@@ -91,6 +93,8 @@ struct Fan {
     standing: Option<Standing>,
     /// Waiting as the store has it: joined, not yet admitted or dropped.
     queued: bool,
+    /// The second the store admitted or dropped it, once it has.
+    left_queue: Option<u64>,
     /// Admitted and not yet spent: until when.
     active_until: Option<i64>,
     outcome: Outcome,
@@ -171,7 +175,10 @@ struct Sim<'a> {
     tick_requests: u64,
     seats: u64,
     sold: u64,
+    /// Seats neither sold nor held as the last second ended, by true time.
+    free: u64,
     sellout: Option<u64>,
+    tail: Tail,
     waiting_peak: u64,
     /// Seats free as the last tick's second began, and those that releases sent in it may free
     /// before the tick reads them.
@@ -270,7 +277,12 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         tick_requests: 0,
         seats: u64::from(options.dates) * u64::from(options.seats_per_date),
         sold: 0,
+        free: 0,
         sellout: None,
+        tail: Tail::new(
+            u64::from(options.dates) * u64::from(options.seats_per_date),
+            options.queue_opens_before,
+        ),
         waiting_peak: 0,
         free_at_tick: 0,
         releasing: 0,
@@ -372,7 +384,7 @@ impl Sim<'_> {
                 }
             }
             self.learn().await;
-            self.sold = self.seat_counts(self.clock_now()).await.0;
+            (self.sold, self.free) = self.seat_counts(self.clock_now()).await;
             if self.sold >= self.seats && self.sellout.is_none() {
                 self.sellout = Some(second);
             }
@@ -474,6 +486,7 @@ impl Sim<'_> {
                 joined: second,
                 standing: None,
                 queued: false,
+                left_queue: None,
                 active_until: None,
                 outcome: Outcome::Waiting,
                 basket: None,
@@ -584,11 +597,13 @@ impl Sim<'_> {
 
     /// A waiting fan left the queue, as the store applied it.
     fn leaves(&mut self, fan: u32, admitted: bool) {
+        let now = (self.clock_now() - START).max(0) as u64;
         let f = &mut self.fans[fan as usize];
         if !f.queued {
             return;
         }
         f.queued = false;
+        f.left_queue = Some(now);
         let (standing, joined) = (f.standing, f.joined);
         if let Some(standing) = standing {
             let left = self.truth.left(standing, joined, admitted);
@@ -756,6 +771,11 @@ impl Sim<'_> {
         s.api_requests.push(t.api as f64);
         s.polls.push(t.polls as f64);
         s.sold.push(self.sold as f64);
+        s.free_seats.push(self.free as f64);
+        let idle = self
+            .tail
+            .second(second, self.sold, self.free, self.truth.waiting);
+        s.idle_seats.push(idle as f64);
         let load = self.capacity.seconds.last().map_or(0.0, |l| l.utilisation);
         s.hottest_key_percent.push(load * 100.0);
         s.conflicts.push(self.world.close_second() as f64);
@@ -863,6 +883,12 @@ impl Sim<'_> {
             simulated_seconds: simulated,
             wall_seconds,
             sellout_seconds: self.sellout,
+            tail: self.tail.figures(
+                self.fans
+                    .iter()
+                    .filter(|f| f.standing.is_some())
+                    .map(|f| (f.joined, f.left_queue)),
+            ),
             waiting_peak: self.waiting_peak,
             invariants: Invariants {
                 ok: violations.is_empty(),

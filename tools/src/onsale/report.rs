@@ -11,6 +11,7 @@ use super::capacity::{HotKey, KeySecond, KindWrites, LargestItem, WrittenItem};
 use super::fleet::PoolFigures;
 use super::holdings::HoldingFigures;
 use super::svg::Series;
+use super::tail::TailFigures;
 use super::truth::{FairnessFigures, PositionFigures};
 use super::world::{ConflictFigures, FaultFigures};
 
@@ -21,6 +22,10 @@ pub struct Report {
     pub simulated_seconds: u64,
     pub wall_seconds: f64,
     pub sellout_seconds: Option<u64>,
+    /// The sale's tail, by the world's truth: when 50, 90, 99 and 100% of the seats were
+    /// sold, and the seats left free while fans waited (`tail`).
+    #[serde(flatten)]
+    pub tail: TailFigures,
     pub waiting_peak: u64,
     pub invariants: Invariants,
     pub requests: Requests,
@@ -346,6 +351,23 @@ impl Report {
                 .map_or(String::new(), |t| format!(", sold out at {t} s")),
             self.simulated_seconds,
             self.wall_seconds
+        );
+        let t = &self.tail;
+        let at = |second: Option<u64>| second.map_or("-".to_owned(), |s| format!("{s} s"));
+        let _ = writeln!(
+            s,
+            "  tail: 50% of the seats sold at {}, 90% at {}, 99% at {}, 100% at {}; idle_seat_seconds {} (seats neither held nor sold while fans waited, over {} s, at most {} s in a row; {} from 90% sold on); {} distinct fans waited while seats were free ({} of them from 90% sold on; {} fan-seconds)",
+            at(t.sold_50_percent_seconds),
+            at(t.sold_90_percent_seconds),
+            at(t.sold_99_percent_seconds),
+            at(t.sold_100_percent_seconds),
+            t.idle_seat_seconds,
+            t.starved_seconds,
+            t.longest_starved_run_seconds,
+            t.tail_idle_seat_seconds,
+            t.fans_waiting_while_seats_free,
+            t.tail_fans_waiting_while_seats_free,
+            t.fan_seconds_waiting_while_seats_free
         );
         let _ = writeln!(
             s,

@@ -14,6 +14,10 @@ pub struct Series {
     /// Transactions cancelled by conflicts (`TransactionConflict`).
     pub conflicts: Vec<f64>,
     pub sold: Vec<f64>,
+    /// Seats neither held nor sold as the second ended, by true time.
+    pub free_seats: Vec<f64>,
+    /// Of those, the seats idle: free while fans waited in the open sale (0 otherwise).
+    pub idle_seats: Vec<f64>,
 }
 
 struct Panel<'a> {
@@ -21,6 +25,11 @@ struct Panel<'a> {
     lines: Vec<(&'a str, &'a [f64], &'a str)>,
     /// Horizontal marks: value and label.
     marks: Vec<(f64, &'a str)>,
+    /// A logarithmic scale (of 1 + the value), marked at each power of ten: for counts whose
+    /// tail is thousands of times smaller than their start.
+    log: bool,
+    /// Seconds shaded where this series is above zero.
+    shaded: Option<(&'a [f64], &'a str)>,
 }
 
 const WIDTH: f64 = 960.0;
@@ -35,11 +44,25 @@ pub fn render(series: &Series, title: &str) -> String {
             title: "fans waiting",
             lines: vec![("waiting", &series.waiting, "#1f77b4")],
             marks: vec![],
+            log: false,
+            shaded: None,
+        },
+        Panel {
+            title: "free seats (neither held nor sold) and fans waiting, log scale; shaded: seats free while fans waited",
+            lines: vec![
+                ("free seats", &series.free_seats, "#ff7f0e"),
+                ("fans waiting", &series.waiting, "#1f77b4"),
+            ],
+            marks: vec![],
+            log: true,
+            shaded: Some((&series.idle_seats, "#fdd0a2")),
         },
         Panel {
             title: "admitted per second",
             lines: vec![("admitted", &series.admitted, "#2ca02c")],
             marks: vec![],
+            log: false,
+            shaded: None,
         },
         Panel {
             title: "API requests per second (all / queue polls)",
@@ -48,21 +71,29 @@ pub fn render(series: &Series, title: &str) -> String {
                 ("polls", &series.polls, "#8c564b"),
             ],
             marks: vec![],
+            log: false,
+            shaded: None,
         },
         Panel {
             title: "hottest DynamoDB key, % of its per-partition limit",
             lines: vec![("hottest key", &series.hottest_key_percent, "#d62728")],
             marks: vec![(100.0, "limit"), (50.0, "half")],
+            log: false,
+            shaded: None,
         },
         Panel {
             title: "transactions cancelled by conflicts per second",
             lines: vec![("conflicts", &series.conflicts, "#e377c2")],
             marks: vec![],
+            log: false,
+            shaded: None,
         },
         Panel {
             title: "seats sold",
             lines: vec![("sold", &series.sold, "#ff7f0e")],
             marks: vec![],
+            log: false,
+            shaded: None,
         },
     ];
     let height = 40.0 + panels.len() as f64 * (PANEL_HEIGHT + GAP);
@@ -88,7 +119,25 @@ pub fn render(series: &Series, title: &str) -> String {
             .fold(0.0f64, f64::max)
             .max(1.0);
         let x = |t: f64| LEFT + t / (seconds - 1.0) * (WIDTH - LEFT - RIGHT);
-        let y = |v: f64| bottom - v / max * PANEL_HEIGHT;
+        let scale = |v: f64| {
+            if panel.log {
+                (1.0 + v.max(0.0)).log10()
+            } else {
+                v
+            }
+        };
+        let y = |v: f64| bottom - scale(v) / scale(max) * PANEL_HEIGHT;
+        if let Some((values, color)) = panel.shaded {
+            let step = x(1.0) - x(0.0);
+            for (from, to) in runs(values) {
+                let _ = writeln!(
+                    svg,
+                    r#"<rect x="{:.1}" y="{top}" width="{:.1}" height="{PANEL_HEIGHT}" fill="{color}"/>"#,
+                    x(from as f64),
+                    (x(to as f64) - x(from as f64)).max(step)
+                );
+            }
+        }
         let _ = writeln!(
             svg,
             r##"<text x="{LEFT}" y="{}" font-weight="bold">{}</text><rect x="{LEFT}" y="{top}" width="{}" height="{PANEL_HEIGHT}" fill="none" stroke="#bbb"/>"##,
@@ -104,6 +153,22 @@ pub fn render(series: &Series, title: &str) -> String {
             compact(max),
             LEFT - 6.0
         );
+        if panel.log {
+            let mut power = 10.0;
+            while power < max {
+                let at = y(power);
+                let _ = writeln!(
+                    svg,
+                    r##"<line x1="{LEFT}" x2="{}" y1="{y}" y2="{y}" stroke="#eee"/><text x="{}" y="{}" text-anchor="end" fill="#666">{}</text>"##,
+                    WIDTH - RIGHT,
+                    LEFT - 6.0,
+                    at + 4.0,
+                    compact(power),
+                    y = at
+                );
+                power *= 10.0;
+            }
+        }
         for (value, label) in &panel.marks {
             let _ = writeln!(
                 svg,
@@ -149,6 +214,26 @@ pub fn render(series: &Series, title: &str) -> String {
     svg
 }
 
+/// The runs of seconds whose value is above zero, as (first, one past the last).
+fn runs(values: &[f64]) -> Vec<(usize, usize)> {
+    let mut runs = Vec::new();
+    let mut from = None;
+    for (t, v) in values.iter().enumerate() {
+        match (from, *v > 0.0) {
+            (None, true) => from = Some(t),
+            (Some(start), false) => {
+                runs.push((start, t));
+                from = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(start) = from {
+        runs.push((start, values.len()));
+    }
+    runs
+}
+
 fn compact(value: f64) -> String {
     match value {
         v if v >= 1e6 => format!("{:.1}M", v / 1e6),
@@ -161,4 +246,37 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_seats_and_waiting_fans_share_a_panel_shaded_where_seats_idled() {
+        let series = Series {
+            waiting: vec![0.0, 50_000.0, 20_000.0, 9_000.0, 0.0],
+            free_seats: vec![150.0, 40.0, 0.0, 3.0, 0.0],
+            idle_seats: vec![0.0, 40.0, 0.0, 3.0, 0.0],
+            ..Series::default()
+        };
+        let svg = render(&series, "tail");
+        let panel = svg
+            .split("<text")
+            .skip_while(|t| !t.contains("free seats (neither held nor sold) and fans waiting"))
+            .collect::<Vec<_>>()
+            .join("<text");
+        let panel = panel.split(">admitted per second<").next().unwrap();
+        assert!(panel.contains("<title>free seats</title>"), "{panel}");
+        assert!(panel.contains("<title>fans waiting</title>"), "{panel}");
+        // Seconds 1 and 3 are shaded, apart; the log scale is marked up to 10k.
+        assert_eq!(svg.matches(r##"fill="#fdd0a2""##).count(), 2);
+        assert!(panel.contains(">10k</text>") && panel.contains(">100</text>"));
+    }
+
+    #[test]
+    fn runs_are_the_stretches_above_zero() {
+        assert_eq!(runs(&[0.0, 1.0, 2.0, 0.0, 0.0, 5.0]), vec![(1, 3), (5, 6)]);
+        assert!(runs(&[0.0, 0.0]).is_empty());
+    }
 }
