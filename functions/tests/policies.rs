@@ -757,6 +757,7 @@ async fn drive(f: &Functions) {
                 balance_after: near_limit,
                 at: START,
                 payment_id: None,
+                top_up_id: None,
             },
             completion: None,
         })

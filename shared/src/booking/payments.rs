@@ -83,6 +83,7 @@ impl Ticketing {
                             balance_after,
                             at: now.epoch_seconds(),
                             payment_id: Some(payment.payment_id),
+                            top_up_id: None,
                         },
                         completion: claim.as_ref().map(|c| c.completion(&receipt)).transpose()?,
                     },

@@ -363,6 +363,7 @@ impl Ticketing {
                             balance_after,
                             at: now,
                             payment_id: None,
+                            top_up_id: Some(top_up_id),
                         },
                         completion: None,
                     },

@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    ConcertDate, ConcertId, PaymentId, QueueToken, ReservationId, SeatNumber, Timestamp, Won,
+    ConcertDate, ConcertId, PaymentId, QueueToken, ReservationId, SeatNumber, Timestamp, TopUpId,
+    Won,
 };
 use crate::store::{
     ConcertRecord, EntryKind, PaymentRecord, ReservationRecord, StoredReservationStatus,
@@ -194,6 +195,10 @@ pub struct Reservation {
     pub seat_number: SeatNumber,
     pub status: ReservationStatus,
     pub held_until: Timestamp,
+    /// A `CONFIRMED` order's receipt (`GET /payments/{paymentId}`), so a payment whose answer
+    /// was lost can be found again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_id: Option<PaymentId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -249,6 +254,9 @@ impl Reservation {
             seat_number: record.seats[0].seat_number,
             status: ReservationStatus::of(record, now),
             held_until: Timestamp::from_epoch_seconds(record.held_until),
+            payment_id: record
+                .payment_id
+                .filter(|_| record.status == StoredReservationStatus::Confirmed),
         }
     }
 }
@@ -317,4 +325,10 @@ pub struct BalanceTransaction {
     pub amount: Won,
     pub balance_after: Won,
     pub at: Timestamp,
+    /// A `PAYMENT`'s receipt (`GET /payments/{paymentId}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_id: Option<PaymentId>,
+    /// A `TOP_UP`'s top-up (`GET /balance/charges/{topUpId}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_up_id: Option<TopUpId>,
 }

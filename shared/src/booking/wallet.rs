@@ -83,6 +83,7 @@ impl Ticketing {
                         balance_after: balance.balance,
                         at: self.now().epoch_seconds(),
                         payment_id: None,
+                        top_up_id: None,
                     },
                     completion: claim.as_ref().map(|c| c.completion(&balance)).transpose()?,
                 };
@@ -125,6 +126,8 @@ impl Ticketing {
                     amount: e.amount,
                     balance_after: e.balance_after,
                     at: Timestamp::from_epoch_seconds(e.at),
+                    payment_id: e.payment_id,
+                    top_up_id: e.top_up_id,
                 })
                 .collect(),
             next_cursor,

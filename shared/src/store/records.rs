@@ -507,8 +507,12 @@ pub struct BalanceEntryRecord {
     pub amount: Won,
     pub balance_after: Won,
     pub at: i64,
+    /// A `PAYMENT`'s receipt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_id: Option<PaymentId>,
+    /// A `TOP_UP`'s top-up (older entries have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_up_id: Option<TopUpId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,6 +12,7 @@ pub async fn a_payment_changes_everything_at_once(w: World) {
         .hold(&ana, &token, SPRING, "2026-12-24", 12)
         .await
         .unwrap();
+    assert_eq!(held.payment_id, None, "a hold has no receipt yet");
     w.advance(30);
     let receipt = w
         .booking
@@ -40,6 +41,14 @@ pub async fn a_payment_changes_everything_at_once(w: World) {
         .await
         .unwrap();
     assert_eq!(confirmed.status, ReservationStatus::Confirmed);
+    // A receipt whose answer was lost is found again: the order and the history name it.
+    assert_eq!(confirmed.payment_id, Some(receipt.payment_id));
+    let listed = w
+        .booking
+        .reservations(&ana, PageLimit::DEFAULT, None)
+        .await
+        .unwrap();
+    assert_eq!(listed.items[0].payment_id, Some(receipt.payment_id));
     assert_eq!(
         w.booking.payment(&ana, receipt.payment_id).await.unwrap(),
         receipt
@@ -51,6 +60,12 @@ pub async fn a_payment_changes_everything_at_once(w: World) {
         .unwrap();
     assert_eq!(history.items[0].kind, EntryKind::Payment);
     assert_eq!(history.items[0].balance_after.get(), 110_000);
+    assert_eq!(history.items[0].payment_id, Some(receipt.payment_id));
+    assert_eq!(history.items[1].kind, EntryKind::Charge);
+    assert_eq!(
+        (history.items[1].payment_id, history.items[1].top_up_id),
+        (None, None)
+    );
 
     // The token is spent: the fan's queue session is over.
     let spent = w

@@ -164,6 +164,11 @@ pub async fn a_top_up_credits_once_however_often_it_is_delivered(w: World) {
         .map(|i| (i.kind, i.amount.get()))
         .collect();
     assert_eq!(kinds, [(EntryKind::TopUp, 50_000)]);
+    // The entry names its top-up, and only that.
+    assert_eq!(
+        (history.items[0].top_up_id, history.items[0].payment_id),
+        (Some(started.top_up_id), None)
+    );
     // Another fan never sees it.
     assert!(matches!(
         p.booking.top_up(&fan("bob"), started.top_up_id).await,
