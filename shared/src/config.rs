@@ -73,20 +73,25 @@ impl Config {
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let defaults = Settings::default();
-        let number =
-            |name: &'static str, default: i64, max: i64, expected: &'static str| match get(name) {
-                None => Ok(default),
-                Some(raw) => raw
-                    .trim()
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|n| (1..=max).contains(n))
-                    .ok_or(ConfigError::Invalid {
-                        name,
-                        expected,
-                        value: raw,
-                    }),
-            };
+        let ranged = |name: &'static str,
+                      default: i64,
+                      range: std::ops::RangeInclusive<i64>,
+                      expected: &'static str| match get(name) {
+            None => Ok(default),
+            Some(raw) => raw
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| range.contains(n))
+                .ok_or(ConfigError::Invalid {
+                    name,
+                    expected,
+                    value: raw,
+                }),
+        };
+        let number = |name: &'static str, default: i64, max: i64, expected: &'static str| {
+            ranged(name, default, 1..=max, expected)
+        };
         let table_name = match get("TABLE_NAME") {
             None => "ticketing".to_owned(),
             Some(raw) => {
@@ -168,6 +173,12 @@ impl Config {
                 defaults.active_seconds,
                 86_400,
                 "1 to 86400 seconds",
+            )?,
+            active_idle_seconds: ranged(
+                "ACTIVE_IDLE_SECONDS",
+                defaults.active_idle_seconds,
+                crate::booking::ACTIVE_IDLE_RANGE,
+                "30 to 1800 seconds",
             )?,
             admit_tick_seconds: number(
                 "ADMIT_TICK_SECONDS",
@@ -300,11 +311,13 @@ mod tests {
     fn values_are_read_and_checked() {
         let c = config(&[
             ("HOLD_SECONDS", "60"),
+            ("ACTIVE_IDLE_SECONDS", "1800"),
             ("TRUST_USER_HEADER", "true"),
             ("TABLE_NAME", "t-1"),
         ])
         .unwrap();
         assert_eq!(c.settings.hold_seconds, 60);
+        assert_eq!(c.settings.active_idle_seconds, 1_800);
         assert!(c.trust_user_header);
         let fake = config(&[("STRIPE_API_BASE", "http://127.0.0.1:4010/")]).unwrap();
         assert_eq!(fake.stripe_api_base, "http://127.0.0.1:4010");
@@ -315,6 +328,8 @@ mod tests {
             ("ACTIVE_PER_FREE_SEAT", "0"),
             ("MAX_HOLDS_PER_SESSION", "101"),
             ("ADMIT_TICK_SECONDS", "61"),
+            ("ACTIVE_IDLE_SECONDS", "29"),
+            ("ACTIVE_IDLE_SECONDS", "1801"),
             ("DYNAMODB_ATTEMPT_TIMEOUT_MS", "0"),
             ("DYNAMODB_CALL_BUDGET_MS", "60001"),
             ("TRUST_USER_HEADER", "yes"),

@@ -16,10 +16,11 @@
 //!    no fan is drawn into a second already counted, whatever the clocks say. The counts go into
 //!    pages before the state that refers to them.
 //! 4. Learns every date's seats from its ledger, a few items a date however many seats it has
-//!    (one BatchGet per 100): sold, held by a live hold, free, per date and per section. Sales
-//!    are counted against the admission batch of the token that paid, so the active count is
-//!    exact without reading a single ticket. Counts no tick reads again are dropped from the
-//!    ledger once a shard has a few.
+//!    (one BatchGet per 100): sold, held by a live hold, free, per date and per section. Counts
+//!    no tick reads again are dropped from the ledger once a shard has a few. Learns the live
+//!    slots from the slot ledger (`booking::slots`, one BatchGet of 32 items): tokens whose slot
+//!    has not ended (idled out, reached its cap, or spent by a payment), exactly, without
+//!    reading a single ticket; a slot freed since the last tick is filled by this one.
 //! 5. At the opening, draws the pre-queue's lottery once: the draw is kept on the claim before
 //!    anyone is admitted by it, and every tick after (one that takes over a dead tick's claim
 //!    included) uses the draw kept there.
@@ -30,12 +31,12 @@
 //! 7. Walks the queue in chunks: one Query per counter for the chunk's entries (the whole key
 //!    range: a stray entry cannot push a real one out of a page), one BatchGet per 100 tickets,
 //!    then transactions of 99 admissions, drops (fans idle past WAITING_IDLE_SECONDS) and
-//!    numbers nobody claimed. Each transaction adds its admissions to the claim's `pending`
-//!    count for this second: if the tick dies before its state is written, the next tick counts
-//!    them as active from its first read. A transaction refused because a ticket moved (a poll
+//!    numbers nobody claimed. Each transaction counts its admissions' slots on a slot shard,
+//!    and adds them to the claim's `pending` count for this second: if the tick dies before its
+//!    state is written, the next tick counts them as admitted (and the ledger as active). A transaction refused because a ticket moved (a poll
 //!    racing a drop) ends the walk there; the state records the progress up to it, and the next
 //!    tick judges the rest again.
-//! 8. Writes the state under the claim, folding the pending counts into its admission batches.
+//! 8. Writes the state under the claim, folding the pending counts into its admitted total.
 //!
 //! Requests therefore grow with the fans admitted divided by DynamoDB's batch and transaction
 //! sizes, plus a constant per concert; and only concerts whose queue joins registered are
@@ -53,10 +54,10 @@ use crate::domain::{
     BookingError, ConcertDate, ConcertId, QueuePlace, QueueToken, StoreError, UserId,
 };
 use crate::store::{
-    every_ledger_shard, page_of, page_seconds, AdmissionBatch, AdmissionBatchPlan, CommitOutcome,
-    ConcertRecord, DateStanding, LiveQueue, LotteryRecord, QueueEntryRecord, QueuePageRecord,
-    QueueStateRecord, SeatCounts, SeatLedgerRecord, SecondCounts, TickClaim, TickClaimRecord,
-    TicketRecord, TicketStatus, ADMISSION_BATCH_ITEMS,
+    every_ledger_shard, page_of, page_seconds, AdmissionBatchPlan, CommitOutcome, ConcertRecord,
+    DateStanding, LiveQueue, LotteryRecord, QueueEntryRecord, QueuePageRecord, QueueStateRecord,
+    SeatCounts, SeatLedgerRecord, SecondCounts, TickClaim, TickClaimRecord, TicketRecord,
+    TicketStatus, ADMISSION_BATCH_ITEMS,
 };
 
 /// Seconds are counted once this old: a join's number lands within a round trip of its second.
@@ -300,42 +301,26 @@ impl Ticketing {
         });
         // The claim, the count and the seats at once: counting writes nothing that a tick
         // without the claim could not write too.
-        let (claim, counted, seats) = tokio::join!(
+        let (claim, counted, seats, slots) = tokio::join!(
             self.claim(concert_id, seen, t),
             self.count(&concert, &state, queue.first_registered, t),
             self.read_seats(&concert, now),
+            again(|| self.count_slots(concert_id, t)),
         );
         let Some(claim) = claim? else {
             debug!(concert = %concert_id, "the slot is another tick's");
             return Ok(None);
         };
         state.version = claim.version;
-        // What ticks that died under their claims admitted: active from now on, exactly.
-        for (admitted_at, count) in &claim.pending {
-            add_to_batch(&mut state.batches, *admitted_at, *count);
+        // What ticks that died under their claims admitted (their slots are in the ledger).
+        for count in claim.pending.values() {
             state.admitted_total += u64::from(*count);
         }
         counted?.apply(&mut state);
         let ledgers = seats?;
-        let sold_by_batch = Self::learn_seats(
-            &concert,
-            &mut state,
-            &ledgers,
-            t,
-            self.settings.active_seconds,
-        );
+        Self::learn_seats(&concert, &mut state, &ledgers, t);
         self.prune_ledgers(&concert, &ledgers, t).await;
-        state
-            .batches
-            .retain(|b| b.admitted_at + self.settings.active_seconds > t);
-        let active: u32 = state
-            .batches
-            .iter()
-            .map(|b| {
-                b.admitted
-                    .saturating_sub(sold_by_batch.get(&b.admitted_at).copied().unwrap_or(0))
-            })
-            .sum();
+        let active = slots?;
 
         let admit_per_tick = control
             .admit_per_tick
@@ -390,7 +375,6 @@ impl Ticketing {
         Self::prune_pages(&concert, &mut state);
 
         let admitted = tick.admitted.len() as u32;
-        add_to_batch(&mut state.batches, t, admitted);
         let elapsed = previous
             .as_ref()
             .map(|p| t - p.tick_at)
@@ -491,18 +475,23 @@ impl Ticketing {
         t: i64,
         tick: &mut ConcertTick,
     ) -> Result<Option<Progress>, BookingError> {
-        let active_until = t + self.settings.active_seconds;
-        let plan = || AdmissionBatchPlan {
-            concert_id: concert.concert_id.clone(),
-            claim_version: state.version,
-            admit: Vec::new(),
-            admitted_at: t,
-            active_until,
-            drop: Vec::new(),
-            voids: Vec::new(),
+        let plan = |n: usize| {
+            let mut plan = AdmissionBatchPlan {
+                concert_id: concert.concert_id.clone(),
+                claim_version: state.version,
+                admit: Vec::new(),
+                admitted_at: t,
+                active_until: t,
+                slot_shard: 0,
+                drop: Vec::new(),
+                voids: Vec::new(),
+            };
+            self.admission_slots(t, &mut plan, n);
+            plan
         };
         let mut reached = Progress::of(state);
-        let mut batch = plan();
+        let mut sent = 0;
+        let mut batch = plan(sent);
         let mut batch_reaches;
         let count = judged.len();
         for (i, judged) in judged.into_iter().enumerate() {
@@ -521,7 +510,8 @@ impl Ticketing {
             if batch.len() < ADMISSION_BATCH_ITEMS && i + 1 < count {
                 continue;
             }
-            let full = std::mem::replace(&mut batch, plan());
+            sent += 1;
+            let full = std::mem::replace(&mut batch, plan(sent));
             let outcome = match self.store.commit_admission_batch(&full).await {
                 // Other writes on its tickets held it off past its resends; nothing of it was
                 // written. As a refusal: the state records the walk up to it.
@@ -625,17 +615,14 @@ impl Ticketing {
         Ok(again(|| self.store.seat_ledgers(&concert.concert_id, &shards)).await?)
     }
 
-    /// Learns the dates' seats into the state from their ledgers; returns the sales per
-    /// admission batch.
+    /// Learns the dates' seats into the state from their ledgers.
     fn learn_seats(
         concert: &ConcertRecord,
         state: &mut QueueStateRecord,
         ledgers: &[(ConcertDate, u32, SeatLedgerRecord)],
         now: i64,
-        active_seconds: i64,
-    ) -> HashMap<i64, u32> {
+    ) {
         let per_date = concert.seat_count();
-        let mut sold_by_batch: HashMap<i64, u32> = HashMap::default();
         let mut totals = SeatCounts::default();
         let mut dates: BTreeMap<ConcertDate, LiveCounts> = BTreeMap::new();
         for (date, _, shard) in ledgers {
@@ -649,11 +636,6 @@ impl Ticketing {
                 // A minute whose holds may have lapsed in part counts as held.
                 if *end - 1 > now {
                     *counts.held_by_section.entry(*section).or_default() += n;
-                }
-            }
-            for (batch, n) in &shard.sales {
-                if batch + active_seconds > now {
-                    *sold_by_batch.entry(*batch).or_default() += (*n).max(0) as u32;
                 }
             }
         }
@@ -686,7 +668,6 @@ impl Ticketing {
             state.dates.push(standing);
         }
         state.seats = totals;
-        sold_by_batch
     }
 
     /// Drops from each ledger shard the counts no tick reads again, once it has a few: a shard
@@ -951,21 +932,6 @@ where
             }
             answer => return answer,
         }
-    }
-}
-
-/// Adds `count` admissions of second `admitted_at` to its batch: one batch a second, so that a
-/// sale counts against the second its token was admitted in.
-fn add_to_batch(batches: &mut Vec<AdmissionBatch>, admitted_at: i64, count: u32) {
-    if count == 0 {
-        return;
-    }
-    match batches.iter_mut().find(|b| b.admitted_at == admitted_at) {
-        Some(batch) => batch.admitted += count,
-        None => batches.push(AdmissionBatch {
-            admitted_at,
-            admitted: count,
-        }),
     }
 }
 

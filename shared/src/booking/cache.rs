@@ -22,10 +22,14 @@
 //!   container, counted from the last registration that went through (see
 //!   `booking::admission` for why that is enough).
 //! - The concert list of `GET /concerts`: kept a second.
-//! - Tokens this container found ACTIVE, with when they end: a fan's next seat listing or hold
-//!   skips the gate's read (a hold's transaction checks the ticket all the same). A token spent
-//!   elsewhere since may still list seats until its end; it can never hold one. At most
-//!   `ACTIVE_TOKENS_KEPT`; beyond that the lot is forgotten and read again.
+//! - Tokens this container found ACTIVE, with when they end and their cap: a fan's next seat
+//!   listing or hold skips the gate's read (a hold's transaction checks the ticket all the
+//!   same), and renews from the kept end when due (see `booking::slots`); a renewal moves the
+//!   kept end, and one refused (the end moved elsewhere) forgets it. A token spent elsewhere
+//!   since may still list seats until its kept end; it can never hold one. At most
+//!   `ACTIVE_TOKENS_KEPT`; beyond that the lot is forgotten and read again. Tokens being
+//!   renewed by a request of this container are marked, so that its other requests with the
+//!   same token do not renew it too.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -67,7 +71,9 @@ struct Kept {
     pages: HashMap<(ConcertId, i64), (Arc<QueuePageRecord>, i64)>,
     registered: HashMap<ConcertId, i64>,
     concert_list: Option<(Arc<Vec<ConcertRecord>>, i64)>,
-    active_tokens: HashMap<QueueToken, (UserId, i64)>,
+    /// Active tokens: the holder, the slot's end, its cap.
+    active_tokens: HashMap<QueueToken, (UserId, i64, i64)>,
+    renewing: rustc_hash::FxHashSet<QueueToken>,
 }
 
 impl Cache {
@@ -86,21 +92,48 @@ impl Cache {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Whether this container found `user`'s `token` ACTIVE, and it has not ended by `now`.
-    pub(crate) fn known_active(&self, user: &UserId, token: &QueueToken, now: i64) -> bool {
+    /// The slot's end and cap, if this container found `user`'s `token` ACTIVE and it has not
+    /// ended by `now`.
+    pub(crate) fn active_slot(
+        &self,
+        user: &UserId,
+        token: &QueueToken,
+        now: i64,
+    ) -> Option<(i64, i64)> {
         self.kept()
             .active_tokens
             .get(token)
-            .is_some_and(|(holder, until)| holder == user && *until > now)
+            .filter(|(holder, until, _)| holder == user && *until > now)
+            .map(|(_, until, cap)| (*until, *cap))
     }
 
-    pub(crate) fn found_active(&self, user: &UserId, token: &QueueToken, until: i64) {
+    /// Keeps a token found ACTIVE until `until`, unless a later end is kept already (a read
+    /// that went out before a renewal of this container must not move its end back).
+    pub(crate) fn found_active(&self, user: &UserId, token: &QueueToken, until: i64, cap: i64) {
         let mut kept = self.kept();
         if kept.active_tokens.len() >= ACTIVE_TOKENS_KEPT {
             kept.active_tokens.clear();
         }
-        kept.active_tokens
-            .insert(token.clone(), (user.clone(), until));
+        let entry = kept
+            .active_tokens
+            .entry(token.clone())
+            .or_insert_with(|| (user.clone(), until, cap));
+        if entry.0 != *user || entry.1 < until {
+            *entry = (user.clone(), until, cap);
+        }
+    }
+
+    pub(crate) fn forget_active(&self, token: &QueueToken) {
+        self.kept().active_tokens.remove(token);
+    }
+
+    /// Marks `token` as being renewed by one request: `false` when another already is.
+    pub(crate) fn begin_renewal(&self, token: &QueueToken) -> bool {
+        self.kept().renewing.insert(token.clone())
+    }
+
+    pub(crate) fn end_renewal(&self, token: &QueueToken) {
+        self.kept().renewing.remove(token);
     }
 
     /// The concert if this container already holds it: no request either way.

@@ -369,7 +369,8 @@ impl Ticketing {
             self.cache.concert(&*self.store, concert),
             self.cached_state(concert, now.epoch_seconds()),
         );
-        self.check_admission(ticket?, token, concert).await?;
+        let ticket = self.check_admission(ticket?, token, concert).await?;
+        self.keep_ticket_slot(user, token, &ticket).await;
         let record = record?.ok_or(BookingError::ConcertNotFound)?;
         let state = state?;
         let today = now.date();

@@ -12,6 +12,7 @@ mod payments;
 mod queue;
 mod reservations;
 mod settings;
+mod slots;
 mod standing;
 mod topups;
 mod views;
@@ -32,6 +33,7 @@ pub use catalog::{
 pub use lottery::Lottery;
 pub use reservations::{HoldRequest, ReservationCursor, SeatChoice};
 pub use settings::Settings;
+pub use slots::ACTIVE_IDLE_RANGE;
 pub use topups::{
     CreatedPayment, PaymentProvider, PaymentRequest, Payments, ProviderError, TopUpStarted,
     TopUpView, WebhookOutcome, CURRENCY, METADATA_TOP_UP_ID, METADATA_USER_ID, PAYMENT_SUCCEEDED,

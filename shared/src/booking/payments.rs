@@ -91,6 +91,7 @@ impl Ticketing {
                     payment,
                     token: token.clone(),
                     admitted_at: ticket.admitted_at.unwrap_or(now.epoch_seconds()),
+                    active_until: ticket.active_until.ok_or(BookingError::QueueTokenExpired)?,
                     now: now.epoch_seconds(),
                 };
                 Ok((self.store.commit_payment(&commit).await?, receipt))

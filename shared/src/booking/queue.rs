@@ -217,12 +217,25 @@ impl Ticketing {
                 }
             },
         );
-        let ticket = self.own_ticket(ticket?, token)?;
+        let mut ticket = self.own_ticket(ticket?, token)?;
         let concert_record = record?.ok_or(BookingError::QueueTokenInvalid)?;
         let state = state?;
         let mut page = page?;
         if !ticket.is_live(now) {
-            return Err(BookingError::QueueTokenExpired);
+            return Err(self.ended(&ticket));
+        }
+        // A poll is a request that carries the token: it keeps an active slot too.
+        let sold_out = state.as_ref().is_some_and(|s| s.sold_out);
+        if let (TicketStatus::Active, Some(until), Some(at), false) = (
+            ticket.status,
+            ticket.active_until,
+            ticket.admitted_at,
+            sold_out,
+        ) {
+            let until = self
+                .keep_slot(user, token, (until, self.slot_cap(at)))
+                .await;
+            ticket.active_until = Some(until);
         }
         if page.is_none() && ticket.status == TicketStatus::Waiting {
             page = self.page_for(&ticket, state.as_deref()).await?;
@@ -306,13 +319,16 @@ impl Ticketing {
                 match self.cache.current_state(concert, now) {
                     Some(Some(state)) if state.sold_out => Err(BookingError::QueueTokenExpired),
                     _ => {
-                        if let Some(until) = ticket.active_until {
-                            self.cache.found_active(&ticket.user_id, token, until);
+                        if let (Some(until), Some(at)) = (ticket.active_until, ticket.admitted_at) {
+                            let cap = self.slot_cap(at);
+                            self.cache.found_active(&ticket.user_id, token, until, cap);
                         }
                         Ok(ticket)
                     }
                 }
             }
+            // Idled out, or at its cap: the fan is told which.
+            TicketStatus::Active => Err(self.ended(&ticket)),
             TicketStatus::Waiting => {
                 let state = self.cached_state(concert, now).await?;
                 if state.as_ref().is_some_and(|s| s.sold_out) {
@@ -356,8 +372,14 @@ impl Ticketing {
         concert: &ConcertId,
     ) -> Result<Option<Arc<ConcertRecord>>, BookingError> {
         let now = self.now().epoch_seconds();
-        if token.concert() == concert && self.cache.known_active(user, token, now) {
-            return Ok(self.cache.concert(&*self.store, concert).await?);
+        if token.concert() == concert {
+            if let Some(slot) = self.cache.active_slot(user, token, now) {
+                let (_, record) = tokio::join!(
+                    self.keep_slot(user, token, slot),
+                    self.cache.concert(&*self.store, concert)
+                );
+                return Ok(record?);
+            }
         }
         let (ticket, record, state) = tokio::join!(
             self.store.ticket(user, token.concert()),
@@ -365,8 +387,22 @@ impl Ticketing {
             self.cached_state(concert, now),
         );
         state?;
-        self.check_admission(ticket?, token, concert).await?;
+        let ticket = self.check_admission(ticket?, token, concert).await?;
+        self.keep_ticket_slot(user, token, &ticket).await;
         Ok(record?)
+    }
+
+    /// Renews an active ticket a request carried, when due (see `booking::slots`).
+    pub(crate) async fn keep_ticket_slot(
+        &self,
+        user: &UserId,
+        token: &QueueToken,
+        ticket: &TicketRecord,
+    ) {
+        if let (Some(until), Some(at)) = (ticket.active_until, ticket.admitted_at) {
+            self.keep_slot(user, token, (until, self.slot_cap(at)))
+                .await;
+        }
     }
 
     /// What a fan is told about a live ticket.

@@ -357,6 +357,9 @@ impl Ticketing {
                     let reservation =
                         self.order(user, request, &concert, seats, now.epoch_seconds())?;
                     let answer = (Reservation::of(&reservation, now), true);
+                    // The token's slot lasts as long as the hold: the fan can pay.
+                    self.slot_through(user, token, &request.concert_id, reservation.held_until)
+                        .await?;
                     let plan = HoldPlan {
                         reservation,
                         ticket: token.clone(),

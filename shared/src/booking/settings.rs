@@ -3,8 +3,10 @@
 pub struct Settings {
     /// How long a seat hold lasts.
     pub hold_seconds: i64,
-    /// How long an admitted queue token stays active.
+    /// The longest an admitted queue token stays active, counted from its admission.
     pub active_seconds: i64,
+    /// An active token that no request carries for this long ends (see `booking::slots`).
+    pub active_idle_seconds: i64,
     /// How often the admission tick runs.
     pub admit_tick_seconds: u64,
     /// The most users one tick admits, per concert (operators may lower it live).
@@ -24,6 +26,7 @@ impl Default for Settings {
         Self {
             hold_seconds: 300,
             active_seconds: 600,
+            active_idle_seconds: 120,
             admit_tick_seconds: 10,
             admit_per_tick: 50,
             max_active: 500,

@@ -92,6 +92,8 @@ pub enum BookingError {
     QueueTokenInvalid,
     #[error("the queue token has expired or was used by a payment")]
     QueueTokenExpired,
+    #[error("the queue token ended: no request carried it for ACTIVE_IDLE_SECONDS; join again")]
+    QueueTokenIdle,
     #[error(
         "not admitted yet: still waiting in the queue, or in the pre-queue before the sale opens"
     )]

@@ -39,6 +39,7 @@ pub fn describe(error: &BookingError) -> (StatusCode, &'static str) {
         QueueTokenRequired => (401, "QUEUE_TOKEN_REQUIRED"),
         QueueTokenInvalid => (401, "QUEUE_TOKEN_INVALID"),
         QueueTokenExpired => (401, "QUEUE_TOKEN_EXPIRED"),
+        QueueTokenIdle => (401, "QUEUE_TOKEN_IDLE"),
         QueueNotAdmitted { .. } => (403, "QUEUE_NOT_ADMITTED"),
         QueueTokenWrongConcert => (403, "QUEUE_TOKEN_WRONG_CONCERT"),
         QueueNotOpen { .. } => (409, "QUEUE_NOT_OPEN"),

@@ -165,6 +165,7 @@ gated! {
         fn draw_queue_number(&self, concert: &ConcertId, shard: u8, second: i64) -> Draw;
         fn enqueue(&self, ticket: &TicketRecord, previous: Option<&QueueToken>) -> EnqueueOutcome, writes dynamo::meter_enqueue(ticket);
         fn poll_ticket(&self, user: &UserId, token: &QueueToken, now: i64) -> Option<TicketRecord>;
+        fn renew_ticket(&self, renewal: &SlotRenewal) -> CommitOutcome, writes dynamo::meter_renew_ticket(renewal, &SlotShardRecord::default());
         fn register_queue(&self, concert: &ConcertId, now: i64) -> ();
         fn queue_state(&self, concert: &ConcertId, consistent: bool) -> Option<QueueStateRecord>;
         fn queue_page(&self, concert: &ConcertId, minute: i64) -> Option<QueuePageRecord>;
@@ -176,6 +177,8 @@ gated! {
 gated! {
     AdmissionStore {
         fn live_queues(&self) -> Vec<LiveQueue>;
+        fn slot_ledger(&self, concert: &ConcertId) -> Vec<(u32, SlotShardRecord)>;
+        fn prune_slot_shard(&self, concert: &ConcertId, shard: u32, ends: &[i64]) -> (), writes dynamo::meter_prune_slot_shard(concert, shard, &SlotShardRecord::default());
         fn retire_queue(&self, concert: &ConcertId, last_registered: i64) -> bool;
         fn claim_tick(&self, concert: &ConcertId, seen: u64, slot: i64, takeover: bool) -> TickClaim, writes dynamo::meter_claim_tick(concert);
         fn keep_draw(&self, concert: &ConcertId, version: u64, draw: &LotteryRecord) -> Option<LotteryRecord>, writes dynamo::meter_keep_draw(concert);
@@ -184,7 +187,7 @@ gated! {
         fn queue_entries(&self, concert: &ConcertId, shard: u8, after: (i64, u32), through: (i64, u32)) -> Vec<QueueEntryRecord>;
         fn queue_entries_at(&self, concert: &ConcertId, places: &[QueuePlace]) -> Vec<QueueEntryRecord>;
         fn tickets(&self, concert: &ConcertId, users: &[UserId]) -> Vec<TicketRecord>;
-        fn commit_admission_batch(&self, batch: &AdmissionBatchPlan) -> CommitOutcome, writes dynamo::meter_commit_admission_batch(batch);
+        fn commit_admission_batch(&self, batch: &AdmissionBatchPlan) -> CommitOutcome, writes dynamo::meter_commit_admission_batch(batch, &SlotShardRecord::default());
         fn commit_queue_state(&self, concert: &ConcertId, state: &QueueStateRecord, settled: &[i64]) -> CommitOutcome, writes dynamo::meter_commit_queue_state(concert, state);
     }
 }
@@ -210,7 +213,7 @@ gated! {
 gated! {
     PaymentStore {
         fn payment_context(&self, user: &UserId, reservation: ReservationId, concert: &ConcertId) -> PaymentContext;
-        fn commit_payment(&self, payment: &PaymentCommit) -> CommitOutcome, writes dynamo::meter_commit_payment(payment, &SeatsTouched::default(), &FanTallyRecord::default());
+        fn commit_payment(&self, payment: &PaymentCommit) -> CommitOutcome, writes dynamo::meter_commit_payment(payment, &SeatsTouched::default(), &FanTallyRecord::default(), &SlotShardRecord::default());
         fn payment(&self, user: &UserId, payment: PaymentId) -> Option<PaymentRecord>;
     }
 }

@@ -94,6 +94,18 @@ impl<S: Store> MeteredStore<S> {
         }
     }
 
+    /// One slot shard as it stands, uncharged, to size what a call wrote.
+    async fn slots_now(&self, concert: &ConcertId, shard: u32) -> SlotShardRecord {
+        self.inner
+            .slot_ledger(concert)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .find(|(s, _)| *s == shard)
+            .map(|(_, record)| record)
+            .unwrap_or_default()
+    }
+
     /// The reservation's fan's tally as it stands, uncharged, to size the tally a call wrote.
     async fn tally_now(&self, reservation: &ReservationRecord) -> FanTallyRecord {
         self.inner
@@ -221,6 +233,13 @@ impl<S: Store> QueueStore for MeteredStore<S> {
         })
     }
 
+    async fn renew_ticket(&self, renewal: &SlotRenewal) -> Result<CommitOutcome, StoreError> {
+        let result = self.inner.renew_ticket(renewal).await;
+        let shard = slot_shard(&renewal.user_id);
+        let after = self.slots_now(&renewal.concert_id, shard).await;
+        self.charge(result, |_| dynamo::meter_renew_ticket(renewal, &after))
+    }
+
     async fn register_queue(&self, concert: &ConcertId, now: i64) -> Result<(), StoreError> {
         let result = self.inner.register_queue(concert, now).await;
         let live = self.inner.live_queues().await.unwrap_or_default();
@@ -271,6 +290,27 @@ impl<S: Store> AdmissionStore for MeteredStore<S> {
     async fn live_queues(&self) -> Result<Vec<LiveQueue>, StoreError> {
         let result = self.inner.live_queues().await;
         self.charge(result, |found| dynamo::meter_live_queues(found))
+    }
+
+    async fn slot_ledger(
+        &self,
+        concert: &ConcertId,
+    ) -> Result<Vec<(u32, SlotShardRecord)>, StoreError> {
+        let result = self.inner.slot_ledger(concert).await;
+        self.charge(result, |found| dynamo::meter_slot_ledger(concert, found))
+    }
+
+    async fn prune_slot_shard(
+        &self,
+        concert: &ConcertId,
+        shard: u32,
+        ends: &[i64],
+    ) -> Result<(), StoreError> {
+        let before = self.slots_now(concert, shard).await;
+        let result = self.inner.prune_slot_shard(concert, shard, ends).await;
+        self.charge(result, |_| {
+            dynamo::meter_prune_slot_shard(concert, shard, &before)
+        })
     }
 
     async fn retire_queue(
@@ -377,7 +417,10 @@ impl<S: Store> AdmissionStore for MeteredStore<S> {
         batch: &AdmissionBatchPlan,
     ) -> Result<CommitOutcome, StoreError> {
         let result = self.inner.commit_admission_batch(batch).await;
-        self.charge(result, |_| dynamo::meter_commit_admission_batch(batch))
+        let after = self.slots_now(&batch.concert_id, batch.slot_shard).await;
+        self.charge(result, |_| {
+            dynamo::meter_commit_admission_batch(batch, &after)
+        })
     }
 
     async fn commit_queue_state(
@@ -497,8 +540,9 @@ impl<S: Store> PaymentStore for MeteredStore<S> {
         let seats = self.seats_now(r).await;
         let tally = self.tally_now(r).await;
         let result = self.inner.commit_payment(payment).await;
+        let slots = self.slots_now(&r.concert_id, slot_shard(&r.user_id)).await;
         self.charge(result, |_| {
-            dynamo::meter_commit_payment(payment, &seats, &tally)
+            dynamo::meter_commit_payment(payment, &seats, &tally, &slots)
         })
     }
 

@@ -232,7 +232,41 @@ pub struct PaymentCommit {
     pub token: QueueToken,
     /// Its admission batch: the sale is counted against it.
     pub admitted_at: i64,
+    /// The token's end as read: the payment is conditional on it, and takes the token's slot
+    /// off the slot ledger there (see `booking::slots`).
+    pub active_until: i64,
     pub now: i64,
+}
+
+impl PaymentCommit {
+    /// The payment ends the token's session: its slot comes off the fan's slot shard.
+    pub fn slot_move(&self) -> SlotMove {
+        SlotMove {
+            shard: slot_shard(&self.reservation.user_id),
+            adds: vec![(self.active_until, -1)],
+        }
+    }
+}
+
+/// A token's renewal (see `booking::slots`): its end moves from `from` to `to`, only while the
+/// ticket is this ACTIVE token ending at `from`, and its slot moves with it on the fan's slot
+/// shard, in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotRenewal {
+    pub user_id: UserId,
+    pub concert_id: ConcertId,
+    pub token: QueueToken,
+    pub from: i64,
+    pub to: i64,
+}
+
+impl SlotRenewal {
+    pub fn slot_move(&self) -> SlotMove {
+        SlotMove {
+            shard: slot_shard(&self.user_id),
+            adds: vec![(self.from, -1), (self.to, 1)],
+        }
+    }
 }
 
 /// One transaction's worth of a tick's admissions, drops and passed numbers, committed only if
@@ -245,6 +279,8 @@ pub struct AdmissionBatchPlan {
     pub admit: Vec<(UserId, QueueToken)>,
     pub admitted_at: i64,
     pub active_until: i64,
+    /// The slot shard the admissions are counted on, at `active_until`.
+    pub slot_shard: u32,
     /// Idle waiting tickets to drop, with the `last_seen_at` they were judged on.
     pub drop: Vec<(UserId, QueueToken, i64)>,
     /// Numbers nobody's entry claims: marked passed, only while still unclaimed.
@@ -259,10 +295,19 @@ impl AdmissionBatchPlan {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// What the batch adds to its slot shard: nothing without admissions.
+    pub fn slot_move(&self) -> Option<SlotMove> {
+        (!self.admit.is_empty()).then(|| SlotMove {
+            shard: self.slot_shard,
+            adds: vec![(self.active_until, self.admit.len() as i64)],
+        })
+    }
 }
 
-/// One transaction holds at most 100 items; a batch keeps one for the tick's claim.
-pub const ADMISSION_BATCH_ITEMS: usize = limits::TRANSACTION_ITEMS_LIMIT - 1;
+/// One transaction holds at most 100 items; a batch keeps one for the tick's claim and one for
+/// the slot shard its admissions are counted on.
+pub const ADMISSION_BATCH_ITEMS: usize = limits::TRANSACTION_ITEMS_LIMIT - 2;
 
 /// Every concern's store: what the service runs on.
 pub trait Store:
@@ -350,6 +395,9 @@ pub trait QueueStore: Send + Sync + 'static {
         token: &QueueToken,
         now: i64,
     ) -> Result<Option<TicketRecord>, StoreError>;
+    /// Renews an active token (see [`SlotRenewal`]): `Refused` when the ticket moved (another
+    /// request renewed it, a payment spent it) and nothing was written.
+    async fn renew_ticket(&self, renewal: &SlotRenewal) -> Result<CommitOutcome, StoreError>;
     /// Tells the admission tick that this concert's queue has joins.
     async fn register_queue(&self, concert: &ConcertId, now: i64) -> Result<(), StoreError>;
     /// `consistent: false` for the copies containers cache: older is only more cautious.
@@ -375,6 +423,18 @@ pub trait QueueStore: Send + Sync + 'static {
 #[async_trait]
 pub trait AdmissionStore: Send + Sync + 'static {
     async fn live_queues(&self) -> Result<Vec<LiveQueue>, StoreError>;
+    /// Every shard of the concert's slot ledger (`SLOT_SHARDS`), in one round trip.
+    async fn slot_ledger(
+        &self,
+        concert: &ConcertId,
+    ) -> Result<Vec<(u32, SlotShardRecord)>, StoreError>;
+    /// Drops ends no tick reads again from one slot shard.
+    async fn prune_slot_shard(
+        &self,
+        concert: &ConcertId,
+        shard: u32,
+        ends: &[i64],
+    ) -> Result<(), StoreError>;
     /// Forgets a queue, if nobody registered it again since `last_registered`.
     async fn retire_queue(
         &self,
@@ -447,7 +507,7 @@ pub trait AdmissionStore: Send + Sync + 'static {
         batch: &AdmissionBatchPlan,
     ) -> Result<CommitOutcome, StoreError>;
     /// Writes the state under the tick's claim (`state.version`), and clears the claim's
-    /// pending counts of the seconds `settled` (the state now counts them in its batches).
+    /// pending counts of the seconds `settled` (the state now counts them in its total).
     async fn commit_queue_state(
         &self,
         concert: &ConcertId,

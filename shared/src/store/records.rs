@@ -604,6 +604,50 @@ impl TicketRecord {
     }
 }
 
+/// The slot ledger's shards per concert (see `booking::slots`): renewals spread over them by
+/// the fan, so no item is shared by the crowd.
+pub const SLOT_SHARDS: u32 = 32;
+
+/// The slot shard a fan's renewals and payment move counts on.
+pub fn slot_shard(user: &UserId) -> u32 {
+    // FNV-1a: stable across processes and builds, unlike the standard hasher.
+    let hash = user
+        .as_str()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    (hash % u64::from(SLOT_SHARDS)) as u32
+}
+
+/// One shard of a concert's slot ledger: active tokens counted by the second their slot ends
+/// (a ticket's `active_until`). Amounts may be negative in one shard (a token admitted on one
+/// shard and renewed on its fan's); the tick sums a second over every shard.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlotShardRecord {
+    pub ends: BTreeMap<i64, i64>,
+}
+
+impl SlotShardRecord {
+    /// Slots of this shard still live at `now`.
+    pub fn live(&self, now: i64) -> i64 {
+        self.ends.range(now + 1..).map(|(_, n)| n).sum()
+    }
+
+    /// Ends past at `now`: no tick reads them again.
+    pub fn stale(&self, now: i64) -> Vec<i64> {
+        self.ends.range(..=now).map(|(end, _)| *end).collect()
+    }
+}
+
+/// What one store call moves on one slot shard: `-1` at the old end, `+1` at the new, or `+n`
+/// at an admission's end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotMove {
+    pub shard: u32,
+    pub adds: Vec<(i64, i64)>,
+}
+
 /// Who drew a queue number, so that the tick can find their ticket; `None` for a number nobody
 /// will use (its join died, or found the fan already queued), which the tick passes over.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -689,13 +733,6 @@ pub fn page_seconds(page: i64) -> (i64, i64) {
     (page * PAGE_SECONDS, page * PAGE_SECONDS + PAGE_SECONDS - 1)
 }
 
-/// How many tokens one tick admitted; the sales counted against it give how many are active.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AdmissionBatch {
-    pub admitted_at: i64,
-    pub admitted: u32,
-}
-
 /// What the tick saw of one date's seats.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DateStanding {
@@ -775,8 +812,7 @@ pub struct QueueStateRecord {
     pub lottery: Option<LotteryRecord>,
     pub admitted_total: u64,
     pub dropped_total: u64,
-    /// Admissions still inside ACTIVE_SECONDS, with what is left of them after payments.
-    pub batches: Vec<AdmissionBatch>,
+    /// Live slots once the tick admitted (see `booking::slots`).
     pub active: u32,
     /// Admitted a second, over the last few ticks: what estimated waits follow.
     pub admission_rate: f64,

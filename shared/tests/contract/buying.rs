@@ -76,6 +76,7 @@ fn limit_reached(result: &Result<Reservation, BookingError>) -> Option<(u32, u32
 }
 
 pub async fn a_fan_never_holds_or_buys_past_the_ticket_limit(w: World) {
+    let w = w.unhurried();
     let (ana, token) = w.admitted_fan("ana", SPRING).await;
     let pair = w.order(&ana, &token, seats(&[1, 2])).await.unwrap();
     w.order(&ana, &token, seats(&[20])).await.unwrap();
@@ -219,6 +220,7 @@ pub async fn an_order_of_several_seats_is_held_and_paid_all_or_none(w: World) {
 }
 
 pub async fn two_fans_racing_overlapping_orders_get_one_of_them(w: World) {
+    let w = w.unhurried();
     let rounds = w.scale(12, 6) as i64;
     let mut fans = Vec::new();
     for i in 0..rounds {

@@ -77,6 +77,7 @@ pub async fn a_payment_in_the_last_second_never_lets_a_fan_own_past_the_limit(w:
 }
 
 pub async fn payments_racing_holds_at_the_lapse_second_never_pass_the_limit(w: World) {
+    let w = w.unhurried();
     let fans = w.scale(12, 6);
     let mut admitted = Vec::new();
     for i in 0..fans {

@@ -47,11 +47,13 @@ pub async fn a_transaction_of_more_than_100_items_is_refused(world: World) {
             .collect(),
         admitted_at: 0,
         active_until: 600,
+        slot_shard: 3,
         drop: Vec::new(),
         voids: Vec::new(),
     };
-    // The tick's claim and 99 tickets: 100 items, judged on their conditions (no such claim).
-    let at_limit = world.store.commit_admission_batch(&plan(99)).await;
+    // The tick's claim, 98 tickets and their slot shard: 100 items, judged on their conditions
+    // (no such claim).
+    let at_limit = world.store.commit_admission_batch(&plan(98)).await;
     assert!(
         matches!(
             at_limit,
@@ -59,6 +61,6 @@ pub async fn a_transaction_of_more_than_100_items_is_refused(world: World) {
         ),
         "100 items are judged on their conditions: {at_limit:?}"
     );
-    let over = world.store.commit_admission_batch(&plan(100)).await;
+    let over = world.store.commit_admission_batch(&plan(99)).await;
     assert!(is_limit(&over), "101 items: {over:?}");
 }

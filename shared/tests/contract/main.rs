@@ -36,6 +36,7 @@ mod payments;
 mod queue;
 mod races;
 mod reservations;
+mod slots;
 mod topups;
 mod venues;
 mod wallet;
@@ -138,6 +139,11 @@ contract!(
     buying::a_token_that_bought_several_seats_frees_one_place_under_max_active,
     venues::a_stadium_date_is_listed_by_section_and_its_seats_exist_to_its_capacity,
     venues::fans_racing_for_the_seats_of_one_block_take_each_seat_once,
+    slots::an_idle_token_ends_and_its_slot_is_refilled_at_the_next_tick,
+    slots::a_token_with_a_live_hold_keeps_its_slot_until_the_hold_ends,
+    slots::a_fan_who_holds_can_pay_after_the_idle_time,
+    slots::renewal_writes_at_most_once_per_interval_under_concurrent_requests,
+    slots::requests_keep_a_token_past_the_idle_time_but_not_past_its_cap,
     venues::an_order_across_a_block_boundary_is_held_paid_and_counted_all_or_none,
     venues::a_section_listed_while_it_sells_shows_each_sale_once_it_lands,
     venues::best_available_on_a_stadium_spreads_over_sections_with_free_seats,

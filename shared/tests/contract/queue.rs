@@ -94,7 +94,8 @@ pub async fn positions_follow_join_order_with_an_estimated_wait(w: World) {
     let first = status(0).await;
     assert_eq!(first.status, QueueStatus::Active);
     assert_eq!((first.position, first.estimated_wait_seconds), (Some(0), 0));
-    assert_eq!(first.expires_at, w.now().plus_seconds(600));
+    // Active: ACTIVE_IDLE_SECONDS on, unless a request carries the token before.
+    assert_eq!(first.expires_at, w.now().plus_seconds(120));
 }
 
 /// Operators pause or resume a concert's admission.
@@ -280,14 +281,15 @@ pub async fn gated_operations_refuse_each_bad_token_distinctly(w: World) {
         .dates_on_sale(&ana, Some(&ana_token), &spring)
         .await
         .is_ok());
+    // Unused for longer than ACTIVE_IDLE_SECONDS: ended, and the fan is told why.
     w.advance(600);
-    let expired = w
+    let idle = w
         .booking
         .dates_on_sale(&ana, Some(&ana_token), &spring)
         .await;
-    assert!(matches!(expired, Err(BookingError::QueueTokenExpired)));
+    assert!(matches!(idle, Err(BookingError::QueueTokenIdle)));
     let polled = w.booking.queue_status(&ana, Some(&ana_token)).await;
-    assert!(matches!(polled, Err(BookingError::QueueTokenExpired)));
+    assert!(matches!(polled, Err(BookingError::QueueTokenIdle)));
 }
 
 pub async fn an_ended_token_rejoins_at_the_back(w: World) {

@@ -19,6 +19,7 @@ fn roomy() -> Settings {
         admit_per_tick: 1_000,
         max_active: 10_000,
         active_seconds: 30 * 86_400,
+        active_idle_seconds: *ticketing::booking::ACTIVE_IDLE_RANGE.end(),
         ..Settings::default()
     }
 }
@@ -259,6 +260,9 @@ pub async fn a_payment_racing_expiry_and_release_never_double_sells(w: World) {
         w.charged(payer, 1_000_000).await;
     }
     for (round, (payer, token)) in payers.iter().enumerate() {
+        // Every fan's page polls: the rounds take longer than a slot left idle lasts.
+        w.keep_polling(&payers).await;
+        w.keep_polling(&rivals).await;
         let seat = 11 + round as i64;
         let held = w
             .hold(payer, token, SPRING, "2026-12-24", seat)

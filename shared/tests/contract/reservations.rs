@@ -48,6 +48,7 @@ pub async fn holds_name_what_is_missing_or_unavailable(w: World) {
 }
 
 pub async fn an_expired_hold_frees_the_seat_for_everyone(w: World) {
+    let w = w.unhurried();
     let (ana, ana_token) = w.admitted_fan("ana", SPRING).await;
     let (bob, bob_token) = w.admitted_fan("bob", SPRING).await;
     let held = w

@@ -487,6 +487,7 @@ pub async fn lapsed_holds_free_their_seats_and_leave_the_ledger(w: World) {
     // One fan's twenty-one holds: past the default bound on seat spinning.
     let settings = ticketing::Settings {
         max_holds_per_session: 30,
+        active_idle_seconds: 1_800,
         ..w.booking.settings().clone()
     };
     let w = w.with_settings(settings);

@@ -171,6 +171,25 @@ impl World {
         }
     }
 
+    /// The same world with tokens that do not idle out within their ACTIVE_SECONDS (the idle
+    /// time at its most): for scenarios about something else that leave a fan silent for
+    /// minutes, as a fan whose page is closed would be.
+    pub fn unhurried(self) -> World {
+        let settings = Settings {
+            active_idle_seconds: *ticketing::booking::ACTIVE_IDLE_RANGE.end(),
+            ..self.booking.settings().clone()
+        };
+        self.with_settings(settings)
+    }
+
+    /// Fans' pages poll while they are open: each poll carries the fan's token and keeps its
+    /// slot (a token that ended answers an error, which a page would show).
+    pub async fn keep_polling(&self, fans: &[(UserId, QueueToken)]) {
+        for (fan, token) in fans {
+            let _ = self.booking.queue_status(fan, Some(token)).await;
+        }
+    }
+
     /// Everything the store holds, read whole, for an audit.
     pub async fn inventory(&self) -> Inventory {
         self.audited.inventory().await

@@ -801,7 +801,7 @@ impl Sim<'_> {
                 let next = ticket.poll_after_seconds.max(1);
                 self.schedule(second + next, fan, Step::Poll);
             }
-            Err(BookingError::QueueTokenExpired) => {
+            Err(BookingError::QueueTokenExpired | BookingError::QueueTokenIdle) => {
                 self.fans[fan as usize].outcome = Outcome::DroppedWhilePolling;
             }
             Err(_) => self.schedule(second + 1, fan, Step::Poll),
@@ -818,7 +818,7 @@ impl Sim<'_> {
 
     fn shopping_failed(&mut self, second: u64, fan: u32, step: Step, error: &BookingError) {
         match error {
-            BookingError::QueueTokenExpired => {
+            BookingError::QueueTokenExpired | BookingError::QueueTokenIdle => {
                 self.fans[fan as usize].outcome = Outcome::TokenExpired;
             }
             _ => self.schedule(second + 1, fan, step),

@@ -580,6 +580,16 @@ impl Sim<'_> {
                         }
                     }
                 }
+                // A request kept the slot: it ends later (an idle fan's ends where it was).
+                TicketChangeKind::Renewed { until } => {
+                    let f = &mut self.fans[fan as usize];
+                    if let Some(old) = f.active_until.replace(until) {
+                        if let Some(count) = self.active_until.get_mut(&old) {
+                            *count -= 1;
+                        }
+                    }
+                    *self.active_until.entry(until).or_default() += 1;
+                }
             }
         }
         // What fans were told this second, against the truth as it began and as it ended.

@@ -15,6 +15,7 @@ use super::request::{
     build_error, from_item, key_item, number_attribute, partition_key, record_item, request_error,
     sort_key, value, Change, Item,
 };
+use super::slots::meter_slot_item;
 use super::*;
 use crate::domain::{QueuePlace, QUEUE_SHARDS};
 
@@ -98,6 +99,22 @@ fn claim_from_item(item: &Item) -> Result<TickClaimRecord, StoreError> {
 
 #[async_trait]
 impl AdmissionStore for DynamoStore {
+    async fn slot_ledger(
+        &self,
+        concert: &ConcertId,
+    ) -> Result<Vec<(u32, SlotShardRecord)>, StoreError> {
+        self.slot_shards(concert).await
+    }
+
+    async fn prune_slot_shard(
+        &self,
+        concert: &ConcertId,
+        shard: u32,
+        ends: &[i64],
+    ) -> Result<(), StoreError> {
+        self.prune_slots(concert, shard, ends).await
+    }
+
     async fn live_queues(&self) -> Result<Vec<LiveQueue>, StoreError> {
         let Some(item) = self.get_item(&keys::live_queues(), true).await? else {
             return Ok(Vec::new());
@@ -385,6 +402,10 @@ impl AdmissionStore for DynamoStore {
             .value(":waiting", TicketStatus::Waiting)?;
             items.push(self.update(&keys::ticket(user, concert), change)?);
         }
+        // The admissions' slots, counted at their end on one shard (see `booking::slots`).
+        if let Some(slots) = batch.slot_move() {
+            items.push(self.slot_move_item(concert, &slots)?);
+        }
         for (user, token, seen) in &batch.drop {
             let change = Change::new("SET #status = :dropped")
                 .when("#token = :token AND #status = :waiting AND #last_seen_at = :seen")
@@ -591,8 +612,10 @@ pub(in crate::store) fn meter_tickets(
     )
 }
 
+/// `slots` is the batch's slot shard after it.
 pub(in crate::store) fn meter_commit_admission_batch(
     batch: &AdmissionBatchPlan,
+    slots: &SlotShardRecord,
 ) -> Vec<DynamoRequest> {
     let concert = &batch.concert_id;
     let mut items = vec![(keys::queue_version(concert), SMALL_ITEM)];
@@ -602,6 +625,9 @@ pub(in crate::store) fn meter_commit_admission_batch(
             .iter()
             .map(|(user, _)| (keys::ticket(user, concert), SMALL_ITEM)),
     );
+    if !batch.admit.is_empty() {
+        items.push(meter_slot_item(concert, batch.slot_shard, slots));
+    }
     items.extend(
         batch
             .drop

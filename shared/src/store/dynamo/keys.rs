@@ -14,6 +14,7 @@
 //! | a fan's tally for the ticket limit: live holds and seats bought | `USER#{u}` | `TALLY#{c}` |
 //! | queue counter, one per shard and minute | `QUEUE#{c}#COUNT#{shard}` | `M#{minute}` |
 //! | queue entry, one per number drawn | `QUEUE#{c}#ENTRY#{shard}` | `{second}#{number}` |
+//! | a shard of a concert's slot ledger: active tokens by the second their slot ends | `SLOTS#{c}#{shard}` | `SLOTS` |
 //! | queue state, the tick's claim, pages of counts (ten seconds each), operator control | `QUEUE#{c}` | `STATE`, `VERSION`, `PAGE#{page}`, `CONTROL` |
 //! | the queues the tick visits | `QUEUES` | `LIVE` |
 //!
@@ -192,6 +193,12 @@ pub(super) fn pending_attribute(admitted_at: i64) -> String {
 
 /// A counter item's seal: the last second a tick counted; later draws in it are refused.
 pub(super) const SEALED_ATTRIBUTE: &str = "sealed";
+
+/// One of a concert's `SLOT_SHARDS` slot shards: each its own partition, so that renewals
+/// spread over them never meet on one key.
+pub(super) fn slot_shard(concert: &ConcertId, shard: u32) -> Key {
+    key(format!("SLOTS#{concert}#{shard}"), "SLOTS")
+}
 
 pub(super) fn queue_control(concert: &ConcertId) -> Key {
     key(queue_pk(concert), "CONTROL")

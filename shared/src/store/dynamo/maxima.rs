@@ -53,7 +53,6 @@ fn concert_at_the_maxima(id: &ConcertId) -> ConcertRecord {
 /// of the concert is larger.
 fn widest_queue_state(concert: &ConcertRecord) -> QueueStateRecord {
     let widest = 99_999;
-    let active_seconds = 600;
     QueueStateRecord {
         version: u64::from(u32::MAX),
         tick_at: 1_796_083_201,
@@ -73,13 +72,6 @@ fn widest_queue_state(concert: &ConcertRecord) -> QueueStateRecord {
         }),
         admitted_total: 12_345_678_901,
         dropped_total: 12_345_678_901,
-        // A batch a second over a token's whole active time.
-        batches: (0..active_seconds)
-            .map(|s| AdmissionBatch {
-                admitted_at: 1_796_083_201 + s,
-                admitted: widest,
-            })
-            .collect(),
         active: widest,
         admission_rate: 1_234.567_891_234_5,
         dates: concert

@@ -546,10 +546,6 @@ mod tests {
         let state = QueueStateRecord {
             version: 3,
             cursor: Some(ticket.place()),
-            batches: vec![AdmissionBatch {
-                admitted_at: 1_796_083_210,
-                admitted: 450,
-            }],
             admission_rate: 12.5,
             dates: vec![DateStanding {
                 date: reservation.date,

@@ -18,6 +18,7 @@ mod queue;
 mod request;
 mod reservations;
 mod size;
+mod slots;
 mod table;
 mod topups;
 mod wallet;
@@ -31,8 +32,8 @@ pub use self::contention::CONFLICT_BUDGET;
 pub use self::request::{conflict_pause_ms, CONFLICT_RETRIES};
 pub use self::table::Expiry;
 pub(in crate::store) use self::{
-    admission::*, catalog::*, idempotency::*, payments::*, queue::*, reservations::*, topups::*,
-    wallet::*,
+    admission::*, catalog::*, idempotency::*, payments::*, queue::*, reservations::*, slots::*,
+    topups::*, wallet::*,
 };
 
 /// The attribute DynamoDB's TTL reads; TTL only collects garbage, conditions compare it to now.

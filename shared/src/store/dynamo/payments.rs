@@ -9,6 +9,7 @@ use super::keys;
 use super::meter::{self, DynamoRequest, SMALL_ITEM};
 use super::request::{from_item, partition_key, record_item, sort_key, Change};
 use super::reservations::{meter_seat_items, meter_tally_update, retally, tally_size};
+use super::slots::meter_slot_item;
 use super::wallet::{balance_outcome, meter_balance_items};
 use super::*;
 
@@ -63,11 +64,16 @@ impl PaymentStore for DynamoStore {
                 .value(":payment", p.payment.payment_id)?
                 .value(":held", StoredReservationStatus::Held)?
                 .value(":now", p.now)?;
+        // Only at the end read: the slot is taken off the ledger there.
         let spent = Change::new("SET #status = :used")
-            .when("#token = :token AND #status = :active AND #active_until > :now")
+            .when(
+                "#token = :token AND #status = :active AND #active_until = :until \
+                 AND #active_until > :now",
+            )
             .value(":used", TicketStatus::Used)?
             .value(":token", &p.token)?
             .value(":active", TicketStatus::Active)?
+            .value(":until", p.active_until)?
             .value(":now", p.now)?;
         let mut items = vec![
             self.update(&keys::reservation(&r.user_id, r.reservation_id), confirmed)?,
@@ -83,6 +89,7 @@ impl PaymentStore for DynamoStore {
                 retally(r, r.seats.len() as u32)?.when("attribute_exists(#holds.#reservation)"),
             )?,
         ];
+        items.push(self.slot_move_item(&r.concert_id, &p.slot_move())?);
         items.extend(self.seat_items(r, Some(HoldEnd::Sold(p.admitted_at)), p.now)?);
         items.extend(self.balance_items(&p.balance)?);
         let completion_index = p.balance.completion.as_ref().map(|_| items.len() - 1);
@@ -133,11 +140,12 @@ pub(in crate::store) fn meter_payment_context(
     ])
 }
 
-/// `tally` is the fan's tally before the payment.
+/// `tally` is the fan's tally before the payment; `slots` the fan's slot shard after it.
 pub(in crate::store) fn meter_commit_payment(
     payment: &PaymentCommit,
     seats: &SeatsTouched,
     tally: &FanTallyRecord,
+    slots: &SlotShardRecord,
 ) -> Vec<DynamoRequest> {
     let p = payment;
     let r = &p.reservation;
@@ -147,6 +155,7 @@ pub(in crate::store) fn meter_commit_payment(
         (keys::ticket(&r.user_id, &r.concert_id), SMALL_ITEM),
         (payment_key.clone(), meter::sized(&payment_key, &p.payment)),
         meter_tally_update(&r.user_id, &r.concert_id, tally),
+        meter_slot_item(&r.concert_id, slot_shard(&r.user_id), slots),
     ];
     items.extend(meter_seat_items(r, seats));
     items.extend(meter_balance_items(&p.balance));

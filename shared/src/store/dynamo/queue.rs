@@ -165,6 +165,10 @@ impl QueueStore for DynamoStore {
         }
     }
 
+    async fn renew_ticket(&self, renewal: &SlotRenewal) -> Result<CommitOutcome, StoreError> {
+        self.renew(renewal).await
+    }
+
     async fn register_queue(&self, concert: &ConcertId, now: i64) -> Result<(), StoreError> {
         let (last, first) = keys::live_attributes(concert);
         let change = Change::new("SET #last = :now, #first = if_not_exists(#first, :now)")

@@ -18,6 +18,35 @@ impl AdmissionStore for MemoryStore {
             .collect())
     }
 
+    async fn slot_ledger(
+        &self,
+        concert: &ConcertId,
+    ) -> Result<Vec<(u32, SlotShardRecord)>, StoreError> {
+        let t = self.tables();
+        Ok((0..SLOT_SHARDS)
+            .map(|shard| {
+                let record = t.slots.get(&(concert.clone(), shard)).cloned();
+                (shard, record.unwrap_or_default())
+            })
+            .collect())
+    }
+
+    async fn prune_slot_shard(
+        &self,
+        concert: &ConcertId,
+        shard: u32,
+        ends: &[i64],
+    ) -> Result<(), StoreError> {
+        let mut t = self.tables();
+        if let Some(record) = t.slots.get_mut(&(concert.clone(), shard)) {
+            within_limits(dynamo::meter_prune_slot_shard(concert, shard, record))?;
+            for end in ends {
+                record.ends.remove(end);
+            }
+        }
+        Ok(())
+    }
+
     async fn retire_queue(
         &self,
         concert: &ConcertId,
@@ -177,9 +206,14 @@ impl AdmissionStore for MemoryStore {
         &self,
         batch: &AdmissionBatchPlan,
     ) -> Result<CommitOutcome, StoreError> {
-        // DynamoDB validates a request's shape before it judges any condition.
-        within_limits(dynamo::meter_commit_admission_batch(batch))?;
         let mut t = self.tables();
+        let slots = batch.slot_move();
+        let after = slots
+            .as_ref()
+            .map(|slots| t.slots_after(&batch.concert_id, slots))
+            .unwrap_or_default();
+        // DynamoDB validates a request's shape before it judges any condition.
+        within_limits(dynamo::meter_commit_admission_batch(batch, &after))?;
         let concert = &batch.concert_id;
         let version = t.claims.get(concert).map_or(0, |c| c.version);
         if version != batch.claim_version {
@@ -230,6 +264,9 @@ impl AdmissionStore for MemoryStore {
                 until: batch.active_until,
             };
             t.record(user, concert, admitted);
+        }
+        if let Some(slots) = slots {
+            t.slots.insert((concert.clone(), slots.shard), after);
         }
         for p in &batch.voids {
             t.queue_entries.insert(

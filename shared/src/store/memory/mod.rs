@@ -44,6 +44,10 @@ pub enum TicketChangeKind {
     Dropped,
     /// Spent by a payment.
     Used,
+    /// Its end moved on by a request that carried it (see `booking::slots`).
+    Renewed {
+        until: i64,
+    },
 }
 
 #[derive(Default)]
@@ -73,6 +77,8 @@ struct Tables {
     states: HashMap<ConcertId, QueueStateRecord>,
     pages: HashMap<(ConcertId, i64), QueuePageRecord>,
     controls: HashMap<ConcertId, QueueControlRecord>,
+    /// Each concert's slot ledger, by shard.
+    slots: HashMap<(ConcertId, u32), SlotShardRecord>,
     live_queues: BTreeMap<ConcertId, (i64, i64)>,
     /// Holds refused because a seat was taken: the simulator's measure of seat contention.
     seat_conflicts: u64,
@@ -349,6 +355,19 @@ impl Tables {
             self.ledgers
                 .insert((r.concert_id.clone(), r.date, shard), ledger);
         }
+    }
+
+    /// A slot shard as it will be once `slots` is applied: what a write sizes and stores.
+    fn slots_after(&self, concert: &ConcertId, slots: &SlotMove) -> SlotShardRecord {
+        let mut shard = self
+            .slots
+            .get(&(concert.clone(), slots.shard))
+            .cloned()
+            .unwrap_or_default();
+        for (end, n) in &slots.adds {
+            *shard.ends.entry(*end).or_default() += n;
+        }
+        shard
     }
 
     /// A fan's tally for a concert as it stands (version 0: none yet).

@@ -35,6 +35,9 @@ impl PaymentStore for MemoryStore {
             && counted
             && t.seats_held_by(r, p.now)
             && t.ticket_is_active(&r.user_id, &r.concert_id, &p.token, p.now)
+            && t.tickets
+                .get(&(r.user_id.clone(), r.concert_id.clone()))
+                .is_some_and(|ticket| ticket.active_until == Some(p.active_until))
             && t.balance_change_allowed(&p.balance)
             && !t.payments.contains_key(&payment_key))
         {
@@ -44,11 +47,16 @@ impl PaymentStore for MemoryStore {
             return Ok(CommitOutcome::ClaimLost);
         }
         let seats = t.seats_after(r, Some(HoldEnd::Sold(p.admitted_at)));
+        let slots = p.slot_move();
+        let slots_after = t.slots_after(&r.concert_id, &slots);
         within_limits(dynamo::meter_commit_payment(
             p,
             &seats,
             &t.tally(&r.user_id, &r.concert_id),
+            &slots_after,
         ))?;
+        t.slots
+            .insert((r.concert_id.clone(), slots.shard), slots_after);
         if let Some(stored) = t.reservations.get_mut(&reservation_key) {
             stored.status = StoredReservationStatus::Confirmed;
             stored.payment_id = Some(p.payment.payment_id);

@@ -87,6 +87,28 @@ impl QueueStore for MemoryStore {
         Ok(Some(ticket.clone()))
     }
 
+    async fn renew_ticket(&self, renewal: &SlotRenewal) -> Result<CommitOutcome, StoreError> {
+        let mut t = self.tables();
+        let slots = renewal.slot_move();
+        let after = t.slots_after(&renewal.concert_id, &slots);
+        within_limits(dynamo::meter_renew_ticket(renewal, &after))?;
+        let fan = (renewal.user_id.clone(), renewal.concert_id.clone());
+        let Some(ticket) = t.tickets.get_mut(&fan).filter(|ticket| {
+            ticket.token == renewal.token
+                && ticket.status == TicketStatus::Active
+                && ticket.active_until == Some(renewal.from)
+        }) else {
+            return Ok(CommitOutcome::Refused);
+        };
+        ticket.active_until = Some(renewal.to);
+        ticket.expires_at = ticket_expiry(renewal.to);
+        t.slots
+            .insert((renewal.concert_id.clone(), slots.shard), after);
+        let renewed = TicketChangeKind::Renewed { until: renewal.to };
+        t.record(&renewal.user_id, &renewal.concert_id, renewed);
+        Ok(CommitOutcome::Committed)
+    }
+
     async fn register_queue(&self, concert: &ConcertId, now: i64) -> Result<(), StoreError> {
         let mut t = self.tables();
         let entry = t.live_queues.entry(concert.clone()).or_insert((now, now));

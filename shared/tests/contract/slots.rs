@@ -1,0 +1,228 @@
+//! A slot lasts while it is used: an active token idles out after ACTIVE_IDLE_SECONDS without a
+//! request, never outlives ACTIVE_SECONDS, keeps its slot while its fan holds seats, renews at
+//! most once an interval, and the tick fills a freed slot at once.
+
+use std::sync::Arc;
+
+use ticketing::booking::QueueStatus;
+use ticketing::domain::{QueueToken, UserId};
+use ticketing::{BookingError, Settings, Ticketing};
+
+use crate::world::*;
+
+/// A gated request that carries the token: the dates on sale.
+/// The error's name: the tests compare outcomes.
+fn named<T>(answer: Result<T, BookingError>) -> Result<T, String> {
+    answer.map_err(|e| format!("{e:?}"))
+}
+
+async fn dates(booking: &Ticketing, fan: &UserId, token: &QueueToken) -> Result<(), String> {
+    named(
+        booking
+            .dates_on_sale(fan, Some(token), &concert_id(SPRING))
+            .await
+            .map(|_| ()),
+    )
+}
+
+/// Live slots as the slot ledger counts them at `now`.
+async fn live_slots(w: &World, now: i64) -> i64 {
+    w.store
+        .slot_ledger(&concert_id(SPRING))
+        .await
+        .unwrap()
+        .iter()
+        .map(|(_, shard)| shard.live(now))
+        .sum()
+}
+
+/// One slot: ana is admitted, bob waits behind her (polling, so he is never dropped).
+async fn one_slot(w: World) -> (World, (UserId, QueueToken), (UserId, QueueToken)) {
+    let w = w.with_settings(Settings {
+        max_active: 1,
+        ..Settings::default()
+    });
+    let ana = w.admitted_fan("ana", SPRING).await;
+    let bob = fan("bob");
+    let (ticket, _) = w
+        .booking
+        .join_queue(&bob, &concert_id(SPRING))
+        .await
+        .unwrap();
+    w.advance(SETTLE_SECONDS);
+    assert_eq!(w.tick(SPRING).await, (0, 0), "the only slot is ana's");
+    (w, ana, (bob, ticket.token))
+}
+
+async fn status(w: &World, fan: &UserId, token: &QueueToken) -> Result<QueueStatus, String> {
+    named(
+        w.booking
+            .queue_status(fan, Some(token))
+            .await
+            .map(|t| t.status),
+    )
+}
+
+pub async fn an_idle_token_ends_and_its_slot_is_refilled_at_the_next_tick(w: World) {
+    let (w, (ana, ana_token), (bob, bob_token)) = one_slot(w).await;
+    dates(&w.booking, &ana, &ana_token).await.unwrap();
+    // Nothing carries ana's token for the idle time (and its rounding): it ends.
+    w.advance(70);
+    assert_eq!(status(&w, &bob, &bob_token).await, Ok(QueueStatus::Waiting));
+    w.advance(70);
+    assert_eq!(
+        dates(&w.booking, &ana, &ana_token).await,
+        Err("QueueTokenIdle".to_owned())
+    );
+    assert_eq!(
+        status(&w, &ana, &ana_token).await,
+        Err("QueueTokenIdle".to_owned())
+    );
+    assert_eq!(live_slots(&w, w.now().epoch_seconds()).await, 0);
+    // The freed slot is bob's at the next tick.
+    assert_eq!(w.tick(SPRING).await, (1, 0));
+    assert_eq!(status(&w, &bob, &bob_token).await, Ok(QueueStatus::Active));
+    dates(&w.booking, &bob, &bob_token).await.unwrap();
+    // Joining again puts ana at the back, with a new token.
+    let (again, created) = w
+        .booking
+        .join_queue(&ana, &concert_id(SPRING))
+        .await
+        .unwrap();
+    assert!(created);
+    assert_ne!(again.token, ana_token);
+    assert_eq!(again.status, QueueStatus::Waiting);
+}
+
+pub async fn a_token_with_a_live_hold_keeps_its_slot_until_the_hold_ends(w: World) {
+    let (w, (ana, ana_token), (bob, bob_token)) = one_slot(w).await;
+    let held = w
+        .hold(&ana, &ana_token, SPRING, "2026-12-24", 1)
+        .await
+        .unwrap();
+    let hold_ends = held.held_until.epoch_seconds();
+    // Well past the idle time, no request from ana: the hold keeps her slot.
+    for _ in 0..4 {
+        w.advance(60);
+        assert_eq!(status(&w, &bob, &bob_token).await, Ok(QueueStatus::Waiting));
+        assert_eq!(
+            w.tick(SPRING).await,
+            (0, 0),
+            "ana's slot lives with her hold"
+        );
+    }
+    assert!(w.now().epoch_seconds() < hold_ends);
+    // Once the hold has lapsed (and the slot's rounding), the token has idled out.
+    let idle_at = hold_ends + 10;
+    w.advance(idle_at - w.now().epoch_seconds());
+    assert_eq!(status(&w, &bob, &bob_token).await, Ok(QueueStatus::Waiting));
+    assert_eq!(
+        dates(&w.booking, &ana, &ana_token).await,
+        Err("QueueTokenIdle".to_owned())
+    );
+    assert_eq!(w.tick(SPRING).await, (1, 0), "bob takes the freed slot");
+}
+
+pub async fn a_fan_who_holds_can_pay_after_the_idle_time(w: World) {
+    let (w, (ana, ana_token), (bob, bob_token)) = one_slot(w).await;
+    w.charged(&ana, 200_000).await;
+    let held = w
+        .hold(&ana, &ana_token, SPRING, "2026-12-24", 1)
+        .await
+        .unwrap();
+    w.advance(200);
+    assert_eq!(status(&w, &bob, &bob_token).await, Ok(QueueStatus::Waiting));
+    w.booking
+        .pay(&ana, Some(&ana_token), held.reservation_id, None)
+        .await
+        .expect("the hold kept the token");
+    // The payment ends ana's session: her slot is free at once, not when it would have ended.
+    assert_eq!(live_slots(&w, w.now().epoch_seconds()).await, 0);
+    assert_eq!(w.tick(SPRING).await, (1, 0));
+}
+
+pub async fn renewal_writes_at_most_once_per_interval_under_concurrent_requests(w: World) {
+    let w = Arc::new(w);
+    let (ana, token) = w.admitted_fan("ana", SPRING).await;
+    let before = w
+        .store
+        .ticket(&ana, &concert_id(SPRING))
+        .await
+        .unwrap()
+        .unwrap()
+        .active_until
+        .unwrap();
+    // The end was set long enough ago: the next request renews.
+    w.advance(40);
+    let containers: Vec<Ticketing> = std::iter::once(w.booking.clone())
+        .chain((0..3).map(|_| w.container(0)))
+        .collect();
+    let renewals_before = w.script.calls("renew_ticket");
+    let mut requests = tokio::task::JoinSet::new();
+    for booking in &containers {
+        for _ in 0..w.scale(25, 8) {
+            let (booking, ana, token) = (booking.clone(), ana.clone(), token.clone());
+            requests.spawn(async move { dates(&booking, &ana, &token).await });
+        }
+    }
+    for answer in requests.join_all().await {
+        answer.expect("every request goes through");
+    }
+    let sent = w.script.calls("renew_ticket") - renewals_before;
+    assert!(
+        (1..=containers.len()).contains(&sent),
+        "one renewal a container at most: {sent}"
+    );
+    let ticket = w
+        .store
+        .ticket(&ana, &concert_id(SPRING))
+        .await
+        .unwrap()
+        .unwrap();
+    let after = ticket.active_until.unwrap();
+    let now = w.now().epoch_seconds();
+    assert!(after > before && after >= now + 120, "{before} -> {after}");
+    // Exactly one renewal was written: the ledger counts ana's one slot at its new end.
+    assert_eq!(live_slots(&w, now).await, 1);
+    assert_eq!(live_slots(&w, after - 1).await, 1);
+    assert_eq!(live_slots(&w, after).await, 0);
+    // Within the interval, requests renew nothing.
+    w.advance(10);
+    for booking in &containers {
+        dates(booking, &ana, &token).await.unwrap();
+    }
+    assert_eq!(w.script.calls("renew_ticket") - renewals_before, sent);
+}
+
+pub async fn requests_keep_a_token_past_the_idle_time_but_not_past_its_cap(w: World) {
+    let (ana, token) = w.admitted_fan("ana", SPRING).await;
+    let ticket = w
+        .store
+        .ticket(&ana, &concert_id(SPRING))
+        .await
+        .unwrap()
+        .unwrap();
+    let cap = ticket.admitted_at.unwrap() + w.booking.settings().active_seconds;
+    let mut expires = ticket.active_until.unwrap();
+    // A request every 50 s keeps it, and the ticket's expiresAt moves on with it.
+    while w.now().epoch_seconds() + 50 < cap {
+        w.advance(50);
+        dates(&w.booking, &ana, &token).await.unwrap();
+        let view = w.booking.queue_status(&ana, Some(&token)).await.unwrap();
+        assert_eq!(view.status, QueueStatus::Active);
+        let now_expires = view.expires_at.epoch_seconds();
+        assert!(now_expires >= expires && now_expires <= cap);
+        expires = now_expires;
+    }
+    assert!(
+        expires > ticket.active_until.unwrap() + 300,
+        "renewed on: {expires}"
+    );
+    assert_eq!(expires, cap, "the last renewals stop at the cap");
+    w.advance(cap - w.now().epoch_seconds());
+    assert_eq!(
+        dates(&w.booking, &ana, &token).await,
+        Err("QueueTokenExpired".to_owned()),
+        "at its cap the token has expired, not idled out"
+    );
+}
