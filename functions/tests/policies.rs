@@ -852,9 +852,33 @@ async fn drive(f: &Functions) {
     let (status, problem) = f.invoke("pay", &pay).await;
     assert_eq!((status, code(&problem)), (403, "QUEUE_NOT_ADMITTED"));
 
+    // ---- START+256: bob and cho, whose slots their holds kept, look again: a request that
+    // carries an active token renews it when due (the ticket and a slot shard, in one
+    // transaction), so they can still buy at START+322.
+    clock.advance(250);
+    let (status, _) = f
+        .invoke(
+            "list-dates",
+            &by(with_token(event("list-dates"), &bob), "fan-bob"),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = f
+        .invoke(
+            "list-seats",
+            &by(with_token(event("list-seats"), &cho), "fan-cho"),
+        )
+        .await;
+    assert_eq!(status, 200);
+    // ---- START+290: bob's renewal is due again.
+    clock.advance(34);
+    let sections = by(with_token(event("list-sections"), &bob), "fan-bob");
+    let (status, _) = f.invoke("list-sections", &sections).await;
+    assert_eq!(status, 200);
+
     // ---- START+320: the lottery concert's pre-queue polls; the second tick draws its lottery
     // and admits both, and drops eve and ana's new ticket, idle for 300 seconds.
-    clock.advance(313);
+    clock.advance(29);
     for (user, token) in [("fan-kim", &kim), ("fan-lee", &lee)] {
         let (status, ticket) = f.invoke("queue-status", &poll(user, token)).await;
         assert_eq!(
