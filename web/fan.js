@@ -15,8 +15,10 @@ const MAX_SEAT_PAGES = 100;
 const MAP_REFRESH_MS = 10000;
 // An admitted fan's turn ends after ACTIVE_IDLE_SECONDS (at least 30) with no request carrying
 // its token: a fan who walked away gives the slot back. While the page is open and the fan is
-// in, it sends a light gated request this often, so the turn lasts while the fan is there.
+// in, it sends a light gated request this often, or twice in the time its ticket has left when
+// that is shorter (a short idle time), so the turn lasts while the fan is there.
 const KEEP_TURN_MS = 30000;
+const KEEP_TURN_MIN_MS = 5000;
 
 const fan = {
   config: null,
@@ -363,15 +365,19 @@ async function openShop() {
   }
 }
 
-/** While the fan shops or holds with this token, every KEEP_TURN_MS: the dates (a gated request
- * carrying the token, which renews the turn), then the ticket, whose `expiresAt` has moved. It
- * stops once the page shows anything else or the fan has another token; a turn that ended
- * says why. */
+/** While the fan shops or holds with this token, every KEEP_TURN_MS or sooner: the dates (a
+ * gated request carrying the token, which renews the turn), then the ticket, whose `expiresAt`
+ * has moved. It stops once the page shows anything else or the fan has another token; a turn
+ * that ended says why. */
 function keepTurn() {
   clearTimeout(fan.keepTurn);
   const token = fan.ticket.token;
   const concertId = fan.concert.concertId;
   const current = () => fan.ticket && fan.ticket.token === token && (!$("#shop").hidden || !$("#hold").hidden);
+  const next = () => {
+    const half = (secondsUntil(fan.ticket.expiresAt) * 1000) / 2;
+    return Number.isFinite(half) ? Math.max(KEEP_TURN_MIN_MS, Math.min(KEEP_TURN_MS, half)) : KEEP_TURN_MS;
+  };
   const beat = async () => {
     if (!current()) return;
     try {
@@ -382,9 +388,9 @@ function keepTurn() {
       if (error.status === 401 && current()) return queueEnded(error);
       // No answer, or busy: the next beat tries again, well within the idle time.
     }
-    fan.keepTurn = setTimeout(beat, KEEP_TURN_MS);
+    if (current()) fan.keepTurn = setTimeout(beat, next());
   };
-  fan.keepTurn = setTimeout(beat, KEEP_TURN_MS);
+  fan.keepTurn = setTimeout(beat, next());
 }
 
 /** A hold the fan still has for this concert (after a reload, or an answer that was lost). */
