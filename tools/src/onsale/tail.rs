@@ -7,9 +7,10 @@
 //! A seat is idle in a second that ends with it neither held nor sold while fans wait in the
 //! queue once the sale is open (before it, nobody can be admitted): `idle_seat_seconds` sums
 //! those seats over the seconds. Most of it is the opening's ramp (every seat free while the
-//! first ticks admit), which admission paces by design; `tail_idle_seat_seconds` is the part from
-//! the second 90% of the seats were sold on, where seats stand free for want of live slots. Such a second is a starved one; a fan who waited through at
-//! least one starved second is counted once among those who waited while seats were free.
+//! first ticks admit), which admission paces by design; `tail_idle_seat_seconds` is the part
+//! from the second 90% of the seats were sold on, where seats stand free for want of live
+//! slots. Such a second is a starved one; a fan who waited through at least one starved second
+//! is counted once among those who waited while seats were free.
 
 use serde::Serialize;
 
