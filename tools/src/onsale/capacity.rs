@@ -257,7 +257,7 @@ impl Capacity {
             .peaks
             .iter()
             .map(|((scope, key), (read, write))| HotKey {
-                key: key.clone(),
+                key: stable_key(key),
                 scope: *scope,
                 peak_read_units_per_second: *read,
                 peak_write_units_per_second: *write,
@@ -267,7 +267,21 @@ impl Capacity {
             (k.peak_read_units_per_second / READ_LIMIT)
                 .max(k.peak_write_units_per_second / WRITE_LIMIT)
         };
-        keys.sort_by(|a, b| share(b).total_cmp(&share(a)).then(a.key.cmp(&b.key)));
+        // Masked keys may tie: their figures order them, so the same seed lists the same.
+        keys.sort_by(|a, b| {
+            share(b)
+                .total_cmp(&share(a))
+                .then(a.key.cmp(&b.key))
+                .then(a.scope.cmp(&b.scope))
+                .then(
+                    a.peak_read_units_per_second
+                        .total_cmp(&b.peak_read_units_per_second),
+                )
+                .then(
+                    a.peak_write_units_per_second
+                        .total_cmp(&b.peak_write_units_per_second),
+                )
+        });
         keys.truncate(count);
         keys
     }
@@ -278,7 +292,7 @@ impl Capacity {
             .written
             .iter()
             .map(|(key, w)| WrittenItem {
-                key: key.clone(),
+                key: stable_key(key),
                 peak_writes_per_second: w.count,
                 peak_write_units_per_second: w.units,
                 bytes: w.bytes,
@@ -289,6 +303,11 @@ impl Capacity {
             b.peak_writes_per_second
                 .cmp(&a.peak_writes_per_second)
                 .then(a.key.cmp(&b.key))
+                .then(a.bytes.cmp(&b.bytes))
+                .then(
+                    a.peak_write_units_per_second
+                        .total_cmp(&b.peak_write_units_per_second),
+                )
         });
         items.truncate(count);
         items
@@ -296,6 +315,16 @@ impl Capacity {
 
     pub fn cost_usd(&self) -> f64 {
         (self.read_units * READ_PRICE + self.write_units * WRITE_PRICE) / 1e6
+    }
+}
+
+/// A key as a report shows it: a reservation's id is drawn from the clock, so it is masked, and
+/// the same seed reports the same keys.
+fn stable_key(key: &str) -> String {
+    const RANDOM_ID: &str = "RESERVATION#";
+    match key.find(RANDOM_ID) {
+        Some(at) => format!("{}…", &key[..at + RANDOM_ID.len()]),
+        None => key.to_owned(),
     }
 }
 
