@@ -53,8 +53,9 @@ export class Api {
     return this.send("POST", path, { ...options, body });
   }
 
-  /** Sends the request, and the same request again only on a 503 (after Retry-After), a
-   * transport error or timeout (backing off), or `409 IDEMPOTENCY_KEY_IN_USE` (after a second).
+  /** Sends the request, and the same request again only on a 503 or a throttling 429 (the
+   * fan's `RATE_LIMITED`, or API Gateway's own body), after Retry-After; a transport error or
+   * timeout (backing off); or `409 IDEMPOTENCY_KEY_IN_USE` (after Retry-After, or a second).
    * Resolves with the JSON body of a 2xx; rejects with a Problem for any other answer. */
   async send(method, path, { body, token, idempotencyKey } = {}) {
     const headers = { Accept: "application/json", ...this.identity() };
@@ -71,15 +72,21 @@ export class Api {
         const parsed = await readBody(answer);
         if (answer.ok) return parsed;
         const problem = new Problem(parsed || {}, answer.status);
-        if (answer.status === 503) {
-          wait = jitter(1000 * (Number(answer.headers.get("Retry-After")) || 1));
-          reason = problem.code;
+        const retryAfter = 1000 * (Number(answer.headers.get("Retry-After")) || 1);
+        // A 429 that is a limit of the fan's own (holds a visit, top-ups a day) is no wait.
+        const gateway = !(parsed && parsed.code);
+        const throttled = answer.status === 429 && (gateway || problem.code === "RATE_LIMITED");
+        if (answer.status === 503 || throttled) {
+          wait = jitter(retryAfter);
+          reason = throttled ? "RATE_LIMITED" : problem.code;
         } else if (problem.code === "IDEMPOTENCY_KEY_IN_USE" && idempotencyKey) {
-          wait = jitter(1000);
+          wait = jitter(retryAfter);
           reason = problem.code;
         } else {
           throw problem;
         }
+        // A wait past the page's patience: say what the service said.
+        if (Date.now() + wait - started > GIVE_UP_AFTER_MS) throw problem;
       } catch (error) {
         if (error instanceof Problem) throw error;
         // No answer: the request may or may not have been applied; the same request is safe.
@@ -203,6 +210,7 @@ const SENTENCES = {
   INVALID_SIGNATURE: () => "That payment notice could not be verified.",
   IDEMPOTENCY_KEY_REUSED: () => "The page reused a request key. Reload the page and try again.",
   IDEMPOTENCY_KEY_IN_USE: () => "Your last request is still being processed. Wait a moment.",
+  RATE_LIMITED: () => "You are sending requests faster than the service allows. Wait a moment, then try again.",
   SERVICE_BUSY: () => "The service is very busy. Please try again in a moment.",
   SERVICE_UNAVAILABLE: () => "The service is not answering right now. Please try again in a moment.",
   INTERNAL_ERROR: () => "Something went wrong on our side. Please try again.",
@@ -213,7 +221,10 @@ export function sentence(error) {
   if (!(error instanceof Problem)) return `Something went wrong in the page: ${error.message}`;
   const say = SENTENCES[error.code];
   if (say) return say(error.body);
-  return error.status === 401 ? SENTENCES.UNAUTHENTICATED() : `The service refused: ${error.message}`;
+  // API Gateway's own answers carry no code: its 401 (an expired sign-in) and 429 (throttled).
+  if (error.status === 401) return SENTENCES.UNAUTHENTICATED();
+  if (error.status === 429) return SENTENCES.RATE_LIMITED();
+  return `The service refused: ${error.message}`;
 }
 
 // ------------------------------------------------------------------ what both pages show

@@ -31,6 +31,7 @@ use aws_sdk_dynamodb::error::BoxError;
 use serde_json::{json, Value};
 use ticketing::booking::{
     Catalog, CreatedPayment, HoldRequest, PaymentProvider, PaymentRequest, Payments, ProviderError,
+    RateLimit,
 };
 use ticketing::domain::{
     ChargeAmount, ConcertDate, ConcertId, ManualClock, QueueToken, ReservationId, SeatNumber,
@@ -442,7 +443,12 @@ impl Functions {
                 .interceptor(recorder.clone())
                 .build();
             let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), &table);
-            let mut booking = Ticketing::new(Arc::new(store), clock.clone(), settings());
+            // As deployed, a per-fan limit on the writes (its bucket is an UpdateItem), wide
+            // enough for the walk's bursts of one fan.
+            let mut booking = Ticketing::new(Arc::new(store), clock.clone(), settings())
+                .with_rate_limit(
+                    RateLimit::new(RateLimit::MAX_PER_MINUTE, RateLimit::MAX_BURST).unwrap(),
+                );
             if binary == "stripe-webhook" {
                 booking = booking.with_payments(payments());
             }

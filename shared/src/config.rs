@@ -7,7 +7,7 @@
 //! says so a second time, and with the trusted header at all: one setting changed by hand in a
 //! console must not let money in unpaid or a fan act as another.
 
-use crate::booking::Settings;
+use crate::booking::{RateLimit, Settings};
 use crate::domain::{AdmitPerTick, MaxActive, MaxHoldsPerSession};
 use crate::store::{DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CALL_BUDGET};
 use std::time::Duration;
@@ -64,6 +64,8 @@ pub struct Config {
     pub max_topups_per_day: u32,
     /// `STRIPE_API_BASE`: where PaymentIntents are created (`https://`, or `http://` for a fake).
     pub stripe_api_base: String,
+    /// `RATE_LIMIT_PER_MINUTE` and `RATE_LIMIT_BURST`: each fan's writes (`booking::rate`).
+    pub rate_limit: RateLimit,
 }
 
 impl Config {
@@ -235,8 +237,24 @@ impl Config {
             1_000,
             "1 to 1000 top-ups",
         )? as u32;
+        let rate_limit = RateLimit::new(
+            number(
+                "RATE_LIMIT_PER_MINUTE",
+                i64::from(RateLimit::DEFAULT_PER_MINUTE),
+                i64::from(RateLimit::MAX_PER_MINUTE),
+                "1 to 60000 requests a minute",
+            )? as u32,
+            number(
+                "RATE_LIMIT_BURST",
+                i64::from(RateLimit::DEFAULT_BURST),
+                i64::from(RateLimit::MAX_BURST),
+                "1 to 10000 requests",
+            )? as u32,
+        )
+        .unwrap_or_default();
         Ok(Config {
             table_name,
+            rate_limit,
             settings,
             dynamodb_attempt_timeout,
             dynamodb_call_budget,
@@ -274,6 +292,7 @@ mod tests {
         assert_eq!(c.topup_mode, TopUpMode::Direct);
         assert!(!c.allow_demo_money);
         assert_eq!(c.max_topups_per_day, DEFAULT_MAX_TOPUPS_PER_DAY);
+        assert_eq!(c.rate_limit, RateLimit::default());
         assert_eq!(c.stripe_api_base, DEFAULT_STRIPE_API_BASE);
     }
 
@@ -336,6 +355,8 @@ mod tests {
             ("ALLOW_DEMO_MONEY", "1"),
             ("TOPUP_MODE", "stripe"),
             ("MAX_TOPUPS_PER_DAY", "0"),
+            ("RATE_LIMIT_PER_MINUTE", "0"),
+            ("RATE_LIMIT_BURST", "10001"),
             ("STRIPE_API_BASE", "api.stripe.com"),
             ("STRIPE_API_BASE", "https://"),
             ("TABLE_NAME", "a b"),

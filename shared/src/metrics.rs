@@ -135,6 +135,11 @@ impl Line {
         self
     }
 
+    /// A value searchable in the log that is no dimension of any metric.
+    fn property(self, name: &str, value: &str) -> Self {
+        self.dimension(name, value)
+    }
+
     /// Metrics sharing the dimension sets `dimensions`; `None` values are left out.
     fn metrics(mut self, dimensions: &[&[&str]], metrics: &[(&str, &str, Option<f64>)]) -> Self {
         let present: Vec<&(&str, &str, Option<f64>)> =
@@ -187,6 +192,8 @@ fn counted(tally: &Tally) -> [(&'static str, &'static str, Option<f64>); 2] {
 pub struct RequestOutcome<'a> {
     /// The function that serves the endpoint, e.g. `hold-seat`.
     pub endpoint: &'a str,
+    /// The id the answer carried (`X-Request-Id`), to find the request from a fan's quote.
+    pub request_id: &'a str,
     pub status: u16,
     /// The problem's code, when the request failed.
     pub code: Option<&'a str>,
@@ -205,6 +212,7 @@ pub fn request_line(outcome: &RequestOutcome<'_>, tally: &Tally, at: SystemTime)
     let mut line = Line::new()
         .dimension("Endpoint", outcome.endpoint)
         .dimension("StatusClass", &class)
+        .property("RequestId", outcome.request_id)
         .metrics(
             &[&["Endpoint", "StatusClass"], &["Endpoint"]],
             &[

@@ -15,7 +15,10 @@ use lambda_http::{Body, RequestExt};
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
-use ticketing::http::{allowed_methods, find_route, handle, problem_response, App, Endpoint};
+use ticketing::http::{
+    allowed_methods, find_route, handle, problem_response, stamp, App, Endpoint, RequestId,
+    REQUEST_ID_HEADER,
+};
 use ticketing::BookingError;
 
 use crate::web;
@@ -94,12 +97,20 @@ async fn respond_to(
 async fn respond(app: &App, request: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
     let started = Instant::now();
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-    if method == hyper::Method::GET {
+    // HEAD as GET: hyper sends the headers (Content-Length included) and leaves the body out.
+    if method == hyper::Method::GET || method == hyper::Method::HEAD {
         if let Some(page) = fan_page(&path) {
             return page;
         }
     }
-    let response = match into_lambda_request(request).await {
+    // The server's own answers (no route, a body over the limit) are named as the handlers' are.
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(RequestId::caller)
+        .map_or_else(RequestId::fresh, RequestId::called);
+    let mut response = match into_lambda_request(request).await {
         // Its own task, as a Lambda invocation runs to the end: a client that hangs up must not
         // cancel an operation half-way (a claimed Idempotency-Key would stay locked).
         Ok((endpoint, request)) => {
@@ -126,6 +137,9 @@ async fn respond(app: &App, request: hyper::Request<Incoming>) -> hyper::Respons
             response
         }
     };
+    if !response.headers().contains_key(REQUEST_ID_HEADER) {
+        stamp(&mut response, &request_id, &path);
+    }
     info!(
         "{method} {path} {} {}ms",
         response.status().as_u16(),

@@ -49,8 +49,17 @@ pub const CORS_ALLOW_HEADERS: &[&str] = &[
     "content-type",
     "idempotency-key",
     "x-queue-token",
+    "x-request-id",
+    "if-none-match",
 ];
-pub const CORS_EXPOSE_HEADERS: &[&str] = &["location", "retry-after"];
+pub const CORS_EXPOSE_HEADERS: &[&str] = &[
+    "location",
+    "retry-after",
+    "x-request-id",
+    "etag",
+    "ratelimit",
+    "ratelimit-policy",
+];
 pub const CORS_MAX_AGE_SECONDS: u32 = 600;
 const LOCAL_IDENTITY_HEADERS: &[&str] = &["x-user-id", "x-operator-id"];
 

@@ -4,6 +4,11 @@
 //! (JSON Schema 2020-12, `$ref`s into `#/components` resolved). A body with a field the schema
 //! lacks, or without one it requires, fails here, and so does a status the operation does not
 //! document. Every example in the document is held to its own schema as well.
+//!
+//! The document's answers are open to clients (a later version may add fields and codes); the
+//! check holds this server to exactly what it documents: every object schema is read closed
+//! and `code` as the known codes (`Spec::strict`). Every answer must carry `X-Request-Id`, and
+//! each header the document marks `required`.
 
 #[allow(dead_code)]
 #[path = "api/server.rs"]
@@ -29,8 +34,31 @@ impl Spec {
     fn load() -> Spec {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../openapi.yaml");
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
-        let doc: Value = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        let mut doc: Value =
+            serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        Spec::strict(&mut doc);
+        let code = &mut doc["components"]["schemas"]["Problem"]["properties"]["code"];
+        assert!(code["anyOf"].is_array(), "Problem.code is an open string");
+        code["anyOf"] = json!([{"$ref": "#/components/schemas/ProblemCode"}]);
         Spec { doc }
+    }
+
+    /// Closes every object schema that leaves extra fields open: what this server sends must
+    /// be documented, whatever clients are told to tolerate.
+    fn strict(node: &mut Value) {
+        match node {
+            Value::Object(map) => {
+                let closable = map.get("type").and_then(Value::as_str) == Some("object")
+                    && map.get("properties").is_some_and(Value::is_object)
+                    && !map.contains_key("additionalProperties");
+                if closable {
+                    map.insert("additionalProperties".into(), Value::Bool(false));
+                }
+                map.values_mut().for_each(Spec::strict);
+            }
+            Value::Array(items) => items.iter_mut().for_each(Spec::strict),
+            _ => {}
+        }
     }
 
     /// Follows a local `$ref` (`#/components/...`) until a node that is not one.
@@ -96,11 +124,16 @@ impl Spec {
     }
 
     fn verify_response(&self, response: &Value, reply: &Reply) -> Result<(), String> {
+        if !reply.headers.contains_key("x-request-id") {
+            return Err("the answer carries no X-Request-Id".into());
+        }
         if let Some(headers) = response["headers"].as_object() {
-            for name in headers.keys() {
-                if !reply
-                    .headers
-                    .contains_key(name.to_ascii_lowercase().as_str())
+            for (name, header) in headers {
+                let required = self.resolve(header)["required"] == json!(true);
+                if required
+                    && !reply
+                        .headers
+                        .contains_key(name.to_ascii_lowercase().as_str())
                 {
                     return Err(format!("the documented header {name} is missing"));
                 }
@@ -1107,6 +1140,34 @@ fn every_example_in_the_document_fits_its_schema() {
     assert_eq!(statuses, every_ticket);
 }
 
+/// Clients are told to tolerate growth: an answer's unknown field or code fits the document
+/// as written, and so does API Gateway's own body where the gateway answers first.
+#[test]
+fn the_document_is_open_to_clients_where_the_check_is_strict() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../openapi.yaml");
+    let doc: Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let open = Spec { doc };
+    let examples = &open.doc["components"]["examples"];
+    let mut ticket = examples["WaitingTicket"]["value"].clone();
+    ticket["addedLater"] = json!(true);
+    assert_eq!(
+        open.errors(&open.named_schema("QueueTicket"), &ticket),
+        Ok(())
+    );
+    let later = json!({"type": "/problems/added-later", "title": "Added later", "status": 409,
+        "code": "ADDED_LATER", "detail": "a code a later version added", "hint": 1});
+    assert_eq!(open.errors(&open.named_schema("Problem"), &later), Ok(()));
+    let gateway = json!({"message": "Unauthorized"});
+    let either = open.named_schema("ProblemOrGatewayMessage");
+    assert_eq!(open.errors(&either, &gateway), Ok(()));
+    assert_eq!(open.errors(&either, &later), Ok(()));
+    // Requests stay closed.
+    let hold = json!({"concertId": "x", "date": "2026-12-24", "seatNumber": 1, "surprise": 1});
+    assert!(open
+        .errors(&open.named_schema("HoldSeatRequest"), &hold)
+        .is_err());
+}
+
 /// The check itself bites: a stray field, a missing one, a wrong shape for a status, and a
 /// status the operation does not document are all refused.
 #[test]
@@ -1156,16 +1217,23 @@ fn the_check_refuses_what_the_document_does_not_say() {
     unknown_code["code"] = json!("NO_SUCH_CODE");
     assert!(spec.errors(&problem_schema, &unknown_code).is_err());
 
-    let reply = |status: u16, body: Value| Reply {
-        status: reqwest::StatusCode::from_u16(status).unwrap(),
-        content_type: "application/json".into(),
-        body,
-        headers: reqwest::header::HeaderMap::new(),
+    let reply = |status: u16, body: Value| {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-request-id", "req-1".parse().unwrap());
+        Reply {
+            status: reqwest::StatusCode::from_u16(status).unwrap(),
+            content_type: "application/json".into(),
+            body,
+            headers,
+        }
     };
     assert_eq!(
         spec.verify("GET", "/queue/status", &reply(200, ticket.clone())),
         Ok(())
     );
+    let mut unnamed = reply(200, ticket.clone());
+    unnamed.headers.clear();
+    assert!(spec.verify("GET", "/queue/status", &unnamed).is_err());
     assert!(spec
         .verify("GET", "/queue/status", &reply(202, ticket.clone()))
         .is_err());

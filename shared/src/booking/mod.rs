@@ -10,6 +10,7 @@ mod lottery;
 mod operators;
 mod payments;
 mod queue;
+mod rate;
 mod reservations;
 mod settings;
 mod slots;
@@ -31,6 +32,7 @@ pub use catalog::{
     Catalog, CatalogConcert, CatalogLoadReport, PriceTier, SeatCursor, SeatPage, SEAT_PAGE_LIMIT,
 };
 pub use lottery::Lottery;
+pub use rate::{FanQuota, RateLimit};
 pub use reservations::{HoldRequest, ReservationCursor, SeatChoice};
 pub use settings::Settings;
 pub use slots::ACTIVE_IDLE_RANGE;
@@ -59,6 +61,8 @@ pub struct Ticketing {
     rng: Arc<std::sync::Mutex<fastrand::Rng>>,
     /// Provider mode's payment provider; `None`: direct mode (demo money).
     payments: Option<Arc<topups::Payments>>,
+    /// The per-fan limit the HTTP edge applies to writes (`rate`); `None`: none.
+    rate_limit: Option<RateLimit>,
 }
 
 impl Ticketing {
@@ -74,6 +78,7 @@ impl Ticketing {
             settings,
             rng: Arc::new(std::sync::Mutex::new(rng)),
             payments: None,
+            rate_limit: None,
         }
     }
 
@@ -91,6 +96,11 @@ impl Ticketing {
 
     fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    /// This container's clock, for the HTTP edge's cache lifetimes.
+    pub fn now_epoch_seconds(&self) -> i64 {
+        self.clock.now().epoch_seconds()
     }
 
     /// Runs `attempt` until its commit goes through, re-reading each time it is refused, with a

@@ -154,6 +154,16 @@ pub enum BookingError {
     #[error("the payment provider could not be reached: {0}")]
     PaymentProvider(String),
 
+    // Rate limit (`booking::rate`).
+    #[error("too many requests: a fan may send {limit} of these in {window} s; retry in {retry_after} s")]
+    RateLimited {
+        /// Whole seconds until the fan's bucket holds a token again.
+        retry_after: u64,
+        /// The burst, and the seconds it takes to refill.
+        limit: u32,
+        window: u64,
+    },
+
     // Idempotency.
     #[error("this Idempotency-Key was used with another request")]
     IdempotencyKeyReused,

@@ -106,6 +106,12 @@ impl fmt::Display for ConcertDate {
 /// Where "now" comes from: the system in production, a hand-moved clock in tests.
 pub trait Clock: Send + Sync {
     fn now(&self) -> Timestamp;
+
+    /// Milliseconds since the epoch, for what counts finer than seconds (the rate limit); a
+    /// clock of whole seconds answers whole seconds.
+    fn now_millis(&self) -> i64 {
+        self.now().epoch_seconds() * 1_000
+    }
 }
 
 pub struct SystemClock;
@@ -113,6 +119,10 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         Timestamp(chrono::Utc::now().timestamp())
+    }
+
+    fn now_millis(&self) -> i64 {
+        chrono::Utc::now().timestamp_millis()
     }
 }
 

@@ -1,16 +1,18 @@
 //! One handler per endpoint: parse, call the operation, answer as `openapi.yaml` says.
 
-use lambda_http::http::{header, StatusCode};
+use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use tracing::{field, info_span, Instrument, Span};
 
-use super::problem::{describe, problem_response};
+use super::problem::{describe, problem_response, RATE_LIMIT, RATE_LIMIT_POLICY};
 use super::request::{
     body_bytes, caller, idempotency_key, operator, path_parameter, query_parameter, queue_token,
     within_body_limit, JsonBody,
 };
+use super::caching::{self, Caching, NO_STORE};
 use super::routes::Endpoint;
+use super::trace::{stamp, RequestId};
 use super::App;
 use crate::booking::{
     CatalogConcert, HistoryCursor, HoldRequest, PageLimit, ReservationCursor, SeatChoice,
@@ -19,7 +21,7 @@ use crate::booking::{
 use crate::deadline;
 use crate::domain::{
     AdmitPerTick, BookingError, ChargeAmount, ConcertDate, ConcertId, MaxActive,
-    MaxHoldsPerSession, PaymentId, ReservationId, SeatNumber, TopUpId,
+    MaxHoldsPerSession, PaymentId, ReservationId, SeatNumber, TopUpId, UserId,
 };
 use crate::metrics::{self, RequestOutcome};
 use crate::store::{QueueControlChange, StoreError};
@@ -27,27 +29,37 @@ use serde_json::Value;
 use std::time::{Instant, SystemTime};
 
 /// Serves one request of `endpoint`; every failure becomes a problem response. Each request
-/// leaves one metric line (see `metrics`).
+/// leaves one metric line (see `metrics`), and its answer names it (`trace`).
 pub async fn handle(app: &App, endpoint: Endpoint, request: Request) -> Response<Body> {
+    let request_id = RequestId::of(&request);
     let span = info_span!(
         "request",
         endpoint = ?endpoint,
         method = %request.method(),
         path = %request.uri().path(),
+        request_id = %request_id,
+        lambda_request_id = request_id.invocation(),
         status = field::Empty,
     );
     async move {
         let started = Instant::now();
         let (served, tally) = metrics::tallied(serve_in_time(app, endpoint, &request)).await;
-        let (response, code) = match served {
+        let (mut response, code) = match served {
             Ok(response) => (response, None),
             Err(error) => (problem_response(&error), Some(describe(&error).1)),
         };
+        stamp(&mut response, &request_id, request.uri().path());
+        if !response.headers().contains_key(header::CACHE_CONTROL) {
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
+        }
         let status = response.status();
         Span::current().record("status", status.as_u16());
         let created = status == StatusCode::CREATED;
         let outcome = RequestOutcome {
             endpoint: endpoint.route().function,
+            request_id: request_id.as_str(),
             status: status.as_u16(),
             code,
             latency: started.elapsed(),
@@ -115,6 +127,35 @@ async fn serve(
         return json(StatusCode::OK, &serde_json::json!({ "received": true }));
     }
     let user = caller(app, request)?;
+    let quota = if endpoint.rate_limited() {
+        app.booking.take_rate_token(&user).await?
+    } else {
+        None
+    };
+    let response = serve_fan(app, endpoint, request, &user).await?;
+    let now = app.booking.now_epoch_seconds();
+    let tick = app.booking.settings().admit_tick_seconds;
+    let mut response = caching::apply(Caching::of(endpoint), request, response, now, tick);
+    if let Some(quota) = quota {
+        let headers = response.headers_mut();
+        for (name, value) in [
+            (RATE_LIMIT, quota.header()),
+            (RATE_LIMIT_POLICY, quota.limit.policy_header()),
+        ] {
+            headers.insert(name, value.parse().map_err(internal)?);
+        }
+    }
+    Ok(response)
+}
+
+/// A fan's request, past its identity and its rate limit.
+async fn serve_fan(
+    app: &App,
+    endpoint: Endpoint,
+    request: &Request,
+    user: &UserId,
+) -> Result<Response<Body>, BookingError> {
+    let user = user.clone();
     let booking = &app.booking;
     match endpoint {
         Endpoint::ListConcerts => json(StatusCode::OK, &booking.concerts_on_sale().await?),

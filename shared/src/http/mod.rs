@@ -1,10 +1,12 @@
 //! The HTTP contract (`openapi.yaml`) over API Gateway's payload-2.0 requests: routes, request parsing,
 //! handlers, and the one mapping from domain errors to problem+json.
 
+mod caching;
 mod handlers;
 mod problem;
 mod request;
 mod routes;
+mod trace;
 
 use std::sync::Arc;
 
@@ -14,10 +16,12 @@ use crate::metrics::MetricsSink;
 use crate::store::DynamoStore;
 use crate::Ticketing;
 
+pub use caching::{entity_tag, seconds_to_next_tick, Caching};
 pub use handlers::handle;
 pub use problem::{describe, problem_response};
 pub use request::{MAX_BODY_BYTES, MAX_CONCERT_BODY_BYTES, OPERATORS_GROUP};
 pub use routes::{allowed_methods, find_route, Endpoint, Route, ROUTES};
+pub use trace::{stamp, RequestId, MAX_CALLER_REQUEST_ID, REQUEST_ID_HEADER};
 
 /// What every request handler needs, built once per process.
 #[derive(Clone)]
@@ -66,7 +70,8 @@ impl App {
             config.dynamodb_attempt_timeout,
             config.dynamodb_call_budget,
         )?;
-        let mut booking = Ticketing::new(Arc::new(store), Arc::new(SystemClock), config.settings);
+        let mut booking = Ticketing::new(Arc::new(store), Arc::new(SystemClock), config.settings)
+            .with_rate_limit(config.rate_limit);
         if let Some(payments) = payments {
             booking = booking.with_payments(payments);
         }

@@ -6,6 +6,7 @@ use lambda_http::{Body, Response};
 use serde_json::json;
 use tracing::error;
 
+use crate::booking::RateLimit;
 use crate::domain::BookingError;
 use crate::store::StoreError;
 
@@ -64,6 +65,7 @@ pub fn describe(error: &BookingError) -> (StatusCode, &'static str) {
         PaymentProvider(_) => (503, "SERVICE_UNAVAILABLE"),
         IdempotencyKeyReused => (422, "IDEMPOTENCY_KEY_REUSED"),
         IdempotencyKeyInUse => (409, "IDEMPOTENCY_KEY_IN_USE"),
+        RateLimited { .. } => (429, "RATE_LIMITED"),
         OperatorRequired => (401, "OPERATOR_REQUIRED"),
         NotAnOperator => (403, "NOT_AN_OPERATOR"),
         ConcertExists => (409, "CONCERT_EXISTS"),
@@ -121,13 +123,54 @@ pub fn problem_response(error: &BookingError) -> Response<Body> {
     }
     let mut response = Response::builder()
         .status(status)
-        .header(header::CONTENT_TYPE, "application/problem+json");
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        response = response.header(header::RETRY_AFTER, "1");
+        .header(header::CONTENT_TYPE, "application/problem+json")
+        // A problem is about one request: never kept.
+        .header(header::CACHE_CONTROL, super::caching::NO_STORE);
+    if let Some(seconds) = retry_after(error) {
+        response = response.header(header::RETRY_AFTER, seconds.to_string());
+    }
+    if let BookingError::RateLimited {
+        retry_after,
+        limit,
+        window,
+    } = error
+    {
+        let policy = RateLimit::POLICY;
+        response = response
+            .header(RATE_LIMIT, format!("\"{policy}\";r=0;t={retry_after}"))
+            .header(
+                RATE_LIMIT_POLICY,
+                format!("\"{policy}\";q={limit};w={window}"),
+            );
     }
     response
         .body(Body::Text(body.to_string()))
         .unwrap_or_default()
+}
+
+/// The IETF rate limit headers (draft-ietf-httpapi-ratelimit-headers): what is left of the
+/// fan's bucket, and its quota.
+pub const RATE_LIMIT: &str = "ratelimit";
+pub const RATE_LIMIT_POLICY: &str = "ratelimit-policy";
+
+/// A store that could not be reached is given a little longer than one that was busy.
+const UNAVAILABLE_RETRY_SECONDS: u64 = 2;
+/// Contention and a key's request in flight clear within about a second.
+const BUSY_RETRY_SECONDS: u64 = 1;
+
+/// Whole seconds to wait before sending the request again, where waiting is the answer: the
+/// fan's bucket refills, a busy or unreachable store, a key whose first request is in flight.
+pub fn retry_after(error: &BookingError) -> Option<u64> {
+    match error {
+        BookingError::RateLimited { retry_after, .. } => Some(*retry_after),
+        BookingError::IdempotencyKeyInUse
+        | BookingError::Contention
+        | BookingError::Store(StoreError::Contention(_)) => Some(BUSY_RETRY_SECONDS),
+        BookingError::Store(StoreError::Request(_)) | BookingError::PaymentProvider(_) => {
+            Some(UNAVAILABLE_RETRY_SECONDS)
+        }
+        _ => None,
+    }
 }
 
 /// `SEAT_UNAVAILABLE` reads "Seat unavailable".
@@ -185,5 +228,36 @@ mod tests {
             ),
             (Some(7), Some(20))
         );
+    }
+
+    #[test]
+    fn a_fan_over_the_limit_learns_when_to_retry() {
+        let response = problem_response(&BookingError::RateLimited {
+            retry_after: 3,
+            limit: 20,
+            window: 10,
+        });
+        assert_eq!(response.status(), 429);
+        let headers = response.headers();
+        assert_eq!(headers["retry-after"], "3");
+        assert_eq!(headers[RATE_LIMIT], "\"fan-writes\";r=0;t=3");
+        assert_eq!(headers[RATE_LIMIT_POLICY], "\"fan-writes\";q=20;w=10");
+        let Body::Text(body) = response.body() else {
+            panic!("text body")
+        };
+        let body: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(body["code"], "RATE_LIMITED");
+    }
+
+    #[test]
+    fn retry_after_is_chosen_by_the_situation() {
+        let seconds = |e: BookingError| problem_response(&e).headers().get("retry-after").cloned();
+        assert_eq!(seconds(BookingError::IdempotencyKeyInUse).unwrap(), "1");
+        assert_eq!(seconds(BookingError::Contention).unwrap(), "1");
+        assert_eq!(
+            seconds(BookingError::Store(StoreError::Request("down".into()))).unwrap(),
+            "2"
+        );
+        assert_eq!(seconds(BookingError::SeatNotFound), None);
     }
 }

@@ -57,6 +57,19 @@ impl Endpoint {
         self == Endpoint::StripeWebhook
     }
 
+    /// The writes a fan sends, which the per-fan rate limit covers (`booking::rate`): reads
+    /// are left to the stage's throttle.
+    pub fn rate_limited(self) -> bool {
+        matches!(
+            self,
+            Endpoint::JoinQueue
+                | Endpoint::HoldSeat
+                | Endpoint::ReleaseReservation
+                | Endpoint::ChargeBalance
+                | Endpoint::Pay
+        )
+    }
+
     /// The `/admin` routes: operators, authorized by IAM (or `X-Operator-Id` locally), never
     /// by a fan's identity.
     pub fn for_operators(self) -> bool {

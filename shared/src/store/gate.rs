@@ -239,6 +239,12 @@ gated! {
     }
 }
 
+gated! {
+    RateStore {
+        fn take_rate_token(&self, take: &RateTake) -> RateTaken, writes dynamo::meter_take_rate_token(take);
+    }
+}
+
 /// The tests' gate: every call proceeds but those a rule names, by name and turn (1 for the
 /// first such call through this gate).
 #[derive(Default)]

@@ -650,3 +650,11 @@ impl<S: Store> TopUpStore for MeteredStore<S> {
         self.charge(result, |found| dynamo::meter_unmatched_payments(found))
     }
 }
+
+#[async_trait]
+impl<S: Store> RateStore for MeteredStore<S> {
+    async fn take_rate_token(&self, take: &RateTake) -> Result<RateTaken, StoreError> {
+        let result = self.inner.take_rate_token(take).await;
+        self.charge(result, |taken| dynamo::meter_rate_taken(take, taken))
+    }
+}

@@ -12,6 +12,7 @@ mod gate;
 pub mod limits;
 mod memory;
 mod metered;
+mod rate;
 mod records;
 
 use std::collections::BTreeMap;
@@ -30,6 +31,7 @@ pub use dynamo::{
 pub use gate::{CallGate, Fate, GatedStore, Held, Script};
 pub use memory::{MemoryStore, TicketChange, TicketChangeKind};
 pub use metered::MeteredStore;
+pub use rate::*;
 pub use records::*;
 
 /// The error a store raises is the domain's (`domain::StoreError`): the operations and the HTTP
@@ -319,6 +321,7 @@ pub trait Store:
     + PaymentStore
     + IdempotencyStore
     + TopUpStore
+    + RateStore
 {
 }
 
@@ -331,6 +334,7 @@ impl<S> Store for S where
         + PaymentStore
         + IdempotencyStore
         + TopUpStore
+        + RateStore
 {
 }
 

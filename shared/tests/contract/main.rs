@@ -35,6 +35,7 @@ mod operators;
 mod payments;
 mod queue;
 mod races;
+mod rate;
 mod reservations;
 mod slots;
 mod topups;
@@ -75,6 +76,7 @@ contract!(
     queue::positions_follow_join_order_with_an_estimated_wait,
     queue::the_tick_admits_in_order_and_at_most_per_tick,
     queue::never_more_than_max_active_tokens_are_active,
+    queue::no_wait_is_promised_while_every_slot_is_taken,
     queue::idle_waiting_tokens_are_dropped_and_never_stall_admission,
     queue::gated_operations_refuse_each_bad_token_distinctly,
     queue::an_ended_token_rejoins_at_the_back,
@@ -103,6 +105,9 @@ contract!(
     wallet::history_pages_newest_first,
     wallet::a_retried_charge_is_applied_once,
     wallet::a_crashed_claim_stops_blocking_after_its_lock,
+    rate::a_fan_gets_its_burst_then_one_request_per_refill,
+    rate::a_fan_refused_for_long_is_told_the_wait_in_whole_seconds,
+    rate::concurrent_requests_of_one_fan_take_exactly_its_burst,
     payments::a_payment_changes_everything_at_once,
     payments::an_insufficient_balance_changes_nothing,
     payments::only_a_live_hold_can_be_paid,

@@ -99,7 +99,8 @@ async fn main() -> anyhow::Result<()> {
     // TOPUP_MODE=provider: charges go to Stripe (STRIPE_API_BASE, STRIPE_SECRET_KEY and
     // STRIPE_WEBHOOK_SECRET from the environment), and only its signed webhook credits.
     let payments = ticketing::stripe::payments(&config, |name| std::env::var(name).ok())?;
-    let mut booking = Ticketing::new(store, Arc::new(SystemClock), config.settings.clone());
+    let mut booking = Ticketing::new(store, Arc::new(SystemClock), config.settings.clone())
+        .with_rate_limit(config.rate_limit);
     if let Some(payments) = payments {
         booking = booking.with_payments(payments);
     }

@@ -3,6 +3,7 @@
 
 mod server;
 
+mod caching;
 mod contention;
 mod errors;
 mod input;
@@ -11,6 +12,7 @@ mod maxima;
 mod opening;
 mod operators;
 mod ownership;
+mod throttling;
 mod topups;
 
 macro_rules! api_tests {
@@ -35,6 +37,9 @@ macro_rules! api_tests {
 }
 
 api_tests!(
+    throttling::a_fan_over_its_limit_is_told_when_to_retry,
+    caching::listings_say_how_long_they_keep_and_unchanged_ones_are_304,
+    throttling::every_answer_names_its_request,
     topups::a_paid_top_up_credits_once,
     topups::duplicate_deliveries_at_once_credit_once,
     topups::top_ups_are_capped_a_day,

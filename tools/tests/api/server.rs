@@ -46,6 +46,9 @@ impl Server {
         command
             .env("PORT", "0")
             .env("ADMIT_TICK_SECONDS", "1")
+            // Tests send bursts from one fan on purpose; `throttling` sets its own limit.
+            .env("RATE_LIMIT_PER_MINUTE", "60000")
+            .env("RATE_LIMIT_BURST", "10000")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());

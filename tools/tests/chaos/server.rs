@@ -28,6 +28,9 @@ impl Server {
             .args(["--create-table", "--demo-catalog"])
             .env("PORT", "0")
             .env("ADMIT_TICK_SECONDS", "1")
+            // Fans retry through faults on purpose: the per-fan limit is another test's.
+            .env("RATE_LIMIT_PER_MINUTE", "60000")
+            .env("RATE_LIMIT_BURST", "10000")
             .env("RUST_LOG", "warn,ticketing::booking=debug")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::piped())

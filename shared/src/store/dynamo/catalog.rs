@@ -152,12 +152,16 @@ impl CatalogStore for DynamoStore {
     }
 
     async fn concerts(&self) -> Result<Vec<ConcertRecord>, StoreError> {
+        // Eventually consistent: every container reads the list once a second for
+        // `GET /concerts` (`booking::cache`), which is a second stale anyway; half the units on
+        // the partition every concert shares.
         let items = self
-            .query(
+            .query_read(
                 "#pk = :pk",
                 vec![(":pk", value(keys::CONCERTS_PK)?)],
                 true,
                 None,
+                false,
             )
             .await?;
         items.into_iter().map(from_item).collect()
@@ -300,11 +304,12 @@ pub(in crate::store) fn meter_put_concert(concert: &ConcertRecord) -> Vec<Dynamo
 }
 
 pub(in crate::store) fn meter_concerts(found: &[ConcertRecord]) -> Vec<DynamoRequest> {
-    meter::query(
+    meter::query_read(
         keys::CONCERTS_PK.to_owned(),
         found
             .iter()
             .map(|c| meter::sized(&keys::concert(&c.concert_id), c)),
+        false,
     )
 }
 

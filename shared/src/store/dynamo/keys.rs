@@ -12,6 +12,7 @@
 //! | the top-up a provider's payment belongs to | `PAYMENT_INTENT#{payment id}` | `LINK` |
 //! | a confirmed payment that matched no top-up, for operators | `PAYMENTS#UNMATCHED` | `EVENT#{event id}` |
 //! | a fan's tally for the ticket limit: live holds and seats bought | `USER#{u}` | `TALLY#{c}` |
+//! | a fan's rate limit bucket (`store::rate`) | `USER#{u}` | `RATE` |
 //! | queue counter, one per shard and minute | `QUEUE#{c}#COUNT#{shard}` | `M#{minute}` |
 //! | queue entry, one per number drawn | `QUEUE#{c}#ENTRY#{shard}` | `{second}#{number}` |
 //! | a shard of a concert's slot ledger: active tokens by the second their slot ends | `SLOTS#{c}#{shard}` | `SLOTS` |
@@ -49,6 +50,11 @@ pub(super) const LEDGER_PREFIX: &str = "LEDGER#";
 
 pub(super) fn top_up(user: &UserId, top_up: TopUpId) -> Key {
     key(user_pk(user), format!("TOPUP#{top_up}"))
+}
+
+/// The fan's rate limit bucket: in the fan's own partition, shared with nobody.
+pub(super) fn rate(user: &UserId) -> Key {
+    key(user_pk(user), "RATE")
 }
 
 pub(super) fn top_up_day(user: &UserId, day: i64) -> Key {

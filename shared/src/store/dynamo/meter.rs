@@ -202,6 +202,15 @@ pub(super) fn batch_get(keys: Vec<(Key, usize)>) -> Vec<DynamoRequest> {
 
 /// One request per 1 MB page of what the query reads.
 pub(super) fn query(pk: String, sizes: impl IntoIterator<Item = usize>) -> Vec<DynamoRequest> {
+    query_read(pk, sizes, true)
+}
+
+/// A query read strongly or eventually consistent (half the units).
+pub(super) fn query_read(
+    pk: String,
+    sizes: impl IntoIterator<Item = usize>,
+    consistent: bool,
+) -> Vec<DynamoRequest> {
     let mut pages = vec![0usize];
     for size in sizes {
         let page = pages.last_mut().expect("at least one page");
@@ -215,11 +224,11 @@ pub(super) fn query(pk: String, sizes: impl IntoIterator<Item = usize>) -> Vec<D
         .into_iter()
         .map(|bytes| DynamoRequest {
             operation: Operation::Query,
-            consistent: true,
+            consistent,
             items: vec![ItemUnits {
                 pk: pk.clone(),
                 sk: None,
-                read_units: read_units(bytes, true),
+                read_units: read_units(bytes, consistent),
                 write_units: 0.0,
                 bytes,
             }],

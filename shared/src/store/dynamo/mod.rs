@@ -15,6 +15,7 @@ mod maxima;
 pub mod meter;
 mod payments;
 mod queue;
+mod rate;
 mod request;
 mod reservations;
 mod size;
@@ -32,8 +33,8 @@ pub use self::contention::CONFLICT_BUDGET;
 pub use self::request::{conflict_pause_ms, CONFLICT_RETRIES};
 pub use self::table::Expiry;
 pub(in crate::store) use self::{
-    admission::*, catalog::*, idempotency::*, payments::*, queue::*, reservations::*, slots::*,
-    topups::*, wallet::*,
+    admission::*, catalog::*, idempotency::*, payments::*, queue::*, rate::*, reservations::*,
+    slots::*, topups::*, wallet::*,
 };
 
 /// The attribute DynamoDB's TTL reads; TTL only collects garbage, conditions compare it to now.

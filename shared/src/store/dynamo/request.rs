@@ -300,6 +300,19 @@ impl DynamoStore {
         forward: bool,
         limit: Option<usize>,
     ) -> Result<Vec<Item>, StoreError> {
+        self.query_read(condition, values, forward, limit, true)
+            .await
+    }
+
+    /// A query read strongly (`consistent`) or eventually consistent, at half the read units.
+    pub(super) async fn query_read(
+        &self,
+        condition: &str,
+        values: Values,
+        forward: bool,
+        limit: Option<usize>,
+        consistent: bool,
+    ) -> Result<Vec<Item>, StoreError> {
         let values = self::values(values);
         let mut items = Vec::new();
         let mut start = None;
@@ -311,7 +324,7 @@ impl DynamoStore {
                 .key_condition_expression(condition)
                 .set_expression_attribute_names(names(&[condition], &Vec::new()))
                 .set_expression_attribute_values(values.clone())
-                .consistent_read(true)
+                .consistent_read(consistent)
                 .scan_index_forward(forward)
                 .set_limit(limit.map(|l| (l - items.len()) as i32))
                 .set_exclusive_start_key(start)

@@ -8,6 +8,7 @@ mod catalog;
 mod idempotency;
 mod payments;
 mod queue;
+mod rate;
 mod reservations;
 mod topups;
 mod wallet;
@@ -69,6 +70,8 @@ struct Tables {
     unmatched_payments: BTreeMap<String, UnmatchedPaymentRecord>,
     tickets: HashMap<(UserId, ConcertId), TicketRecord>,
     tallies: HashMap<(UserId, ConcertId), FanTallyRecord>,
+    /// Each fan's rate limit bucket: its `tat` (see `store::rate`).
+    rates: HashMap<UserId, i64>,
     counters: HashMap<(ConcertId, u8, i64), u32>,
     /// Each counter's seal, by its minute (as DynamoDB keeps a counter item a minute).
     seals: HashMap<(ConcertId, u8, i64), i64>,
