@@ -430,10 +430,16 @@ impl Ticketing {
         let dropped_after = ticket.last_seen_at + self.settings.waiting_idle_seconds;
         // Sold out ends every live ticket, an active one included: nothing is left to buy.
         if state.is_some_and(|s| s.sold_out) {
-            return view(QueueStatus::SoldOut, Some(0), 0, dropped_after, idle_poll);
+            return view(
+                QueueStatus::SoldOut,
+                Some(0),
+                Some(0),
+                dropped_after,
+                idle_poll,
+            );
         }
         if let (TicketStatus::Active, Some(until)) = (ticket.status, ticket.active_until) {
-            return view(QueueStatus::Active, Some(0), 0, until, idle_poll);
+            return view(QueueStatus::Active, Some(0), Some(0), until, idle_poll);
         }
         match standing::position(concert, state, page, ticket.place()) {
             Standing::PreQueue => {
@@ -443,7 +449,7 @@ impl Ticketing {
                 view(
                     QueueStatus::PreQueue,
                     None,
-                    until_open,
+                    Some(until_open),
                     dropped_after,
                     standing::poll_after_draw(&self.settings, state, draw_from, now, phase),
                 )
@@ -453,7 +459,7 @@ impl Ticketing {
                 view(
                     QueueStatus::Waiting,
                     Some(position),
-                    wait,
+                    standing::wait_known(state).then_some(wait),
                     dropped_after,
                     standing::poll_after(&self.settings, wait, until_tick, phase),
                 )
@@ -466,7 +472,7 @@ impl Ticketing {
                 view(
                     QueueStatus::Waiting,
                     None,
-                    wait,
+                    standing::wait_known(state).then_some(wait),
                     dropped_after,
                     standing::poll_after_uncounted(&self.settings, wait, until_tick, phase),
                 )

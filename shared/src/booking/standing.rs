@@ -92,6 +92,14 @@ pub(crate) fn estimated_wait(
     (position as f64 / per_second).ceil() as u64
 }
 
+/// Whether a waiting fan may be told a wait at all: not while admission is paused (nobody moves
+/// until an operator resumes it), nor while every slot was taken at the last tick (the line then
+/// moves only as admitted fans pay, give their seats back or idle out, at a pace the rate
+/// measured so far does not foretell). The page shows no time then rather than a false one.
+pub(crate) fn wait_known(state: Option<&QueueStateRecord>) -> bool {
+    !state.is_some_and(|s| s.paused || (s.max_active > 0 && s.active >= s.max_active))
+}
+
 /// When to poll next: half the wait, so a fan notices its turn soon after it comes and far back
 /// fans poll rarely; never before the next tick, which is when a position can change; at most a
 /// third of the idle limit, so that a client that follows it is never dropped. `phase` (stable

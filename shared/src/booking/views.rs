@@ -159,7 +159,8 @@ pub struct QueueTicket {
     pub status: QueueStatus,
     /// 1 for the next user to be admitted, 0 once active or sold out; `null` in the pre-queue.
     pub position: Option<u64>,
-    pub estimated_wait_seconds: u64,
+    /// `None` while admission is paused or every slot is taken (see `standing::wait_known`).
+    pub estimated_wait_seconds: Option<u64>,
     /// Active: when the token stops working. Waiting: when it is dropped unless polled again.
     pub expires_at: Timestamp,
     /// When to poll next: short near the front, longer far back, never more than a third of

@@ -100,7 +100,8 @@ pub enum BookingError {
     QueueNotAdmitted {
         /// `None` in the pre-queue, where no order exists yet.
         position: Option<u64>,
-        estimated_wait_seconds: u64,
+        /// `None` while admission is paused or every slot is taken, as the ticket says.
+        estimated_wait_seconds: Option<u64>,
     },
     #[error("the queue token is for another concert")]
     QueueTokenWrongConcert,

@@ -214,7 +214,7 @@ mod tests {
     fn waiting_fans_learn_their_place() {
         let response = problem_response(&BookingError::QueueNotAdmitted {
             position: Some(7),
-            estimated_wait_seconds: 20,
+            estimated_wait_seconds: Some(20),
         });
         assert_eq!(response.status(), 403);
         let Body::Text(body) = response.body() else {

@@ -101,7 +101,7 @@ pub async fn joining_before_during_and_after_the_pre_queue(w: World) {
         assert_eq!(ticket.position, None, "no order before the draw");
         assert_eq!(
             ticket.estimated_wait_seconds,
-            (SALE_OPENS - QUEUE_OPENS) as u64
+            Some((SALE_OPENS - QUEUE_OPENS) as u64)
         );
         assert!(ticket.poll_after_seconds >= 1);
         pre_queued.push((fan, ticket.token));
@@ -122,7 +122,7 @@ pub async fn joining_before_during_and_after_the_pre_queue(w: World) {
             (
                 QueueStatus::PreQueue,
                 None,
-                (SALE_OPENS - QUEUE_OPENS - 100) as u64
+                Some((SALE_OPENS - QUEUE_OPENS - 100) as u64)
             )
         );
         let gate = w

@@ -82,7 +82,12 @@ pub async fn positions_follow_join_order_with_an_estimated_wait(w: World) {
     let fourth = status(3).await;
     assert_eq!((fourth.position, fifth.position), (Some(4), Some(5)));
     assert_eq!(fifth.expires_at, w.now().plus_seconds(300));
-    assert!(fifth.estimated_wait_seconds > fourth.estimated_wait_seconds);
+    // Paused: no wait is promised, and the ticket says why.
+    assert_eq!(
+        (fourth.estimated_wait_seconds, fifth.estimated_wait_seconds),
+        (None, None)
+    );
+    assert!(fourth.admission_paused && fifth.admission_paused);
     // Not before the next tick (ten seconds on, spread over three), at most a third of the
     // idle limit.
     assert!((9..=100).contains(&fifth.poll_after_seconds));
@@ -90,10 +95,21 @@ pub async fn positions_follow_join_order_with_an_estimated_wait(w: World) {
     w.pause(SPRING, false).await;
     w.advance(10);
     assert_eq!(w.tick(SPRING).await, (2, 0));
-    assert_eq!(status(4).await.position, Some(3));
+    let (fourth, fifth) = (status(3).await, status(4).await);
+    assert_eq!((fourth.position, fifth.position), (Some(2), Some(3)));
+    assert!(!fifth.admission_paused);
+    let (Some(nearer), Some(further)) =
+        (fourth.estimated_wait_seconds, fifth.estimated_wait_seconds)
+    else {
+        panic!("resumed, the waits are known: {fourth:?} {fifth:?}");
+    };
+    assert!(further > nearer && nearer > 0);
     let first = status(0).await;
     assert_eq!(first.status, QueueStatus::Active);
-    assert_eq!((first.position, first.estimated_wait_seconds), (Some(0), 0));
+    assert_eq!(
+        (first.position, first.estimated_wait_seconds),
+        (Some(0), Some(0))
+    );
     // Active: ACTIVE_IDLE_SECONDS on, unless a request carries the token before.
     assert_eq!(first.expires_at, w.now().plus_seconds(120));
 }
@@ -187,6 +203,99 @@ pub async fn never_more_than_max_active_tokens_are_active(w: World) {
     assert_eq!(w.tick(SPRING).await, (1, 1));
 }
 
+/// While every slot is taken, the line moves only as admitted fans pay, give seats back or idle
+/// out: no wait is promised then, and one is again once the tick leaves a slot free.
+pub async fn no_wait_is_promised_while_every_slot_is_taken(w: World) {
+    let w = w.with_settings(Settings {
+        admit_per_tick: 1,
+        max_active: 3,
+        ..Settings::default()
+    });
+    let mut tokens = Vec::new();
+    for i in 0..5 {
+        let (ticket, _) = w
+            .booking
+            .join_queue(&fan(&format!("fan{i}")), &concert_id(SPRING))
+            .await
+            .unwrap();
+        tokens.push(ticket.token);
+        w.advance(1);
+    }
+    w.advance(SETTLE_SECONDS);
+    let status = |i: usize| {
+        let (w, token) = (&w, tokens[i].clone());
+        async move {
+            w.booking
+                .queue_status(&fan(&format!("fan{i}")), Some(&token))
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(w.tick(SPRING).await, (1, 0));
+    let last = status(4).await;
+    assert_eq!(last.position, Some(4));
+    assert!(
+        last.estimated_wait_seconds.is_some_and(|s| s > 0),
+        "{last:?}"
+    );
+    assert_eq!(w.tick(SPRING).await, (1, 0));
+    assert_eq!(w.tick(SPRING).await, (1, 0));
+    // Three of three slots taken: places are known, waits are not.
+    for (i, place) in [(3, 1), (4, 2)] {
+        let ticket = status(i).await;
+        assert_eq!(
+            (
+                ticket.status,
+                ticket.position,
+                ticket.estimated_wait_seconds
+            ),
+            (QueueStatus::Waiting, Some(place), None)
+        );
+        assert!(!ticket.admission_paused);
+    }
+    // The gate tells a waiting fan the same.
+    let refused = w
+        .booking
+        .seat_chart(
+            &fan("fan4"),
+            Some(&tokens[4]),
+            &concert_id(SPRING),
+            day("2026-12-24"),
+        )
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(BookingError::QueueNotAdmitted {
+                position: Some(2),
+                estimated_wait_seconds: None
+            })
+        ),
+        "{refused:?}"
+    );
+
+    // Two fans pay: the tick admits one into the freed slots and leaves one free.
+    for i in 0..2 {
+        let who = fan(&format!("fan{i}"));
+        w.charged(&who, 200_000).await;
+        let held = w
+            .hold(&who, &tokens[i], SPRING, "2026-12-24", i as i64 + 1)
+            .await
+            .unwrap();
+        w.booking
+            .pay(&who, Some(&tokens[i]), held.reservation_id, None)
+            .await
+            .unwrap();
+    }
+    assert_eq!(w.tick(SPRING).await, (1, 0));
+    let last = status(4).await;
+    assert_eq!(last.position, Some(1));
+    assert!(
+        last.estimated_wait_seconds.is_some_and(|s| s > 0),
+        "{last:?}"
+    );
+}
+
 pub async fn idle_waiting_tokens_are_dropped_and_never_stall_admission(w: World) {
     let w = w.with_settings(Settings {
         admit_per_tick: 1,
@@ -271,7 +380,7 @@ pub async fn gated_operations_refuse_each_bad_token_distinctly(w: World) {
         }) => {
             // Not counted yet: no position, an estimate all the same.
             assert_eq!(position, None);
-            assert!(estimated_wait_seconds > 0);
+            assert!(estimated_wait_seconds.is_some_and(|s| s > 0));
         }
         other => panic!("expected QueueNotAdmitted, got {other:?}"),
     }
