@@ -6,12 +6,14 @@ mod server;
 mod caching;
 mod contention;
 mod errors;
+mod hygiene;
 mod input;
 mod journey;
 mod maxima;
 mod opening;
 mod operators;
 mod ownership;
+mod pages;
 mod throttling;
 mod topups;
 
@@ -38,6 +40,7 @@ macro_rules! api_tests {
 
 api_tests!(
     throttling::a_fan_over_its_limit_is_told_when_to_retry,
+    hygiene::ambiguous_input_and_foreign_hosts_are_refused,
     caching::listings_say_how_long_they_keep_and_unchanged_ones_are_304,
     throttling::every_answer_names_its_request,
     topups::a_paid_top_up_credits_once,
