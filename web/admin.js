@@ -137,7 +137,7 @@ async function signInToUserPool(config) {
     $("#operator-sign-in").hidden = false;
     say("Your sign-in ended: sign in again.");
   };
-  $("#operator-row").style.display = "none"; // a label's display outranks [hidden] (style.css)
+  $("#operator-row").hidden = true;
   $("#operator").required = false;
   $("#operator-name").hidden = false;
   $("#operator-name").textContent = `Signed in as ${session.name}`;

@@ -84,6 +84,9 @@ const remember = (what, value) =>
   value == null ? sessionStorage.removeItem(storeKey(what)) : sessionStorage.setItem(storeKey(what), JSON.stringify(value));
 const recall = (what) => JSON.parse(sessionStorage.getItem(storeKey(what)) || "null");
 const queueKey = () => `queue.${fan.identity.name}`;
+// Ids and dates go into paths encoded: an id is the service's to choose, not the URL's.
+const concertPath = (concertId) => `/concerts/${encodeURIComponent(concertId)}`;
+const datePath = () => `${concertPath(fan.concert.concertId)}/dates/${encodeURIComponent(fan.date)}`;
 const secondsUntil = (iso) => (new Date(iso).getTime() - Date.now()) / 1000;
 
 // ------------------------------------------------------------------ identity
@@ -234,7 +237,7 @@ function concertCard(concert) {
 async function join(concertId) {
   say("");
   try {
-    const ticket = await fan.api.post(`/concerts/${concertId}/queue/tokens`);
+    const ticket = await fan.api.post(`${concertPath(concertId)}/queue/tokens`);
     remember(queueKey(), { concertId, token: ticket.token });
     fan.firstPosition = null;
     watchQueue(concertId, ticket.token, ticket);
@@ -276,9 +279,19 @@ function showTicket(ticket) {
       : ticket.position === 1
         ? "You are next!"
         : "You are in the queue.";
+  // A time is shown only when the service gives one: none while admission is paused, nor while
+  // every turn is taken (the line then moves only as fans ahead pay, give seats back or leave).
+  const unknown = ticket.estimatedWaitSeconds == null;
   $("#paused").hidden = !ticket.admissionPaused;
+  $("#no-eta").hidden = preQueue || !unknown || ticket.admissionPaused;
   $("#position").textContent = ticket.position == null ? "–" : ticket.position.toLocaleString("en-US");
-  $("#wait").textContent = preQueue ? "until the opening" : `about ${duration(ticket.estimatedWaitSeconds)}`;
+  $("#wait").textContent = preQueue
+    ? "until the opening"
+    : unknown
+      ? ticket.admissionPaused
+        ? "paused"
+        : "not known yet"
+      : `about ${duration(ticket.estimatedWaitSeconds)}`;
   const bar = $("#progress");
   if (ticket.position == null) {
     bar.removeAttribute("value");
@@ -346,7 +359,7 @@ async function openShop() {
   const held = await liveHold(concert.concertId);
   if (held) return showHold(held);
   try {
-    const { dates } = await fan.api.get(`/concerts/${concert.concertId}/dates`, { token });
+    const { dates } = await fan.api.get(`${concertPath(concert.concertId)}/dates`, { token });
     $("#date-list").replaceChildren(
       ...dates.map((d) =>
         element(
@@ -381,7 +394,7 @@ function keepTurn() {
   const beat = async () => {
     if (!current()) return;
     try {
-      await fan.api.get(`/concerts/${concertId}/dates`, { token });
+      await fan.api.get(`${concertPath(concertId)}/dates`, { token });
       const ticket = await fan.api.get("/queue/status", { token });
       if (current() && ticket.status === "ACTIVE") fan.ticket = ticket;
     } catch (error) {
@@ -412,7 +425,7 @@ async function openDate(date) {
     button.classList.toggle("current", button.dataset.date === date);
   }
   try {
-    const { sections } = await fan.api.get(`/concerts/${fan.concert.concertId}/dates/${date}/sections`, {
+    const { sections } = await fan.api.get(`${datePath()}/sections`, {
       token: fan.ticket.token,
     });
     fan.sections = sections;
@@ -459,7 +472,7 @@ async function showSeats(section) {
         ...(section === undefined ? [] : [`section=${encodeURIComponent(section)}`]),
         ...(cursor === null ? [] : [`cursor=${encodeURIComponent(cursor)}`]),
       ];
-      const path = `/concerts/${fan.concert.concertId}/dates/${fan.date}/seats`;
+      const path = `${datePath()}/seats`;
       const listed = await fan.api.get(query.length ? `${path}?${query.join("&")}` : path, {
         token: fan.ticket.token,
       });
@@ -512,9 +525,17 @@ function drawMap(seats) {
   updatePicked();
 }
 
+/** What a seat's button says to a screen reader (and as its tooltip): section, seat, price,
+ * status, in words. */
+function seatLabel(seat, picked) {
+  const status = picked ? "your pick" : { AVAILABLE: "free", HELD: "held by another fan", SOLD: "sold" }[seat.status];
+  return [seat.section, `seat ${seat.seatNumber}`, won(seat.price), status].filter(Boolean).join(", ");
+}
+
 function seatButton(seat) {
   const status = seat.status.toLowerCase();
   const picked = fan.selected.has(seat.seatNumber);
+  const label = seatLabel(seat, picked);
   return element(
     "button",
     {
@@ -522,16 +543,18 @@ function seatButton(seat) {
       class: `seat ${picked ? "selected" : status}`,
       "data-seat": seat.seatNumber,
       "data-status": seat.status,
-      title: `Seat ${seat.seatNumber} · ${won(seat.price)} · ${{ available: "free", held: "held", sold: "SOLD" }[status]}`,
+      title: label,
+      "aria-label": label,
       "aria-pressed": picked ? "true" : "false",
       disabled: seat.status !== "AVAILABLE",
-      onclick: (event) => pickSeat(seat.seatNumber, event.currentTarget),
+      onclick: (event) => pickSeat(seat, event.currentTarget),
     },
     String(seat.seatNumber),
   );
 }
 
-function pickSeat(number, button) {
+function pickSeat(seat, button) {
+  const number = seat.seatNumber;
   say("");
   if (fan.selected.has(number)) {
     fan.selected.delete(number);
@@ -543,6 +566,8 @@ function pickSeat(number, button) {
   const picked = fan.selected.has(number);
   button.className = `seat ${picked ? "selected" : "available"}`;
   button.setAttribute("aria-pressed", picked ? "true" : "false");
+  button.setAttribute("aria-label", seatLabel(seat, picked));
+  button.title = seatLabel(seat, picked);
   updatePicked();
 }
 
@@ -672,7 +697,7 @@ $("#pay").addEventListener("click", async () => {
 $("#release").addEventListener("click", async () => {
   say("");
   try {
-    await fan.api.send("DELETE", `/reservations/${fan.reservation.reservationId}`);
+    await fan.api.send("DELETE", `/reservations/${encodeURIComponent(fan.reservation.reservationId)}`);
   } catch (error) {
     if (error.code !== "RESERVATION_RELEASED" && error.code !== "RESERVATION_EXPIRED") return refused(error);
   }

@@ -23,7 +23,13 @@ The story, in one browser with a window per person:
     through the user pool's managed login (a stand-in page served here): the authorization code
     with PKCE, the code redeemed with the verifier, the ID token sent to the API (the operator
     API for /admin), renewed with the refresh token before it expires, and no token in storage.
-Every step leaves a screenshot in --out, and no window's console may log an error.
+Some people do it on a phone (a 390 x 844 window: fan B, fan P on the stadium, the operator), the
+rest on a desktop (1100 x 900). Every step leaves a screenshot in --out, no window's console may
+log an error, and every screen passes axe-core (--axe, injected into the page) with no serious
+or critical violation, is no wider than its window, and shows no element marked hidden. On both
+sizes seats are targets of at least 44 x 44 px and the Hold button is in view once a seat is
+picked; no waiting time is promised while admission is paused or every slot is taken; and the
+server answers HEAD / at once.
 """
 
 import argparse
@@ -57,6 +63,27 @@ PATIENCE = 30
 # The pre-queued concert's sale opens this long after the server starts: after fan D has joined,
 # and about when the rest of the story is done.
 SALE_OPENS_IN = 40
+# A phone's screen in CSS pixels (an iPhone 12 to 15), and the smallest touch target (WCAG 2.5.5).
+PHONE = {"width": 390, "height": 844}
+TARGET_PX = 44
+# A section of 1,200 seats stays within this page height on a phone: the map scrolls in its box.
+PHONE_PAGE_MAX_PX = 2000
+
+# What every screen is checked for besides axe: nothing wider than the window (no sideways
+# scroll), no element marked hidden shown anyway.
+PAGE_CHECKS = """
+const root = document.documentElement;
+const shown = [...document.querySelectorAll("[hidden]")].filter((e) => getComputedStyle(e).display !== "none");
+return { width: root.scrollWidth, window: root.clientWidth,
+         hiddenShown: shown.map((e) => e.id || e.className || e.tagName) };
+"""
+AXE_RUN = """
+const done = arguments[arguments.length - 1];
+axe.run(document, { resultTypes: ["violations"] }).then(
+  (result) => done(result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.length, targets: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }))),
+  (error) => done({ error: String(error) }));
+"""
 
 
 class Failure(AssertionError):
@@ -212,7 +239,7 @@ def until(check, what, patience=PATIENCE):
 class Browser:
     """One headless Chromium, a window per person, each step screenshotted."""
 
-    def __init__(self, chromium, chromedriver, out):
+    def __init__(self, chromium, chromedriver, out, axe):
         options = webdriver.ChromeOptions()
         options.binary_location = chromium
         for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -226,6 +253,10 @@ class Browser:
         self.shots = 0
         self.windows = {}
         self.console = []
+        with open(axe) as f:
+            self.axe = f.read()
+        self.audits = {"desktop": 0, "phone": 0}
+        self.phones = set()
 
     def window(self, name, url):
         if self.windows:
@@ -233,8 +264,54 @@ class Browser:
         self.windows[name] = self.driver.current_window_handle
         self.driver.get(url)
 
+    def phone_window(self, name, url):
+        """A window the size of a phone's screen, as a phone lays the page out (its viewport)."""
+        self.driver.switch_to.new_window("window")
+        self.windows[name] = self.driver.current_window_handle
+        self.phones.add(name)
+        self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                    {**PHONE, "deviceScaleFactor": 2, "mobile": True})
+        self.driver.get(url)
+
     def to(self, name):
         self.driver.switch_to.window(self.windows[name])
+
+    def size(self):
+        handle = self.driver.current_window_handle
+        return "phone" if any(self.windows[n] == handle for n in self.phones) else "desktop"
+
+    def audit(self, step):
+        """axe-core on the screen as it is (0 serious or critical violations), and the page no
+        wider than the window, and nothing marked hidden shown."""
+        page = self.driver.execute_script(PAGE_CHECKS)
+        if page["width"] > page["window"]:
+            raise Failure(f"{step}: the page is {page['width']} px wide in a {page['window']} px window")
+        if page["hiddenShown"]:
+            raise Failure(f"{step}: elements marked hidden are shown: {page['hiddenShown']}")
+        if not self.driver.execute_script("return typeof window.axe === 'object'"):
+            self.driver.execute_script(self.axe)
+        self.driver.set_script_timeout(60)
+        violations = self.driver.execute_async_script(AXE_RUN)
+        if isinstance(violations, dict):
+            raise Failure(f"{step}: axe did not run: {violations}")
+        bad = [v for v in violations if v["impact"] in ("serious", "critical")]
+        if bad:
+            raise Failure(f"{step}: axe found serious or critical violations: {json.dumps(bad, indent=1)}")
+        self.audits[self.size()] += 1
+
+    def seats_are_targets(self):
+        """Every seat of the map is at least TARGET_PX square."""
+        small = self.driver.execute_script(
+            "return [...document.querySelectorAll('#seat-map .seat')].map((e) => e.getBoundingClientRect())"
+            ".filter((r) => r.width < arguments[0] || r.height < arguments[0]).length", TARGET_PX)
+        seats = len(self.finds("#seat-map .seat"))
+        assert seats and small == 0, f"{small} of {seats} seats smaller than {TARGET_PX} px"
+
+    def in_view(self, css):
+        """The element is wholly inside the window, not scrolled off it."""
+        return self.driver.execute_script(
+            "const r = document.querySelector(arguments[0]).getBoundingClientRect();"
+            "return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight", css)
 
     def find(self, css):
         return self.driver.find_element(By.CSS_SELECTOR, css)
@@ -272,7 +349,8 @@ class Browser:
         path = os.path.join(self.out, f"{self.shots:02d}-{name}.png")
         self.driver.save_screenshot(path)
         self.check_console(name)
-        print(f"  ok  {name}  ({path})")
+        self.audit(name)
+        print(f"  ok  {name} ({self.size()})  ({path})")
 
     def check_console(self, step):
         errors = [e for e in self.driver.get_log("browser") if e["level"] == "SEVERE"]
@@ -295,8 +373,25 @@ def seat_status(browser, seat):
     return browser.find(f'#seat-map .seat[data-seat="{seat}"]').get_attribute("data-status")
 
 
+def head_answered_at_once(server):
+    """HEAD / answers like GET / (the fan page's headers, its length), without a body, at once."""
+    started = time.monotonic()
+    request = urllib.request.Request(server.url + "/", method="HEAD")
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        status, headers, body = answer.status, answer.headers, answer.read()
+    took = time.monotonic() - started
+    with urllib.request.urlopen(server.url + "/", timeout=5) as answer:
+        page = answer.read()
+    assert status == 200 and body == b"", (status, body[:80])
+    assert headers["Content-Type"].startswith("text/html"), headers["Content-Type"]
+    assert int(headers["Content-Length"]) == len(page), (headers["Content-Length"], len(page))
+    assert took < 1, f"HEAD / took {took:.2f} s"
+    print(f"  ok  HEAD / answered in {took * 1000:.0f} ms, no body")
+
+
 def story(browser, server, page_host):
     url = server.url + "/"
+    head_answered_at_once(server)
 
     # The operator lets one fan in at a time.
     browser.window("operator", server.url + "/admin.html")
@@ -314,6 +409,8 @@ def story(browser, server, page_host):
 
     # Fan D joins a concert whose sale has not opened: the pre-queue, counting down.
     browser.window("fan-d", url)
+    browser.wait_text("#sign-in h2", "Sign in", "the sign-in box")
+    browser.shot("sign-in")
     sign_in(browser, "fan-d")
     browser.wait_text('[data-concert="opening-night"] button', "Join the pre-queue", "a pre-queue to join")
     browser.click('[data-concert="opening-night"] button')
@@ -332,14 +429,18 @@ def story(browser, server, page_host):
     browser.click('[data-concert="harbour-lights"] button')
     browser.wait_text("#active-until", "left to choose and pay", "fan A admitted")
     until(lambda: len(browser.finds("#seat-map .seat")) == 24, "fan A's seat map")
+    browser.seats_are_targets()
     browser.shot("fan-a-admitted-seat-map")
 
-    # Fan B waits behind fan A; the operator pauses; B's page says so.
-    browser.window("fan-b", url)
+    # Fan B, on a phone, waits behind fan A, who has the only slot: no time is promised, as
+    # the line moves only when fan A is done; the operator pauses; B's page says so.
+    browser.phone_window("fan-b", url)
     sign_in(browser, "fan-b")
     browser.click('[data-concert="harbour-lights"] button')
     browser.wait_text("#position", r"^1$", "fan B first in line")
     assert browser.visible("#waiting") and not browser.visible("#paused")
+    browser.wait_text("#wait", "not known yet", "no waiting time while every slot is taken")
+    assert browser.visible("#no-eta"), "fan B told why no time is given"
     browser.wait_text("#next-poll", r"Next check in \d+ s", "the next poll")
     browser.shot("fan-b-waiting")
     browser.to("operator")
@@ -349,6 +450,8 @@ def story(browser, server, page_host):
     browser.wait_text("#state", "PAUSED", "admission paused")
     browser.to("fan-b")
     until(lambda: browser.visible("#paused"), "fan B told admission is paused")
+    browser.wait_text("#wait", "^paused$", "no waiting time while paused")
+    assert not browser.visible("#no-eta") and "about" not in browser.text("#waiting")
     browser.shot("fan-b-waiting-paused")
 
     # Fan A holds seats 7 and 8, tops up and pays.
@@ -356,6 +459,9 @@ def story(browser, server, page_host):
     browser.click('#seat-map .seat[data-seat="7"]')
     browser.click('#seat-map .seat[data-seat="8"]')
     browser.wait_text("#hold-picked", "Hold seats 7, 8", "two seats picked")
+    assert browser.in_view("#hold-picked"), "the Hold button in view once seats are picked"
+    label = browser.find('#seat-map .seat[data-seat="7"]').get_attribute("aria-label")
+    assert label == "seat 7, ₩88,000, your pick", label
     browser.shot("fan-a-two-seats-picked")
     browser.click("#hold-picked")
     browser.wait_text("#hold-countdown", r"^[45]:\d\d$", "the hold's countdown")
@@ -385,7 +491,14 @@ def story(browser, server, page_host):
     until(lambda: len(browser.finds("#seat-map .seat")) == 24, "fan B admitted to the seat map")
     assert [seat_status(browser, s) for s in (6, 7, 8, 9)] == ["AVAILABLE", "SOLD", "SOLD", "AVAILABLE"]
     assert not browser.find('#seat-map .seat[data-seat="7"]').is_enabled()
+    assert browser.find('#seat-map .seat[data-seat="8"]').get_attribute("aria-label") == "seat 8, ₩88,000, sold"
+    browser.seats_are_targets()
+    browser.click('#seat-map .seat[data-seat="24"]')
+    browser.wait_text("#hold-picked", "Hold seat 24", "fan B's pick, at the map's end")
+    assert browser.in_view("#hold-picked"), "the Hold button in view on the phone"
     browser.shot("fan-b-sees-seats-sold")
+    browser.click('#seat-map .seat[data-seat="24"]')
+    browser.wait_text("#hold-picked", "Pick seats on the map", "fan B's pick undone")
 
     # Fan C, on the page served from another origin (as CloudFront serves it), calling the API
     # cross-origin: the stadium's sections first, one section's seats, the best two of it, paid.
@@ -416,6 +529,9 @@ def story(browser, server, page_host):
     assert browser.text("#receipt-amount") == "₩300,000"
     browser.shot("fan-c-paid-across-origins")
 
+    phone_journey(browser, url)
+    operator_on_a_phone(browser, server.url + "/admin.html")
+
     # Fan D: the order was drawn at the opening, and the only fan in it is admitted.
     browser.to("fan-d")
     until(lambda: len(browser.finds("#seat-map .seat")) == 12, "fan D admitted after the opening",
@@ -431,6 +547,58 @@ def story(browser, server, page_host):
     for name in browser.windows:
         browser.to(name)
         browser.check_console(f"the end, {name}'s window")
+
+
+def phone_journey(browser, url):
+    """Fan P, on a phone, buys a seat deep in the stadium's largest section: the sections,
+    1,200 seats in a box that scrolls (not a page of thousands of pixels), a seat picked with
+    the Hold button still in view, the hold, the top-up and the receipt."""
+    browser.phone_window("fan-p", url)
+    browser.wait_text("#sign-in h2", "Sign in", "the sign-in box on a phone")
+    browser.shot("phone-sign-in")
+    sign_in(browser, "fan-p")
+    browser.wait_text('[data-concert="seoul-stadium"] button', "Join the queue", "the concerts on a phone")
+    browser.shot("phone-concerts")
+    browser.click('[data-concert="seoul-stadium"] button')
+    until(lambda: len(browser.finds("#section-list .section")) == 3, "fan P admitted to the stadium")
+    browser.shot("phone-stadium-sections")
+    browser.click('[data-section="Stand 101"]')
+    until(lambda: len(browser.finds("#seat-map .seat")) == 1200, "Stand 101's seats on a phone")
+    browser.seats_are_targets()
+    height = browser.driver.execute_script("return document.documentElement.scrollHeight")
+    assert height <= PHONE_PAGE_MAX_PX, f"a 1,200-seat section makes a {height} px page"
+    seat = next(s for s in range(1990, 801, -1)
+                if seat_status(browser, s) == "AVAILABLE")
+    # Scrolled to as a fan scrolls, to the middle of the screen (the driver's own scrolling
+    # leaves it at the window's bottom edge, under the Hold bar), then tapped.
+    browser.driver.execute_script("arguments[0].scrollIntoView({ block: 'center' })",
+                                  browser.find(f'#seat-map .seat[data-seat="{seat}"]'))
+    browser.click(f'#seat-map .seat[data-seat="{seat}"]')
+    browser.wait_text("#hold-picked", f"Hold seat {seat}", "fan P's pick")
+    assert browser.in_view("#hold-picked"), "the Hold button in view after a pick deep in the map"
+    label = browser.find(f'#seat-map .seat[data-seat="{seat}"]').get_attribute("aria-label")
+    assert label == f"Stand 101, seat {seat}, ₩99,000, your pick", label
+    browser.shot("phone-seat-picked")
+    browser.click("#hold-picked")
+    browser.wait_text("#hold-countdown", r"^[45]:\d\d$", "fan P's hold")
+    browser.shot("phone-hold")
+    browser.click("#top-up button")
+    browser.wait_text("#pay", r"Pay ₩99,000", "fan P topped up")
+    browser.click("#pay")
+    browser.wait_text("#receipt h2", "Paid", "fan P's receipt")
+    assert browser.text("#receipt-seats") == str(seat)
+    browser.shot("phone-receipt")
+
+
+def operator_on_a_phone(browser, admin_url):
+    """The operator view fits a phone while it watches a concert."""
+    browser.phone_window("operator-phone", admin_url)
+    browser.type("#operator", "ops-2")
+    until(lambda: len(Select(browser.find("#concert")).options) == 4, "the concerts on a phone")
+    Select(browser.find("#concert")).select_by_value("seoul-stadium")
+    browser.click("#pick-room button")
+    browser.wait_text("#as-of", "As of", "the stadium's waiting room on a phone")
+    browser.shot("phone-operator-watching")
 
 
 # The page's API client under answers a server rarely gives on cue: fetch is replaced, in the
@@ -743,6 +911,7 @@ def main():
     parser.add_argument("--chromedriver", default="/usr/bin/chromedriver")
     parser.add_argument("--out", default="target/browser")
     parser.add_argument("--web", default="web")
+    parser.add_argument("--axe", default="target/browser-deps/node_modules/axe-core/axe.min.js")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     for old in os.listdir(args.out):
@@ -761,7 +930,7 @@ def main():
         browser = None
         try:
             sell_out(server, "last-seat", [1])
-            browser = Browser(args.chromium, args.chromedriver, args.out)
+            browser = Browser(args.chromium, args.chromedriver, args.out, args.axe)
             story(browser, server, page_host)
         except (Failure, AssertionError, WebDriverException) as failure:
             if browser:
@@ -779,7 +948,9 @@ def main():
             server.stop()
             page_host.stop()
     print(f"browser: the fan page's story passed in {time.monotonic() - started:.0f} s, "
-          f"{browser.shots} screenshots in {args.out}, no console errors")
+          f"{browser.shots} screenshots in {args.out}, no console errors, axe: 0 serious or "
+          f"critical violations on {browser.audits['desktop']} desktop and "
+          f"{browser.audits['phone']} phone screens")
     return 0
 
 
