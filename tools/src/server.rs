@@ -77,12 +77,22 @@ async fn admission_ticks(app: App) {
     }
 }
 
-/// Answers a request as API Gateway would: its CORS first, then the route.
+/// Answers a request as API Gateway would: its CORS first, then the route. Only a request
+/// addressed to this machine by name (`Host: 127.0.0.1`, `localhost` or `[::1]`, any port) is
+/// served: a web page that points a name of its own at 127.0.0.1 (DNS rebinding) is refused.
 async fn respond_to(
     app: &App,
     cors: &web::Cors,
     request: hyper::Request<Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
+    if !is_local_host(request.headers().get(hyper::header::HOST)) {
+        warn!("a request for another host was refused");
+        let mut refused = problem_response(&BookingError::InvalidRequest(
+            "this server answers only Host 127.0.0.1, localhost or [::1]".into(),
+        ));
+        stamp(&mut refused, &RequestId::fresh(), request.uri().path());
+        return into_hyper(refused);
+    }
     if let Some(preflight) = cors.preflight(request.method(), request.headers()) {
         return preflight;
     }
@@ -145,6 +155,10 @@ async fn respond(app: &App, request: hyper::Request<Incoming>) -> hyper::Respons
         response.status().as_u16(),
         started.elapsed().as_millis()
     );
+    into_hyper(response)
+}
+
+fn into_hyper(response: lambda_http::Response<Body>) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = response.into_parts();
     let bytes = match body {
         Body::Text(text) => Bytes::from(text),
@@ -152,6 +166,23 @@ async fn respond(app: &App, request: hyper::Request<Incoming>) -> hyper::Respons
         _ => Bytes::new(),
     };
     hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+/// The names this machine answers to, with or without a port.
+const LOCAL_HOSTS: &[&str] = &["127.0.0.1", "localhost", "[::1]"];
+
+fn is_local_host(host: Option<&hyper::header::HeaderValue>) -> bool {
+    let Some(host) = host.and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let name = match host.rsplit_once(':') {
+        // A port after the name (an IPv6 literal keeps its brackets).
+        Some((name, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    LOCAL_HOSTS
+        .iter()
+        .any(|local| name.eq_ignore_ascii_case(local))
 }
 
 /// The fan page's files (`web/`) and its local `config.json`, beside the API's routes, with
@@ -209,4 +240,34 @@ async fn into_lambda_request(
         .with_path_parameters(path)
         .with_query_string_parameters(query);
     Ok((route.endpoint, request))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_this_machines_names_are_served() {
+        let host = |h: &str| is_local_host(Some(&h.parse().unwrap()));
+        for local in [
+            "127.0.0.1",
+            "127.0.0.1:3000",
+            "localhost",
+            "LOCALHOST:8080",
+            "[::1]:3000",
+        ] {
+            assert!(host(local), "{local}");
+        }
+        for other in [
+            "attacker.example",
+            "attacker.example:3000",
+            "127.0.0.1.attacker.example",
+            "localhost.attacker.example:3000",
+            "127.0.0.2:3000",
+            "",
+        ] {
+            assert!(!host(other), "{other}");
+        }
+        assert!(!is_local_host(None));
+    }
 }

@@ -34,10 +34,20 @@ pub const PAGE_FILES: &[PageFile] = page_files![
 /// A deployed stack writes its own `config.json` (the API's URL and the user pool).
 pub const LOCAL_CONFIG: &str = r#"{"apiUrl": "", "signIn": "local"}"#;
 
-/// Scripts and styles only from the page's own files (no inline code), the API anywhere over
-/// HTTPS (or the same origin): as the stack's CloudFront serves the page.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; connect-src 'self' https:; \
-     img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'";
+/// Scripts and styles only from the page's own files (no inline code), connections to the API
+/// alone (here the same origin), no `<base>` to redirect its relative links, forms only to
+/// itself, never framed. The stack's CloudFront serves the same policy but for `connect-src`
+/// ([`HOSTED_CONNECT_SRC`]).
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; connect-src 'self'; \
+     img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; \
+     base-uri 'none'; form-action 'self'";
+
+/// Where the hosted page may connect (the template's `Fn::Sub`): its own origin (config.json),
+/// the region's API Gateway endpoints (the API's own host cannot be named: its CORS names the
+/// page's distribution, which would then depend on the API, a cycle) and, with the stack's
+/// user pool, its managed login domain (the token endpoint); nothing else.
+pub const HOSTED_CONNECT_SRC: &str =
+    "'self' https://*.execute-api.${AWS::Region}.${AWS::URLSuffix}${SignInOrigin}";
 
 /// What a browser may send the API from another origin, as the stack's HTTP API answers it
 /// (`CorsConfiguration` in `infra/template.yaml`; a test holds the two together). The local

@@ -473,8 +473,30 @@ fn the_hosted_page_has_the_local_servers_content_security_policy() {
     let template = yaml(&root().join("infra/template.yaml"));
     let headers = &template["Resources"]["FanPageHeadersPolicy"]["Properties"]
         ["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"];
-    assert_eq!(
-        headers["ContentSecurityPolicy"]["ContentSecurityPolicy"].as_str(),
-        Some(tools::web::CONTENT_SECURITY_POLICY)
+    // `!Sub [policy, {SignInOrigin: ...}]`: the local policy but for where it may connect.
+    let serde_yaml::Value::Tagged(sub) = &headers["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+    else {
+        panic!("the policy is a !Sub")
+    };
+    let hosted = tools::web::CONTENT_SECURITY_POLICY.replace(
+        "connect-src 'self';",
+        &format!("connect-src {};", tools::web::HOSTED_CONNECT_SRC),
+    );
+    assert_ne!(hosted, tools::web::CONTENT_SECURITY_POLICY);
+    assert_eq!(sub.value[0].as_str(), Some(hosted.as_str()));
+    assert!(matches!(
+        sub.value[1]["SignInOrigin"],
+        serde_yaml::Value::Tagged(_)
+    ));
+    for directive in [
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(hosted.contains(directive), "{directive}");
+    }
+    assert!(
+        !hosted.contains("https:;") && !hosted.contains("https: "),
+        "{hosted}"
     );
 }

@@ -158,6 +158,12 @@ impl CatalogConcert {
         if self.title.trim().is_empty() || self.title.chars().count() > 200 {
             return invalid("the title must be 1 to 200 characters".into());
         }
+        if let Some(c) = crate::domain::hidden_character(&self.title) {
+            return invalid(format!(
+                "the title holds U+{:04X}, a control or invisible character",
+                u32::from(c)
+            ));
+        }
         let mut dates = self.dates.clone();
         dates.sort();
         dates.dedup();
@@ -261,6 +267,12 @@ impl CatalogConcert {
             if price == Won::ZERO {
                 return invalid(format!("{field}[{i}].price: seats cost at least 1 won"));
             }
+            if price.get() > crate::domain::MAX_SEAT_PRICE {
+                return invalid(format!(
+                    "{field}[{i}].price: a seat costs at most {} won",
+                    crate::domain::MAX_SEAT_PRICE
+                ));
+            }
             if from_seat > to_seat {
                 return invalid(format!("{field}[{i}]: fromSeat is after toSeat"));
             }
@@ -279,6 +291,12 @@ impl CatalogConcert {
             if let Some(name) = &section.name {
                 if name.is_empty() || name.chars().count() > 64 {
                     return invalid(format!("{field}[{i}].section must be 1 to 64 characters"));
+                }
+                if let Some(c) = crate::domain::hidden_character(name) {
+                    return invalid(format!(
+                        "{field}[{i}].section holds U+{:04X}, a control or invisible character",
+                        u32::from(c)
+                    ));
                 }
                 if !names.insert(name.clone()) {
                     return invalid(format!("{field}[{i}].section {name:?} appears twice"));
@@ -589,6 +607,21 @@ mod tests {
         ))
     }
 
+    #[test]
+    fn a_title_that_hides_characters_is_refused_and_the_dearest_seat_is_taken() {
+        let titled = |title: &str| {
+            Catalog::from_json(&format!(
+                r#"{{"concerts": [{{"concertId": "c", "title": "{title}", "dates": ["2027-01-01"],
+                  "seatPrices": [{{"fromSeat": 1, "toSeat": 5, "price": 10000000}}]}}]}}"#
+            ))
+        };
+        assert!(titled("Spring Fest 서울").is_ok());
+        match titled("Spring\\u2066Fest") {
+            Err(BookingError::InvalidCatalog(why)) => assert!(why.contains("U+2066"), "{why}"),
+            other => panic!("accepted: {other:?}"),
+        }
+    }
+
     fn refusal(seats: &str) -> String {
         match concert(seats) {
             Err(BookingError::InvalidCatalog(why)) => why,
@@ -676,6 +709,19 @@ mod tests {
             (
                 r#""seatPrices": [{"fromSeat": 1, "toSeat": 5, "price": 0}]"#.into(),
                 "seatPrices[0].price",
+            ),
+            (
+                r#""seatPrices": [{"fromSeat": 1, "toSeat": 5, "price": 10000001}]"#.into(),
+                "seatPrices[0].price: a seat costs at most 10000000 won",
+            ),
+            // Looks like "Floor A", and is another section.
+            (
+                format!(r#""sections": [{}]"#, section("Floor\\u200bA", 1, 10)),
+                "sections[0].section holds U+200B",
+            ),
+            (
+                format!(r#""sections": [{}]"#, section("\\u202eA-1", 1, 10)),
+                "sections[0].section holds U+202E",
             ),
         ] {
             let refused = refusal(&seats);

@@ -66,7 +66,7 @@ string_id!(
 string_id!(
     /// The caller: the JWT `sub` claim (or `X-User-Id` locally), 1 to 128 visible characters.
     UserId,
-    |raw| (1..=128).contains(&raw.chars().count()) && !raw.chars().any(char::is_control),
+    |raw| (1..=128).contains(&raw.chars().count()) && super::is_plain_text(raw),
     BookingError::Unauthenticated
 );
 
@@ -74,14 +74,14 @@ string_id!(
     /// Who turned a knob: the IAM principal (SigV4) of an `/admin` call, or `X-Operator-Id`
     /// locally; 1 to 2048 visible characters (an ARN).
     OperatorId,
-    |raw| (1..=2048).contains(&raw.chars().count()) && !raw.chars().any(char::is_control),
+    |raw| (1..=2048).contains(&raw.chars().count()) && super::is_plain_text(raw),
     BookingError::OperatorRequired
 );
 
 string_id!(
-    /// The `Idempotency-Key` header: any string of 1 to 64 characters.
+    /// The `Idempotency-Key` header: 1 to 64 characters, none hidden (`domain::text`).
     IdempotencyKey,
-    |raw| (1..=64).contains(&raw.chars().count()),
+    |raw| (1..=64).contains(&raw.chars().count()) && super::is_plain_text(raw),
     BookingError::InvalidIdempotencyKey
 );
 

@@ -6,6 +6,9 @@ use super::BookingError;
 pub const MAX_CHARGE: i64 = 10_000_000;
 /// The most a balance may hold.
 pub const BALANCE_LIMIT: i64 = 1_000_000_000;
+/// The most one seat may cost: what one charge may add, so that a top-up always covers a seat
+/// and an order of the most seats a fan may hold (10) stays far below the balance's limit.
+pub const MAX_SEAT_PRICE: i64 = MAX_CHARGE;
 
 /// An amount of money in whole won. Never negative.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

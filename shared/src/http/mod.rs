@@ -3,6 +3,7 @@
 
 mod caching;
 mod handlers;
+mod json;
 mod problem;
 mod request;
 mod routes;
