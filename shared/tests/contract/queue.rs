@@ -275,15 +275,15 @@ pub async fn no_wait_is_promised_while_every_slot_is_taken(w: World) {
     );
 
     // Two fans pay: the tick admits one into the freed slots and leaves one free.
-    for i in 0..2 {
-        let who = fan(&format!("fan{i}"));
+    for (seat, token) in (1..).zip(&tokens[..2]) {
+        let who = fan(&format!("fan{}", seat - 1));
         w.charged(&who, 200_000).await;
         let held = w
-            .hold(&who, &tokens[i], SPRING, "2026-12-24", i as i64 + 1)
+            .hold(&who, token, SPRING, "2026-12-24", seat)
             .await
             .unwrap();
         w.booking
-            .pay(&who, Some(&tokens[i]), held.reservation_id, None)
+            .pay(&who, Some(token), held.reservation_id, None)
             .await
             .unwrap();
     }
