@@ -44,10 +44,11 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; connect-src 'self
 
 /// Where the hosted page may connect (the template's `Fn::Sub`): its own origin (config.json),
 /// the region's API Gateway endpoints (the API's own host cannot be named: its CORS names the
-/// page's distribution, which would then depend on the API, a cycle) and, with the stack's
-/// user pool, its managed login domain (the token endpoint); nothing else.
+/// page's distribution, which would then depend on the API, a cycle), with `ApiEdge` the API's
+/// CloudFront distribution, and, with the stack's user pool, its managed login domain (the
+/// token endpoint); nothing else.
 pub const HOSTED_CONNECT_SRC: &str =
-    "'self' https://*.execute-api.${AWS::Region}.${AWS::URLSuffix}${SignInOrigin}";
+    "'self' https://*.execute-api.${AWS::Region}.${AWS::URLSuffix}${EdgeOrigin}${SignInOrigin}";
 
 /// What a browser may send the API from another origin, as the stack's HTTP API answers it
 /// (`CorsConfiguration` in `infra/template.yaml`; a test holds the two together). The local

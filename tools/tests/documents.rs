@@ -500,3 +500,60 @@ fn the_hosted_page_has_the_local_servers_content_security_policy() {
         "{hosted}"
     );
 }
+
+/// The edge's WAF (ApiEdge) refuses a caller over its rate as the service does: 429, the
+/// service's own RATE_LIMITED problem, Retry-After; and its distribution caches nothing one
+/// caller could be served of another's.
+#[test]
+fn the_api_edge_throttles_as_the_service_does_and_keeps_callers_apart() {
+    let template = yaml(&root().join("infra/template.yaml"));
+    let resources = &template["Resources"];
+    let acl = &resources["ApiEdgeWebAcl"]["Properties"];
+    assert_eq!(acl["Scope"], "CLOUDFRONT");
+    let body: serde_json::Value = serde_json::from_str(
+        acl["CustomResponseBodies"]["RateLimited"]["Content"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let service = ticketing::http::problem_response(&ticketing::BookingError::RateLimited {
+        retry_after: 60,
+        limit: 20,
+        window: 10,
+    });
+    let lambda_http::Body::Text(text) = service.body() else {
+        panic!("text")
+    };
+    let service: serde_json::Value = serde_json::from_str(text).unwrap();
+    for member in ["type", "title", "status", "code"] {
+        assert_eq!(body[member], service[member], "{member}");
+    }
+    let rules = acl["Rules"].as_sequence().unwrap();
+    let limits: Vec<&Value> = rules
+        .iter()
+        .filter(|r| !r["Statement"]["RateBasedStatement"].is_null())
+        .collect();
+    assert_eq!(limits.len(), 2, "per caller and per address");
+    for rule in limits {
+        let response = &rule["Action"]["Block"]["CustomResponse"];
+        assert_eq!(response["ResponseCode"], 429);
+        assert_eq!(response["ResponseHeaders"][0]["Name"], "Retry-After");
+        assert_eq!(
+            rule["Statement"]["RateBasedStatement"]["EvaluationWindowSec"],
+            60
+        );
+    }
+    let cache = &resources["ApiEdgeCachePolicy"]["Properties"]["CachePolicyConfig"];
+    assert_eq!(
+        (&cache["DefaultTTL"], &cache["MinTTL"]),
+        (&Value::from(0), &Value::from(0))
+    );
+    let keyed: Vec<&str> = cache["ParametersInCacheKeyAndForwardedToOrigin"]["HeadersConfig"]
+        ["Headers"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    assert_eq!(keyed, ["Authorization", "X-Queue-Token"]);
+}
