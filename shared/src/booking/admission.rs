@@ -57,7 +57,7 @@ use crate::store::{
     every_ledger_shard, page_of, page_seconds, AdmissionBatchPlan, CommitOutcome, ConcertRecord,
     DateStanding, LiveQueue, LotteryRecord, QueueEntryRecord, QueuePageRecord, QueueStateRecord,
     SeatCounts, SeatLedgerRecord, SecondCounts, TickClaim, TickClaimRecord, TicketRecord,
-    TicketStatus, ADMISSION_BATCH_ITEMS,
+    TicketStatus, ADMISSION_BATCH_ITEMS, SECTION_HOLD_WINDOW,
 };
 
 /// Seconds are counted once this old: a join's number lands within a round trip of its second.
@@ -633,14 +633,17 @@ impl Ticketing {
             }
             counts.held += shard.holds.range(now + 1..).map(|(_, n)| n).sum::<i64>();
             for ((section, end), n) in &shard.section_holds {
-                // A minute whose holds may have lapsed in part counts as held.
-                if *end - 1 > now {
+                if *end - SECTION_HOLD_WINDOW > now {
                     *counts.held_by_section.entry(*section).or_default() += n;
+                } else if *end - 1 > now {
+                    // The minute `now` is in: some of its holds may have lapsed.
+                    *counts.minute_by_section.entry(*section).or_default() += n;
                 }
             }
         }
         state.dates.clear();
-        for (date, counts) in dates {
+        for (date, mut counts) in dates {
+            counts.take_off_lapsed();
             let sold = (counts.sold.max(0) as u32).min(per_date);
             let held = (counts.held.max(0) as u32).min(per_date - sold);
             let sections = concert
@@ -679,11 +682,7 @@ impl Ticketing {
         now: i64,
     ) {
         let prunes = ledgers.iter().filter_map(|(date, shard, ledger)| {
-            let stale = ledger.stale(
-                now,
-                self.settings.active_seconds,
-                self.settings.hold_seconds,
-            );
+            let stale = ledger.stale(now, self.settings.hold_seconds);
             (stale.len() >= PRUNE_AT).then_some(async move {
                 let pruned = self
                     .store
@@ -1004,7 +1003,83 @@ fn shard_ranges(places: &[QueuePlace]) -> Vec<(u8, QueuePlace, QueuePlace)> {
 #[derive(Default)]
 struct LiveCounts {
     sold: i64,
+    /// Held by a live hold, exactly (the ledger counts holds by the second they end).
     held: i64,
     sold_by_section: BTreeMap<u32, i64>,
+    /// Held, per section, in the minutes after the one `now` is in: every such hold is live.
     held_by_section: BTreeMap<u32, i64>,
+    /// Held, per section, in the minute `now` is in: some may have lapsed.
+    minute_by_section: BTreeMap<u32, i64>,
+}
+
+impl LiveCounts {
+    /// Folds the current minute into the sections' holds, less the holds of it that lapsed:
+    /// the date's exact count says how many did, not in which sections, so they are taken
+    /// off each section in proportion to its holds of the minute (exactly, when one section
+    /// has holds ending this minute, as at the end of a sale). Without it, a seat whose hold
+    /// lapsed would read as held in its section for up to a minute, and best available and
+    /// the fans listing sections would pass it by while the date counts it free.
+    fn take_off_lapsed(&mut self) {
+        let minute: i64 = self.minute_by_section.values().map(|n| (*n).max(0)).sum();
+        let later: i64 = self.held_by_section.values().sum();
+        let lapsed = (later + minute - self.held).clamp(0, minute);
+        let mut left = lapsed;
+        for (section, n) in &self.minute_by_section {
+            let n = (*n).max(0);
+            let share = if minute == 0 { 0 } else { lapsed * n / minute };
+            left -= share;
+            *self.held_by_section.entry(*section).or_default() += n - share;
+        }
+        // What rounding left over comes off the sections with holds this minute, in turn.
+        for (section, n) in &self.minute_by_section {
+            if left == 0 {
+                break;
+            }
+            let held = self.held_by_section.entry(*section).or_default();
+            if *n > 0 && *held > 0 {
+                *held -= 1;
+                left -= 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(held: i64, later: &[(u32, i64)], minute: &[(u32, i64)]) -> LiveCounts {
+        LiveCounts {
+            held,
+            held_by_section: later.iter().copied().collect(),
+            minute_by_section: minute.iter().copied().collect(),
+            ..LiveCounts::default()
+        }
+    }
+
+    #[test]
+    fn the_holds_that_lapsed_this_minute_come_off_the_sections_that_had_them() {
+        // Section 3 had 4 holds ending this minute, 3 of them lapsed by now; section 1 holds 5
+        // seats in later minutes: the date's exact count is 6.
+        let mut one = counts(6, &[(1, 5)], &[(3, 4)]);
+        one.take_off_lapsed();
+        assert_eq!(one.held_by_section, BTreeMap::from([(1, 5), (3, 1)]));
+        // Two sections this minute, 6 of 8 lapsed: in proportion, 3 and 3 off, every lapsed
+        // hold taken off somewhere, none twice.
+        let mut two = counts(2, &[], &[(0, 4), (2, 4)]);
+        two.take_off_lapsed();
+        assert_eq!(two.held_by_section, BTreeMap::from([(0, 1), (2, 1)]));
+        // Rounding: 1 of 3 lapsed among three sections with one each.
+        let mut three = counts(2, &[], &[(0, 1), (1, 1), (2, 1)]);
+        three.take_off_lapsed();
+        assert_eq!(three.held_by_section.values().sum::<i64>(), 2);
+        // None lapsed: the minute counts whole; a count that says more lapsed than the minute
+        // had takes off only the minute's.
+        let mut none = counts(7, &[(1, 5)], &[(3, 2)]);
+        none.take_off_lapsed();
+        assert_eq!(none.held_by_section, BTreeMap::from([(1, 5), (3, 2)]));
+        let mut odd = counts(0, &[(1, 5)], &[(3, 2)]);
+        odd.take_off_lapsed();
+        assert_eq!(odd.held_by_section, BTreeMap::from([(1, 5), (3, 0)]));
+    }
 }

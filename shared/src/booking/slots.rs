@@ -15,7 +15,7 @@
 //!   bought stops counting at once, not when the slot would have ended.
 //!
 //! So live slots = the sum over shards of the counts whose end is after the tick's now: exact,
-//! 32 items read a tick (one BatchGet), whatever the number of active fans. A shard may count
+//! `SLOT_SHARDS` (256) items read a tick (three BatchGets), whatever the number of active fans. A shard may count
 //! negative at an end (a token admitted on one shard, renewed on its fan's); only the sum over
 //! shards means anything. Ends in the past are pruned by the tick once a shard has a few.
 //!
@@ -33,9 +33,12 @@
 //! another container moved the end forgets the kept end; the next request reads it).
 //!
 //! No item is shared by the crowd: at 100,000 active fans renewing every 30 s, 3,333 renewals a
-//! second spread over 32 shards by the fan's hash, about 104 transactional writes a second on
-//! each (2 units each under 1 KB: about 210 of a key's 1,000 write units), plus each fan's own
-//! ticket. A renewal that fails (throttled, a conflict) changes nothing the fan sees: the token
+//! second spread over 256 shards by the fan's hash, about 13 transactional writes a second on
+//! each (2 units each under 1 KB: about 26 of a key's 1,000 write units), plus each fan's own
+//! ticket. Throughput alone would allow 32 shards; conflicts would not: a transaction holds its
+//! items 5 to 20 ms, and at 32 shards the simulated stadium on-sale (300,000 fans) had a third
+//! of the attempts on each slot shard refused for `TransactionConflict`, resent at up to 642
+//! write units a second on one shard. A renewal that fails (throttled, a conflict) changes nothing the fan sees: the token
 //! lives to the end it had, and the next request renews. The hold's own renewal is the
 //! exception: a hold is refused (503, retry) rather than placed on a token that could idle out
 //! under it. The hold moves the end with a renewal of its own before its transaction, rather

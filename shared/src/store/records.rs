@@ -70,7 +70,7 @@ impl SectionRecord {
 /// write units a second. So a date's holds and sales live in blocks of at most `BLOCK_SEATS`
 /// seats of one section (a few KB at most: a hold or a sale writes one block, a listing of a
 /// section reads only its blocks), and what the admission tick needs (seats sold and held, per
-/// date and per section; sales per admission batch) is counted, in the same transactions, in
+/// date and per section) is counted, in the same transactions, in
 /// a date's ledger of at most `LEDGER_SHARDS` items: the tick reads those, never the blocks,
 /// so its cost per date stops growing with the seats past `LEDGER_SHARDS` blocks.
 ///
@@ -230,7 +230,7 @@ pub fn window_end(until: i64) -> i64 {
 /// kept in the same transactions as the blocks (see [`BLOCK_SEATS`]). Holds are counted by
 /// the second they end, so that the tick knows exactly how many are live at its `now`; per
 /// section by the minute they end (see [`window_end`]), so a section's free seats count a hold
-/// that lapsed less than a minute before as held. Counts whose holds or batches are over are
+/// that lapsed less than a minute before as held. Counts whose holds are over are
 /// dropped by the tick; an amount a late release adds to one again is never read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SeatLedgerRecord {
@@ -241,8 +241,6 @@ pub struct SeatLedgerRecord {
     pub holds: BTreeMap<i64, i64>,
     /// The same per section, by the end of the minute the hold ends in.
     pub section_holds: BTreeMap<(u32, i64), i64>,
-    /// Orders sold, by the admission batch of the token that bought them.
-    pub sales: BTreeMap<i64, i64>,
 }
 
 /// What a hold, a release or a sale adds to one ledger shard (amounts may be negative).
@@ -253,7 +251,6 @@ pub struct LedgerChange {
     pub sold_by_section: BTreeMap<u32, i64>,
     pub holds: BTreeMap<i64, i64>,
     pub section_holds: BTreeMap<(u32, i64), i64>,
-    pub sales: BTreeMap<i64, i64>,
 }
 
 /// What ends a hold in the ledger.
@@ -265,9 +262,8 @@ pub enum HoldEnd {
 }
 
 impl LedgerChange {
-    /// The changes, one per shard the order's sections count in: a hold adds its seats as
-    /// held; a release takes them off; a sale takes them off and counts them sold, and the
-    /// order once, on its first shard, against the batch.
+    /// The changes, one per shard the order's blocks count in: a hold adds its seats as held;
+    /// a release takes them off; a sale takes them off and counts them sold.
     pub fn of(reservation: &ReservationRecord, end: Option<HoldEnd>) -> Vec<LedgerChange> {
         let until = reservation.held_until;
         let sign = if end.is_some() { -1 } else { 1 };
@@ -288,11 +284,7 @@ impl LedgerChange {
                 *change.sold_by_section.entry(seat.section).or_default() += 1;
             }
         }
-        let mut changes: Vec<LedgerChange> = shards.into_values().collect();
-        if let (Some(HoldEnd::Sold(batch)), Some(first)) = (end, changes.first_mut()) {
-            first.sales.insert(batch, 1);
-        }
-        changes
+        shards.into_values().collect()
     }
 }
 
@@ -307,15 +299,14 @@ impl SeatLedgerRecord {
         add(&mut self.sold_by_section, &change.sold_by_section);
         add(&mut self.holds, &change.holds);
         add(&mut self.section_holds, &change.section_holds);
-        add(&mut self.sales, &change.sales);
     }
 
-    /// The counts that no longer change what a tick reads at `now`: holds over, batches whose
-    /// tokens expired (`active_seconds` after their admission), and counts back to zero whose
+    /// The counts that no longer change what a tick reads at `now`: holds over, and counts
+    /// back to zero whose
     /// end no new hold can have any more (a hold made from `now` on ends at least
     /// `hold_seconds` later, clocks a minute apart included): every hold counted there was paid
     /// or released.
-    pub fn stale(&self, now: i64, active_seconds: i64, hold_seconds: i64) -> LedgerStale {
+    pub fn stale(&self, now: i64, hold_seconds: i64) -> LedgerStale {
         let settled = now + hold_seconds - 60;
         let over = |end: i64, n: i64| end <= now || (n == 0 && end < settled);
         LedgerStale {
@@ -332,12 +323,6 @@ impl SeatLedgerRecord {
                 .filter(|((_, end), n)| over(*end, **n))
                 .map(|(key, _)| *key)
                 .collect(),
-            sales: self
-                .sales
-                .keys()
-                .filter(|at| **at + active_seconds <= now)
-                .copied()
-                .collect(),
         }
     }
 
@@ -348,9 +333,6 @@ impl SeatLedgerRecord {
         for key in &stale.section_holds {
             self.section_holds.remove(key);
         }
-        for at in &stale.sales {
-            self.sales.remove(at);
-        }
     }
 }
 
@@ -359,12 +341,11 @@ impl SeatLedgerRecord {
 pub struct LedgerStale {
     pub holds: Vec<i64>,
     pub section_holds: Vec<(u32, i64)>,
-    pub sales: Vec<i64>,
 }
 
 impl LedgerStale {
     pub fn len(&self) -> usize {
-        self.holds.len() + self.section_holds.len() + self.sales.len()
+        self.holds.len() + self.section_holds.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -605,8 +586,9 @@ impl TicketRecord {
 }
 
 /// The slot ledger's shards per concert (see `booking::slots`): renewals spread over them by
-/// the fan, so no item is shared by the crowd.
-pub const SLOT_SHARDS: u32 = 32;
+/// the fan, so no item is shared by the crowd, and few enough meet on one that transactions
+/// seldom conflict there.
+pub const SLOT_SHARDS: u32 = 256;
 
 /// The slot shard a fan's renewals and payment move counts on.
 pub fn slot_shard(user: &UserId) -> u32 {
@@ -908,7 +890,7 @@ mod tests {
     }
 
     #[test]
-    fn a_ledger_counts_holds_and_sales_per_shard_and_a_sale_once() {
+    fn a_ledger_counts_holds_and_sales_per_shard() {
         let r = order();
         let mut ledgers: BTreeMap<u32, SeatLedgerRecord> = BTreeMap::new();
         let apply = |ledgers: &mut BTreeMap<u32, SeatLedgerRecord>, changes: Vec<LedgerChange>| {
@@ -928,9 +910,8 @@ mod tests {
             LedgerChange::of(&r, Some(HoldEnd::Sold(1_796_083_200))),
         );
         let sold: i64 = ledgers.values().map(|l| l.sold).sum();
-        let orders: i64 = ledgers.values().flat_map(|l| l.sales.values()).sum();
         let held: i64 = ledgers.values().flat_map(|l| l.holds.values()).sum();
-        assert_eq!((sold, orders, held), (3, 1, 0));
+        assert_eq!((sold, held), (3, 0));
         assert_eq!(ledgers[&30].sold_by_section[&17], 1);
     }
 
@@ -940,24 +921,11 @@ mod tests {
         for change in LedgerChange::of(&order(), None) {
             ledger.apply(&change);
         }
-        ledger.sales.insert(1_796_083_200, 1);
-        assert!(
-            ledger.stale(1_796_083_529, 600, 300).is_empty(),
-            "still live"
-        );
-        let stale = ledger.stale(1_796_083_800, 600, 300);
-        assert_eq!(
-            (
-                stale.holds.len(),
-                stale.section_holds.len(),
-                stale.sales.len()
-            ),
-            (1, 2, 1)
-        );
+        assert!(ledger.stale(1_796_083_529, 300).is_empty(), "still live");
+        let stale = ledger.stale(1_796_083_800, 300);
+        assert_eq!((stale.holds.len(), stale.section_holds.len()), (1, 2));
         ledger.forget(&stale);
-        assert!(
-            ledger.holds.is_empty() && ledger.section_holds.is_empty() && ledger.sales.is_empty()
-        );
+        assert!(ledger.holds.is_empty() && ledger.section_holds.is_empty());
         // A hold ending at :30 counts per section until the end of its minute.
         assert_eq!(window_end(1_796_083_530), 1_796_083_560);
         assert_eq!(window_end(1_796_083_500), 1_796_083_560);

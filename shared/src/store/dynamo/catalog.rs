@@ -59,7 +59,6 @@ fn ledger_attributes(
     sold_by_section: &std::collections::BTreeMap<u32, i64>,
     holds: &std::collections::BTreeMap<i64, i64>,
     section_holds: &std::collections::BTreeMap<(u32, i64), i64>,
-    sales: &std::collections::BTreeMap<i64, i64>,
 ) -> Vec<(String, i64)> {
     let mut attributes = Vec::new();
     if sold != 0 {
@@ -72,7 +71,6 @@ fn ledger_attributes(
             .iter()
             .map(|((i, end), n)| (format!("w{i}_{end}"), *n)),
     );
-    attributes.extend(sales.iter().map(|(at, n)| (format!("b{at}"), *n)));
     attributes
 }
 
@@ -104,11 +102,6 @@ pub(super) fn ledger_from_item(item: &Item) -> SeatLedgerRecord {
                     ledger.holds.insert(until, n);
                 }
             }
-            ("b", None) => {
-                if let Ok(at) = rest.parse() {
-                    ledger.sales.insert(at, n);
-                }
-            }
             _ => {}
         }
     }
@@ -128,7 +121,6 @@ impl DynamoStore {
             &change.sold_by_section,
             &change.holds,
             &change.section_holds,
-            &change.sales,
         );
         let adds: Vec<String> = attributes
             .iter()
@@ -248,7 +240,6 @@ fn prune_update(stale: &LedgerStale) -> String {
                 .iter()
                 .map(|(i, end)| format!("#w{i}_{end}")),
         )
-        .chain(stale.sales.iter().map(|at| format!("#b{at}")))
         .collect();
     format!("REMOVE {}", names.join(", "))
 }
@@ -278,7 +269,6 @@ pub(super) fn ledger_size(key: &Key, ledger: &SeatLedgerRecord) -> usize {
         &ledger.sold_by_section,
         &ledger.holds,
         &ledger.section_holds,
-        &ledger.sales,
     );
     if attributes.is_empty() {
         return 0;
@@ -421,7 +411,6 @@ mod tests {
             ("s17", 480),
             ("h1796083500", 3),
             ("w17_1796083520", -2),
-            ("b1796083200", 12),
         ] {
             item.insert(name.into(), number(n));
         }
@@ -430,7 +419,6 @@ mod tests {
         assert_eq!(ledger.sold_by_section[&17], 480);
         assert_eq!(ledger.holds[&1_796_083_500], 3);
         assert_eq!(ledger.section_holds[&(17, 1_796_083_520)], -2);
-        assert_eq!(ledger.sales[&1_796_083_200], 12);
         assert_eq!(ledger_size(&key, &ledger), meter::item_size(&item));
     }
 }
