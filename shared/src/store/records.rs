@@ -229,8 +229,8 @@ pub fn window_end(until: i64) -> i64 {
 /// One shard of a date's ledger: the counts the admission tick learns a date's seats from,
 /// kept in the same transactions as the blocks (see [`BLOCK_SEATS`]). Holds are counted by
 /// the second they end, so that the tick knows exactly how many are live at its `now`; per
-/// section by the minute they end (see [`window_end`]), so a section's free seats count a hold
-/// that lapsed less than a minute before as held. Counts whose holds are over are
+/// section by the minute they end (see [`window_end`]), the minute of the tick's `now` shared
+/// out by the date's exact count (admission's `LiveCounts`). Counts whose holds are over are
 /// dropped by the tick; an amount a late release adds to one again is never read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SeatLedgerRecord {
@@ -723,8 +723,8 @@ pub struct DateStanding {
     pub unsold: u32,
     /// Seats neither sold nor under a live hold.
     pub free: u32,
-    /// Per section, in the concert's order, seats neither sold nor held (a hold that lapsed
-    /// less than a minute before counts as held: see [`window_end`]).
+    /// Per section, in the concert's order, seats neither sold nor held (of the holds ending
+    /// in the minute of the tick, in proportion: see [`window_end`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sections: Vec<u32>,
 }
