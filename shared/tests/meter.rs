@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use ticketing::booking::{
-    Catalog, HoldRequest, PageLimit, SeatChoice, SeatCursor, SeatPage, SEAT_PAGE_LIMIT,
+    Catalog, HoldRequest, PageLimit, RateLimit, SeatChoice, SeatCursor, SeatPage, SEAT_PAGE_LIMIT,
 };
 use ticketing::domain::{
     ChargeAmount, ConcertDate, ConcertId, IdempotencyKey, ManualClock, SeatNumber, Timestamp,
@@ -72,6 +72,23 @@ where
         booking.load_catalog(&catalog()).await.unwrap()
     );
     step!("list concerts", booking.concerts_on_sale().await.unwrap());
+    // The per-fan limit's bucket (one a second, two at once): a full bucket is one conditional
+    // write, a burst two (the first refused), a refusal two.
+    let limited = booking
+        .clone()
+        .with_rate_limit(RateLimit::new(60, 2).unwrap());
+    step!(
+        "ana's first write takes from a full bucket",
+        limited.take_rate_token(&ana).await.unwrap()
+    );
+    step!(
+        "ana's second write, within the burst",
+        limited.take_rate_token(&ana).await.unwrap()
+    );
+    step!(
+        "ana's third write, refused",
+        limited.take_rate_token(&ana).await.unwrap_err()
+    );
     let (ana_ticket, _) = booking.join_queue(&ana, &concert).await.unwrap();
     steps.push(("ana joins the pre-queue".into(), drain().await));
     step!(
