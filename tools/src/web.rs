@@ -28,6 +28,7 @@ pub const PAGE_FILES: &[PageFile] = page_files![
     ("admin.js", "text/javascript; charset=utf-8"),
     ("signin.js", "text/javascript; charset=utf-8"),
     ("favicon.svg", "image/svg+xml"),
+    ("problems.html", "text/html; charset=utf-8"),
 ];
 
 /// What the page reads to find the API: locally the same origin, with `X-User-Id` sign-in.
@@ -150,8 +151,19 @@ impl Cors {
     }
 }
 
-/// The file a GET of `path` serves, if any: `/` is the fan page.
+/// The file a GET of `path` serves, if any: `/` is the fan page, and a problem's `type`
+/// (`/problems/{kebab-case code}`) the page of problem types, when it has that code's section.
 pub fn page_file(path: &str) -> Option<&'static PageFile> {
+    if let Some(slug) = path.strip_prefix("/problems/") {
+        let page = PAGE_FILES
+            .iter()
+            .find(|file| file.path == "/problems.html")?;
+        let known = !slug.is_empty()
+            && slug.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+            && std::str::from_utf8(page.bytes)
+                .is_ok_and(|text| text.contains(&format!("<section id=\"{slug}\">")));
+        return known.then_some(page);
+    }
     let path = if path == "/" { "/index.html" } else { path };
     PAGE_FILES.iter().find(|file| file.path == path)
 }
@@ -173,6 +185,13 @@ mod tests {
         assert_eq!(on_disk, served);
         assert_eq!(page_file("/").unwrap().path, "/index.html");
         assert!(page_file("/concerts").is_none());
+        // A problem's type resolves to its section of the page of problem types.
+        assert_eq!(
+            page_file("/problems/seat-unavailable").unwrap().path,
+            "/problems.html"
+        );
+        assert!(page_file("/problems/no-such-problem").is_none());
+        assert!(page_file("/problems/").is_none());
         assert!(page_file("/../Cargo.toml").is_none());
     }
 
@@ -221,9 +240,10 @@ mod tests {
     fn every_problem_code_has_a_sentence_for_fans() {
         let openapi: serde_yaml::Value =
             serde_yaml::from_str(include_str!("../../openapi.yaml")).expect("openapi.yaml parses");
-        let codes = openapi["components"]["schemas"]["Problem"]["properties"]["code"]["enum"]
+        // `code` is an open string; `ProblemCode` lists the codes this version answers.
+        let codes = openapi["components"]["schemas"]["ProblemCode"]["enum"]
             .as_sequence()
-            .expect("the Problem schema lists its codes");
+            .expect("ProblemCode lists the known codes");
         let api_js = std::str::from_utf8(page_file("/api.js").unwrap().bytes).unwrap();
         let sentences = &api_js[api_js.find("const SENTENCES").expect("the sentences")..];
         let missing: Vec<&str> = codes

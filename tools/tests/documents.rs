@@ -557,3 +557,29 @@ fn the_api_edge_throttles_as_the_service_does_and_keeps_callers_apart() {
         .collect();
     assert_eq!(keyed, ["Authorization", "X-Queue-Token"]);
 }
+
+/// Every problem's `type` resolves to a page of the docs: each code the document knows has its
+/// section of `web/problems.html`, which the local server serves at `/problems/{slug}` (and the
+/// hosted page at `/problems.html#{slug}`).
+#[test]
+fn every_problem_type_resolves_to_its_section_of_the_page_of_problem_types() {
+    let spec = yaml(&root().join("openapi.yaml"));
+    let codes = spec["components"]["schemas"]["ProblemCode"]["enum"]
+        .as_sequence()
+        .unwrap();
+    assert!(codes.len() > 50);
+    for code in codes {
+        let code = code.as_str().unwrap();
+        let slug = code.to_ascii_lowercase().replace('_', "-");
+        let page = tools::web::page_file(&format!("/problems/{slug}"))
+            .unwrap_or_else(|| panic!("{code}: /problems/{slug} resolves to nothing"));
+        let text = std::str::from_utf8(page.bytes).unwrap();
+        let section = &text[text.find(&format!("<section id=\"{slug}\">")).unwrap()..];
+        let section = &section[..section.find("</section>").unwrap()];
+        assert!(
+            section.contains(&format!("<code>{code}</code>")),
+            "{section}"
+        );
+        assert!(!section.contains("<p></p>"), "{code} says nothing");
+    }
+}

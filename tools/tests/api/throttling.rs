@@ -80,6 +80,20 @@ pub async fn every_answer_names_its_request(backend: Backend) {
         missing.body["instance"],
         "/reservations/00000000-0000-4000-8000-000000000000"
     );
+    // Its type resolves to its section of the page of problem types.
+    let docs = reqwest::get(format!(
+        "{}{}",
+        server.base,
+        missing.body["type"].as_str().unwrap()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(docs.status(), 200);
+    assert!(docs
+        .text()
+        .await
+        .unwrap()
+        .contains("<section id=\"reservation-not-found\">"));
     // The server's own problems too.
     let nowhere = ana.get("/nowhere").await;
     nowhere.assert_problem(404, "ROUTE_NOT_FOUND");
