@@ -140,14 +140,15 @@ impl Cors {
     }
 
     /// An answer to an allowed origin (see [`Cors::allowed_origin`]) says so, and lets the page
-    /// read `Location` and `Retry-After`.
+    /// read `Location`, `Retry-After`, `X-Request-Id`, `ETag` and the rate limit's headers.
     pub fn admit<B>(origin: http::HeaderValue, response: &mut http::Response<B>) {
         let headers = response.headers_mut();
         headers.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         if let Ok(exposed) = http::HeaderValue::from_str(&CORS_EXPOSE_HEADERS.join(", ")) {
             headers.insert(http::header::ACCESS_CONTROL_EXPOSE_HEADERS, exposed);
         }
-        headers.insert(http::header::VARY, http::HeaderValue::from_static("Origin"));
+        // Beside what the answer already varies by (a cacheable listing: its caller).
+        headers.append(http::header::VARY, http::HeaderValue::from_static("Origin"));
     }
 }
 

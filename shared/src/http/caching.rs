@@ -20,12 +20,16 @@ use super::routes::Endpoint;
 pub const NO_STORE: &str = "private, no-store";
 /// For a live listing: kept, but revalidated every time.
 pub const REVALIDATE: &str = "private, no-cache";
+/// What a kept listing was answered for: the caller and its queue token.
+pub const VARY: &str = "Authorization, X-Queue-Token, X-User-Id";
 
 /// How an endpoint's answers may be cached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Caching {
     /// Until the next tick; with an `ETag` too when `tagged`.
-    UntilTick { tagged: bool },
+    UntilTick {
+        tagged: bool,
+    },
     /// Live, with an `ETag`.
     Revalidate,
     NoStore,
@@ -42,7 +46,10 @@ impl Caching {
     }
 
     fn tagged(self) -> bool {
-        matches!(self, Caching::Revalidate | Caching::UntilTick { tagged: true })
+        matches!(
+            self,
+            Caching::Revalidate | Caching::UntilTick { tagged: true }
+        )
     }
 }
 
@@ -73,6 +80,12 @@ pub fn apply(
     let control = if ok { control } else { NO_STORE.to_owned() };
     if let Ok(value) = HeaderValue::from_str(&control) {
         response.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
+    if ok && caching != Caching::NoStore {
+        // A browser keeps one copy a URL: one caller's, or one token's, is not another's.
+        response
+            .headers_mut()
+            .insert(header::VARY, HeaderValue::from_static(VARY));
     }
     if !ok || !caching.tagged() {
         return response;
@@ -149,7 +162,11 @@ mod tests {
             1_004,
             10,
         );
-        assert_eq!(answer.headers()[header::CACHE_CONTROL], "private, max-age=6");
+        assert_eq!(
+            answer.headers()[header::CACHE_CONTROL],
+            "private, max-age=6"
+        );
+        assert_eq!(answer.headers()[header::VARY], VARY);
         assert!(answer.headers().get(header::ETAG).is_none());
     }
 
@@ -165,7 +182,13 @@ mod tests {
         assert_eq!(balance.headers()[header::CACHE_CONTROL], NO_STORE);
         let mut refused = listing("{}");
         *refused.status_mut() = StatusCode::NOT_FOUND;
-        let refused = apply(Caching::of(Endpoint::ListSeats), &asking(None), refused, 0, 10);
+        let refused = apply(
+            Caching::of(Endpoint::ListSeats),
+            &asking(None),
+            refused,
+            0,
+            10,
+        );
         assert_eq!(refused.headers()[header::CACHE_CONTROL], NO_STORE);
         assert!(refused.headers().get(header::ETAG).is_none());
     }
@@ -176,12 +199,24 @@ mod tests {
         let first = apply(Caching::Revalidate, &asking(None), listing(body), 0, 10);
         let tag = first.headers()[header::ETAG].to_str().unwrap().to_owned();
         assert_eq!(first.headers()[header::CACHE_CONTROL], REVALIDATE);
-        let again = apply(Caching::Revalidate, &asking(Some(&tag)), listing(body), 0, 10);
+        let again = apply(
+            Caching::Revalidate,
+            &asking(Some(&tag)),
+            listing(body),
+            0,
+            10,
+        );
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
         assert_eq!(again.body(), &Body::Empty);
         assert_eq!(again.headers()[header::ETAG], tag.as_str());
         let weak = format!("\"other\", W/{tag}");
-        let weakly = apply(Caching::Revalidate, &asking(Some(&weak)), listing(body), 0, 10);
+        let weakly = apply(
+            Caching::Revalidate,
+            &asking(Some(&weak)),
+            listing(body),
+            0,
+            10,
+        );
         assert_eq!(weakly.status(), StatusCode::NOT_MODIFIED);
         let changed = apply(
             Caching::Revalidate,

@@ -5,12 +5,12 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use tracing::{field, info_span, Instrument, Span};
 
+use super::caching::{self, Caching, NO_STORE};
 use super::problem::{describe, problem_response, RATE_LIMIT, RATE_LIMIT_POLICY};
 use super::request::{
     body_bytes, caller, idempotency_key, operator, path_parameter, query_parameter, queue_token,
     within_body_limit, JsonBody,
 };
-use super::caching::{self, Caching, NO_STORE};
 use super::routes::Endpoint;
 use super::trace::{stamp, RequestId};
 use super::App;

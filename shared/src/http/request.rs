@@ -164,8 +164,8 @@ impl JsonBody {
                 "this endpoint needs a JSON object body".into(),
             ));
         }
-        let value =
-            super::json::parse_unique(bytes).map_err(|e| BookingError::MalformedJson(e.to_string()))?;
+        let value = super::json::parse_unique(bytes)
+            .map_err(|e| BookingError::MalformedJson(e.to_string()))?;
         let Value::Object(fields) = value else {
             return Err(BookingError::InvalidRequest(
                 "the body must be a JSON object".into(),

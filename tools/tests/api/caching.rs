@@ -13,8 +13,18 @@ pub async fn listings_say_how_long_they_keep_and_unchanged_ones_are_304(backend:
     // The local server ticks every second: the catalog is kept at most that long.
     let concerts = ana.get("/concerts").await;
     assert_eq!(concerts.headers[CACHE_CONTROL], "private, max-age=1");
-    assert_eq!(ana.get("/balance").await.headers[CACHE_CONTROL], "private, no-store");
-    let missing = ana.get("/payments/00000000-0000-4000-8000-000000000000").await;
+    // Kept per caller and token, never one fan's copy for another.
+    assert_eq!(
+        concerts.headers["vary"],
+        "Authorization, X-Queue-Token, X-User-Id"
+    );
+    assert_eq!(
+        ana.get("/balance").await.headers[CACHE_CONTROL],
+        "private, no-store"
+    );
+    let missing = ana
+        .get("/payments/00000000-0000-4000-8000-000000000000")
+        .await;
     missing.assert_problem(404, "PAYMENT_NOT_FOUND");
     assert_eq!(missing.headers[CACHE_CONTROL], "private, no-store");
 
