@@ -1,5 +1,5 @@
 // The API client the fan page and the operator view share: who the caller is, how a request is
-// sent and retried (the README's "Retrying requests"), and what each problem code means to a fan.
+// sent and retried (docs/api.md's "Retrying requests"), and what each problem code means to a fan.
 
 /** Where the API is and how fans sign in: the local server's own, or the stack's (written at
  * deploy). `signIn` is "local" (a fan name as X-User-Id), "cognito" (the stack's user pool,

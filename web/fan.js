@@ -1,5 +1,5 @@
 // The fan page: sign in, pick a concert, wait in its queue, pick seats, hold, top up, pay.
-// One view at a time; every call goes through `api` (retries as the README says), every
+// One view at a time; every call goes through `api` (retries as docs/api.md says), every
 // refusal is shown as a sentence (`sentence`).
 
 import { Api, Problem, loadConfig, newKey, say, showRetry, sentence, won, duration, clock, localTime } from "./api.js";

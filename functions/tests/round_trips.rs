@@ -6,7 +6,7 @@
 //!
 //! Each function runs in its own container (its own `Ticketing`, with its own cache), as on
 //! Lambda, so a container's first request is measured apart from the ones after it. The figures
-//! are held to the README's table "Round trips per request", row by row.
+//! are held to docs/scale.md's table "Round trips per request", row by row.
 
 mod sample;
 
@@ -25,7 +25,7 @@ use ticketing::{Settings, Ticketing};
 
 /// 2027-03-01T00:00:00Z, before the example catalog's dates.
 const START: i64 = 1_803_859_200;
-const README_SECTION: &str = "## Round trips per request";
+const DOCS_SECTION: &str = "## Round trips per request";
 
 /// Lambda containers, one per function, each started cold on its first request.
 struct Containers {
@@ -90,13 +90,13 @@ impl Journey {
     }
 }
 
-/// The README's rows: (function, request) to its cost.
+/// The rows of docs/scale.md: (function, request) to its cost.
 fn readme_rows() -> BTreeMap<(String, String), Cost> {
-    let path = root().join("README.md");
+    let path = root().join("docs").join("scale.md");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let section = text
-        .split_once(README_SECTION)
-        .unwrap_or_else(|| panic!("README.md has no section {README_SECTION:?}"))
+        .split_once(DOCS_SECTION)
+        .unwrap_or_else(|| panic!("docs/scale.md has no section {DOCS_SECTION:?}"))
         .1;
     let section = section.split("\n## ").next().unwrap_or_default();
     let mut rows = BTreeMap::new();
@@ -327,6 +327,6 @@ async fn each_request_waits_for_the_round_trips_the_readme_says() {
     let rows: BTreeMap<_, _> = journey.rows.into_iter().collect();
     assert_eq!(
         rows, expected,
-        "the README's table {README_SECTION:?} differs from what was measured:\n{measured}"
+        "docs/scale.md's table {DOCS_SECTION:?} differs from what was measured:\n{measured}"
     );
 }

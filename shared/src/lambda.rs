@@ -46,7 +46,7 @@ pub fn serve_admission() -> Result<(), Error> {
 
 /// Lambda hands a function one invocation at a time, and an invocation mostly waits for
 /// DynamoDB: the calling thread serves it as well as a pool of workers would, and a cold start
-/// saves spawning them (about 0.3 ms of 2.3; README, "Function size and startup").
+/// saves spawning them (about 0.3 ms of 2.3; docs/scale.md, "Function size and startup").
 fn on_the_calling_thread(serve: impl Future<Output = Result<(), Error>>) -> Result<(), Error> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -1,11 +1,11 @@
-//! The README's examples, run as a newcomer pastes them: the walkthrough (twice: the second paste
-//! must say SEAT_UNAVAILABLE, as the README says), the sale opening, the venue and the operators'
-//! calls, each block verbatim in bash, from the repository's root, against a fresh local server on
-//! a free port (the sale opening and the venue start their own beside it). A documented step that
-//! breaks fails here, with what the shell printed.
+//! The examples of the README and docs/, run as a newcomer pastes them: the walkthrough
+//! (twice: the second paste must say SEAT_UNAVAILABLE, as the README says), the sale opening,
+//! the venue and the operators' calls, each block verbatim in bash, from the repository's root,
+//! against a fresh local server on a free port (the sale opening and the venue start their own
+//! beside it). A documented step that breaks fails here, with what the shell printed.
 //!
 //! `cargo run --bin local-server` in a block stands for the binary this test run built (a shell
-//! function of that name runs it): the block is otherwise the README's text, byte for byte.
+//! function of that name runs it): the block is otherwise the page's text, byte for byte.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -16,13 +16,24 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The first `sh` block after `heading` in the README.
+/// The first `sh` block after `heading` in the README or in one of the docs it maps
+/// (`docs/*.md`).
 fn block(heading: &str) -> String {
-    let text = std::fs::read_to_string(root().join("README.md")).expect("README.md");
-    let section = text
-        .split_once(&format!("\n{heading}\n"))
-        .unwrap_or_else(|| panic!("README.md has no heading {heading:?}"))
-        .1;
+    let mut pages = vec![root().join("README.md")];
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(root().join("docs"))
+        .expect("docs/")
+        .map(|entry| entry.expect("a docs entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "md"))
+        .collect();
+    docs.sort();
+    pages.extend(docs);
+    let marker = format!("\n{heading}\n");
+    let text = pages
+        .iter()
+        .map(|page| std::fs::read_to_string(page).expect("a page of the docs"))
+        .find(|text| text.contains(&marker))
+        .unwrap_or_else(|| panic!("neither the README nor docs/ has the heading {heading:?}"));
+    let section = text.split_once(&marker).expect("found above").1;
     let code = section
         .split_once("```sh\n")
         .unwrap_or_else(|| panic!("no sh block under {heading:?}"))

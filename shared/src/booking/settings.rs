@@ -1,4 +1,4 @@
-/// The tunable numbers of the rules; the defaults are those `openapi.yaml` and the README give.
+/// The tunable numbers of the rules; the defaults are those `openapi.yaml` and docs/operations.md give.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// How long a seat hold lasts.

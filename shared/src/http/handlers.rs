@@ -461,7 +461,7 @@ fn page_limit(
 
 /// Lambda refuses to return an answer over 6 MB, and API Gateway then gives the fan a bare
 /// error. Every answer here is kept far below by design (listings are paged, catalogs have
-/// maxima: the README's "Limits"), about 1 MB at most; one past this budget is a bug. It is
+/// maxima: docs/scale.md, "Limits"), about 1 MB at most; one past this budget is a bug. It is
 /// answered as a clean 500 problem, and in debug builds (every test) it panics, so that a test
 /// that makes one fails loudly.
 pub const ANSWER_BYTES_BUDGET: usize = 2 * 1024 * 1024;

@@ -6,7 +6,7 @@
 //! requests the DynamoDB store would send for it (the meter's model of them, `dynamo::meter_*`),
 //! and the DynamoDB store turns the service's refusal into the same [`StoreError::Limit`].
 //!
-//! What stays under these by design, and the maxima that keep it so, are listed in the README's
+//! What stays under these by design, and the maxima that keep it so, are listed in docs/scale.md's
 //! "Limits" table.
 
 use super::dynamo::meter::{DynamoRequest, Operation};

@@ -89,7 +89,7 @@ impl SectionRecord {
 /// blocks are held most seconds carries a few hundred such counts until the tick prunes
 /// those past. Coarser buckets would leave the bucket the tick's `now` falls in unknown;
 /// more shards spread the writes but not the seconds. What it costs per 1,000 seats sold and
-/// the largest shard written at the stadium on-sale are in the README's simulator section
+/// the largest shard written at the stadium on-sale are in docs/simulator.md
 /// (`onsale` reports both); what it costs most is throughput: a 2 KB shard takes 250
 /// transactional writes a second to its 1,000-unit limit, not 500, and a conflict on it is
 /// resent at that size.

@@ -1,4 +1,4 @@
-//! The on-sale simulator: `onsale --help`. What it answers, and results, are in the README.
+//! The on-sale simulator: `onsale --help`. What it answers, and results, are in docs/simulator.md.
 
 use std::process::ExitCode;
 

@@ -80,7 +80,7 @@ pub(super) struct Basket {
     /// A lapse payer raced its hold's lapse already.
     raced: bool,
     /// Bumped by each answer that settles a charge or a payment: a retry after an error or a
-    /// lost answer sends the same Idempotency-Key, as the README's retry rules say.
+    /// lost answer sends the same Idempotency-Key, as docs/api.md's retry rules say.
     charges: u32,
     payments: u32,
 }

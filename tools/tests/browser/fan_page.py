@@ -18,7 +18,7 @@ The story, in one browser with a window per person:
   - fan C, on the page served from another origin (as the stack's CloudFront serves it, CORS
     between), opens the stadium, whose seats are listed a section at a time, holds the best two
     seats of a section, tops up and pays;
-  - the page's API client retries exactly as the README's "Retrying requests" says;
+  - the page's API client retries exactly as docs/api.md's "Retrying requests" says;
   - against a deployed stack (its network scripted), the fan page and the operator view sign in
     through the user pool's managed login (a stand-in page served here): the authorization code
     with PKCE, the code redeemed with the verifier, the ID token sent to the API (the operator

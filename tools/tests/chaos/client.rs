@@ -1,7 +1,7 @@
 //! A careful client of the API: a transport error, a timeout or a 5xx is answered by sending the
 //! same request again (same body, same `Idempotency-Key`) after the server's `Retry-After` or a
 //! growing pause. Every answer is tallied by endpoint, and every 5xx is checked for the shape
-//! the API promises (`openapi.yaml`, the README's "Retrying requests"): `503` problem+json with `Retry-After` and no internals.
+//! the API promises (`openapi.yaml`, docs/api.md's "Retrying requests"): `503` problem+json with `Retry-After` and no internals.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;

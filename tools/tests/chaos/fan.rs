@@ -45,7 +45,7 @@ pub struct FanRecord {
     pub took: Duration,
     /// From the start of the journey to the poll that said ACTIVE.
     pub admitted_after: Option<Duration>,
-    /// Answers a careful client following the README's retry rules should never get.
+    /// Answers a careful client following docs/api.md's retry rules should never get.
     pub surprises: Vec<String>,
 }
 

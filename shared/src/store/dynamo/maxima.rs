@@ -1,7 +1,7 @@
 //! The items that grow with a concert's catalog, sized as DynamoDB counts them at the catalog's
 //! maxima (`MAX_DATES`, `MAX_SECTIONS` with 64-character names, `MAX_SEATS_PER_DATE`): each must
 //! stay under half of DynamoDB's item limit, so that no tick and no request ever meets it. Run
-//! with `--nocapture` for the figures the README's "Limits" table quotes.
+//! with `--nocapture` for the figures docs/scale.md, "Limits" table quotes.
 
 use super::catalog::block_size;
 use super::keys;
