@@ -62,7 +62,7 @@ fn arguments(seed: u64) -> Vec<String> {
             "--best-available",
             "0.5",
             "--bots",
-            "5",
+            "20",
             "--spinning-bots",
             "0.6",
         ] {
