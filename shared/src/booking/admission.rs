@@ -25,7 +25,8 @@
 //!    anyone is admitted by it, and every tick after (one that takes over a dead tick's claim
 //!    included) uses the draw kept there.
 //! 6. Admits at most ADMIT_PER_TICK, never past MAX_ACTIVE nor past ACTIVE_PER_FREE_SEAT times
-//!    the free seats: nobody while every seat is held or sold. The pre-queue's lottery order
+//!    the free seats for the fans still shopping (the active fans beyond the seats held):
+//!    nobody while every seat is held or sold. The pre-queue's lottery order
 //!    first, then first come, first served, from seconds at least three seconds old (their
 //!    entries are written).
 //! 7. Walks the queue in chunks: one Query per counter for the chunk's entries (the whole key
@@ -349,8 +350,13 @@ impl Ticketing {
         let sold_out = !state.dates.is_empty() && state.dates.iter().all(|d| d.unsold == 0);
         let drawn = concert.sale_opens_at.is_none() || state.lottery.is_some();
         let slots = if sale_open && drawn && !sold_out && !control.paused {
+            // A fan holding seats has them and shops no more: the free seats wait for the
+            // fans active beyond the seats held (at least that many: an order holds one seat
+            // or more). Counting the holders too kept the crowd out while seats that abandoned
+            // holds let go sat free.
+            let shopping = active.saturating_sub(state.seats.held);
             let by_seats =
-                (self.settings.active_per_free_seat * state.seats.free).saturating_sub(active);
+                (self.settings.active_per_free_seat * state.seats.free).saturating_sub(shopping);
             admit_per_tick
                 .min(max_active.saturating_sub(active))
                 .min(by_seats)

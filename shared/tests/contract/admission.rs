@@ -192,6 +192,45 @@ pub async fn admission_stops_at_zero_free_seats_and_resumes_when_holds_end(w: Wo
     assert_eq!(status(&w.booking, &fans[2]).await, QueueStatus::Active);
 }
 
+pub async fn a_fan_holding_seats_does_not_keep_the_crowd_from_the_free_ones(w: World) {
+    let w = w.with_settings(Settings {
+        active_per_free_seat: 1,
+        ..Settings::default()
+    });
+    let catalog = Catalog::from_json(
+        r#"{"concerts": [{"concertId": "two-seats", "title": "Two Seats",
+            "dates": ["2026-12-24"], "seatPrices": [{"fromSeat": 1, "toSeat": 2, "price": 1000}]}]}"#,
+    )
+    .unwrap();
+    w.booking.load_catalog(&catalog).await.unwrap();
+    let mut fans = Vec::new();
+    for name in ["ana", "bob", "cho"] {
+        fans.push(join(&w, name, "two-seats").await);
+        w.advance(1);
+    }
+    w.advance(SETTLE_SECONDS);
+    assert_eq!(w.tick("two-seats").await, (2, 0), "two free seats, two fans");
+    let (ana, ana_token) = &fans[0];
+    w.hold(ana, ana_token, "two-seats", "2026-12-24", 1)
+        .await
+        .unwrap();
+    // One seat free and bob shopping for it: nobody more.
+    assert_eq!(w.tick("two-seats").await, (0, 0));
+    // Bob walks away and idles out; ana's hold keeps her slot, but she has her seat: the free
+    // one waits for nobody, and cho comes in for it.
+    w.advance(131);
+    assert_eq!(status(&w.booking, &fans[2]).await, QueueStatus::Waiting);
+    assert_eq!(w.tick("two-seats").await, (1, 0));
+    assert_eq!(status(&w.booking, &fans[2]).await, QueueStatus::Active);
+    let state = w
+        .store
+        .queue_state(&concert_id("two-seats"), true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((state.admitted_total, state.active), (3, 2));
+}
+
 pub async fn a_cached_reader_is_never_ahead_of_the_truth_and_lags_at_most_a_tick(w: World) {
     let per_tick = 3u64;
     let settings = Settings {

@@ -183,6 +183,8 @@ struct Sim<'a> {
     /// Seats free as the last tick's second began, and those that releases sent in it may free
     /// before the tick reads them.
     free_at_tick: u64,
+    /// Seats under a live hold as the last tick's second began: their holders shop no more.
+    held_at_tick: u64,
     releasing: u64,
     buying: BuyingFigures,
     /// The sections' names, when they have names.
@@ -285,6 +287,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         ),
         waiting_peak: 0,
         free_at_tick: 0,
+        held_at_tick: 0,
         releasing: 0,
         buying: BuyingFigures::default(),
         sections: sections(options)
@@ -342,8 +345,9 @@ impl Sim<'_> {
                 let skew = self.options.clock_skew as i64;
                 // Seats only get taken within a second, but for a release: the tick may count
                 // what the second's releases free.
-                let free = self.seat_counts(self.clock_now() + skew).await.1;
+                let (sold, free) = self.seat_counts(self.clock_now() + skew).await;
                 self.free_at_tick = free + self.releasing;
+                self.held_at_tick = self.seats.saturating_sub(sold + free);
                 let deliveries = if self.rng.f64() < self.options.duplicate_ticks {
                     self.world.count_duplicate_tick();
                     2
@@ -727,15 +731,18 @@ impl Sim<'_> {
             .active
             .peak_over_max_active
             .max(active.saturating_sub(max_active));
-        // The pacing bounds what a tick admits, against the free seats it read: judged on
-        // seconds the tick admitted, by the seats free as the second began. (Tokens admitted
-        // earlier stay active while the seats sell; that is not an overshoot.)
+        // The pacing bounds what a tick admits, against the free seats it read, for the fans
+        // beyond the seats held: judged on seconds the tick admitted, by the seats free and
+        // held as the second began (a hold in the second only lowers what the tick may admit;
+        // a release is counted free). Tokens admitted earlier stay active while the seats
+        // sell; that is not an overshoot.
         if self.traffic.admitted > 0 {
             let pacing = u64::from(self.options.settings.active_per_free_seat) * self.free_at_tick;
+            let shopping = active.saturating_sub(self.held_at_tick);
             self.active.peak_over_seat_pacing = self
                 .active
                 .peak_over_seat_pacing
-                .max(active.saturating_sub(pacing));
+                .max(shopping.saturating_sub(pacing));
         }
     }
 
