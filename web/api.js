@@ -184,6 +184,8 @@ const SENTENCES = {
   INVALID_CATALOG: (p) => `The concert is not valid: ${p.detail}`,
   OPERATOR_REQUIRED: () => "Only an operator may do this: enter your operator name.",
   NOT_AN_OPERATOR: () => "You are signed in, but not as an operator: ask for a place in the operators group.",
+  // The page called the API around its edge: its config.json names the wrong URL.
+  EDGE_REQUIRED: () => "The page is set up with the wrong address for the service. Reload the page; if it stays, tell the organiser.",
   CONCERT_EXISTS: () => "A concert with this id already exists.",
   CONCERT_NOT_FOUND: () => "There is no such concert.",
   DATE_NOT_FOUND: () => "This date is not on sale.",

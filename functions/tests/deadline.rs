@@ -66,6 +66,7 @@ async fn app(gate: Arc<SlowGate>) -> App {
         booking,
         trust_user_header: false,
         metrics: MetricsSink::Off,
+        edge: Default::default(),
     }
 }
 

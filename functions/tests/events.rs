@@ -37,6 +37,7 @@ async fn app() -> (App, Arc<ManualClock>) {
         metrics: MetricsSink::Off,
         booking,
         trust_user_header: false,
+        edge: Default::default(),
     };
     (app, clock)
 }

@@ -456,6 +456,7 @@ impl Functions {
                 booking,
                 trust_user_header: false,
                 metrics: MetricsSink::Off,
+                edge: Default::default(),
             };
             apps.insert(binary, (app, recorder));
         }

@@ -46,6 +46,7 @@ impl Containers {
                 ),
                 trust_user_header: false,
                 metrics: MetricsSink::Off,
+                edge: Default::default(),
             })
     }
 }

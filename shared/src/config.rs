@@ -9,6 +9,7 @@
 
 use crate::booking::{RateLimit, Settings};
 use crate::domain::{AdmitPerTick, MaxActive, MaxHoldsPerSession};
+use crate::http::{OriginSecret, ProblemTypes};
 use crate::store::{DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CALL_BUDGET};
 use std::time::Duration;
 
@@ -66,6 +67,12 @@ pub struct Config {
     pub stripe_api_base: String,
     /// `RATE_LIMIT_PER_MINUTE` and `RATE_LIMIT_BURST`: each fan's writes (`booking::rate`).
     pub rate_limit: RateLimit,
+    /// `PROBLEM_TYPE_BASE`: the base of problem `type` URIs, an absolute `https://` URL ending
+    /// in `/` or `#` (the hosted `problems.html#`); unset, the local server's `/problems/`.
+    pub problem_types: ProblemTypes,
+    /// `ORIGIN_VERIFY_SECRET`: the secret the API's edge adds to every request it forwards;
+    /// set, a fan's request without it is refused (`http::Edge`).
+    pub origin_secret: Option<OriginSecret>,
 }
 
 impl Config {
@@ -162,6 +169,24 @@ impl Config {
                 }
                 base.to_owned()
             }
+        };
+        let problem_types = match get("PROBLEM_TYPE_BASE") {
+            None => ProblemTypes::default(),
+            Some(raw) => ProblemTypes::absolute(raw.trim()).ok_or(ConfigError::Invalid {
+                name: "PROBLEM_TYPE_BASE",
+                expected: "an absolute https:// URL ending in / or # (e.g. \
+                           https://d111.cloudfront.net/problems.html#)",
+                value: raw,
+            })?,
+        };
+        let origin_secret = match get("ORIGIN_VERIFY_SECRET") {
+            None => None,
+            // The value is a secret: the error names its length, never the value.
+            Some(raw) => Some(OriginSecret::new(&raw).ok_or(ConfigError::Invalid {
+                name: "ORIGIN_VERIFY_SECRET",
+                expected: "32 to 256 characters of A-Z a-z 0-9 - _ . ~ + / =",
+                value: format!("(a value of {} characters, not shown)", raw.chars().count()),
+            })?),
         };
         let settings = Settings {
             hold_seconds: number(
@@ -263,6 +288,8 @@ impl Config {
             allow_demo_money,
             max_topups_per_day,
             stripe_api_base,
+            problem_types,
+            origin_secret,
         })
     }
 }
@@ -294,6 +321,49 @@ mod tests {
         assert_eq!(c.max_topups_per_day, DEFAULT_MAX_TOPUPS_PER_DAY);
         assert_eq!(c.rate_limit, RateLimit::default());
         assert_eq!(c.stripe_api_base, DEFAULT_STRIPE_API_BASE);
+        assert_eq!(c.problem_types, ProblemTypes::default());
+        assert_eq!(c.origin_secret, None);
+    }
+
+    #[test]
+    fn the_problem_type_base_is_an_absolute_https_url() {
+        let hosted = "https://d111.cloudfront.net/problems.html#";
+        let c = config(&[("PROBLEM_TYPE_BASE", hosted)]).unwrap();
+        assert_eq!(c.problem_types, ProblemTypes::absolute(hosted).unwrap());
+        assert_eq!(
+            c.problem_types.uri("SOLD_OUT"),
+            "https://d111.cloudfront.net/problems.html#sold-out"
+        );
+        for bad in [
+            "/problems/",
+            "http://docs.example.com/problems/",
+            "https://docs.example.com/problems",
+            "",
+        ] {
+            let error = config(&[("PROBLEM_TYPE_BASE", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(error.starts_with("PROBLEM_TYPE_BASE must be"), "{error}");
+            assert!(error.contains("https://"), "{error}");
+        }
+    }
+
+    #[test]
+    fn the_origin_secret_is_checked_and_never_shown() {
+        let secret = "k3Jv9QwZr8TtLm2NpXy7Bc4Dh6Fg1Hs5";
+        let c = config(&[("ORIGIN_VERIFY_SECRET", secret)]).unwrap();
+        assert_eq!(c.origin_secret, OriginSecret::new(secret));
+        assert!(c.origin_secret.is_some());
+        for bad in [&secret[..31], "", "k3Jv9QwZr8TtLm2NpXy7Bc4Dh6Fg1Hs5 x"] {
+            let error = config(&[("ORIGIN_VERIFY_SECRET", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(error.starts_with("ORIGIN_VERIFY_SECRET must be"), "{error}");
+            if !bad.is_empty() {
+                assert!(!error.contains(bad), "{error}");
+            }
+        }
+        assert!(!format!("{c:?}").contains(secret));
     }
 
     #[test]

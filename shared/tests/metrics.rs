@@ -32,6 +32,7 @@ fn app(store: Arc<dyn Store>) -> (App, Arc<ManualClock>) {
         booking,
         trust_user_header: true,
         metrics: MetricsSink::memory(),
+        edge: Default::default(),
     };
     (app, clock)
 }

@@ -16,8 +16,7 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use ticketing::http::{
-    allowed_methods, find_route, handle, problem_response, stamp, App, Endpoint, RequestId,
-    REQUEST_ID_HEADER,
+    allowed_methods, find_route, handle, stamp, App, Endpoint, RequestId, REQUEST_ID_HEADER,
 };
 use ticketing::BookingError;
 
@@ -87,9 +86,12 @@ async fn respond_to(
 ) -> hyper::Response<Full<Bytes>> {
     if !is_local_host(request.headers().get(hyper::header::HOST)) {
         warn!("a request for another host was refused");
-        let mut refused = problem_response(&BookingError::InvalidRequest(
-            "this server answers only Host 127.0.0.1, localhost or [::1]".into(),
-        ));
+        let mut refused = app
+            .edge
+            .problem_types
+            .response(&BookingError::InvalidRequest(
+                "this server answers only Host 127.0.0.1, localhost or [::1]".into(),
+            ));
         stamp(&mut refused, &RequestId::fresh(), request.uri().path());
         return into_hyper(refused);
     }
@@ -124,20 +126,20 @@ async fn respond(app: &App, request: hyper::Request<Incoming>) -> hyper::Respons
         // Its own task, as a Lambda invocation runs to the end: a client that hangs up must not
         // cancel an operation half-way (a claimed Idempotency-Key would stay locked).
         Ok((endpoint, request)) => {
-            let app = app.clone();
-            let handler = tokio::spawn(async move { handle(&app, endpoint, request).await });
+            let served = app.clone();
+            let handler = tokio::spawn(async move { handle(&served, endpoint, request).await });
             match handler.await {
                 Ok(response) => response,
                 Err(error) => {
                     warn!(%error, "request handler failed");
-                    problem_response(&BookingError::Store(ticketing::store::StoreError::Corrupt(
-                        "the handler stopped".into(),
-                    )))
+                    app.edge.problem_types.response(&BookingError::Store(
+                        ticketing::store::StoreError::Corrupt("the handler stopped".into()),
+                    ))
                 }
             }
         }
         Err(error) => {
-            let mut response = problem_response(&error);
+            let mut response = app.edge.problem_types.response(&error);
             if matches!(error, BookingError::MethodNotAllowed) {
                 let allow = allowed_methods(&path).join(", ");
                 if let Ok(allow) = allow.parse() {

@@ -510,12 +510,49 @@ fn the_api_edge_throttles_as_the_service_does_and_keeps_callers_apart() {
     let resources = &template["Resources"];
     let acl = &resources["ApiEdgeWebAcl"]["Properties"];
     assert_eq!(acl["Scope"], "CLOUDFRONT");
-    let body: serde_json::Value = serde_json::from_str(
-        acl["CustomResponseBodies"]["RateLimited"]["Content"]
-            .as_str()
-            .unwrap(),
-    )
-    .unwrap();
+    // `!Sub [body, {Base: ...}]`: its type under the functions' PROBLEM_TYPE_BASE, which the
+    // template chooses with the same expression, else the relative default.
+    let Value::Tagged(sub) = &acl["CustomResponseBodies"]["RateLimited"]["Content"] else {
+        panic!("the body is a !Sub")
+    };
+    let base = &sub.value[1]["Base"];
+    let Value::Tagged(choice) = base else {
+        panic!("the base is an !If")
+    };
+    let functions_base =
+        &template["Globals"]["Function"]["Environment"]["Variables"]["PROBLEM_TYPE_BASE"];
+    let Value::Tagged(functions_choice) = functions_base else {
+        panic!("PROBLEM_TYPE_BASE is an !If")
+    };
+    assert_eq!(choice.value[0], functions_choice.value[0]);
+    assert_eq!(choice.value[1], functions_choice.value[1]);
+    let Value::Tagged(hosted) = &choice.value[2] else {
+        panic!("the second choice is an !If")
+    };
+    let Value::Tagged(functions_hosted) = &functions_choice.value[2] else {
+        panic!("the second choice is an !If")
+    };
+    assert_eq!(hosted.value[0], functions_hosted.value[0]);
+    assert_eq!(hosted.value[1], functions_hosted.value[1]);
+    // The hosted page's base is one the functions accept, and names the page of problem types
+    // that publish-web uploads with the rest of web/.
+    let Value::Tagged(hosted_base) = &functions_hosted.value[1] else {
+        panic!("the hosted base is a !Sub")
+    };
+    let hosted_base = hosted_base.value.as_str().unwrap().replace(
+        "${FanPageDistribution.DomainName}",
+        "d111111abcdef8.cloudfront.net",
+    );
+    assert_eq!(
+        hosted_base,
+        "https://d111111abcdef8.cloudfront.net/problems.html#"
+    );
+    assert!(ticketing::http::ProblemTypes::absolute(&hosted_base).is_some());
+    assert!(root().join("web/problems.html").is_file());
+    let default = ticketing::http::ProblemTypes::default().uri("");
+    assert_eq!(hosted.value[2].as_str(), Some(default.as_str()));
+    let content = sub.value[0].as_str().unwrap().replace("${Base}", &default);
+    let body: serde_json::Value = serde_json::from_str(&content).unwrap();
     let service = ticketing::http::problem_response(&ticketing::BookingError::RateLimited {
         retry_after: 60,
         limit: 20,
@@ -556,6 +593,48 @@ fn the_api_edge_throttles_as_the_service_does_and_keeps_callers_apart() {
         .map(|h| h.as_str().unwrap())
         .collect();
     assert_eq!(keyed, ["Authorization", "X-Queue-Token"]);
+}
+
+/// The edge proves itself to the functions (ApiEdge): its distribution adds `X-Origin-Verify`
+/// with the stack's generated secret, which every function is given as `ORIGIN_VERIFY_SECRET`;
+/// the secret is one the functions accept, and lives in no file.
+#[test]
+fn the_api_edge_cannot_be_walked_around() {
+    let template = yaml(&root().join("infra/template.yaml"));
+    let resources = &template["Resources"];
+    let reference = "{{resolve:secretsmanager:${ApiEdgeOriginSecret}:SecretString}}";
+    let sub_of = |value: &Value| match value {
+        Value::Tagged(sub) if sub.tag == "!Sub" => sub.value.as_str().map(str::to_owned),
+        _ => None,
+    };
+    let origin =
+        &resources["ApiEdgeDistribution"]["Properties"]["DistributionConfig"]["Origins"][0];
+    let header = &origin["OriginCustomHeaders"][0];
+    assert_eq!(
+        header["HeaderName"]
+            .as_str()
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
+        Some(ticketing::http::ORIGIN_VERIFY_HEADER)
+    );
+    assert_eq!(sub_of(&header["HeaderValue"]).as_deref(), Some(reference));
+    let Value::Tagged(setting) =
+        &template["Globals"]["Function"]["Environment"]["Variables"]["ORIGIN_VERIFY_SECRET"]
+    else {
+        panic!("ORIGIN_VERIFY_SECRET is an !If")
+    };
+    assert_eq!(setting.value[0], "FrontApiWithEdge");
+    assert_eq!(sub_of(&setting.value[1]).as_deref(), Some(reference));
+    let secret = &resources["ApiEdgeOriginSecret"];
+    assert_eq!(secret["Condition"], "FrontApiWithEdge");
+    let generated = &secret["Properties"]["GenerateSecretString"];
+    assert!(secret["Properties"]["SecretString"].is_null());
+    assert_eq!(generated["ExcludePunctuation"], true);
+    let length = generated["PasswordLength"].as_u64().unwrap() as usize;
+    assert!(
+        (ticketing::http::OriginSecret::MIN_LEN..=ticketing::http::OriginSecret::MAX_LEN)
+            .contains(&length)
+    );
 }
 
 /// Every problem's `type` resolves to a page of the docs: each code the document knows has its

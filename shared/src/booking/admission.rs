@@ -410,7 +410,7 @@ impl Ticketing {
             .unwrap_or(self.settings.max_holds_per_session);
         if sold_out && !previous.as_ref().is_some_and(|p| p.sold_out) {
             // Before the state: should this fail, the next tick sees the sell-out anew.
-            again(|| self.store.mark_sold_out(concert_id)).await?;
+            again(|| self.store.mark_sold_out(&concert)).await?;
         }
         let mut settled: Vec<i64> = claim.pending.keys().copied().collect();
         if admitted > 0 && !claim.pending.contains_key(&t) {

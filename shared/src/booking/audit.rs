@@ -1,13 +1,13 @@
 //! The invariants money and seats must keep, checked over a whole inventory: no seat sold twice,
 //! every sold seat paid once and confirmed once, no fan holding more seats of a concert than
-//! its ticket limit, every balance the sum of its entries and never negative, every date's
-//! ledger counting exactly the seats its blocks sold. The simulator runs it at the end of an
-//! on-sale; tests run it after races.
+//! its ticket limit, every concert listed once and as its record says, every balance the sum of
+//! its entries and never negative, every date's ledger counting exactly the seats its blocks
+//! sold. The simulator runs it at the end of an on-sale; tests run it after races.
 
 use std::collections::{BTreeMap, HashMap};
 
 use crate::domain::{ConcertDate, ConcertId, SeatNumber, UserId, Won};
-use crate::store::{EntryKind, Inventory, StoredReservationStatus};
+use crate::store::{ConcertListingRecord, EntryKind, Inventory, StoredReservationStatus};
 
 type SeatKey = (ConcertId, ConcertDate, SeatNumber);
 
@@ -53,6 +53,27 @@ pub fn audit(inventory: &Inventory) -> Vec<String> {
                 ));
             }
         }
+    }
+    // The listing `GET /concerts` reads is written and changed with its record, never apart.
+    let mut listings: HashMap<&ConcertId, Vec<&ConcertListingRecord>> = HashMap::new();
+    for listing in &inventory.listings {
+        listings
+            .entry(&listing.concert_id)
+            .or_default()
+            .push(listing);
+    }
+    for concert in &inventory.concerts {
+        let expected = ConcertListingRecord::of(concert);
+        match listings.remove(&concert.concert_id).as_deref() {
+            Some([listing]) if **listing == expected => {}
+            found => violations.push(format!(
+                "{}: its listing is {found:?}, its record says {expected:?}",
+                concert.concert_id
+            )),
+        }
+    }
+    for concert in listings.keys() {
+        violations.push(format!("{concert} is listed but has no concert"));
     }
     let mut ledger_sold: HashMap<(&ConcertId, ConcertDate), i64> = HashMap::new();
     for (concert, date, _, ledger) in &inventory.ledgers {

@@ -36,10 +36,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::domain::{Clock, ConcertId, QueueToken, UserId};
+use crate::domain::{Clock, ConcertDate, ConcertId, QueueToken, UserId};
 use crate::store::{
-    page_of, page_seconds, ConcertRecord, QueuePageRecord, QueueStateRecord, SecondCounts, Store,
-    StoreError,
+    page_of, page_seconds, ConcertListingRecord, ConcertRecord, QueuePageRecord, QueueStateRecord,
+    SecondCounts, Store, StoreError,
 };
 
 /// How often a container registers a concert it serves joins for.
@@ -70,7 +70,8 @@ struct Kept {
     /// Pages, with the last second each is known complete through.
     pages: HashMap<(ConcertId, i64), (Arc<QueuePageRecord>, i64)>,
     registered: HashMap<ConcertId, i64>,
-    concert_list: Option<(Arc<Vec<ConcertRecord>>, i64)>,
+    /// The listings of concerts not yet over, as read at that second.
+    concert_list: Option<(Arc<Vec<ConcertListingRecord>>, i64)>,
     /// Active tokens: the holder, the slot's end, its cap.
     active_tokens: HashMap<QueueToken, (UserId, i64, i64)>,
     renewing: rustc_hash::FxHashSet<QueueToken>,
@@ -344,17 +345,21 @@ impl Cache {
         self.kept().registered.insert(concert.clone(), now);
     }
 
+    /// The listings of concerts whose last date is `today` or later, read at most once a
+    /// `CONCERT_LIST_SECONDS` (a list read just before midnight may hold yesterday's last day:
+    /// the caller filters by date again).
     pub(crate) async fn concert_list(
         &self,
         store: &dyn Store,
         now: i64,
-    ) -> Result<Arc<Vec<ConcertRecord>>, StoreError> {
+        today: ConcertDate,
+    ) -> Result<Arc<Vec<ConcertListingRecord>>, StoreError> {
         if let Some((list, at)) = &self.kept().concert_list {
             if now - at < CONCERT_LIST_SECONDS {
                 return Ok(list.clone());
             }
         }
-        let list = Arc::new(store.concerts().await?);
+        let list = Arc::new(store.listed_concerts(today).await?);
         self.kept().concert_list = Some((list.clone(), now));
         Ok(list)
     }

@@ -360,7 +360,7 @@ impl Ticketing {
         let today = now.date();
         let list = self
             .cache
-            .concert_list(&*self.store, now.epoch_seconds())
+            .concert_list(&*self.store, now.epoch_seconds(), today)
             .await?;
         let mut concerts: Vec<ConcertSummary> = list
             .iter()

@@ -12,7 +12,9 @@ use super::{
     standing, CatalogConcert, ConcertSummary, RoomState, SeatTotals, Ticketing, WaitingRoom,
 };
 use crate::domain::{BookingError, ConcertId, OperatorId, Timestamp};
-use crate::store::{ConcertRecord, QueueControlChange, QueueControlRecord, QueueStateRecord};
+use crate::store::{
+    ConcertListingRecord, ConcertRecord, QueueControlChange, QueueControlRecord, QueueStateRecord,
+};
 
 impl Ticketing {
     #[instrument(skip(self), fields(concert = %concert))]
@@ -71,7 +73,7 @@ impl Ticketing {
             return Err(BookingError::ConcertExists);
         }
         info!(operator = %operator, concert = %record.concert_id, dates = record.dates.len(), "concert added");
-        Ok(ConcertSummary::of(&record))
+        Ok(ConcertSummary::of(&ConcertListingRecord::of(&record)))
     }
 
     fn room(

@@ -7,7 +7,7 @@ use crate::domain::{
     Won,
 };
 use crate::store::{
-    ConcertRecord, EntryKind, PaymentRecord, ReservationRecord, StoredReservationStatus,
+    ConcertListingRecord, EntryKind, PaymentRecord, ReservationRecord, StoredReservationStatus,
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -32,7 +32,7 @@ pub struct ConcertSummary {
 }
 
 impl ConcertSummary {
-    pub fn of(concert: &ConcertRecord) -> Self {
+    pub fn of(concert: &ConcertListingRecord) -> Self {
         ConcertSummary {
             concert_id: concert.concert_id.clone(),
             title: concert.title.clone(),

@@ -171,6 +171,12 @@ pub enum BookingError {
     #[error("a request with this Idempotency-Key is still in flight")]
     IdempotencyKeyInUse,
 
+    // The API's edge (ApiEdge): the direct API Gateway URL is refused.
+    #[error(
+        "this API is answered only through its edge: call the URL the fan page's config.json names"
+    )]
+    EdgeRequired,
+
     // Operators.
     #[error("the /admin routes need an operator's identity")]
     OperatorRequired,

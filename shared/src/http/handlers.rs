@@ -6,7 +6,7 @@ use serde::Serialize;
 use tracing::{field, info_span, Instrument, Span};
 
 use super::caching::{self, Caching, NO_STORE};
-use super::problem::{describe, problem_response, RATE_LIMIT, RATE_LIMIT_POLICY};
+use super::problem::{describe, RATE_LIMIT, RATE_LIMIT_POLICY};
 use super::request::{
     body_bytes, caller, idempotency_key, operator, path_parameter, query_parameter, queue_token,
     within_body_limit, JsonBody,
@@ -46,7 +46,10 @@ pub async fn handle(app: &App, endpoint: Endpoint, request: Request) -> Response
         let (served, tally) = metrics::tallied(serve_in_time(app, endpoint, &request)).await;
         let (mut response, code) = match served {
             Ok(response) => (response, None),
-            Err(error) => (problem_response(&error), Some(describe(&error).1)),
+            Err(error) => (
+                app.edge.problem_types.response(&error),
+                Some(describe(&error).1),
+            ),
         };
         stamp(&mut response, &request_id, request.uri().path());
         if !response.headers().contains_key(header::CACHE_CONTROL) {
@@ -109,6 +112,8 @@ async fn serve(
     endpoint: Endpoint,
     request: &Request,
 ) -> Result<Response<Body>, BookingError> {
+    // First: a request that went around the edge is read no further.
+    app.edge.admit(endpoint, request)?;
     within_body_limit(request, endpoint.body_limit())?;
     if endpoint.for_operators() {
         return serve_operator(app, endpoint, request).await;

@@ -2,6 +2,7 @@
 //! handlers, and the one mapping from domain errors to problem+json.
 
 mod caching;
+mod edge;
 mod handlers;
 mod json;
 mod problem;
@@ -18,8 +19,9 @@ use crate::store::DynamoStore;
 use crate::Ticketing;
 
 pub use caching::{entity_tag, seconds_to_next_tick, Caching};
+pub use edge::{Edge, OriginSecret, ORIGIN_VERIFY_HEADER};
 pub use handlers::handle;
-pub use problem::{describe, problem_response};
+pub use problem::{describe, problem_response, slug, ProblemTypes};
 pub use request::{MAX_BODY_BYTES, MAX_CONCERT_BODY_BYTES, OPERATORS_GROUP};
 pub use routes::{allowed_methods, find_route, Endpoint, Route, ROUTES};
 pub use trace::{stamp, RequestId, MAX_CALLER_REQUEST_ID, REQUEST_ID_HEADER};
@@ -30,6 +32,8 @@ pub struct App {
     pub booking: Ticketing,
     pub trust_user_header: bool,
     pub metrics: MetricsSink,
+    /// Problem `type` URIs, and whether fans must come through the API's edge.
+    pub edge: Edge,
 }
 
 impl App {
@@ -80,6 +84,10 @@ impl App {
             booking,
             trust_user_header: config.trust_user_header,
             metrics: MetricsSink::Stdout,
+            edge: Edge {
+                problem_types: config.problem_types,
+                origin_secret: config.origin_secret,
+            },
         })
     }
 }

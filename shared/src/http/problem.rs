@@ -1,5 +1,12 @@
 //! The one place that says what HTTP makes of a domain error: status, stable `code`, and an
 //! `application/problem+json` body (RFC 9457). A 5xx never carries internals.
+//!
+//! A problem's `type` is a URI that resolves to the code's section of the page of problem types
+//! (web/problems.html, one `<section id="{slug}">` a code): [`ProblemTypes`] is its base plus the
+//! code's slug. The base is `PROBLEM_TYPE_BASE` (config.rs): on a deployed stack the hosted page,
+//! `https://{distribution}/problems.html#`, or the operator's docs site; unset, the relative
+//! `/problems/` the local server serves (tools/src/web.rs), which resolves against the API's URL
+//! there only.
 
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Response};
@@ -68,6 +75,7 @@ pub fn describe(error: &BookingError) -> (StatusCode, &'static str) {
         RateLimited { .. } => (429, "RATE_LIMITED"),
         OperatorRequired => (401, "OPERATOR_REQUIRED"),
         NotAnOperator => (403, "NOT_AN_OPERATOR"),
+        EdgeRequired => (403, "EDGE_REQUIRED"),
         ConcertExists => (409, "CONCERT_EXISTS"),
         Contention => (503, "SERVICE_BUSY"),
         Store(StoreError::Contention(_)) => (503, "SERVICE_BUSY"),
@@ -80,7 +88,66 @@ pub fn describe(error: &BookingError) -> (StatusCode, &'static str) {
     )
 }
 
+/// Where problem `type` URIs point: a base that ends in `/` or `#`, to which a code's slug is
+/// appended (`SEAT_UNAVAILABLE` is `seat-unavailable`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProblemTypes {
+    base: String,
+}
+
+impl ProblemTypes {
+    /// The local server's page of problem types, relative to the API's own URL.
+    pub const LOCAL_BASE: &'static str = "/problems/";
+    /// The longest base taken: a URL, not a document.
+    pub const MAX_BASE_LEN: usize = 512;
+
+    /// An absolute `https://` base with a host that ends in `/` or `#` (a path to append to,
+    /// or a page whose anchors are the slugs), of visible ASCII a URI may hold unescaped, with no
+    /// query and no fragment but the final `#`; anything else is `None`.
+    pub fn absolute(base: &str) -> Option<Self> {
+        let rest = base.strip_prefix("https://")?;
+        let host_end = rest.find(['/', '#']).unwrap_or(rest.len());
+        let uri_char = |c: char| c.is_ascii_graphic() && !"\"<>\\^`{|}?".contains(c);
+        let valid = base.len() <= Self::MAX_BASE_LEN
+            && host_end > 0
+            && base.chars().all(uri_char)
+            && (base.ends_with('/') || base.ends_with('#'))
+            && base.find('#').is_none_or(|at| at == base.len() - 1);
+        valid.then(|| Self {
+            base: base.to_owned(),
+        })
+    }
+
+    /// The `type` of the problem with this `code`.
+    pub fn uri(&self, code: &str) -> String {
+        format!("{}{}", self.base, slug(code))
+    }
+
+    /// The problem+json answer to `error`, its `type` under this base.
+    pub fn response(&self, error: &BookingError) -> Response<Body> {
+        problem(error, self)
+    }
+}
+
+impl Default for ProblemTypes {
+    fn default() -> Self {
+        Self {
+            base: Self::LOCAL_BASE.to_owned(),
+        }
+    }
+}
+
+/// A code's anchor on the page of problem types: `SEAT_UNAVAILABLE` is `seat-unavailable`.
+pub fn slug(code: &str) -> String {
+    code.to_ascii_lowercase().replace('_', "-")
+}
+
+/// The problem+json answer to `error`, its `type` under the local base ([`ProblemTypes`]).
 pub fn problem_response(error: &BookingError) -> Response<Body> {
+    problem(error, &ProblemTypes::default())
+}
+
+fn problem(error: &BookingError, types: &ProblemTypes) -> Response<Body> {
     let (status, code) = describe(error);
     let detail = if status.is_server_error() {
         error!(%error, code, "request failed");
@@ -89,7 +156,7 @@ pub fn problem_response(error: &BookingError) -> Response<Body> {
         error.to_string()
     };
     let mut body = json!({
-        "type": format!("/problems/{}", code.to_ascii_lowercase().replace('_', "-")),
+        "type": types.uri(code),
         "title": title(code),
         "status": status.as_u16(),
         "code": code,
@@ -208,6 +275,63 @@ mod tests {
         assert_eq!(body["code"], "SERVICE_UNAVAILABLE");
         assert_eq!(body["title"], "Service unavailable");
         assert_eq!(body["type"], "/problems/service-unavailable");
+    }
+
+    #[test]
+    fn a_problem_type_resolves_under_the_configured_base() {
+        let error = BookingError::SeatUnavailable(vec![]);
+        let type_of = |types: &ProblemTypes| {
+            let response = types.response(&error);
+            let Body::Text(body) = response.body() else {
+                panic!("text body")
+            };
+            serde_json::from_str::<serde_json::Value>(body).unwrap()["type"].clone()
+        };
+        assert_eq!(
+            type_of(&ProblemTypes::default()),
+            "/problems/seat-unavailable"
+        );
+        let hosted = ProblemTypes::absolute("https://d111.cloudfront.net/problems.html#").unwrap();
+        assert_eq!(
+            type_of(&hosted),
+            "https://d111.cloudfront.net/problems.html#seat-unavailable"
+        );
+        let docs = ProblemTypes::absolute("https://docs.example.com/api/problems/").unwrap();
+        assert_eq!(
+            type_of(&docs),
+            "https://docs.example.com/api/problems/seat-unavailable"
+        );
+    }
+
+    #[test]
+    fn a_problem_type_base_is_an_absolute_https_url_ending_in_a_slash_or_a_hash() {
+        for good in [
+            "https://d111.cloudfront.net/problems.html#",
+            "https://docs.example.com/",
+            "https://docs.example.com:8443/api/problems/",
+        ] {
+            assert!(ProblemTypes::absolute(good).is_some(), "{good}");
+        }
+        let long = format!(
+            "https://example.com/{}/",
+            "a".repeat(ProblemTypes::MAX_BASE_LEN)
+        );
+        for bad in [
+            "/problems/",
+            "http://docs.example.com/",
+            "https://docs.example.com/problems.html",
+            "https://",
+            "https:///problems/",
+            "https://#",
+            "https://docs.example.com/a b/",
+            "https://docs.example.com/?q=1/",
+            "https://docs.example.com/#a#",
+            "https://docs.example.com/\"x\"/",
+            "",
+            long.as_str(),
+        ] {
+            assert!(ProblemTypes::absolute(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]

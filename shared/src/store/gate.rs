@@ -149,10 +149,10 @@ macro_rules! gated {
 
 gated! {
     CatalogStore {
-        fn put_concert(&self, concert: &ConcertRecord) -> bool;
-        fn concerts(&self) -> Vec<ConcertRecord>;
+        fn put_concert(&self, concert: &ConcertRecord) -> bool, writes dynamo::meter_put_concert(concert);
+        fn listed_concerts(&self, from: ConcertDate) -> Vec<ConcertListingRecord>;
         fn concert(&self, concert: &ConcertId) -> Option<ConcertRecord>;
-        fn mark_sold_out(&self, concert: &ConcertId) -> ();
+        fn mark_sold_out(&self, concert: &ConcertRecord) -> (), writes dynamo::meter_mark_sold_out(concert);
         fn seat_blocks(&self, concert: &ConcertId, date: ConcertDate, blocks: &[SeatNumber]) -> DateSeatsRecord;
         fn seat_ledgers(&self, concert: &ConcertId, shards: &[(ConcertDate, u32)]) -> Vec<(ConcertDate, u32, SeatLedgerRecord)>;
         fn prune_seat_ledger(&self, concert: &ConcertId, date: ConcertDate, shard: u32, stale: &LedgerStale) -> (), writes dynamo::meter_prune_seat_ledger(concert, date, shard, &SeatLedgerRecord::default());

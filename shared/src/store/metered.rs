@@ -122,9 +122,12 @@ impl<S: Store> CatalogStore for MeteredStore<S> {
         self.charge(result, |_| dynamo::meter_put_concert(concert))
     }
 
-    async fn concerts(&self) -> Result<Vec<ConcertRecord>, StoreError> {
-        let result = self.inner.concerts().await;
-        self.charge(result, |found| dynamo::meter_concerts(found))
+    async fn listed_concerts(
+        &self,
+        from: ConcertDate,
+    ) -> Result<Vec<ConcertListingRecord>, StoreError> {
+        let result = self.inner.listed_concerts(from).await;
+        self.charge(result, |found| dynamo::meter_listed_concerts(found))
     }
 
     async fn concert(&self, concert: &ConcertId) -> Result<Option<ConcertRecord>, StoreError> {
@@ -134,12 +137,9 @@ impl<S: Store> CatalogStore for MeteredStore<S> {
         })
     }
 
-    async fn mark_sold_out(&self, concert: &ConcertId) -> Result<(), StoreError> {
+    async fn mark_sold_out(&self, concert: &ConcertRecord) -> Result<(), StoreError> {
         let result = self.inner.mark_sold_out(concert).await;
-        let record = self.inner.concert(concert).await.ok().flatten();
-        self.charge(result, |_| {
-            dynamo::meter_mark_sold_out(concert, record.as_ref())
-        })
+        self.charge(result, |_| dynamo::meter_mark_sold_out(concert))
     }
 
     async fn seat_blocks(

@@ -122,6 +122,8 @@ pub struct LiveQueue {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Inventory {
     pub concerts: Vec<ConcertRecord>,
+    /// Every concert's listing item, each a copy of part of its record.
+    pub listings: Vec<ConcertListingRecord>,
     /// Every date's seats, its blocks merged.
     pub seats: Vec<(ConcertId, ConcertDate, DateSeatsRecord)>,
     /// Every date's ledger shards.
@@ -340,11 +342,19 @@ impl<S> Store for S where
 
 #[async_trait]
 pub trait CatalogStore: Send + Sync + 'static {
-    /// Writes a concert only if absent: `false` when it already existed.
+    /// Writes a concert and its listing, both or neither, only if the concert is absent:
+    /// `false` when it already existed.
     async fn put_concert(&self, concert: &ConcertRecord) -> Result<bool, StoreError>;
-    async fn concerts(&self) -> Result<Vec<ConcertRecord>, StoreError>;
+    /// The listings of concerts whose last date is `from` or later, by last date, at most
+    /// `MAX_LISTED_CONCERTS`; eventually consistent. Every listing read is returned: one of a
+    /// concert already over is never read at all.
+    async fn listed_concerts(
+        &self,
+        from: ConcertDate,
+    ) -> Result<Vec<ConcertListingRecord>, StoreError>;
     async fn concert(&self, concert: &ConcertId) -> Result<Option<ConcertRecord>, StoreError>;
-    async fn mark_sold_out(&self, concert: &ConcertId) -> Result<(), StoreError>;
+    /// Marks the concert sold out, its record and its listing at once; nothing when absent.
+    async fn mark_sold_out(&self, concert: &ConcertRecord) -> Result<(), StoreError>;
     /// What is held and sold in some blocks of a date (each by its first seat), merged, in one
     /// round trip (per 100 blocks).
     async fn seat_blocks(

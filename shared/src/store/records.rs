@@ -40,6 +40,46 @@ pub struct ConcertRecord {
     pub max_tickets_per_fan: TicketLimit,
 }
 
+/// `GET /concerts` lists at most this many concerts, those whose last date comes soonest: one
+/// Query of at most two 1 MB pages (a listing item is at most 1,079 bytes, `dynamo::maxima`),
+/// and an answer of about as much, well under the handler's 2 MB budget.
+pub const MAX_LISTED_CONCERTS: usize = 1_000;
+
+/// What `GET /concerts` shows of a concert, kept apart from its record (`ConcertRecord`, up to
+/// tens of KB with its dates and sections) so that every container's listing reads small items,
+/// and only those of concerts not yet over. Written with its record, in the same transaction,
+/// and changed only with it (`sold_out`), so the two never disagree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConcertListingRecord {
+    pub concert_id: ConcertId,
+    pub title: String,
+    pub first_date: ConcertDate,
+    pub last_date: ConcertDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_opens_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sale_opens_at: Option<i64>,
+    #[serde(default)]
+    pub sold_out: bool,
+    #[serde(default)]
+    pub max_tickets_per_fan: TicketLimit,
+}
+
+impl ConcertListingRecord {
+    pub fn of(concert: &ConcertRecord) -> Self {
+        ConcertListingRecord {
+            concert_id: concert.concert_id.clone(),
+            title: concert.title.clone(),
+            first_date: concert.first_date,
+            last_date: concert.last_date,
+            queue_opens_at: concert.queue_opens_at,
+            sale_opens_at: concert.sale_opens_at,
+            sold_out: concert.sold_out,
+            max_tickets_per_fan: concert.max_tickets_per_fan,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SectionRecord {
     /// `None` for a `seatPrices` tier.

@@ -1,7 +1,11 @@
-use ticketing::booking::{Catalog, SeatStatus};
+use ticketing::booking::{audit, Catalog, SeatStatus};
+use ticketing::store::ConcertRecord;
 use ticketing::BookingError;
 
 use crate::world::*;
+
+const AUTUMN: &str = "autumn-past";
+const ENCORE: &str = "encore";
 
 pub async fn concerts_on_sale_leave_out_finished_ones(w: World) {
     let list = w.booking.concerts_on_sale().await.unwrap();
@@ -136,4 +140,114 @@ pub async fn loading_the_catalog_again_changes_nothing(w: World) {
             "{bad}"
         );
     }
+}
+
+/// The concerts the store's listing returns from `from` on, by id: what it read (it returns
+/// every listing it reads).
+async fn listed(w: &World, from: &str) -> Vec<(String, bool)> {
+    w.store
+        .listed_concerts(day(from))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.concert_id.to_string(), l.sold_out))
+        .collect()
+}
+
+fn entry(concert: &str, sold_out: bool) -> (String, bool) {
+    (concert.to_owned(), sold_out)
+}
+
+/// A concert is its record and a small listing item, written together; `GET /concerts` reads
+/// the listings from today's date on, by last date, so a concert whose last date is past is
+/// never read again (its record is still found by id), and a sell-out marks both at once.
+pub async fn the_listing_never_reads_a_concert_that_is_over_and_shows_a_sell_out(w: World) {
+    let inventory = w.inventory().await;
+    let mut listed_ids: Vec<&str> = inventory
+        .listings
+        .iter()
+        .map(|l| l.concert_id.as_str())
+        .collect();
+    listed_ids.sort();
+    assert_eq!(
+        listed_ids,
+        [AUTUMN, SPRING, WINTER],
+        "every concert has its listing"
+    );
+    assert_eq!(audit(&inventory), Vec::<String>::new());
+
+    // Autumn's last date (2026-11-01) is a month past: its listing is not read, only theirs.
+    assert_eq!(
+        listed(&w, "2026-12-01").await,
+        [entry(SPRING, false), entry(WINTER, false)]
+    );
+    assert!(w
+        .store
+        .concert(&concert_id(AUTUMN))
+        .await
+        .unwrap()
+        .is_some());
+    // On its last day a concert is read; the day after, not.
+    assert_eq!(
+        listed(&w, "2026-12-25").await,
+        [entry(SPRING, false), entry(WINTER, false)]
+    );
+    assert_eq!(listed(&w, "2026-12-26").await, [entry(WINTER, false)]);
+    assert_eq!(listed(&w, "2027-01-01").await, []);
+
+    // A one-seat encore sells out: the tick marks its record and its listing.
+    let encore = Catalog::from_json(&format!(
+        r#"{{"concerts": [{{"concertId": "{ENCORE}", "title": "Encore", "dates": ["2026-12-28"],
+             "seatPrices": [{{"fromSeat": 1, "toSeat": 1, "price": 70000}}]}}]}}"#
+    ))
+    .unwrap();
+    w.booking.load_catalog(&encore).await.unwrap();
+    assert_eq!(
+        listed(&w, "2026-12-26").await,
+        [entry(ENCORE, false), entry(WINTER, false)]
+    );
+    let (ana, token) = w.admitted_fan("ana", ENCORE).await;
+    let held = w.hold(&ana, &token, ENCORE, "2026-12-28", 1).await.unwrap();
+    w.charged(&ana, 70_000).await;
+    w.booking
+        .pay(&ana, Some(&token), held.reservation_id, None)
+        .await
+        .unwrap();
+    w.tick(ENCORE).await;
+    assert_eq!(
+        listed(&w, "2026-12-26").await,
+        [entry(ENCORE, true), entry(WINTER, false)]
+    );
+    let record = w.store.concert(&concert_id(ENCORE)).await.unwrap().unwrap();
+    assert!(record.sold_out);
+    w.advance(1);
+    let shown = w.booking.concerts_on_sale().await.unwrap();
+    let sold_out: Vec<(&str, bool)> = shown
+        .concerts
+        .iter()
+        .map(|c| (c.concert_id.as_str(), c.sold_out))
+        .collect();
+    assert_eq!(
+        sold_out,
+        [(SPRING, false), (ENCORE, true), (WINTER, false)],
+        "by first date"
+    );
+
+    // Marking a concert that does not exist writes neither item.
+    let ghost = ConcertRecord {
+        concert_id: concert_id("ghost"),
+        ..record
+    };
+    w.store.mark_sold_out(&ghost).await.unwrap();
+    let inventory = w.inventory().await;
+    assert!(!inventory
+        .concerts
+        .iter()
+        .any(|c| c.concert_id == ghost.concert_id));
+    assert!(!inventory
+        .listings
+        .iter()
+        .any(|l| l.concert_id == ghost.concert_id));
+    assert_eq!((inventory.concerts.len(), inventory.listings.len()), (4, 4));
+    assert_eq!(audit(&inventory), Vec::<String>::new());
 }

@@ -96,6 +96,7 @@ contract!(
     catalog::dates_on_sale_are_upcoming_dates_with_unsold_seats,
     catalog::the_seat_chart_shows_every_seat_as_it_stands_now,
     catalog::loading_the_catalog_again_changes_nothing,
+    catalog::the_listing_never_reads_a_concert_that_is_over_and_shows_a_sell_out,
     reservations::second_fan_cannot_hold_a_held_seat,
     reservations::a_token_not_admitted_never_reaches_the_seats,
     reservations::holds_name_what_is_missing_or_unavailable,

@@ -17,7 +17,7 @@ use tracing::info;
 use ticketing::booking::Catalog;
 use ticketing::config::Config;
 use ticketing::domain::{Clock, SystemClock};
-use ticketing::http::App;
+use ticketing::http::{App, Edge};
 use ticketing::metrics::MetricsSink;
 use ticketing::store::{DynamoStore, MemoryStore, Store};
 use ticketing::Ticketing;
@@ -129,6 +129,12 @@ async fn main() -> anyhow::Result<()> {
         metrics: MetricsSink::Off,
         booking,
         trust_user_header: true,
+        // PROBLEM_TYPE_BASE and ORIGIN_VERIFY_SECRET as a function reads them: unset, the
+        // local /problems/ pages and no edge.
+        edge: Edge {
+            problem_types: config.problem_types,
+            origin_secret: config.origin_secret,
+        },
     };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -1,7 +1,19 @@
 //! Concerts, the blocks of a date's seats (which are held, until when, and sold), and the
-//! date's ledger (the counts the admission tick reads instead of the blocks). Both spread
-//! their counts over top-level attributes, so that a hold's condition names one seat and a
-//! count is one `ADD`:
+//! date's ledger (the counts the admission tick reads instead of the blocks).
+//!
+//! A concert is two items, written in one transaction and changed only together (`sold_out`):
+//! its record (dates, sections, prices: up to about 24 KB at the catalog's maxima), alone in its
+//! partition and read by id with GetItem; and its listing (what `GET /concerts` shows, a few
+//! hundred bytes), in the one listing partition, sorted by the concert's last date. Every
+//! container lists once a second (`booking::cache`), eventually consistent, with one Query from
+//! today's date on: a concert whose last date is past is never read again, however long the
+//! history, and the read costs what the concerts on sale weigh, not their records (at 100 on
+//! sale, about 30 KB: 4 units). Why not keep the records in the listing partition and filter:
+//! a filter is applied after the read, and charged for it. Why not one partition per day of
+//! the last date: the listing would be one Query a day still on sale.
+//!
+//! Blocks and ledger shards spread their counts over top-level attributes, so that a hold's
+//! condition names one seat and a count is one `ADD`:
 //! - a block: `h7` for seat 7's hold (its end), `s7` for its sale (the admission batch);
 //! - a ledger shard: `sold`, `s{section}` (seats sold), `h{until}` (seats held until then),
 //!   `w{section}_{minute end}` (the same per section, by minute), `b{batch}` (orders sold to
@@ -12,7 +24,9 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use super::keys::{self, Key};
 use super::meter::{self, DynamoRequest, Operation};
-use super::request::{from_item, number_attribute, partition_key, value, Change, Item};
+use super::request::{
+    from_item, number_attribute, partition_key, record_item, value, Change, Item, Transaction,
+};
 use super::size;
 use super::*;
 use crate::domain::SeatNumber;
@@ -139,20 +153,47 @@ impl DynamoStore {
 #[async_trait]
 impl CatalogStore for DynamoStore {
     async fn put_concert(&self, concert: &ConcertRecord) -> Result<bool, StoreError> {
-        self.put_absent(&keys::concert(&concert.concert_id), concert)
-            .await
+        let record = keys::concert(&concert.concert_id);
+        let listing = keys::concert_listing(&concert.concert_id, concert.last_date);
+        let items = vec![
+            self.put(
+                record_item(&record, concert)?,
+                Some("attribute_not_exists(pk)"),
+                Vec::new(),
+            )?,
+            // Unconditioned: a listing exists only beside its record, and the record is absent.
+            self.put(
+                record_item(&listing, &ConcertListingRecord::of(concert))?,
+                None,
+                Vec::new(),
+            )?,
+        ];
+        match self.transact(items).await? {
+            Transaction::Committed => Ok(true),
+            found if found.failed_at(0) => Ok(false),
+            Transaction::Cancelled(codes) => Err(StoreError::Request(format!(
+                "put_concert cancelled [{}]",
+                codes.join(", ")
+            ))),
+        }
     }
 
-    async fn concerts(&self) -> Result<Vec<ConcertRecord>, StoreError> {
-        // Eventually consistent: every container reads the list once a second for
-        // `GET /concerts` (`booking::cache`), which is a second stale anyway; half the units on
-        // the partition every concert shares.
+    async fn listed_concerts(
+        &self,
+        from: ConcertDate,
+    ) -> Result<Vec<ConcertListingRecord>, StoreError> {
+        // Eventually consistent: the listing is a second stale anyway (`booking::cache`), and
+        // half the units. Nothing but listings lives in the partition, so `>=` reads only the
+        // concerts not yet over.
         let items = self
             .query_read(
-                "#pk = :pk",
-                vec![(":pk", value(keys::CONCERTS_PK)?)],
+                LISTING_QUERY,
+                vec![
+                    (":pk", value(keys::CONCERTS_PK)?),
+                    (":from", value(keys::listed_from(from))?),
+                ],
                 true,
-                None,
+                Some(MAX_LISTED_CONCERTS),
                 false,
             )
             .await?;
@@ -163,13 +204,22 @@ impl CatalogStore for DynamoStore {
         self.get(&keys::concert(concert), true).await
     }
 
-    async fn mark_sold_out(&self, concert: &ConcertId) -> Result<(), StoreError> {
-        let change = Change::new("SET #sold_out = :yes")
-            .when("attribute_exists(pk)")
-            .value(":yes", true)?;
-        self.update_item(&keys::concert(concert), change, false)
-            .await
-            .map(|_| ())
+    async fn mark_sold_out(&self, concert: &ConcertRecord) -> Result<(), StoreError> {
+        let sold_out = |key: &Key| {
+            let change = Change::new("SET #sold_out = :yes")
+                .when("attribute_exists(pk)")
+                .value(":yes", true)?;
+            self.update(key, change)
+        };
+        let items = vec![
+            sold_out(&keys::concert(&concert.concert_id))?,
+            sold_out(&keys::concert_listing(
+                &concert.concert_id,
+                concert.last_date,
+            ))?,
+        ];
+        // Cancelled only by a failed condition: the concert does not exist, nothing to mark.
+        self.transact(items).await.map(|_| ())
     }
 
     async fn seat_blocks(
@@ -284,21 +334,33 @@ fn key_size(key: &Key) -> usize {
     "pk".len() + key.pk.len() + "sk".len() + key.sk.len()
 }
 
-pub(in crate::store) fn meter_put_concert(concert: &ConcertRecord) -> Vec<DynamoRequest> {
-    let key = keys::concert(&concert.concert_id);
-    vec![meter::write(
-        Operation::PutItem,
-        &key,
-        meter::sized(&key, concert),
-    )]
+/// The key condition of the listing's Query.
+const LISTING_QUERY: &str = "#pk = :pk AND #sk >= :from";
+
+/// The concert's two items: its record and its listing, each with its size.
+fn concert_items(concert: &ConcertRecord) -> Vec<(Key, usize)> {
+    let record = keys::concert(&concert.concert_id);
+    let listing = keys::concert_listing(&concert.concert_id, concert.last_date);
+    let listing_size = meter::sized(&listing, &ConcertListingRecord::of(concert));
+    vec![
+        (record.clone(), meter::sized(&record, concert)),
+        (listing, listing_size),
+    ]
 }
 
-pub(in crate::store) fn meter_concerts(found: &[ConcertRecord]) -> Vec<DynamoRequest> {
+pub(in crate::store) fn meter_put_concert(concert: &ConcertRecord) -> Vec<DynamoRequest> {
+    vec![meter::transact(concert_items(concert))]
+}
+
+/// `found` are the listings the Query read: all it returned.
+pub(in crate::store) fn meter_listed_concerts(
+    found: &[ConcertListingRecord],
+) -> Vec<DynamoRequest> {
     meter::query_read(
         keys::CONCERTS_PK.to_owned(),
         found
             .iter()
-            .map(|c| meter::sized(&keys::concert(&c.concert_id), c)),
+            .map(|c| meter::sized(&keys::concert_listing(&c.concert_id, c.last_date), c)),
         false,
     )
 }
@@ -312,13 +374,8 @@ pub(in crate::store) fn meter_concert(
     vec![meter::get(&key, size, true)]
 }
 
-pub(in crate::store) fn meter_mark_sold_out(
-    concert: &ConcertId,
-    found: Option<&ConcertRecord>,
-) -> Vec<DynamoRequest> {
-    let key = keys::concert(concert);
-    let size = found.map_or(0, |c| meter::sized(&key, c));
-    vec![meter::write(Operation::UpdateItem, &key, size)]
+pub(in crate::store) fn meter_mark_sold_out(concert: &ConcertRecord) -> Vec<DynamoRequest> {
+    vec![meter::transact(concert_items(concert))]
 }
 
 /// `found` are the blocks read, each as it stands.
@@ -396,6 +453,91 @@ mod tests {
             1_796_083_200
         );
         assert_eq!(block_size(&key, &seats), meter::item_size(&item));
+    }
+
+    fn concert_ending(id: &str, last_date: &str) -> ConcertRecord {
+        let date = ConcertDate::parse(last_date).unwrap();
+        ConcertRecord {
+            concert_id: ConcertId::parse(id).unwrap(),
+            title: "Encore \u{1D11E}".into(),
+            first_date: date,
+            last_date: date,
+            dates: vec![date],
+            sections: Vec::new(),
+            queue_opens_at: Some(1_796_083_200),
+            sale_opens_at: None,
+            sold_out: false,
+            max_tickets_per_fan: crate::domain::TicketLimit::default(),
+        }
+    }
+
+    #[test]
+    fn the_listing_query_starts_at_the_days_first_concert_and_skips_every_earlier_one() {
+        let from = keys::listed_from(ConcertDate::parse("2026-12-07").unwrap());
+        // Ids sort below and above the separator, and as long as an id may be.
+        for id in ["a", "a-b", "0", "z_z", &"z".repeat(64)] {
+            for (last_date, read) in [
+                ("2026-12-06", false),
+                ("2026-12-07", true),
+                ("2026-12-08", true),
+                ("2027-01-01", true),
+                ("2025-12-31", false),
+            ] {
+                let key = keys::concert_listing(
+                    &ConcertId::parse(id).unwrap(),
+                    ConcertDate::parse(last_date).unwrap(),
+                );
+                assert_eq!(key.pk, keys::CONCERTS_PK);
+                assert_eq!(key.sk >= from, read, "{id} ending {last_date}");
+            }
+        }
+        // A record lives apart, never in the listing's partition.
+        assert_ne!(
+            keys::concert(&ConcertId::parse("a").unwrap()).pk,
+            keys::CONCERTS_PK
+        );
+    }
+
+    #[test]
+    fn a_concert_is_written_and_marked_as_its_record_and_its_listing_in_one_transaction() {
+        let concert = concert_ending("encore", "2026-12-28");
+        let listing = ConcertListingRecord::of(&concert);
+        let record_key = keys::concert(&concert.concert_id);
+        let listing_key = keys::concert_listing(&concert.concert_id, concert.last_date);
+        for requests in [meter_put_concert(&concert), meter_mark_sold_out(&concert)] {
+            assert_eq!(requests.len(), 1);
+            assert_eq!(requests[0].operation, Operation::TransactWriteItems);
+            let items: Vec<(&str, Option<&str>, usize)> = requests[0]
+                .items
+                .iter()
+                .map(|i| (i.pk.as_str(), i.sk.as_deref(), i.bytes))
+                .collect();
+            assert_eq!(
+                items,
+                [
+                    (
+                        record_key.pk.as_str(),
+                        Some(record_key.sk.as_str()),
+                        meter::item_size(&request::record_item(&record_key, &concert).unwrap())
+                    ),
+                    (
+                        listing_key.pk.as_str(),
+                        Some(listing_key.sk.as_str()),
+                        meter::item_size(&request::record_item(&listing_key, &listing).unwrap())
+                    ),
+                ]
+            );
+        }
+        // The listing reads its items by their size, at half the units (eventually consistent).
+        let read = meter_listed_concerts(&[listing.clone(), listing]);
+        assert_eq!(read.len(), 1);
+        assert!(!read[0].consistent);
+        assert_eq!(
+            read[0].items[0].bytes,
+            2 * meter::item_size(
+                &request::record_item(&listing_key, &ConcertListingRecord::of(&concert)).unwrap()
+            )
+        );
     }
 
     #[test]

@@ -26,7 +26,9 @@ impl DynamoStore {
             for item in page.items.unwrap_or_default() {
                 let (pk, sk) = (partition_key(&item).to_owned(), sort_key(&item).to_owned());
                 let user = pk.strip_prefix("USER#").map(UserId::parse).transpose();
-                if pk == keys::CONCERTS_PK {
+                if pk == keys::CONCERTS_PK && sk.starts_with(keys::LISTED_PREFIX) {
+                    inventory.listings.push(from_item(item)?);
+                } else if pk.starts_with("CONCERT#") && sk == keys::CONCERT_SK {
                     inventory.concerts.push(from_item(item)?);
                 } else if let Some((concert, date, _)) = date_key(&pk, keys::SEATS_PREFIX) {
                     dates

@@ -2,7 +2,8 @@
 //!
 //! | item | pk | sk |
 //! | --- | --- | --- |
-//! | concert (catalog, with dates and prices) | `CONCERTS` | `CONCERT#{c}` |
+//! | concert (catalog, with dates and prices) | `CONCERT#{c}` | `CONCERT` |
+//! | a concert's listing (what `GET /concerts` shows), by its last date | `CONCERTS` | `LISTED#{last date}#{c}` |
 //! | a block of a date's seats (at most 100 of one section): holds and sales | `SEATS#{c}#{date}#{first seat}` | `SEATS` |
 //! | a shard of a date's ledger: seats held and sold, per date and section, for the tick | `LEDGER#{c}#{date}#{shard}` | `LEDGER` |
 //! | reservation, payment, balance, entry, idempotency record | `USER#{u}` | `RESERVATION#{v7 id}`, `PAYMENT#{id}`, `BALANCE`, `TX#{version}`, `IDEMPOTENCY#{key}` |
@@ -22,7 +23,9 @@
 //! Why so many partitions: DynamoDB serves one partition key at most 3,000 read and 1,000 write
 //! units a second. A join writes a counter and an entry of one of 64 shards, so a crowd of 10,000
 //! joins a second puts about 160 writes a second on each; a fan's ticket lives under the fan;
-//! the queue state is written once a tick and read once a tick per container.
+//! the queue state is written once a tick and read once a tick per container. The listing
+//! partition is read once a second per container, but only the small listings of concerts not
+//! yet over (a Query from today's date on); a concert's record is read by id alone.
 
 use serde::Serialize;
 
@@ -41,8 +44,12 @@ fn key(pk: String, sk: impl Into<String>) -> Key {
     Key { pk, sk: sk.into() }
 }
 
-/// All concerts share one partition so that listing them is one query.
+/// Every concert's listing shares one partition so that listing them is one Query; sorted by
+/// last date, so that the Query starts at today's and never reads a concert that is over.
 pub(super) const CONCERTS_PK: &str = "CONCERTS";
+pub(super) const LISTED_PREFIX: &str = "LISTED#";
+/// The sort key of every concert record, each in its own partition.
+pub(super) const CONCERT_SK: &str = "CONCERT";
 pub(super) const ENTRY_PREFIX: &str = "TX#";
 pub(super) const RESERVATION_PREFIX: &str = "RESERVATION#";
 pub(super) const SEATS_PREFIX: &str = "SEATS#";
@@ -78,8 +85,21 @@ pub(super) fn unmatched_payment(event_id: &str) -> Key {
     key(UNMATCHED_PAYMENTS_PK.into(), format!("EVENT#{event_id}"))
 }
 
+/// Each concert its own partition: read by id, by nobody's listing.
 pub(super) fn concert(concert: &ConcertId) -> Key {
-    key(CONCERTS_PK.into(), format!("CONCERT#{concert}"))
+    key(format!("CONCERT#{concert}"), CONCERT_SK)
+}
+
+/// A date as the listing's sort keys hold it: `YYYY-MM-DD`, so string order is date order.
+pub(super) fn listed_from(date: ConcertDate) -> String {
+    format!("{LISTED_PREFIX}{date}")
+}
+
+pub(super) fn concert_listing(concert: &ConcertId, last_date: ConcertDate) -> Key {
+    key(
+        CONCERTS_PK.into(),
+        format!("{}#{concert}", listed_from(last_date)),
+    )
 }
 
 /// Each block of seats its own partition: a date's holds spread over as many keys as it has

@@ -134,3 +134,22 @@ fn every_item_a_concert_at_the_maxima_grows_stays_under_half_the_item_limit() {
         );
     }
 }
+
+#[test]
+fn the_listing_at_its_bound_of_the_widest_listings_is_read_in_two_pages_at_most() {
+    let id = ConcertId::parse(&"c".repeat(64)).expect("a concert id");
+    let mut concert = concert_at_the_maxima(&id);
+    // The widest title: 200 characters of four bytes each.
+    concert.title = "\u{1D11E}".repeat(200);
+    concert.max_tickets_per_fan = TicketLimit::parse(10).expect("a ticket limit");
+    let listing = ConcertListingRecord::of(&concert);
+    let listing_bytes = sized(&keys::concert_listing(&id, concert.last_date), &listing);
+    let pages = super::catalog::meter_listed_concerts(&vec![listing; MAX_LISTED_CONCERTS]);
+    println!(
+        "a listing at the maxima: {listing_bytes} bytes; {MAX_LISTED_CONCERTS} of them: {} \
+         Query pages",
+        pages.len()
+    );
+    assert!(listing_bytes < 1_300, "{listing_bytes} bytes");
+    assert!(pages.len() <= 2, "{} pages", pages.len());
+}

@@ -12,20 +12,44 @@ impl CatalogStore for MemoryStore {
         }
         t.concerts
             .insert(concert.concert_id.clone(), concert.clone());
+        t.listings.insert(
+            (concert.last_date, concert.concert_id.clone()),
+            ConcertListingRecord::of(concert),
+        );
         Ok(true)
     }
 
-    async fn concerts(&self) -> Result<Vec<ConcertRecord>, StoreError> {
-        Ok(self.tables().concerts.values().cloned().collect())
+    async fn listed_concerts(
+        &self,
+        from: ConcertDate,
+    ) -> Result<Vec<ConcertListingRecord>, StoreError> {
+        // As the DynamoDB Query reads them: by last date, from `from` on, at most the bound.
+        Ok(self
+            .tables()
+            .listings
+            .iter()
+            .skip_while(|((last_date, _), _)| *last_date < from)
+            .take(MAX_LISTED_CONCERTS)
+            .map(|(_, listing)| listing.clone())
+            .collect())
     }
 
     async fn concert(&self, concert: &ConcertId) -> Result<Option<ConcertRecord>, StoreError> {
         Ok(self.tables().concerts.get(concert).cloned())
     }
 
-    async fn mark_sold_out(&self, concert: &ConcertId) -> Result<(), StoreError> {
-        if let Some(c) = self.tables().concerts.get_mut(concert) {
+    async fn mark_sold_out(&self, concert: &ConcertRecord) -> Result<(), StoreError> {
+        let mut t = self.tables();
+        let listing = (concert.last_date, concert.concert_id.clone());
+        // Both or neither, as the DynamoDB transaction's conditions decide.
+        if !t.concerts.contains_key(&concert.concert_id) || !t.listings.contains_key(&listing) {
+            return Ok(());
+        }
+        if let Some(c) = t.concerts.get_mut(&concert.concert_id) {
             c.sold_out = true;
+        }
+        if let Some(l) = t.listings.get_mut(&listing) {
+            l.sold_out = true;
         }
         Ok(())
     }

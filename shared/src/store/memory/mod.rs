@@ -54,6 +54,8 @@ pub enum TicketChangeKind {
 #[derive(Default)]
 struct Tables {
     concerts: BTreeMap<ConcertId, ConcertRecord>,
+    /// Each concert's listing, by last date, as the DynamoDB partition sorts them.
+    listings: BTreeMap<(ConcertDate, ConcertId), ConcertListingRecord>,
     /// A date's seats, by block (its first seat), as DynamoDB keeps them.
     seats: HashMap<(ConcertId, ConcertDate, SeatNumber), DateSeatsRecord>,
     ledgers: HashMap<(ConcertId, ConcertDate, u32), SeatLedgerRecord>,
@@ -142,6 +144,7 @@ impl MemoryStore {
         let t = self.tables();
         Inventory {
             concerts: t.concerts.values().cloned().collect(),
+            listings: t.listings.values().cloned().collect(),
             seats: {
                 let mut dates: BTreeMap<(ConcertId, ConcertDate), DateSeatsRecord> =
                     BTreeMap::new();
