@@ -113,6 +113,9 @@ pub struct BuyingFigures {
     /// Best available's orders refused `SEAT_UNAVAILABLE` naming no seat: no room for the
     /// party where it looked.
     pub holds_refused_no_room: u64,
+    /// Times a party found no room together anywhere while seats were left, and settled for
+    /// one seat fewer.
+    pub parties_settled: u64,
     /// Holds answered `503 SERVICE_BUSY` (races lost, a token admitted mid-hold).
     pub holds_busy: u64,
     pub bots: u64,
@@ -408,7 +411,7 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "  buying path: largest item {} bytes ({}); {} orders found no room, {} holds answered busy",
+            "  buying path: largest item {} bytes ({}); {} orders found no room, {} times a party settled for a seat fewer, {} holds answered busy",
             b.largest_item_bytes,
             if b.largest_item_key.is_empty() {
                 "-"
@@ -416,6 +419,7 @@ impl Report {
                 &b.largest_item_key
             },
             b.holds_refused_no_room,
+            b.parties_settled,
             b.holds_busy
         );
         let _ = writeln!(
