@@ -209,7 +209,11 @@ pub async fn a_fan_holding_seats_does_not_keep_the_crowd_from_the_free_ones(w: W
         w.advance(1);
     }
     w.advance(SETTLE_SECONDS);
-    assert_eq!(w.tick("two-seats").await, (2, 0), "two free seats, two fans");
+    assert_eq!(
+        w.tick("two-seats").await,
+        (2, 0),
+        "two free seats, two fans"
+    );
     let (ana, ana_token) = &fans[0];
     w.hold(ana, ana_token, "two-seats", "2026-12-24", 1)
         .await
