@@ -5,6 +5,7 @@ mod server;
 
 mod caching;
 mod contention;
+mod edge;
 mod errors;
 mod hygiene;
 mod input;
@@ -43,6 +44,7 @@ api_tests!(
     hygiene::ambiguous_input_and_foreign_hosts_are_refused,
     caching::listings_say_how_long_they_keep_and_unchanged_ones_are_304,
     throttling::every_answer_names_its_request,
+    edge::fans_reach_a_server_behind_an_edge_only_through_it,
     topups::a_paid_top_up_credits_once,
     topups::duplicate_deliveries_at_once_credit_once,
     topups::top_ups_are_capped_a_day,
