@@ -456,12 +456,16 @@ impl Ticketing {
             }
             Standing::At(position) => {
                 let wait = standing::estimated_wait(&self.settings, state, position);
+                let poll_wait = match state {
+                    Some(s) if standing::within_reach(&self.settings, s, position) => 0,
+                    _ => wait,
+                };
                 view(
                     QueueStatus::Waiting,
                     Some(position),
                     standing::wait_known(state).then_some(wait),
                     dropped_after,
-                    standing::poll_after(&self.settings, wait, until_tick, phase),
+                    standing::poll_after(&self.settings, poll_wait, until_tick, phase),
                 )
             }
             // Behind every fan counted, at least: the wait is at least theirs, and so is when

@@ -92,6 +92,21 @@ pub(crate) fn estimated_wait(
     (position as f64 / per_second).ceil() as u64
 }
 
+/// Whether the next tick could admit a fan at `position`, should the seats held now come free
+/// (a hold lapses, is released): within what a tick admits and `ACTIVE_PER_FREE_SEAT` times the
+/// seats not sold (free, or held and may come free). While every seat is held, the measured
+/// rate falls toward nothing and tells such a fan to poll rarely (a third of the idle limit);
+/// but its turn comes in a burst at the tick that finds seats free, and a fan admitted who
+/// learns it a minute and a half late keeps those seats from everyone that long. So it polls
+/// after each tick instead: at most `ADMIT_PER_TICK` fans, each once a tick, as when admission
+/// flows.
+pub(crate) fn within_reach(settings: &Settings, state: &QueueStateRecord, position: u64) -> bool {
+    let unsold = u64::from(state.seats.free) + u64::from(state.seats.held);
+    let reach = u64::from(state.admit_per_tick)
+        .min(u64::from(settings.active_per_free_seat).saturating_mul(unsold));
+    !state.paused && !state.sold_out && position <= reach
+}
+
 /// Whether a waiting fan may be told a wait at all: not while admission is paused (nobody moves
 /// until an operator resumes it), nor while every slot was taken at the last tick (the line then
 /// moves only as admitted fans pay, give their seats back or idle out, at a pace the rate
@@ -188,7 +203,7 @@ pub(crate) fn poll_after_draw(
 mod tests {
     use super::*;
     use crate::domain::{ConcertDate, ConcertId, Won};
-    use crate::store::{LotteryRecord, SecondCounts, SectionRecord};
+    use crate::store::{LotteryRecord, SeatCounts, SecondCounts, SectionRecord};
     use std::collections::BTreeMap;
 
     fn concert(sale_opens_at: Option<i64>) -> ConcertRecord {
@@ -298,6 +313,37 @@ mod tests {
             assert!(poll_after(&settings, 30, 0, phase) <= poll_after(&settings, 90, 0, phase));
         }
         assert_ne!(phase_of(place(1, 0, 1)), phase_of(place(1, 0, 2)));
+    }
+
+    #[test]
+    fn the_front_of_a_stalled_queue_polls_after_each_tick() {
+        let settings = Settings::default();
+        // Every seat held or sold, nobody admitted for a while: the rate is at its floor.
+        let mut state = QueueStateRecord {
+            admit_per_tick: 50,
+            admitted_total: 500,
+            admission_rate: 0.1,
+            ..QueueStateRecord::default()
+        };
+        state.seats.held = 10;
+        state.seats.sold = 90;
+        // Three fans a seat that may come free, and no more than a tick admits.
+        assert!(within_reach(&settings, &state, 1));
+        assert!(within_reach(&settings, &state, 30));
+        assert!(!within_reach(&settings, &state, 31));
+        state.seats.held = 1_000;
+        assert!(within_reach(&settings, &state, 50));
+        assert!(!within_reach(&settings, &state, 51));
+        // Nobody moves while paused, nor once sold out.
+        state.paused = true;
+        assert!(!within_reach(&settings, &state, 1));
+        state.paused = false;
+        state.seats = SeatCounts {
+            free: 0,
+            held: 0,
+            sold: 100,
+        };
+        assert!(!within_reach(&settings, &state, 1));
     }
 
     #[test]

@@ -235,6 +235,57 @@ pub async fn a_fan_holding_seats_does_not_keep_the_crowd_from_the_free_ones(w: W
     assert_eq!((state.admitted_total, state.active), (3, 2));
 }
 
+pub async fn the_front_of_a_stalled_queue_polls_after_each_tick(w: World) {
+    // One slot, and fifty fans a seat: the fifty first in line are within the next tick's
+    // reach of the one seat, should it come free.
+    let w = w.with_settings(Settings {
+        active_per_free_seat: 50,
+        max_active: 1,
+        ..Settings::default()
+    });
+    let catalog = Catalog::from_json(
+        r#"{"concerts": [{"concertId": "one-seat", "title": "One Seat",
+            "dates": ["2026-12-24"], "seatPrices": [{"fromSeat": 1, "toSeat": 1, "price": 1000}]}]}"#,
+    )
+    .unwrap();
+    w.booking.load_catalog(&catalog).await.unwrap();
+    let mut fans = vec![join(&w, "ana", "one-seat").await];
+    w.advance(1);
+    for i in 0..60 {
+        fans.push(join(&w, &format!("fan{i:02}"), "one-seat").await);
+    }
+    w.advance(SETTLE_SECONDS);
+    assert_eq!(w.tick("one-seat").await, (1, 0));
+    let (ana, ana_token) = &fans[0];
+    w.hold(ana, ana_token, "one-seat", "2026-12-24", 1)
+        .await
+        .unwrap();
+    // The only seat held: nobody admitted for a minute, the measured rate at its floor (a fan
+    // a tick), which puts the 40th fan 400 s away.
+    for _ in 0..6 {
+        w.advance(10);
+        assert_eq!(w.tick("one-seat").await, (0, 0));
+    }
+    let mut line = Vec::new();
+    for (user, token) in &fans[1..] {
+        line.push(w.booking.queue_status(user, Some(token)).await.unwrap());
+    }
+    line.sort_by_key(|ticket| ticket.position);
+    // Within reach, it polls after each tick all the same; beyond, rarely.
+    let (near, far) = (&line[39], &line[59]);
+    assert_eq!((near.position, far.position), (Some(40), Some(60)));
+    assert!(
+        (11..=13).contains(&near.poll_after_seconds),
+        "the 40th polls after {} s",
+        near.poll_after_seconds
+    );
+    assert!(
+        far.poll_after_seconds >= 60,
+        "the 60th polls after {} s",
+        far.poll_after_seconds
+    );
+}
+
 pub async fn a_cached_reader_is_never_ahead_of_the_truth_and_lags_at_most_a_tick(w: World) {
     let per_tick = 3u64;
     let settings = Settings {

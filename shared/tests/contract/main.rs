@@ -84,6 +84,7 @@ contract!(
     admission::ticks_racing_joins_polls_and_each_other_admit_in_order_within_max_active,
     admission::admission_stops_at_zero_free_seats_and_resumes_when_holds_end,
     admission::a_fan_holding_seats_does_not_keep_the_crowd_from_the_free_ones,
+    admission::the_front_of_a_stalled_queue_polls_after_each_tick,
     admission::a_cached_reader_is_never_ahead_of_the_truth_and_lags_at_most_a_tick,
     admission::a_pause_stops_admission_at_the_next_tick_and_polls_go_on,
     opening::joining_before_during_and_after_the_pre_queue,
