@@ -14,6 +14,8 @@ use std::collections::BTreeSet;
 use tracing::instrument;
 
 use super::catalog::LIST_WHOLE_DATE_UP_TO;
+use super::idempotency::Claim;
+use super::slots::SlotMoved;
 use super::{PageLimit, Reservation, ReservationPage, ReservationStatus, Ticketing};
 use crate::domain::{
     BookingError, ConcertDate, ConcertId, IdempotencyKey, QueueToken, ReservationId, SeatNumber,
@@ -318,96 +320,125 @@ impl Ticketing {
             request.canonical(),
             read,
             |claim, (concert, first)| async move {
-                let mut tally = first;
-                let max_holds = self.max_holds(&concert.concert_id).await?;
-                for _ in 0..HOLD_ATTEMPTS {
-                    let now = self.now();
-                    if let Some(id) = own_live_hold(&tally, request, now.epoch_seconds()) {
-                        if let Some(existing) = self.store.reservation(user, id).await? {
-                            let answer = (Reservation::of(&existing, now), false);
-                            // Nothing to write but the key's answer: its retries replay it.
-                            if let Some(claim) = &claim {
-                                let completion = claim.completion(&answer)?;
-                                if !self.store.complete_idempotency_key(&completion).await? {
-                                    return Err(BookingError::IdempotencyKeyInUse);
-                                }
-                            }
-                            return Ok(answer);
-                        }
+                let mut moved = None;
+                let placed = self
+                    .place_order(user, token, request, claim, concert, first, &mut moved)
+                    .await;
+                // A hold refused gives back the slot time its renewal took; after an error
+                // whose outcome is unknown the hold may stand, and keeps it.
+                if let (Err(error), Some(moved)) = (&placed, moved) {
+                    if !matches!(error, BookingError::Store(_)) {
+                        self.slot_back(user, token, moved).await;
                     }
-                    let limit = concert.max_tickets_per_fan.get();
-                    let held = tally.held(now.epoch_seconds());
-                    if held + tally.bought + request.quantity() > limit {
-                        return Err(BookingError::TicketLimitReached {
-                            limit,
-                            held,
-                            bought: tally.bought,
-                        });
-                    }
-                    let seats = match &request.seats {
-                        SeatChoice::Seats(seats) => seats.clone(),
-                        SeatChoice::BestAvailable(n) => {
-                            self.best_seats(&concert, request.date, (*n, None)).await?
-                        }
-                        SeatChoice::BestInSection { quantity, section } => {
-                            let best = (*quantity, Some(section.as_str()));
-                            self.best_seats(&concert, request.date, best).await?
-                        }
-                    };
-                    let reservation =
-                        self.order(user, request, &concert, seats, now.epoch_seconds())?;
-                    let answer = (Reservation::of(&reservation, now), true);
-                    // The token's slot lasts as long as the hold: the fan can pay.
-                    self.slot_through(user, token, &request.concert_id, reservation.held_until)
-                        .await?;
-                    let plan = HoldPlan {
-                        reservation,
-                        ticket: token.clone(),
-                        tally,
-                        completion: claim.as_ref().map(|c| c.completion(&answer)).transpose()?,
-                        max_holds,
-                        now: now.epoch_seconds(),
-                    };
-                    let outcome = self.store.place_hold(&plan).await?;
-                    // Unchanged, unless the outcome says it moved.
-                    tally = plan.tally;
-                    match outcome {
-                        HoldOutcome::Held => return Ok(answer),
-                        HoldOutcome::TicketRefused => {
-                            let ticket = self.read_gate(user, token, &request.concert_id).await?;
-                            if ticket.holds_placed >= max_holds {
-                                return Err(BookingError::TooManyHolds { limit: max_holds });
-                            }
-                            // The token was refused a moment ago and is active now: its admission
-                            // raced this hold. The seats may be free; the fan retries.
-                            return Err(BookingError::Contention);
-                        }
-                        // Not the seats: a conflict or a throttle. The fan is told to retry, never
-                        // that a free seat is taken.
-                        HoldOutcome::Busy => return Err(BookingError::Contention),
-                        HoldOutcome::ClaimLost => return Err(BookingError::IdempotencyKeyInUse),
-                        HoldOutcome::TallyMoved => {
-                            tally = self.store.fan_tally(user, &request.concert_id).await?;
-                        }
-                        HoldOutcome::SeatTaken => match &request.seats {
-                            SeatChoice::Seats(seats) => {
-                                let unavailable =
-                                    self.unavailable(&concert, request, seats).await?;
-                                if !unavailable.is_empty() {
-                                    return Err(BookingError::SeatUnavailable(unavailable));
-                                }
-                                // Freed since (a hold lapsed or was released): try again.
-                            }
-                            // Another fan took one of the run first: pick again from a fresh read.
-                            SeatChoice::BestAvailable(_) | SeatChoice::BestInSection { .. } => {}
-                        },
-                    }
-                    crate::metrics::record(crate::metrics::Event::CommitRetry);
                 }
-                Err(BookingError::Contention)
+                placed
             },
         )
         .await
+    }
+
+    /// The hold's attempts, once the gate let it through: `moved` says how the token's end was
+    /// moved for it.
+    #[allow(clippy::too_many_arguments)]
+    async fn place_order(
+        &self,
+        user: &UserId,
+        token: &QueueToken,
+        request: &HoldRequest,
+        claim: Option<Claim>,
+        concert: std::sync::Arc<ConcertRecord>,
+        first: FanTallyRecord,
+        moved: &mut Option<SlotMoved>,
+    ) -> Result<(Reservation, bool), BookingError> {
+        let mut tally = first;
+        let max_holds = self.max_holds(&concert.concert_id).await?;
+        for _ in 0..HOLD_ATTEMPTS {
+            let now = self.now();
+            if let Some(id) = own_live_hold(&tally, request, now.epoch_seconds()) {
+                if let Some(existing) = self.store.reservation(user, id).await? {
+                    let answer = (Reservation::of(&existing, now), false);
+                    // Nothing to write but the key's answer: its retries replay it.
+                    if let Some(claim) = &claim {
+                        let completion = claim.completion(&answer)?;
+                        if !self.store.complete_idempotency_key(&completion).await? {
+                            return Err(BookingError::IdempotencyKeyInUse);
+                        }
+                    }
+                    return Ok(answer);
+                }
+            }
+            let limit = concert.max_tickets_per_fan.get();
+            let held = tally.held(now.epoch_seconds());
+            if held + tally.bought + request.quantity() > limit {
+                return Err(BookingError::TicketLimitReached {
+                    limit,
+                    held,
+                    bought: tally.bought,
+                });
+            }
+            let seats = match &request.seats {
+                SeatChoice::Seats(seats) => seats.clone(),
+                SeatChoice::BestAvailable(n) => {
+                    self.best_seats(&concert, request.date, (*n, None)).await?
+                }
+                SeatChoice::BestInSection { quantity, section } => {
+                    let best = (*quantity, Some(section.as_str()));
+                    self.best_seats(&concert, request.date, best).await?
+                }
+            };
+            let reservation = self.order(user, request, &concert, seats, now.epoch_seconds())?;
+            let answer = (Reservation::of(&reservation, now), true);
+            // The token's slot lasts as long as the hold: the fan can pay.
+            let now_moved = self
+                .slot_through(user, token, &request.concert_id, reservation.held_until)
+                .await?;
+            if let Some(m) = now_moved {
+                *moved = Some(moved.map_or(m, |first| first.then(m)));
+            }
+            let plan = HoldPlan {
+                reservation,
+                ticket: token.clone(),
+                tally,
+                completion: claim.as_ref().map(|c| c.completion(&answer)).transpose()?,
+                max_holds,
+                now: now.epoch_seconds(),
+            };
+            let outcome = self.store.place_hold(&plan).await?;
+            // Unchanged, unless the outcome says it moved.
+            tally = plan.tally;
+            match outcome {
+                HoldOutcome::Held => return Ok(answer),
+                HoldOutcome::TicketRefused => {
+                    let ticket = self.read_gate(user, token, &request.concert_id).await?;
+                    if ticket.holds_placed >= max_holds {
+                        return Err(BookingError::TooManyHolds { limit: max_holds });
+                    }
+                    // The token was refused a moment ago and is active now: its admission
+                    // raced this hold. The seats may be free; the fan retries.
+                    return Err(BookingError::Contention);
+                }
+                // Not the seats: a conflict or a throttle. The fan is told to retry, never
+                // that a free seat is taken.
+                HoldOutcome::Busy => return Err(BookingError::Contention),
+                HoldOutcome::ClaimLost => return Err(BookingError::IdempotencyKeyInUse),
+                HoldOutcome::TallyMoved => {
+                    tally = self.store.fan_tally(user, &request.concert_id).await?;
+                }
+                HoldOutcome::SeatTaken => match &request.seats {
+                    SeatChoice::Seats(seats) => {
+                        let unavailable = self.unavailable(&concert, request, seats).await?;
+                        if !unavailable.is_empty() {
+                            return Err(BookingError::SeatUnavailable(unavailable));
+                        }
+                        // Freed since (a hold lapsed or was released): try again.
+                    }
+                    // Another fan took one of the run first: pick again from a fresh read.
+                    SeatChoice::BestAvailable(_) | SeatChoice::BestInSection { .. } => {}
+                },
+            }
+            crate::metrics::record(crate::metrics::Event::CommitRetry);
+        }
+        Err(BookingError::Contention)
     }
 
     /// Holds one queue session may place for the concert: the operators' setting as the last

@@ -43,7 +43,9 @@
 //! exception: a hold is refused (503, retry) rather than placed on a token that could idle out
 //! under it. The hold moves the end with a renewal of its own before its transaction, rather
 //! than inside it: the hold's transaction (blocks, ledger shards, tally) is the sale's busiest,
-//! and a slot shard in it would add the crowd's renewals to what it can conflict with.
+//! and a slot shard in it would add the crowd's renewals to what it can conflict with. A hold
+//! then refused moves the end back (one more renewal), so that an order that failed does not
+//! keep a slot for a fan who walks away.
 
 use std::ops::RangeInclusive;
 
@@ -68,6 +70,24 @@ const RENEW_EVERY_MAX_SECONDS: i64 = 30;
 const PRUNE_SLOTS_AT: usize = 16;
 /// A hold's renewal refused because the end moved is tried again this often.
 const HOLD_RENEWAL_ATTEMPTS: u32 = 3;
+
+/// How a hold's renewal moved a token's end: from, to, and the token's cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SlotMoved {
+    from: i64,
+    to: i64,
+    cap: i64,
+}
+
+impl SlotMoved {
+    /// This move, then `next`: from the first's start to the last's end.
+    pub(crate) fn then(self, next: SlotMoved) -> SlotMoved {
+        SlotMoved {
+            from: self.from,
+            ..next
+        }
+    }
+}
 
 /// `at`, rounded up to the slot ledger's buckets.
 fn bucket_up(at: i64) -> i64 {
@@ -216,14 +236,15 @@ impl Ticketing {
     }
 
     /// Before a hold ending at `held_until`: the token's slot lasts as long (or to its cap), so
-    /// that a fan who holds keeps the slot to pay.
+    /// that a fan who holds keeps the slot to pay. Says how it moved the end, if it did: a hold
+    /// then refused gives the time back ([`Ticketing::slot_back`]).
     pub(crate) async fn slot_through(
         &self,
         user: &UserId,
         token: &QueueToken,
         concert: &ConcertId,
         held_until: i64,
-    ) -> Result<(), BookingError> {
+    ) -> Result<Option<SlotMoved>, BookingError> {
         for _ in 0..HOLD_RENEWAL_ATTEMPTS {
             let now = self.now().epoch_seconds();
             let (until, cap) = match self.cache.active_slot(user, token, now) {
@@ -238,14 +259,35 @@ impl Ticketing {
             };
             let wanted = bucket_up(held_until).min(cap);
             if until >= wanted {
-                return Ok(());
+                return Ok(None);
             }
             let to = self.slot_end(cap, now).max(wanted);
             if self.renew(user, token, until, to, cap).await? {
-                return Ok(());
+                return Ok(Some(SlotMoved {
+                    from: until,
+                    to,
+                    cap,
+                }));
             }
         }
         Err(BookingError::Contention)
+    }
+
+    /// After a hold that was refused (a seat taken, a limit, a conflict): the end the hold's
+    /// renewal set goes back to what the fan's requests keep (the idle time from now), or to
+    /// what it was before, whichever is later. Else every refused order would keep a fan's slot
+    /// a whole `HOLD_SECONDS` after it walked away: in the last seats' scramble most orders are
+    /// refused, and those slots, counted against the free seats, kept the crowd out. A failure
+    /// leaves the end where the hold put it.
+    pub(crate) async fn slot_back(&self, user: &UserId, token: &QueueToken, moved: SlotMoved) {
+        let now = self.now().epoch_seconds();
+        let back = self.slot_end(moved.cap, now).max(moved.from);
+        if back >= moved.to {
+            return;
+        }
+        if let Err(error) = self.renew(user, token, moved.to, back, moved.cap).await {
+            warn!(%user, %error, "giving back a refused hold's slot time failed");
+        }
     }
 
     /// Reads the concert's slot ledger, prunes the shards with a few ends past, and returns

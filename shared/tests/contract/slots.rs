@@ -123,6 +123,43 @@ pub async fn a_token_with_a_live_hold_keeps_its_slot_until_the_hold_ends(w: Worl
     assert_eq!(w.tick(SPRING).await, (1, 0), "bob takes the freed slot");
 }
 
+pub async fn a_hold_refused_gives_back_the_slot_time_it_took(w: World) {
+    let w = w.with_settings(Settings {
+        max_active: 2,
+        ..Settings::default()
+    });
+    let (ana, ana_token) = w.admitted_fan("ana", SPRING).await;
+    let (bob, bob_token) = w.admitted_fan("bob", SPRING).await;
+    w.hold(&bob, &bob_token, SPRING, "2026-12-24", 7)
+        .await
+        .unwrap();
+    // Ana orders the seat bob holds: refused, after her slot was moved for the hold.
+    let asked = w.now().epoch_seconds();
+    assert_eq!(
+        named(w.hold(&ana, &ana_token, SPRING, "2026-12-24", 7).await).map(|_| ()),
+        Err("SeatUnavailable([SeatNumber(7)])".to_owned())
+    );
+    let ticket = w
+        .store
+        .ticket(&ana, &concert_id(SPRING))
+        .await
+        .unwrap()
+        .unwrap();
+    let until = ticket.active_until.unwrap();
+    assert!(
+        until <= asked + 120 + 10,
+        "the refused hold kept ana's slot to {} s from now",
+        until - asked
+    );
+    // She walks away: her slot ends with the idle time, not the hold's, and the ledger says so.
+    w.advance(until - asked + 1);
+    assert_eq!(
+        dates(&w.booking, &ana, &ana_token).await,
+        Err("QueueTokenIdle".to_owned())
+    );
+    assert_eq!(live_slots(&w, w.now().epoch_seconds()).await, 1, "bob's, held");
+}
+
 pub async fn a_fan_who_holds_can_pay_after_the_idle_time(w: World) {
     let (w, (ana, ana_token), (bob, bob_token)) = one_slot(w).await;
     w.charged(&ana, 200_000).await;
