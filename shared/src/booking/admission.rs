@@ -25,8 +25,8 @@
 //!    anyone is admitted by it, and every tick after (one that takes over a dead tick's claim
 //!    included) uses the draw kept there.
 //! 6. Admits at most ADMIT_PER_TICK, never past MAX_ACTIVE nor past ACTIVE_PER_FREE_SEAT times
-//!    the free seats for the fans still shopping (the active fans beyond the seats held):
-//!    nobody while every seat is held or sold. The pre-queue's lottery order
+//!    the free seats for the fans still shopping (the active fans seen in the last minute or so,
+//!    beyond the seats held): nobody while every seat is held or sold. The pre-queue's lottery order
 //!    first, then first come, first served, from seconds at least three seconds old (their
 //!    entries are written).
 //! 7. Walks the queue in chunks: one Query per counter for the chunk's entries (the whole key
@@ -321,7 +321,8 @@ impl Ticketing {
         let ledgers = seats?;
         Self::learn_seats(&concert, &mut state, &ledgers, t);
         self.prune_ledgers(&concert, &ledgers, t).await;
-        let active = slots?;
+        let slots = slots?;
+        let active = slots.live;
 
         let admit_per_tick = control
             .admit_per_tick
@@ -351,10 +352,10 @@ impl Ticketing {
         let drawn = concert.sale_opens_at.is_none() || state.lottery.is_some();
         let slots = if sale_open && drawn && !sold_out && !control.paused {
             // A fan holding seats has them and shops no more: the free seats wait for the
-            // fans active beyond the seats held (at least that many: an order holds one seat
-            // or more). Counting the holders too kept the crowd out while seats that abandoned
-            // holds let go sat free.
-            let shopping = active.saturating_sub(state.seats.held);
+            // fans seen lately beyond the seats held (at least that many: an order holds one
+            // seat or more). Counting the holders, and the slots of fans who left, too kept the
+            // crowd out while seats that abandoned holds let go sat free.
+            let shopping = slots.seen_lately.saturating_sub(state.seats.held);
             let by_seats =
                 (self.settings.active_per_free_seat * state.seats.free).saturating_sub(shopping);
             admit_per_tick

@@ -35,7 +35,7 @@ pub use lottery::Lottery;
 pub use rate::{FanQuota, RateLimit};
 pub use reservations::{HoldRequest, ReservationCursor, SeatChoice};
 pub use settings::Settings;
-pub use slots::ACTIVE_IDLE_RANGE;
+pub use slots::{seen_lately_margin, ACTIVE_IDLE_RANGE};
 pub use topups::{
     CreatedPayment, PaymentProvider, PaymentRequest, Payments, ProviderError, TopUpStarted,
     TopUpView, WebhookOutcome, CURRENCY, METADATA_TOP_UP_ID, METADATA_USER_ID, PAYMENT_SUCCEEDED,

@@ -71,6 +71,15 @@ const PRUNE_SLOTS_AT: usize = 16;
 /// A hold's renewal refused because the end moved is tried again this often.
 const HOLD_RENEWAL_ATTEMPTS: u32 = 3;
 
+/// What the slot ledger counts at a tick: the live slots (what `MAX_ACTIVE` bounds), and those
+/// of fans seen lately (what the pacing by free seats counts: a fan who left ten seconds into
+/// its idle time keeps its slot, not the crowd from a free seat).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LiveSlots {
+    pub(crate) live: u32,
+    pub(crate) seen_lately: u32,
+}
+
 /// How a hold's renewal moved a token's end: from, to, and the token's cap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct SlotMoved {
@@ -102,6 +111,12 @@ fn bucket_up(at: i64) -> i64 {
 /// How long a token goes between renewals: min(30 s, a quarter of the idle time).
 pub(crate) fn renew_every(idle: i64) -> i64 {
     (idle / 4).clamp(1, RENEW_EVERY_MAX_SECONDS)
+}
+
+/// How far ahead the end of a slot whose fan was seen lately stays, for an idle time of `idle`
+/// seconds: the idle time less two renewal intervals (60 s at the defaults).
+pub fn seen_lately_margin(idle: i64) -> i64 {
+    idle - 2 * renew_every(idle)
 }
 
 /// The live slots the ledger counts at `now`, over every shard.
@@ -291,12 +306,13 @@ impl Ticketing {
     }
 
     /// Reads the concert's slot ledger, prunes the shards with a few ends past, and returns
-    /// the live slots at `now`.
+    /// the live slots at `now`, and those of them whose fans were seen lately (see
+    /// [`Ticketing::seen_lately_from`]).
     pub(crate) async fn count_slots(
         &self,
         concert: &ConcertId,
         now: i64,
-    ) -> Result<u32, StoreError> {
+    ) -> Result<LiveSlots, StoreError> {
         let shards = self.store.slot_ledger(concert).await?;
         let prunes = shards.iter().filter_map(|(shard, record)| {
             let stale = record.stale(now);
@@ -307,7 +323,19 @@ impl Ticketing {
             })
         });
         futures::future::join_all(prunes).await;
-        Ok(live_slots(&shards, now))
+        Ok(LiveSlots {
+            live: live_slots(&shards, now),
+            seen_lately: live_slots(&shards, self.seen_lately_from(now)),
+        })
+    }
+
+    /// A slot whose end is past this was renewed lately: a fan whose requests carry its token
+    /// renews it every `renew_every` (30 s at the defaults; the fan page's keep-alive beats as
+    /// often), so its end stays more than the idle time less two intervals ahead (60 s at the
+    /// defaults). A slot ending sooner is a fan not seen for a minute or so, most likely gone,
+    /// though the slot lives out its idle time.
+    fn seen_lately_from(&self, now: i64) -> i64 {
+        now + seen_lately_margin(self.settings.active_idle_seconds)
     }
 
     /// Where the tick's admissions at `now` end, and the shard batch `n` counts them on.
@@ -329,6 +357,26 @@ mod tests {
         assert_eq!(renew_every(120), 30);
         assert_eq!(renew_every(30), 7);
         assert_eq!(renew_every(1_800), 30);
+    }
+
+    #[test]
+    fn a_fan_renewing_as_due_stays_seen_lately() {
+        for idle in [30, 120, 1_800] {
+            let every = renew_every(idle);
+            // Its end set at 1,000, a fan's requests are due to renew it from 1,000 + every;
+            // one whose request comes up to an interval late is still seen lately, one silent
+            // for two intervals is not.
+            let shards = vec![(
+                0,
+                SlotShardRecord {
+                    ends: [(bucket_up(1_000 + idle), 1)].into_iter().collect(),
+                },
+            )];
+            let seen = |now: i64| live_slots(&shards, now + seen_lately_margin(idle));
+            assert_eq!(seen(1_000 + 2 * every - 1), 1, "idle {idle}");
+            assert_eq!(seen(1_000 + 2 * every + SLOT_BUCKET_SECONDS), 0, "idle {idle}");
+        }
+        assert_eq!(seen_lately_margin(120), 60);
     }
 
     #[test]

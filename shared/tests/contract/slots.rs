@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use ticketing::booking::QueueStatus;
+use ticketing::booking::{Catalog, QueueStatus};
 use ticketing::domain::{QueueToken, UserId};
 use ticketing::{BookingError, Settings, Ticketing};
 
@@ -158,6 +158,49 @@ pub async fn a_hold_refused_gives_back_the_slot_time_it_took(w: World) {
         Err("QueueTokenIdle".to_owned())
     );
     assert_eq!(live_slots(&w, w.now().epoch_seconds()).await, 1, "bob's, held");
+}
+
+pub async fn a_fan_unseen_for_a_minute_no_longer_keeps_the_crowd_from_a_free_seat(w: World) {
+    let w = w.with_settings(Settings {
+        active_per_free_seat: 1,
+        ..Settings::default()
+    });
+    let catalog = Catalog::from_json(
+        r#"{"concerts": [{"concertId": "one-seat", "title": "One Seat",
+            "dates": ["2026-12-24"], "seatPrices": [{"fromSeat": 1, "toSeat": 1, "price": 1000}]}]}"#,
+    )
+    .unwrap();
+    w.booking.load_catalog(&catalog).await.unwrap();
+    let one_seat = concert_id("one-seat");
+    let ana = w.admitted_fan("ana", "one-seat").await;
+    let bob = fan("bob");
+    let (ticket, _) = w.booking.join_queue(&bob, &one_seat).await.unwrap();
+    let bob = (bob, ticket.token);
+    let poll = |fan: &(UserId, QueueToken)| {
+        let (user, token) = fan.clone();
+        let booking = w.booking.clone();
+        async move { booking.queue_status(&user, Some(&token)).await.unwrap().status }
+    };
+    // Ana keeps using her slot: one free seat, one fan for it, nobody more.
+    for _ in 0..4 {
+        w.advance(20);
+        w.booking
+            .dates_on_sale(&ana.0, Some(&ana.1), &one_seat)
+            .await
+            .unwrap();
+        assert_eq!(poll(&bob).await, QueueStatus::Waiting);
+        assert_eq!(w.tick("one-seat").await, (0, 0), "ana is there");
+    }
+    // She walks away. Her slot lives out its idle time, but after a minute unseen it no
+    // longer keeps bob from the seat.
+    w.advance(40);
+    assert_eq!(w.tick("one-seat").await, (0, 0), "ana was seen 40 s ago");
+    w.advance(30);
+    assert_eq!(poll(&bob).await, QueueStatus::Waiting);
+    assert_eq!(w.tick("one-seat").await, (1, 0), "ana unseen for 70 s");
+    assert_eq!(poll(&bob).await, QueueStatus::Active);
+    let state = w.store.queue_state(&one_seat, true).await.unwrap().unwrap();
+    assert_eq!(state.active, 2, "ana's slot is live until its idle time ends");
 }
 
 pub async fn a_fan_who_holds_can_pay_after_the_idle_time(w: World) {

@@ -732,13 +732,22 @@ impl Sim<'_> {
             .peak_over_max_active
             .max(active.saturating_sub(max_active));
         // The pacing bounds what a tick admits, against the free seats it read, for the fans
-        // beyond the seats held: judged on seconds the tick admitted, by the seats free and
+        // seen lately beyond the seats held: judged on seconds the tick admitted, by the seats free and
         // held as the second began (a hold in the second only lowers what the tick may admit;
         // a release is counted free). Tokens admitted earlier stay active while the seats
         // sell; that is not an overshoot.
         if self.traffic.admitted > 0 {
             let pacing = u64::from(self.options.settings.active_per_free_seat) * self.free_at_tick;
-            let shopping = active.saturating_sub(self.held_at_tick);
+            // Counted as the tick counts them: tokens whose fans were seen lately.
+            let lately = ticketing::booking::seen_lately_margin(
+                self.options.settings.active_idle_seconds,
+            );
+            let seen_lately: u64 = self
+                .active_until
+                .range(now + skew + lately + 1..)
+                .map(|(_, n)| n)
+                .sum();
+            let shopping = seen_lately.saturating_sub(self.held_at_tick);
             self.active.peak_over_seat_pacing = self
                 .active
                 .peak_over_seat_pacing
