@@ -6,8 +6,8 @@
 //! lists the date's sections first, picks one at random among those with room for its party
 //! (another date when none has), lists that section and picks from it (scrolling on to its next
 //! page while a page of 1,000 has no room for the party); best available names
-//! no section. A party that found no room together on every date while seats are left settles
-//! for one seat fewer, and again, down to one. A bot joins again every second instead of polling, lists seats with made-up
+//! no section. A fan who picks seats and finds no section of a date with room for its party
+//! together, but some with fewer, settles for the most one has. A bot joins again every second instead of polling, lists seats with made-up
 //! tokens while it waits (a random section's, on such a date), and once admitted holds all
 //! the limit allows, lets the holds lapse and holds again; a spinning bot instead keeps each
 //! hold a few seconds, releases it and holds again, until told `429 TOO_MANY_HOLDS`. A lapse
@@ -404,19 +404,14 @@ impl Sim<'_> {
                         f.party = most;
                     }
                     if open.is_empty() {
-                        // Every date tried had no room: start over.
-                        let tried = self.basket(fan).is_some_and(|b| !b.full_dates.is_empty());
                         if let Some(basket) = self.fans[fan as usize].basket.as_mut() {
+                            // Every date tried had no room: start over, later.
                             basket.full_dates.clear();
                         }
+                        // Sold out, or every seat held: look again later unless all are sold.
                         if self.sold >= self.seats {
                             self.fans[fan as usize].outcome = Outcome::GaveUp;
-                        } else if tried && most > 0 && self.fans[fan as usize].party > 1 {
-                            // Seats are left, none of them together for the party: fewer, now.
-                            self.settle_for_fewer(fan);
-                            self.schedule(second + 1, fan, Step::Dates);
                         } else {
-                            // Every seat held: look again later.
                             self.schedule(second + 10, fan, Step::Dates);
                         }
                         return;
@@ -438,6 +433,15 @@ impl Sim<'_> {
             },
             Answer::Sections(listed) => match listed {
                 Ok(map) => {
+                    // The last seats scattered one here, two there: a party no section has room
+                    // for together, while some have fewer, settles for the most one has, as
+                    // fans at a real on-sale take the seats apart.
+                    let most = map.sections.iter().map(|s| s.free_seats).max().unwrap_or(0);
+                    let f = &mut self.fans[fan as usize];
+                    if !f.bot && most > 0 && most < f.party {
+                        f.party = most;
+                        self.buying.parties_settled += 1;
+                    }
                     // A section with room for the party, at random among them: the crowd
                     // spreads.
                     let party = self.fans[fan as usize].party;
@@ -621,17 +625,6 @@ impl Sim<'_> {
         );
     }
 
-    /// An order that found no room together: the party settles for one seat fewer next time,
-    /// as fans do when the last seats are scattered one here, two there, rather than wait for
-    /// seats together that will not come. A bot asks for what its script asks.
-    fn settle_for_fewer(&mut self, fan: u32) {
-        let f = &mut self.fans[fan as usize];
-        if !f.bot && f.party > 1 {
-            f.party -= 1;
-            self.buying.parties_settled += 1;
-        }
-    }
-
     /// `429 TOO_MANY_HOLDS`: the session may hold no more, so the visit ends.
     fn too_many_holds(&mut self, bot: bool) {
         let f = &mut self.holdings.figures;
@@ -710,9 +703,6 @@ impl Sim<'_> {
             // Fewer seats free than asked: another date.
             Err(BookingError::SeatUnavailable(_)) => {
                 self.buying.holds_refused_no_room += 1;
-                if let Some(basket) = self.fans[fan as usize].basket.as_mut() {
-                    basket.full_dates.extend(basket.date);
-                }
                 // Listed a section at a time, best available stands for the chart it did not
                 // list: no room is an empty chart, looked at again as late.
                 let later = if self.by_section { 5 } else { 1 };

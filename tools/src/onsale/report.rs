@@ -113,8 +113,8 @@ pub struct BuyingFigures {
     /// Best available's orders refused `SEAT_UNAVAILABLE` naming no seat: no room for the
     /// party where it looked.
     pub holds_refused_no_room: u64,
-    /// Times a party found no room together anywhere while seats were left, and settled for
-    /// one seat fewer.
+    /// Times a party that picks its seats found no section with room for it together, but some
+    /// with fewer, and settled for the most one had.
     pub parties_settled: u64,
     /// Holds answered `503 SERVICE_BUSY` (races lost, a token admitted mid-hold).
     pub holds_busy: u64,
@@ -411,7 +411,7 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "  buying path: largest item {} bytes ({}); {} orders found no room, {} times a party settled for a seat fewer, {} holds answered busy",
+            "  buying path: largest item {} bytes ({}); {} orders found no room, {} times a party settled for fewer seats, {} holds answered busy",
             b.largest_item_bytes,
             if b.largest_item_key.is_empty() {
                 "-"
