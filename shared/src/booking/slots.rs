@@ -374,7 +374,11 @@ mod tests {
             )];
             let seen = |now: i64| live_slots(&shards, now + seen_lately_margin(idle));
             assert_eq!(seen(1_000 + 2 * every - 1), 1, "idle {idle}");
-            assert_eq!(seen(1_000 + 2 * every + SLOT_BUCKET_SECONDS), 0, "idle {idle}");
+            assert_eq!(
+                seen(1_000 + 2 * every + SLOT_BUCKET_SECONDS),
+                0,
+                "idle {idle}"
+            );
         }
         assert_eq!(seen_lately_margin(120), 60);
     }
