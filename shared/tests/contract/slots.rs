@@ -157,7 +157,11 @@ pub async fn a_hold_refused_gives_back_the_slot_time_it_took(w: World) {
         dates(&w.booking, &ana, &ana_token).await,
         Err("QueueTokenIdle".to_owned())
     );
-    assert_eq!(live_slots(&w, w.now().epoch_seconds()).await, 1, "bob's, held");
+    assert_eq!(
+        live_slots(&w, w.now().epoch_seconds()).await,
+        1,
+        "bob's, held"
+    );
 }
 
 pub async fn a_fan_unseen_for_a_minute_no_longer_keeps_the_crowd_from_a_free_seat(w: World) {
@@ -179,7 +183,13 @@ pub async fn a_fan_unseen_for_a_minute_no_longer_keeps_the_crowd_from_a_free_sea
     let poll = |fan: &(UserId, QueueToken)| {
         let (user, token) = fan.clone();
         let booking = w.booking.clone();
-        async move { booking.queue_status(&user, Some(&token)).await.unwrap().status }
+        async move {
+            booking
+                .queue_status(&user, Some(&token))
+                .await
+                .unwrap()
+                .status
+        }
     };
     // Ana keeps using her slot: one free seat, one fan for it, nobody more.
     for _ in 0..4 {
@@ -200,7 +210,10 @@ pub async fn a_fan_unseen_for_a_minute_no_longer_keeps_the_crowd_from_a_free_sea
     assert_eq!(w.tick("one-seat").await, (1, 0), "ana unseen for 70 s");
     assert_eq!(poll(&bob).await, QueueStatus::Active);
     let state = w.store.queue_state(&one_seat, true).await.unwrap().unwrap();
-    assert_eq!(state.active, 2, "ana's slot is live until its idle time ends");
+    assert_eq!(
+        state.active, 2,
+        "ana's slot is live until its idle time ends"
+    );
 }
 
 pub async fn a_fan_who_holds_can_pay_after_the_idle_time(w: World) {

@@ -739,9 +739,8 @@ impl Sim<'_> {
         if self.traffic.admitted > 0 {
             let pacing = u64::from(self.options.settings.active_per_free_seat) * self.free_at_tick;
             // Counted as the tick counts them: tokens whose fans were seen lately.
-            let lately = ticketing::booking::seen_lately_margin(
-                self.options.settings.active_idle_seconds,
-            );
+            let lately =
+                ticketing::booking::seen_lately_margin(self.options.settings.active_idle_seconds);
             let seen_lately: u64 = self
                 .active_until
                 .range(now + skew + lately + 1..)
