@@ -859,10 +859,22 @@ async fn drive(f: &Functions) {
     let (status, problem) = f.invoke("pay", &pay).await;
     assert_eq!((status, code(&problem)), (403, "QUEUE_NOT_ADMITTED"));
 
-    // ---- START+256: bob and cho, whose slots their holds kept, look again: a request that
+    // ---- START+106 and START+206: bob, whose holds were refused or released (their time
+    // given back to his slot), keeps his token by looking.
+    for _ in 0..2 {
+        clock.advance(100);
+        let (status, _) = f
+            .invoke(
+                "list-dates",
+                &by(with_token(event("list-dates"), &bob), "fan-bob"),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+    // ---- START+256: bob, and cho whose slot her hold kept, look again: a request that
     // carries an active token renews it when due (the ticket and a slot shard, in one
     // transaction), so they can still buy at START+322.
-    clock.advance(250);
+    clock.advance(50);
     let (status, _) = f
         .invoke(
             "list-dates",

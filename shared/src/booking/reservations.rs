@@ -625,26 +625,31 @@ impl Ticketing {
         user: &UserId,
         reservation: ReservationId,
     ) -> Result<(), BookingError> {
-        self.until_committed(|| async {
-            let now = self.now();
-            let record = self
-                .store
-                .reservation(user, reservation)
-                .await?
-                .ok_or(BookingError::ReservationNotFound)?;
-            match ReservationStatus::of(&record, now) {
-                ReservationStatus::Held => {}
-                ReservationStatus::Released => return Ok((CommitOutcome::Committed, ())),
-                ReservationStatus::Confirmed => return Err(BookingError::AlreadyPaid),
-                ReservationStatus::Expired => return Err(BookingError::ReservationExpired),
-            }
-            let outcome = self
-                .store
-                .release_hold(&record, now.epoch_seconds())
-                .await?;
-            Ok((outcome, ()))
-        })
-        .await
+        let released = self
+            .until_committed(|| async {
+                let now = self.now();
+                let record = self
+                    .store
+                    .reservation(user, reservation)
+                    .await?
+                    .ok_or(BookingError::ReservationNotFound)?;
+                match ReservationStatus::of(&record, now) {
+                    ReservationStatus::Held => {}
+                    ReservationStatus::Released => return Ok((CommitOutcome::Committed, None)),
+                    ReservationStatus::Confirmed => return Err(BookingError::AlreadyPaid),
+                    ReservationStatus::Expired => return Err(BookingError::ReservationExpired),
+                }
+                let outcome = self
+                    .store
+                    .release_hold(&record, now.epoch_seconds())
+                    .await?;
+                Ok((outcome, Some(record.concert_id)))
+            })
+            .await?;
+        if let Some(concert) = released {
+            self.slot_after_release(user, &concert).await;
+        }
+        Ok(())
     }
 }
 

@@ -1,7 +1,9 @@
 //! A slot lasts while it is used: an ACTIVE token ends `ACTIVE_IDLE_SECONDS` after the last
 //! request that carried it (renewed), and never later than `ACTIVE_SECONDS` after its admission
 //! (its cap). A fan with a live hold keeps the slot until the hold ends: a hold first moves the
-//! token's end to the hold's (never past the cap), so a fan who holds can always pay.
+//! token's end to the hold's, past the cap if need be (by at most `HOLD_SECONDS`), so a fan who
+//! holds can always pay. A hold placed in a token's last seconds would otherwise end with the
+//! token: a payment refused, and the seats kept from everyone for the whole hold.
 //!
 //! How the tick learns the live slots without reading a ticket: the slot ledger, `SLOT_SHARDS`
 //! items a concert (`SLOTS#{c}#{shard}`), each counting tokens by the second their slot ends,
@@ -250,8 +252,9 @@ impl Ticketing {
         }
     }
 
-    /// Before a hold ending at `held_until`: the token's slot lasts as long (or to its cap), so
-    /// that a fan who holds keeps the slot to pay. Says how it moved the end, if it did: a hold
+    /// Before a hold ending at `held_until`: the token's slot lasts as long, past its cap if need
+    /// be (by at most `HOLD_SECONDS`, however many holds follow), so that a fan who holds keeps
+    /// the slot to pay. Says how it moved the end, if it did: a hold
     /// then refused gives the time back ([`Ticketing::slot_back`]).
     pub(crate) async fn slot_through(
         &self,
@@ -272,7 +275,7 @@ impl Ticketing {
                     }
                 }
             };
-            let wanted = bucket_up(held_until).min(cap);
+            let wanted = bucket_up(held_until).min(cap + self.settings.hold_seconds);
             if until >= wanted {
                 return Ok(None);
             }
@@ -302,6 +305,40 @@ impl Ticketing {
         }
         if let Err(error) = self.renew(user, token, moved.to, back, moved.cap).await {
             warn!(%user, %error, "giving back a refused hold's slot time failed");
+        }
+    }
+
+    /// After a release: the token keeps what the fan's requests and its other live holds keep,
+    /// no more. The hold had moved the end to its own, past the cap if need be; the hold gone,
+    /// that time goes too (else a session could outlive its cap by holding and releasing). A
+    /// failure leaves the end where it was.
+    pub(crate) async fn slot_after_release(&self, user: &UserId, concert: &ConcertId) {
+        let now = self.now().epoch_seconds();
+        let (ticket, tally) = tokio::join!(
+            self.store.ticket(user, concert),
+            self.store.fan_tally(user, concert)
+        );
+        let (Ok(Some(ticket)), Ok(tally)) = (ticket, tally) else {
+            return;
+        };
+        let (TicketStatus::Active, Some(until), Some(at)) =
+            (ticket.status, ticket.active_until, ticket.admitted_at)
+        else {
+            return;
+        };
+        let cap = self.slot_cap(at);
+        let holds = tally
+            .live_holds(now)
+            .map(|(_, hold)| bucket_up(hold.until))
+            .max()
+            .map_or(0, |end| end.min(cap + self.settings.hold_seconds));
+        let keep = self.slot_end(cap, now).max(holds);
+        if until <= now || keep >= until {
+            return;
+        }
+        self.cache.forget_active(&ticket.token);
+        if let Err(error) = self.renew(user, &ticket.token, until, keep, cap).await {
+            warn!(%user, %error, "giving back a released hold's slot time failed");
         }
     }
 

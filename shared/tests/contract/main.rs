@@ -150,6 +150,8 @@ contract!(
     slots::an_idle_token_ends_and_its_slot_is_refilled_at_the_next_tick,
     slots::a_token_with_a_live_hold_keeps_its_slot_until_the_hold_ends,
     slots::a_hold_refused_gives_back_the_slot_time_it_took,
+    slots::a_hold_in_a_tokens_last_seconds_can_still_be_paid,
+    slots::a_hold_keeps_a_token_past_its_cap_no_longer_than_the_hold,
     slots::a_fan_unseen_for_a_minute_no_longer_keeps_the_crowd_from_a_free_seat,
     slots::a_fan_who_holds_can_pay_after_the_idle_time,
     slots::renewal_writes_at_most_once_per_interval_under_concurrent_requests,

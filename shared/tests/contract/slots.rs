@@ -234,6 +234,74 @@ pub async fn a_fan_who_holds_can_pay_after_the_idle_time(w: World) {
     assert_eq!(w.tick(SPRING).await, (1, 0));
 }
 
+pub async fn a_hold_in_a_tokens_last_seconds_can_still_be_paid(w: World) {
+    let w = w.with_settings(Settings {
+        active_seconds: 200,
+        ..Settings::default()
+    });
+    let (ana, ana_token) = w.admitted_fan("ana", SPRING).await;
+    w.charged(&ana, 200_000).await;
+    let admitted_at = w
+        .store
+        .ticket(&ana, &concert_id(SPRING))
+        .await
+        .unwrap()
+        .unwrap()
+        .admitted_at
+        .unwrap();
+    let cap = admitted_at + 200;
+    // Keeps her token (a request every 60 s) until a few seconds before its cap, then holds.
+    while w.now().epoch_seconds() + 60 < cap {
+        w.advance(60);
+        dates(&w.booking, &ana, &ana_token).await.unwrap();
+    }
+    w.advance(cap - 5 - w.now().epoch_seconds());
+    let held = w
+        .hold(&ana, &ana_token, SPRING, "2026-12-24", 1)
+        .await
+        .unwrap();
+    // Past the cap, the hold keeps the token: she pays.
+    w.advance(60);
+    assert!(w.now().epoch_seconds() > cap);
+    w.booking
+        .pay(&ana, Some(&ana_token), held.reservation_id, None)
+        .await
+        .expect("the hold kept the token past its cap");
+}
+
+pub async fn a_hold_keeps_a_token_past_its_cap_no_longer_than_the_hold(w: World) {
+    let w = w.with_settings(Settings {
+        active_seconds: 200,
+        ..Settings::default()
+    });
+    let (ana, ana_token) = w.admitted_fan("ana", SPRING).await;
+    let admitted_at = w
+        .store
+        .ticket(&ana, &concert_id(SPRING))
+        .await
+        .unwrap()
+        .unwrap()
+        .admitted_at
+        .unwrap();
+    let cap = admitted_at + 200;
+    while w.now().epoch_seconds() + 60 < cap {
+        w.advance(60);
+        dates(&w.booking, &ana, &ana_token).await.unwrap();
+    }
+    w.advance(cap - 5 - w.now().epoch_seconds());
+    let held = w
+        .hold(&ana, &ana_token, SPRING, "2026-12-24", 1)
+        .await
+        .unwrap();
+    // The hold lapses unpaid: the token ends with it, and says it reached its end.
+    w.advance(held.held_until.epoch_seconds() + 10 - w.now().epoch_seconds());
+    assert_eq!(
+        dates(&w.booking, &ana, &ana_token).await,
+        Err("QueueTokenExpired".to_owned())
+    );
+    assert!(w.now().epoch_seconds() <= cap + w.booking.settings().hold_seconds + 10);
+}
+
 pub async fn renewal_writes_at_most_once_per_interval_under_concurrent_requests(w: World) {
     let w = Arc::new(w);
     let (ana, token) = w.admitted_fan("ana", SPRING).await;
