@@ -185,6 +185,10 @@ struct Sim<'a> {
     free_at_tick: u64,
     /// Seats under a live hold as the last tick's second began: their holders shop no more.
     held_at_tick: u64,
+    /// Fans whose tokens were seen lately as the last tick's second began (a renewal later in
+    /// the second may add one the tick did not count; a payment may take one off before it
+    /// counts).
+    seen_at_tick: Vec<u32>,
     releasing: u64,
     buying: BuyingFigures,
     /// The sections' names, when they have names.
@@ -288,6 +292,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         waiting_peak: 0,
         free_at_tick: 0,
         held_at_tick: 0,
+        seen_at_tick: Vec::new(),
         releasing: 0,
         buying: BuyingFigures::default(),
         sections: sections(options)
@@ -348,6 +353,7 @@ impl Sim<'_> {
                 let (sold, free) = self.seat_counts(self.clock_now() + skew).await;
                 self.free_at_tick = free + self.releasing;
                 self.held_at_tick = self.seats.saturating_sub(sold + free);
+                self.seen_at_tick = self.seen_lately(self.clock_now() + skew);
                 let deliveries = if self.rng.f64() < self.options.duplicate_ticks {
                     self.world.count_duplicate_tick();
                     2
@@ -738,20 +744,42 @@ impl Sim<'_> {
         // sell; that is not an overshoot.
         if self.traffic.admitted > 0 {
             let pacing = u64::from(self.options.settings.active_per_free_seat) * self.free_at_tick;
-            // Counted as the tick counts them: tokens whose fans were seen lately.
-            let lately =
-                ticketing::booking::seen_lately_margin(self.options.settings.active_idle_seconds);
-            let seen_lately: u64 = self
-                .active_until
-                .range(now + skew + lately + 1..)
-                .map(|(_, n)| n)
-                .sum();
-            let shopping = seen_lately.saturating_sub(self.held_at_tick);
+            // Counted as the tick may have: fans seen lately both as the second began and now,
+            // and those the tick admitted.
+            let lately = self.seen_lately_from(now + skew);
+            let seen = self
+                .seen_at_tick
+                .iter()
+                .filter(|fan| {
+                    self.fans[**fan as usize]
+                        .active_until
+                        .is_some_and(|until| until > lately)
+                })
+                .count() as u64;
+            let shopping = (seen + self.traffic.admitted).saturating_sub(self.held_at_tick);
             self.active.peak_over_seat_pacing = self
                 .active
                 .peak_over_seat_pacing
                 .max(shopping.saturating_sub(pacing));
         }
+    }
+
+    /// A token whose slot ends after this, at `at`, was seen lately, as the tick counts them
+    /// (the idle time less two renewal intervals on).
+    fn seen_lately_from(&self, at: i64) -> i64 {
+        at + ticketing::booking::seen_lately_margin(self.options.settings.active_idle_seconds)
+    }
+
+    /// The fans whose tokens were seen lately at `at`.
+    fn seen_lately(&self, at: i64) -> Vec<u32> {
+        let lately = self.seen_lately_from(at);
+        (0..self.fans.len() as u32)
+            .filter(|fan| {
+                self.fans[*fan as usize]
+                    .active_until
+                    .is_some_and(|until| until > lately)
+            })
+            .collect()
     }
 
     fn clock_now(&self) -> i64 {
