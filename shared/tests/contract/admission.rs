@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::task::JoinSet;
 
-use ticketing::booking::{Catalog, QueueStatus};
+use ticketing::booking::QueueStatus;
 use ticketing::domain::{QueueToken, UserId};
 use ticketing::store::TicketStatus;
 use ticketing::{Settings, Ticketing};
@@ -145,12 +145,7 @@ pub async fn admission_stops_at_zero_free_seats_and_resumes_when_holds_end(w: Wo
         hold_seconds: 300,
         ..Settings::default()
     });
-    let catalog = Catalog::from_json(
-        r#"{"concerts": [{"concertId": "one-seat", "title": "One Seat",
-            "dates": ["2026-12-24"], "seatPrices": [{"fromSeat": 1, "toSeat": 1, "price": 1000}]}]}"#,
-    )
-    .unwrap();
-    w.booking.load_catalog(&catalog).await.unwrap();
+    w.small_concert("one-seat", 1).await;
     let mut fans = Vec::new();
     for name in ["ana", "bob", "cho", "dan"] {
         fans.push(join(&w, name, "one-seat").await);
@@ -197,12 +192,7 @@ pub async fn a_fan_holding_seats_does_not_keep_the_crowd_from_the_free_ones(w: W
         active_per_free_seat: 1,
         ..Settings::default()
     });
-    let catalog = Catalog::from_json(
-        r#"{"concerts": [{"concertId": "two-seats", "title": "Two Seats",
-            "dates": ["2026-12-24"], "seatPrices": [{"fromSeat": 1, "toSeat": 2, "price": 1000}]}]}"#,
-    )
-    .unwrap();
-    w.booking.load_catalog(&catalog).await.unwrap();
+    w.small_concert("two-seats", 2).await;
     let mut fans = Vec::new();
     for name in ["ana", "bob", "cho"] {
         fans.push(join(&w, name, "two-seats").await);
@@ -243,12 +233,7 @@ pub async fn the_front_of_a_stalled_queue_polls_after_each_tick(w: World) {
         max_active: 1,
         ..Settings::default()
     });
-    let catalog = Catalog::from_json(
-        r#"{"concerts": [{"concertId": "one-seat", "title": "One Seat",
-            "dates": ["2026-12-24"], "seatPrices": [{"fromSeat": 1, "toSeat": 1, "price": 1000}]}]}"#,
-    )
-    .unwrap();
-    w.booking.load_catalog(&catalog).await.unwrap();
+    w.small_concert("one-seat", 1).await;
     let mut fans = vec![join(&w, "ana", "one-seat").await];
     w.advance(1);
     for i in 0..60 {

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use ticketing::booking::{Catalog, QueueStatus};
+use ticketing::booking::{QueueStatus, Reservation};
 use ticketing::domain::{QueueToken, UserId};
 use ticketing::{BookingError, Settings, Ticketing};
 
@@ -169,12 +169,7 @@ pub async fn a_fan_unseen_for_a_minute_no_longer_keeps_the_crowd_from_a_free_sea
         active_per_free_seat: 1,
         ..Settings::default()
     });
-    let catalog = Catalog::from_json(
-        r#"{"concerts": [{"concertId": "one-seat", "title": "One Seat",
-            "dates": ["2026-12-24"], "seatPrices": [{"fromSeat": 1, "toSeat": 1, "price": 1000}]}]}"#,
-    )
-    .unwrap();
-    w.booking.load_catalog(&catalog).await.unwrap();
+    w.small_concert("one-seat", 1).await;
     let one_seat = concert_id("one-seat");
     let ana = w.admitted_fan("ana", "one-seat").await;
     let bob = fan("bob");
@@ -234,6 +229,27 @@ pub async fn a_fan_who_holds_can_pay_after_the_idle_time(w: World) {
     assert_eq!(w.tick(SPRING).await, (1, 0));
 }
 
+/// The fan keeps her token with a request every 60 s until five seconds before its cap
+/// (`ACTIVE_SECONDS` after her admission), and holds a seat then: the hold, and the cap.
+async fn hold_at_the_cap(w: &World, fan: &UserId, token: &QueueToken) -> (Reservation, i64) {
+    let admitted_at = w
+        .store
+        .ticket(fan, &concert_id(SPRING))
+        .await
+        .unwrap()
+        .unwrap()
+        .admitted_at
+        .unwrap();
+    let cap = admitted_at + w.booking.settings().active_seconds;
+    while w.now().epoch_seconds() + 60 < cap {
+        w.advance(60);
+        dates(&w.booking, fan, token).await.unwrap();
+    }
+    w.advance(cap - 5 - w.now().epoch_seconds());
+    let held = w.hold(fan, token, SPRING, "2026-12-24", 1).await.unwrap();
+    (held, cap)
+}
+
 pub async fn a_hold_in_a_tokens_last_seconds_can_still_be_paid(w: World) {
     let w = w.with_settings(Settings {
         active_seconds: 200,
@@ -241,25 +257,7 @@ pub async fn a_hold_in_a_tokens_last_seconds_can_still_be_paid(w: World) {
     });
     let (ana, ana_token) = w.admitted_fan("ana", SPRING).await;
     w.charged(&ana, 200_000).await;
-    let admitted_at = w
-        .store
-        .ticket(&ana, &concert_id(SPRING))
-        .await
-        .unwrap()
-        .unwrap()
-        .admitted_at
-        .unwrap();
-    let cap = admitted_at + 200;
-    // Keeps her token (a request every 60 s) until a few seconds before its cap, then holds.
-    while w.now().epoch_seconds() + 60 < cap {
-        w.advance(60);
-        dates(&w.booking, &ana, &ana_token).await.unwrap();
-    }
-    w.advance(cap - 5 - w.now().epoch_seconds());
-    let held = w
-        .hold(&ana, &ana_token, SPRING, "2026-12-24", 1)
-        .await
-        .unwrap();
+    let (held, cap) = hold_at_the_cap(&w, &ana, &ana_token).await;
     // Past the cap, the hold keeps the token: she pays.
     w.advance(60);
     assert!(w.now().epoch_seconds() > cap);
@@ -275,24 +273,7 @@ pub async fn a_hold_keeps_a_token_past_its_cap_no_longer_than_the_hold(w: World)
         ..Settings::default()
     });
     let (ana, ana_token) = w.admitted_fan("ana", SPRING).await;
-    let admitted_at = w
-        .store
-        .ticket(&ana, &concert_id(SPRING))
-        .await
-        .unwrap()
-        .unwrap()
-        .admitted_at
-        .unwrap();
-    let cap = admitted_at + 200;
-    while w.now().epoch_seconds() + 60 < cap {
-        w.advance(60);
-        dates(&w.booking, &ana, &ana_token).await.unwrap();
-    }
-    w.advance(cap - 5 - w.now().epoch_seconds());
-    let held = w
-        .hold(&ana, &ana_token, SPRING, "2026-12-24", 1)
-        .await
-        .unwrap();
+    let (held, cap) = hold_at_the_cap(&w, &ana, &ana_token).await;
     // The hold lapses unpaid: the token ends with it, and says it reached its end.
     w.advance(held.held_until.epoch_seconds() + 10 - w.now().epoch_seconds());
     assert_eq!(

@@ -258,6 +258,20 @@ impl World {
             .map_or((0, 0), |c| (c.admitted.len(), c.dropped.len()))
     }
 
+    /// Loads a concert of one date, 2026-12-24, of `seats` seats at 1,000 each: a hall small
+    /// enough for a test to count what every seat and every slot is doing.
+    pub async fn small_concert(&self, id: &str, seats: i64) {
+        let catalog = Catalog::from_json(&format!(
+            r#"{{"concerts": [{{"concertId": "{id}", "title": "{id}", "dates": ["2026-12-24"],
+                 "seatPrices": [{{"fromSeat": 1, "toSeat": {seats}, "price": 1000}}]}}]}}"#
+        ))
+        .expect("a small concert is a valid catalog");
+        self.booking
+            .load_catalog(&catalog)
+            .await
+            .expect("load the small concert");
+    }
+
     pub async fn hold(
         &self,
         fan: &UserId,
