@@ -273,6 +273,14 @@ fn own_live_hold(tally: &FanTallyRecord, request: &HoldRequest, now: i64) -> Opt
         .map(|(id, _)| *id)
 }
 
+/// A hold as a fan asked for it: who, with which token, and what.
+#[derive(Clone, Copy)]
+struct HoldAsked<'a> {
+    user: &'a UserId,
+    token: &'a QueueToken,
+    request: &'a HoldRequest,
+}
+
 impl Ticketing {
     /// Holds an order of seats for `hold_seconds`: the gate (one read of the caller's ticket,
     /// none when this container already found the token ACTIVE) with the fan's tally beside
@@ -321,8 +329,13 @@ impl Ticketing {
             read,
             |claim, (concert, first)| async move {
                 let mut moved = None;
+                let asked = HoldAsked {
+                    user,
+                    token,
+                    request,
+                };
                 let placed = self
-                    .place_order(user, token, request, claim, concert, first, &mut moved)
+                    .place_order(&asked, claim, concert, first, &mut moved)
                     .await;
                 // A hold refused gives back the slot time its renewal took; after an error
                 // whose outcome is unknown the hold may stand, and keeps it.
@@ -339,17 +352,19 @@ impl Ticketing {
 
     /// The hold's attempts, once the gate let it through: `moved` says how the token's end was
     /// moved for it.
-    #[allow(clippy::too_many_arguments)]
     async fn place_order(
         &self,
-        user: &UserId,
-        token: &QueueToken,
-        request: &HoldRequest,
+        asked: &HoldAsked<'_>,
         claim: Option<Claim>,
         concert: std::sync::Arc<ConcertRecord>,
         first: FanTallyRecord,
         moved: &mut Option<SlotMoved>,
     ) -> Result<(Reservation, bool), BookingError> {
+        let HoldAsked {
+            user,
+            token,
+            request,
+        } = *asked;
         let mut tally = first;
         let max_holds = self.max_holds(&concert.concert_id).await?;
         for _ in 0..HOLD_ATTEMPTS {
