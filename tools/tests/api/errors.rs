@@ -296,6 +296,25 @@ pub async fn every_wallet_and_idempotency_error_is_reachable(backend: Backend) {
         .assert_problem(422, "IDEMPOTENCY_KEY_REUSED");
     assert_eq!(ana.get("/balance").await.body["balance"], 100);
 
+    // A generated client sends the contract's bearer token: the local server takes a JWT's
+    // `sub` (unverified), or an opaque token, for the caller; anything else is nobody.
+    // {"sub":"ana"} and {"iss":"x"}, base64url.
+    let anonymous = server.anonymous();
+    for bearer in ["Bearer h.eyJzdWIiOiJhbmEifQ.sig", "Bearer ana"] {
+        let as_ana = anonymous
+            .with("Authorization", bearer)
+            .get("/balance")
+            .await;
+        assert_eq!(as_ana.body["balance"], 100, "{bearer}");
+    }
+    for nobody in ["Bearer h.eyJpc3MiOiJ4In0.sig", "Basic YW5hOnB3"] {
+        anonymous
+            .with("Authorization", nobody)
+            .get("/balance")
+            .await
+            .assert_problem(401, "UNAUTHENTICATED");
+    }
+
     // Concurrent retries of one key: one applies, the others replay it or find it in flight.
     // Plain 1-won charges race the same balance, so the keyed charge's commit may be refused
     // and retried while its claim is held. Whether a retry lands in that window is up to the
