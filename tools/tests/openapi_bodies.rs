@@ -1036,6 +1036,46 @@ async fn every_answer_of_a_fan_journey_fits_the_document() {
     );
 }
 
+/// An operation's `parameters`, where given, is a list of parameters that resolve (a generator
+/// refuses the operation otherwise), and every parameter the components define is used.
+#[test]
+fn every_operations_parameters_are_a_list_and_every_defined_one_is_used() {
+    let spec = Spec::load();
+    let mut used = std::collections::BTreeSet::new();
+    for (path, item) in spec.doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("a path item") {
+            let Some(parameters) = operation.get("parameters") else {
+                continue;
+            };
+            let list = parameters
+                .as_array()
+                .unwrap_or_else(|| panic!("{method} {path}: parameters is not a list"));
+            assert!(
+                !list.is_empty(),
+                "{method} {path}: an empty parameters list"
+            );
+            for parameter in list {
+                if let Some(reference) = parameter["$ref"].as_str() {
+                    used.insert(reference.to_owned());
+                }
+                let resolved = spec.resolve(parameter);
+                assert!(
+                    resolved["name"].is_string() && resolved["in"].is_string(),
+                    "{method} {path}: {parameter} is not a parameter"
+                );
+            }
+        }
+    }
+    for name in spec.doc["components"]["parameters"]
+        .as_object()
+        .expect("components.parameters")
+        .keys()
+    {
+        let reference = format!("#/components/parameters/{name}");
+        assert!(used.contains(&reference), "{reference} is never used");
+    }
+}
+
 /// Every example the document gives (responses, request bodies, parameters, headers and the
 /// schemas' own), validated against the schema it illustrates.
 #[test]
