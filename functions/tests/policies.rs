@@ -544,6 +544,15 @@ impl Functions {
             .expect("charge");
     }
 
+    /// A fan looks at a page of the sale (`list-dates`, `list-seats`, `list-sections`) with
+    /// its token, and is shown it.
+    async fn looks(&self, function: &str, user: &str, token: &Value) {
+        let (status, _) = self
+            .invoke(function, &by(with_token(event(function), token), user))
+            .await;
+        assert_eq!(status, 200, "{user} looks at {function}");
+    }
+
     /// Through the unrecorded client: a fan holds a seat and pays for it.
     async fn bought(&self, user: &str, token: &Value, seat: i64) {
         let user = user_id(user);
@@ -863,37 +872,17 @@ async fn drive(f: &Functions) {
     // given back to his slot), keeps his token by looking.
     for _ in 0..2 {
         clock.advance(100);
-        let (status, _) = f
-            .invoke(
-                "list-dates",
-                &by(with_token(event("list-dates"), &bob), "fan-bob"),
-            )
-            .await;
-        assert_eq!(status, 200);
+        f.looks("list-dates", "fan-bob", &bob).await;
     }
     // ---- START+256: bob, and cho whose slot her hold kept, look again: a request that
     // carries an active token renews it when due (the ticket and a slot shard, in one
     // transaction), so they can still buy at START+322.
     clock.advance(50);
-    let (status, _) = f
-        .invoke(
-            "list-dates",
-            &by(with_token(event("list-dates"), &bob), "fan-bob"),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let (status, _) = f
-        .invoke(
-            "list-seats",
-            &by(with_token(event("list-seats"), &cho), "fan-cho"),
-        )
-        .await;
-    assert_eq!(status, 200);
+    f.looks("list-dates", "fan-bob", &bob).await;
+    f.looks("list-seats", "fan-cho", &cho).await;
     // ---- START+290: bob's renewal is due again.
     clock.advance(34);
-    let sections = by(with_token(event("list-sections"), &bob), "fan-bob");
-    let (status, _) = f.invoke("list-sections", &sections).await;
-    assert_eq!(status, 200);
+    f.looks("list-sections", "fan-bob", &bob).await;
 
     // ---- START+320: the lottery concert's pre-queue polls; the second tick draws its lottery
     // and admits both, and drops eve and ana's new ticket, idle for 300 seconds.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use ticketing::booking::{QueueStatus, Reservation};
 use ticketing::domain::{QueueToken, UserId};
+use ticketing::store::TicketRecord;
 use ticketing::{BookingError, Settings, Ticketing};
 
 use crate::world::*;
@@ -23,6 +24,15 @@ async fn dates(booking: &Ticketing, fan: &UserId, token: &QueueToken) -> Result<
             .await
             .map(|_| ()),
     )
+}
+
+/// The fan's ticket for SPRING, as stored.
+async fn stored_ticket(w: &World, fan: &UserId) -> TicketRecord {
+    w.store
+        .ticket(fan, &concert_id(SPRING))
+        .await
+        .unwrap()
+        .expect("the fan's ticket")
 }
 
 /// Live slots as the slot ledger counts them at `now`.
@@ -139,12 +149,7 @@ pub async fn a_hold_refused_gives_back_the_slot_time_it_took(w: World) {
         named(w.hold(&ana, &ana_token, SPRING, "2026-12-24", 7).await).map(|_| ()),
         Err("SeatUnavailable([SeatNumber(7)])".to_owned())
     );
-    let ticket = w
-        .store
-        .ticket(&ana, &concert_id(SPRING))
-        .await
-        .unwrap()
-        .unwrap();
+    let ticket = stored_ticket(&w, &ana).await;
     let until = ticket.active_until.unwrap();
     assert!(
         until <= asked + 120 + 10,
@@ -232,14 +237,7 @@ pub async fn a_fan_who_holds_can_pay_after_the_idle_time(w: World) {
 /// The fan keeps her token with a request every 60 s until five seconds before its cap
 /// (`ACTIVE_SECONDS` after her admission), and holds a seat then: the hold, and the cap.
 async fn hold_at_the_cap(w: &World, fan: &UserId, token: &QueueToken) -> (Reservation, i64) {
-    let admitted_at = w
-        .store
-        .ticket(fan, &concert_id(SPRING))
-        .await
-        .unwrap()
-        .unwrap()
-        .admitted_at
-        .unwrap();
+    let admitted_at = stored_ticket(w, fan).await.admitted_at.unwrap();
     let cap = admitted_at + w.booking.settings().active_seconds;
     while w.now().epoch_seconds() + 60 < cap {
         w.advance(60);
@@ -286,14 +284,7 @@ pub async fn a_hold_keeps_a_token_past_its_cap_no_longer_than_the_hold(w: World)
 pub async fn renewal_writes_at_most_once_per_interval_under_concurrent_requests(w: World) {
     let w = Arc::new(w);
     let (ana, token) = w.admitted_fan("ana", SPRING).await;
-    let before = w
-        .store
-        .ticket(&ana, &concert_id(SPRING))
-        .await
-        .unwrap()
-        .unwrap()
-        .active_until
-        .unwrap();
+    let before = stored_ticket(&w, &ana).await.active_until.unwrap();
     // The end was set long enough ago: the next request renews.
     w.advance(40);
     let containers: Vec<Ticketing> = std::iter::once(w.booking.clone())
@@ -315,12 +306,7 @@ pub async fn renewal_writes_at_most_once_per_interval_under_concurrent_requests(
         (1..=containers.len()).contains(&sent),
         "one renewal a container at most: {sent}"
     );
-    let ticket = w
-        .store
-        .ticket(&ana, &concert_id(SPRING))
-        .await
-        .unwrap()
-        .unwrap();
+    let ticket = stored_ticket(&w, &ana).await;
     let after = ticket.active_until.unwrap();
     let now = w.now().epoch_seconds();
     assert!(after > before && after >= now + 120, "{before} -> {after}");
@@ -338,12 +324,7 @@ pub async fn renewal_writes_at_most_once_per_interval_under_concurrent_requests(
 
 pub async fn requests_keep_a_token_past_the_idle_time_but_not_past_its_cap(w: World) {
     let (ana, token) = w.admitted_fan("ana", SPRING).await;
-    let ticket = w
-        .store
-        .ticket(&ana, &concert_id(SPRING))
-        .await
-        .unwrap()
-        .unwrap();
+    let ticket = stored_ticket(&w, &ana).await;
     let cap = ticket.admitted_at.unwrap() + w.booking.settings().active_seconds;
     let mut expires = ticket.active_until.unwrap();
     // A request every 50 s keeps it, and the ticket's expiresAt moves on with it.
