@@ -399,10 +399,7 @@ impl Sim<'_> {
                         .map(|d| d.remaining_seats)
                         .max()
                         .unwrap_or(0);
-                    let f = &mut self.fans[fan as usize];
-                    if !f.bot && most > 0 && most < f.party {
-                        f.party = most;
-                    }
+                    self.settle_for(fan, most);
                     if open.is_empty() {
                         if let Some(basket) = self.fans[fan as usize].basket.as_mut() {
                             // Every date tried had no room: start over, later.
@@ -437,9 +434,7 @@ impl Sim<'_> {
                     // for together, while some have fewer, settles for the most one has, as
                     // fans at a real on-sale take the seats apart.
                     let most = map.sections.iter().map(|s| s.free_seats).max().unwrap_or(0);
-                    let f = &mut self.fans[fan as usize];
-                    if !f.bot && most > 0 && most < f.party {
-                        f.party = most;
+                    if self.settle_for(fan, most) {
                         self.buying.parties_settled += 1;
                     }
                     // A section with room for the party, at random among them: the crowd
@@ -623,6 +618,17 @@ impl Sim<'_> {
             reservation.seat_numbers.len() as u32,
             reservation.held_until.epoch_seconds(),
         );
+    }
+
+    /// A fan's party shrinks to `most` seats when that is all there is room for (and some):
+    /// whether it did. A bot asks for what its script asks.
+    fn settle_for(&mut self, fan: u32, most: u32) -> bool {
+        let f = &mut self.fans[fan as usize];
+        let settles = !f.bot && most > 0 && most < f.party;
+        if settles {
+            f.party = most;
+        }
+        settles
     }
 
     /// `429 TOO_MANY_HOLDS`: the session may hold no more, so the visit ends.

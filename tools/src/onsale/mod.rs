@@ -750,11 +750,7 @@ impl Sim<'_> {
             let seen = self
                 .seen_at_tick
                 .iter()
-                .filter(|fan| {
-                    self.fans[**fan as usize]
-                        .active_until
-                        .is_some_and(|until| until > lately)
-                })
+                .filter(|fan| self.seen_since(**fan, lately))
                 .count() as u64;
             let shopping = (seen + self.traffic.admitted).saturating_sub(self.held_at_tick);
             self.active.peak_over_seat_pacing = self
@@ -774,12 +770,15 @@ impl Sim<'_> {
     fn seen_lately(&self, at: i64) -> Vec<u32> {
         let lately = self.seen_lately_from(at);
         (0..self.fans.len() as u32)
-            .filter(|fan| {
-                self.fans[*fan as usize]
-                    .active_until
-                    .is_some_and(|until| until > lately)
-            })
+            .filter(|fan| self.seen_since(*fan, lately))
             .collect()
+    }
+
+    /// Whether the fan's slot ends after `lately` (see [`Sim::seen_lately_from`]).
+    fn seen_since(&self, fan: u32, lately: i64) -> bool {
+        self.fans[fan as usize]
+            .active_until
+            .is_some_and(|until| until > lately)
     }
 
     fn clock_now(&self) -> i64 {
