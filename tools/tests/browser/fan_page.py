@@ -328,6 +328,10 @@ class Browser:
     def wait_text(self, css, pattern, what):
         until(lambda: self.visible(css) and re.search(pattern, self.text(css)), f"{what}: {css} ~ {pattern!r}")
 
+    def wait_label(self, css, label, what):
+        # The map is drawn again at each refresh: read the element as it stands, not a stale copy.
+        until(lambda: self.find(css).get_attribute("aria-label") == label, f"{what}: {css} labelled {label!r}")
+
     def click(self, css):
         # A map redrawn by its refresh between finding a seat and clicking it: find it again.
         def clicked():
@@ -460,12 +464,7 @@ def story(browser, server, page_host):
     browser.click('#seat-map .seat[data-seat="8"]')
     browser.wait_text("#hold-picked", "Hold seats 7, 8", "two seats picked")
     assert browser.in_view("#hold-picked"), "the Hold button in view once seats are picked"
-    # The map is drawn again at each refresh: read the seat as it stands, not a stale copy.
-    until(
-        lambda: browser.find('#seat-map .seat[data-seat="7"]').get_attribute("aria-label")
-        == "seat 7, ₩88,000, your pick",
-        "seat 7 labelled as the fan's pick",
-    )
+    browser.wait_label('#seat-map .seat[data-seat="7"]', "seat 7, ₩88,000, your pick", "seat 7 labelled as the fan's pick")
     browser.shot("fan-a-two-seats-picked")
     browser.click("#hold-picked")
     browser.wait_text("#hold-countdown", r"^[45]:\d\d$", "the hold's countdown")
@@ -495,11 +494,7 @@ def story(browser, server, page_host):
     until(lambda: len(browser.finds("#seat-map .seat")) == 24, "fan B admitted to the seat map")
     assert [seat_status(browser, s) for s in (6, 7, 8, 9)] == ["AVAILABLE", "SOLD", "SOLD", "AVAILABLE"]
     assert not browser.find('#seat-map .seat[data-seat="7"]').is_enabled()
-    until(
-        lambda: browser.find('#seat-map .seat[data-seat="8"]').get_attribute("aria-label")
-        == "seat 8, ₩88,000, sold",
-        "seat 8 labelled sold",
-    )
+    browser.wait_label('#seat-map .seat[data-seat="8"]', "seat 8, ₩88,000, sold", "seat 8 labelled sold")
     browser.seats_are_targets()
     browser.click('#seat-map .seat[data-seat="24"]')
     browser.wait_text("#hold-picked", "Hold seat 24", "fan B's pick, at the map's end")
@@ -584,11 +579,7 @@ def phone_journey(browser, url):
     browser.click(f'#seat-map .seat[data-seat="{seat}"]')
     browser.wait_text("#hold-picked", f"Hold seat {seat}", "fan P's pick")
     assert browser.in_view("#hold-picked"), "the Hold button in view after a pick deep in the map"
-    until(
-        lambda: browser.find(f'#seat-map .seat[data-seat="{seat}"]').get_attribute("aria-label")
-        == f"Stand 101, seat {seat}, ₩99,000, your pick",
-        "fan P's seat labelled as its pick",
-    )
+    browser.wait_label(f'#seat-map .seat[data-seat="{seat}"]', f"Stand 101, seat {seat}, ₩99,000, your pick", "fan P's seat labelled as its pick")
     browser.shot("phone-seat-picked")
     browser.click("#hold-picked")
     browser.wait_text("#hold-countdown", r"^[45]:\d\d$", "fan P's hold")
