@@ -20,7 +20,9 @@
 //!    no tick reads again are dropped from the ledger once a shard has a few. Learns the live
 //!    slots from the slot ledger (`booking::slots`, one BatchGet of 32 items): tokens whose slot
 //!    has not ended (idled out, reached its cap, or spent by a payment), exactly, without
-//!    reading a single ticket; a slot freed since the last tick is filled by this one.
+//!    reading a single ticket; a slot freed since the last tick is filled by this one. A tick
+//!    that took its claim over reads them again after it: the tick it took over may have
+//!    admitted fans between the first read and the takeover.
 //! 5. At the opening, draws the pre-queue's lottery once: the draw is kept on the claim before
 //!    anyone is admitted by it, and every tick after (one that takes over a dead tick's claim
 //!    included) uses the draw kept there.
@@ -308,9 +310,16 @@ impl Ticketing {
             self.read_seats(&concert, now),
             again(|| self.count_slots(concert_id, t)),
         );
-        let Some(claim) = claim? else {
+        let Some((claim, taken_over)) = claim? else {
             debug!(concert = %concert_id, "the slot is another tick's");
             return Ok(None);
+        };
+        // The slots were read beside the claim: a tick taken over may have admitted fans since,
+        // until this claim refused its writes. Read again, now that nothing more can come.
+        let slots = if taken_over {
+            again(|| self.count_slots(concert_id, t)).await
+        } else {
+            slots
         };
         state.version = claim.version;
         // What ticks that died under their claims admitted (their slots are in the ledger).
@@ -438,18 +447,19 @@ impl Ticketing {
         Ok(Some(tick))
     }
 
-    /// Takes the tick's claim for the slot `t` falls in: `None` when this slot is ticked
-    /// already, or held by another tick.
+    /// Takes the tick's claim for the slot `t` falls in, and whether it took it over from a
+    /// tick that had not finished: `None` when this slot is ticked already, or held by another
+    /// tick.
     async fn claim(
         &self,
         concert: &ConcertId,
         seen: u64,
         t: i64,
-    ) -> Result<Option<TickClaimRecord>, BookingError> {
+    ) -> Result<Option<(TickClaimRecord, bool)>, BookingError> {
         let slot = t.div_euclid(self.settings.admit_tick_seconds.max(1) as i64);
         Ok(
             match self.store.claim_tick(concert, seen, slot, false).await? {
-                TickClaim::Claimed(claim) => Some(claim),
+                TickClaim::Claimed(claim) => Some((claim, false)),
                 // A tick claimed after the state this one read, at an earlier slot, and never wrote
                 // its state: it died, or is too slow to finish. This one takes over; that one's
                 // later writes are refused. Had it written its state, this one's is stale (a clock
@@ -462,7 +472,7 @@ impl Ticketing {
                         .claim_tick(concert, current.version, slot, true)
                         .await?
                     {
-                        TickClaim::Claimed(claim) => Some(claim),
+                        TickClaim::Claimed(claim) => Some((claim, true)),
                         TickClaim::Held(_) => None,
                     }
                 }

@@ -225,6 +225,46 @@ pub async fn overlapping_ticks_admit_once(w: World) {
     assert_eq!(active(&w, SHOW, &fans).await, 6);
 }
 
+/// Found by the simulator's adversary (seed 94 of the sweep, once fans' pages released the
+/// holds they walked away from): a tick that took over a stuck one had read the slot ledger
+/// beside its claim, before the stuck tick's admissions committed, and admitted as if those
+/// slots were free: past MAX_ACTIVE. Now a tick that takes over reads the slots again.
+pub async fn a_tick_that_takes_over_counts_the_slots_the_stuck_tick_filled(w: World) {
+    let (w, fans) = ten_fans_waiting(w).await;
+    assert_eq!(w.booking.admit_waiting().await.unwrap().admitted(), 4);
+    w.advance(10);
+
+    // A tick stuck before its admissions commit ...
+    let batch = w.script.hold_next("commit_admission_batch");
+    let state = w.script.hold_next("commit_queue_state");
+    let booking = w.booking.clone();
+    let stuck = tokio::spawn(async move { booking.admit_waiting().await });
+    batch.reached().await;
+    // ... and the next slot's tick, which reads the slots (4 active) and waits at its claim.
+    w.advance(10);
+    let reads = w.script.calls("slot_ledger");
+    let claim = w.script.hold_next("claim_tick");
+    let next = w.container(0);
+    let next = tokio::spawn(async move { next.admit_waiting().await });
+    claim.reached().await;
+    while w.script.calls("slot_ledger") == reads {
+        tokio::task::yield_now().await;
+    }
+    // The stuck tick admits two (MAX_ACTIVE 6 with 4 active) and stops before its state.
+    batch.release();
+    state.reached().await;
+    assert_eq!(active(&w, SHOW, &fans).await, 6);
+    // The next tick takes over, and counts those two.
+    claim.release();
+    let next = next.await.unwrap().unwrap();
+    assert_eq!(next.admitted(), 0, "MAX_ACTIVE 6 with 6 active");
+    state.release();
+    let stuck = stuck.await.unwrap().unwrap();
+    // Taken over: it reports nothing, and what it admitted stays admitted.
+    assert_eq!((stuck.deferred, stuck.admitted()), (1, 0), "taken over");
+    assert_eq!(active(&w, SHOW, &fans).await, 6);
+}
+
 /// Found by the simulator's adversary (seed 95 of the sweep): two ticks whose clocks are a slot
 /// apart run at once. The one ahead read the state, the other claimed and wrote its state, and
 /// the one ahead took over as from a dead tick with its stale state: it admitted again from

@@ -128,6 +128,7 @@ contract!(
     queue::a_fan_not_yet_counted_far_back_polls_as_late_as_its_wait_allows,
     faults::a_draw_tick_that_dies_leaves_one_draw_and_counts_what_it_admitted,
     faults::overlapping_ticks_admit_once,
+    faults::a_tick_that_takes_over_counts_the_slots_the_stuck_tick_filled,
     faults::a_tick_whose_state_is_overtaken_never_takes_over_a_finished_tick,
     faults::an_opening_off_the_ten_second_boundary_walks_the_pre_queue_once,
     faults::a_registration_that_fails_is_made_by_the_retry,
