@@ -632,3 +632,56 @@ fn spinning_bots_are_stopped_at_the_sessions_holds_with_what_they_kept_reported(
         "{tight}"
     );
 }
+
+/// Fans who walk away from checkout while holding seats: their pages release the orders as they
+/// go, so the last seats sell within a hold's length of the 99th percentile; when no page sends
+/// anything (`--leaving-releases 0`), every such order keeps its seats until it lapses.
+#[test]
+fn orders_left_at_checkout_go_back_on_sale_when_the_page_releases_them() {
+    let scratch = Scratch::new();
+    let sale = |name: &str, extra: &[&str]| {
+        let mut args = vec![
+            "--fans",
+            "2000",
+            "--join-rate",
+            "200",
+            "--dates",
+            "1",
+            "--abandon-rate",
+            "0.05",
+            "--seed",
+            "3",
+        ];
+        args.extend(extra);
+        reported(&scratch, name, &args).0
+    };
+    let sold_at = |report: &Value, share: u32| {
+        report[format!("sold_{share}_percent_seconds")]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{share}% sold: {report}"))
+    };
+    let released = sale("released", &[]);
+    let lapsed = sale("lapsed", &["--leaving-releases", "0"]);
+    for report in [&released, &lapsed] {
+        assert_eq!(report["sold"], 50, "{}", report["fans"]);
+        assert_eq!(report["invariants"]["ok"], true, "{}", report["invariants"]);
+        assert_eq!(report["positions"]["ahead_of_truth"], 0);
+    }
+    let holdings = &released["holdings"];
+    let left = holdings["released_on_leaving"].as_u64().unwrap();
+    assert!(left > 0, "{holdings}");
+    assert!(holdings["releases"].as_u64().unwrap() > 0, "{holdings}");
+    assert_eq!(lapsed["holdings"]["released_on_leaving"], 0);
+    // HOLD_SECONDS plus a minute after the 99th percentile, at most; without the releases, the
+    // last seat waits for an order walked away from to lapse.
+    assert!(
+        sold_at(&released, 100) <= sold_at(&released, 99) + 360,
+        "{released}"
+    );
+    assert!(
+        sold_at(&lapsed, 100) >= sold_at(&released, 100) + 240,
+        "released: sold out at {} s; lapsed: {} s",
+        sold_at(&released, 100),
+        sold_at(&lapsed, 100)
+    );
+}

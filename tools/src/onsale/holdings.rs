@@ -74,6 +74,8 @@ pub struct HoldingFigures {
     pub most_holds_a_bot_session: u32,
     /// Releases answered `204`.
     pub releases: u64,
+    /// Releases sent by the pages of fans who gave up while holding seats (answered or not).
+    pub released_on_leaving: u64,
     /// The bots' share of the crowd (fans and bots) and of the seats sold.
     pub bots_share_of_crowd: f64,
     pub bots_share_of_sold: f64,

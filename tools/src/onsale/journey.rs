@@ -203,22 +203,16 @@ impl Sim<'_> {
                     out.replace(Some(Answer::Reheld(held)));
                 })
             }
-            _ if self.gives_up(fan) => return None,
-            Step::Release => {
-                let (reservation, _) = self.basket(fan).and_then(|b| b.held)?;
-                self.releasing += u64::from(
-                    self.holdings
-                        .seats(fan, reservation)
-                        .unwrap_or(SIMULATED_TICKET_LIMIT),
-                );
-                self.call("release-reservation");
-                self.buying.bot_requests += u64::from(self.fans[fan as usize].bot);
-                let c = self.fleet.container("release-reservation", second).clone();
-                Box::pin(async move {
-                    let released = c.release_reservation(&user, reservation).await;
-                    out.replace(Some(Answer::Released(reservation, released)));
-                })
+            // A fan who walks away from checkout leaves the fan page, which releases the order
+            // it holds as it goes.
+            _ if self.gives_up(fan) => {
+                if !self.leaves_releasing(second, fan) {
+                    return None;
+                }
+                self.holdings.figures.released_on_leaving += 1;
+                self.release(second, fan, out)?
             }
+            Step::Release => self.release(second, fan, out)?,
             Step::Dates => {
                 self.call("list-dates");
                 let c = self.fleet.container("list-dates", second).clone();
@@ -362,6 +356,36 @@ impl Sim<'_> {
             }
         };
         Some((operation, answer))
+    }
+
+    /// `DELETE /reservations/{id}` for the order `fan` holds.
+    fn release(&mut self, second: u64, fan: u32, out: Slot<Answer>) -> Option<Operation> {
+        let (reservation, _) = self.basket(fan).and_then(|b| b.held)?;
+        self.releasing += u64::from(
+            self.holdings
+                .seats(fan, reservation)
+                .unwrap_or(SIMULATED_TICKET_LIMIT),
+        );
+        self.call("release-reservation");
+        self.buying.bot_requests += u64::from(self.fans[fan as usize].bot);
+        let user = fan_id(fan);
+        let c = self.fleet.container("release-reservation", second).clone();
+        Some(Box::pin(async move {
+            let released = c.release_reservation(&user, reservation).await;
+            out.replace(Some(Answer::Released(reservation, released)));
+        }))
+    }
+
+    /// A fan who just gave up holds a live order, and its page sends the release as it goes
+    /// (`--leaving-releases`: a page that dies silently sends nothing). A bot's script just
+    /// stops.
+    fn leaves_releasing(&mut self, second: u64, fan: u32) -> bool {
+        let f = &self.fans[fan as usize];
+        let holds = !f.bot
+            && f.basket
+                .as_ref()
+                .is_some_and(|b| b.held.is_some() && b.held_until > START + second as i64);
+        holds && self.rng.f64() < self.options.leaving_releases
     }
 
     fn basket(&self, fan: u32) -> Option<&Basket> {
@@ -556,6 +580,14 @@ impl Sim<'_> {
                 }
                 Err(error) => self.shopping_failed(second, fan, step, &error),
             },
+            // The page of a fan who left sent its release once, and nobody reads the answer.
+            Answer::Released(reservation, released)
+                if self.fans[fan as usize].outcome == Outcome::GaveUp =>
+            {
+                if released.is_ok() {
+                    self.holdings.released(fan, second, reservation);
+                }
+            }
             Answer::Released(reservation, released) => match released {
                 Ok(()) | Err(BookingError::ReservationExpired) => {
                     if released.is_ok() {

@@ -1010,6 +1010,7 @@ impl Sim<'_> {
                 tick_seconds: o.settings.admit_tick_seconds,
                 poll_seconds: o.poll_seconds,
                 abandon_rate: o.abandon_rate,
+                leaving_releases: o.leaving_releases,
                 queue_opens_before: o.queue_opens_before,
                 duration: o.duration,
                 faults: o.faults,

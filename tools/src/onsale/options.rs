@@ -13,7 +13,7 @@ usage: onsale [--fans N] [--join-rate R] [--concerts C] [--dates D] [--seats-per
               [--queue-opens-before S] [--duration S] [--faults P] [--duplicate-ticks P]
               [--tick-crash P] [--clock-skew S] [--transaction-ms MIN:MAX]
               [--party-sizes SIZES] [--best-available P] [--bots N] [--spinning-bots P]
-              [--lapse-payers P] [--max-holds-per-session N] [--seed N] [--json FILE] [--svg FILE] [--quiet]
+              [--lapse-payers P] [--leaving-releases P] [--max-holds-per-session N] [--seed N] [--json FILE] [--svg FILE] [--quiet]
 
 Plays an on-sale in virtual time over the service's real operations and the in-memory store,
 charging every store call as the DynamoDB requests it would send. Every store call is a step
@@ -38,6 +38,10 @@ the faults below strike there. One seed replays one run exactly.
                       MAX_HOLDS_PER_SESSION (default 10): holds one admission may place
   --poll-seconds S    how often fans poll when the service does not say (default 5)
   --abandon-rate P    chance a fan gives up at each poll or purchase step (default 0.01)
+  --leaving-releases P
+                      chance that a fan who gives up while holding seats leaves a page that
+                      releases them as it goes, as the fan page does when a fan leaves
+                      checkout (default 1; 0: every such hold lapses)
   --queue-opens-before S
                       the queue opens S seconds before the sale: fans who arrive before the
                       sale are drawn by lottery at its opening (default 0: no pre-queue)
@@ -103,6 +107,8 @@ pub struct Options {
     /// Shares of the bots that spin seats, and of the fans who race their hold's lapse.
     pub spinning_bots: f64,
     pub lapse_payers: f64,
+    /// Chance that a fan who gives up while holding leaves a page that releases the hold.
+    pub leaving_releases: f64,
     pub seed: u64,
     pub json: Option<PathBuf>,
     pub svg: Option<PathBuf>,
@@ -155,6 +161,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
     let mut bots = 0u64;
     let mut spinning_bots = 0.0;
     let mut lapse_payers = 0.0;
+    let mut leaving_releases = 1.0;
     let mut seed = 1u64;
     let mut json = None;
     let mut svg = None;
@@ -193,6 +200,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             "--bots" => bots = whole(&flag, &value()?, 0, 1_000_000)?,
             "--spinning-bots" => spinning_bots = decimal(&flag, &value()?, 0.0, 1.0)?,
             "--lapse-payers" => lapse_payers = decimal(&flag, &value()?, 0.0, 1.0)?,
+            "--leaving-releases" => leaving_releases = decimal(&flag, &value()?, 0.0, 1.0)?,
             "--seed" => seed = whole(&flag, &value()?, 0, u64::MAX)?,
             "--json" => json = Some(PathBuf::from(value()?)),
             "--svg" => svg = Some(PathBuf::from(value()?)),
@@ -266,6 +274,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         bots,
         spinning_bots,
         lapse_payers,
+        leaving_releases,
         seed,
         json,
         svg,
@@ -453,6 +462,7 @@ mod tests {
             (&["--bots", "-1"], "--bots"),
             (&["--spinning-bots", "2"], "--spinning-bots"),
             (&["--lapse-payers", "-0.5"], "--lapse-payers"),
+            (&["--leaving-releases", "1.5"], "--leaving-releases"),
             (&["--seats-per-date", "0"], "--seats-per-date"),
             (&["--seats-per-date", "100001"], "--seats-per-date"),
             (&["--section-size", "0"], "--section-size"),

@@ -254,6 +254,7 @@ pub struct RunSettings {
     pub tick_seconds: u64,
     pub poll_seconds: u64,
     pub abandon_rate: f64,
+    pub leaving_releases: f64,
     pub queue_opens_before: u64,
     pub duration: u64,
     pub faults: f64,
@@ -436,7 +437,7 @@ impl Report {
         let h = &self.holdings;
         let _ = writeln!(
             s,
-            "  holdings: at most {} seats a fan held and sold at once by true time (limit {}), {} over it; {} lapse-second races ({} paid, {} held again); {} bots ({} spinning) kept {} seat-seconds from fans ({} by all holds), {} releases, {} answered 429 TOO_MANY_HOLDS ({} to fans), at most {} holds a session; bots {:.1}% of the crowd, {:.1}% of seats sold",
+            "  holdings: at most {} seats a fan held and sold at once by true time (limit {}), {} over it; {} lapse-second races ({} paid, {} held again); {} bots ({} spinning) kept {} seat-seconds from fans ({} by all holds), {} releases ({} sent by pages as their fans left), {} answered 429 TOO_MANY_HOLDS ({} to fans), at most {} holds a session; bots {:.1}% of the crowd, {:.1}% of seats sold",
             h.owned_max,
             h.ticket_limit,
             h.over_limit,
@@ -448,6 +449,7 @@ impl Report {
             h.bot_seat_seconds,
             h.seat_seconds,
             h.releases,
+            h.released_on_leaving,
             h.too_many_holds,
             h.too_many_holds_to_fans,
             h.most_holds_a_session,
