@@ -53,6 +53,13 @@ export class Api {
     return this.send("POST", path, { ...options, body });
   }
 
+  /** Sends the request once, in a fetch that outlives the page (`keepalive`), as the page
+   * goes: nobody is left to read the answer, or to retry. */
+  sendAsThePageGoes(method, path) {
+    const headers = { Accept: "application/json", ...this.identity() };
+    fetch(this.base + path, { method, headers, keepalive: true, cache: "no-store" }).catch(() => {});
+  }
+
   /** Sends the request, and the same request again only on a 503 or a throttling 429 (the
    * fan's `RATE_LIMITED`, or API Gateway's own body), after Retry-After; a transport error or
    * timeout (backing off); or `409 IDEMPOTENCY_KEY_IN_USE` (after Retry-After, or a second).

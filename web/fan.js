@@ -34,6 +34,7 @@ const fan = {
   section: undefined, // the section listed; undefined: the whole date
   selected: new Set(),
   reservation: null,
+  paying: false, // a payment is on its way
   timers: new Set(),
   keepTurn: null, // the next beat that keeps the turn
 };
@@ -358,6 +359,7 @@ async function openShop() {
   });
   const held = await liveHold(concert.concertId);
   if (held) return showHold(held);
+  backFromCheckout();
   try {
     const { dates } = await fan.api.get(`${concertPath(concert.concertId)}/dates`, { token });
     $("#date-list").replaceChildren(
@@ -681,6 +683,7 @@ $("#top-up").addEventListener("submit", async (event) => {
 $("#pay").addEventListener("click", async () => {
   say("");
   $("#pay").disabled = true;
+  fan.paying = true;
   try {
     const receipt = await postKeyed("/payments", { reservationId: fan.reservation.reservationId }, { token: fan.ticket.token });
     remember(queueKey(), null);
@@ -691,7 +694,42 @@ $("#pay").addEventListener("click", async () => {
     if (["RESERVATION_EXPIRED", "RESERVATION_RELEASED", "RESERVATION_NOT_FOUND"].includes(error.code)) return openShop();
     if (error.code === "ALREADY_PAID" || error.status === 401) return queueEnded(error);
     $("#pay").disabled = false;
+  } finally {
+    fan.paying = false;
   }
+});
+
+// A fan who leaves checkout gives the seats back at once, not when the hold lapses minutes
+// later while the fans waiting could have bought them: the page asks first (the browser's own
+// "Leave site?", which a reload asks too), then sends the release as it goes. Not while a
+// payment is on its way: the fan who clicked Pay meant to buy.
+const inCheckout = () =>
+  !$("#hold").hidden && fan.reservation && !fan.paying && secondsUntil(fan.reservation.heldUntil) > 0;
+
+window.addEventListener("beforeunload", (event) => {
+  if (!inCheckout()) return;
+  event.preventDefault();
+  event.returnValue = ""; // what browsers before 2024 asked for
+});
+
+window.addEventListener("pagehide", () => {
+  if (!inCheckout()) return;
+  fan.api.sendAsThePageGoes("DELETE", `/reservations/${encodeURIComponent(fan.reservation.reservationId)}`);
+  fan.reservation = null;
+  remember("left-checkout", true);
+});
+
+// Back on the page (a reload, or the back button bringing the page back as it was): the seats
+// went back as it was left, and the fan is told so.
+function backFromCheckout() {
+  if (!recall("left-checkout")) return false;
+  remember("left-checkout", null);
+  say("You left checkout, so the seats you held went back on sale. Pick seats again.");
+  return true;
+}
+
+window.addEventListener("pageshow", (event) => {
+  if (event.persisted && fan.ticket && backFromCheckout()) openShop();
 });
 
 $("#release").addEventListener("click", async () => {

@@ -18,6 +18,8 @@ The story, in one browser with a window per person:
   - fan C, on the page served from another origin (as the stack's CloudFront serves it, CORS
     between), opens the stadium, whose seats are listed a section at a time, holds the best two
     seats of a section, tops up and pays;
+  - fan L, there too, holds two seats and leaves checkout: the page asks first, then releases
+    the hold as it goes, and back on the page the fan is told the seats went back on sale;
   - the page's API client retries exactly as docs/api.md's "Retrying requests" says;
   - against a deployed stack (its network scripted), the fan page and the operator view sign in
     through the user pool's managed login (a stand-in page served here): the authorization code
@@ -532,6 +534,7 @@ def story(browser, server, page_host):
     assert browser.text("#receipt-amount") == "₩300,000"
     browser.shot("fan-c-paid-across-origins")
 
+    leaving_checkout(browser, server, page_host.origin + "/")
     phone_journey(browser, url)
     operator_on_a_phone(browser, server.url + "/admin.html")
 
@@ -550,6 +553,48 @@ def story(browser, server, page_host):
     for name in browser.windows:
         browser.to(name)
         browser.check_console(f"the end, {name}'s window")
+
+
+def leaving_checkout(browser, server, url):
+    """Fan L holds two seats and leaves checkout: the page asks first, and as it goes it
+    releases the hold (across origins, in a request that outlives the page), so the seats go
+    back on sale at once rather than when the hold lapses. Back on the page, the fan is told."""
+    browser.window("fan-l", url)
+    sign_in(browser, "fan-l")
+    browser.click('[data-concert="seoul-stadium"] button')
+    until(lambda: len(browser.finds("#section-list .section")) == 3, "fan L admitted to the stadium")
+    browser.click('[data-section="Floor B"]')
+    until(lambda: len(browser.finds("#seat-map .seat")) == 400, "Floor B's seats for fan L")
+    Select(browser.find("#quantity")).select_by_value("2")
+    browser.click("#hold-best")
+    browser.wait_text("#hold-countdown", r"^[45]:\d\d$", "fan L's hold")
+    browser.wait_text("#leaving-hint", "Leaving or reloading this page gives the seats back",
+                      "fan L told what leaving does")
+    browser.shot("fan-l-holds-and-is-told-what-leaving-does")
+    _, listed = server.call("GET", "/reservations?limit=1", user="fan-l")
+    held = listed["items"][0]
+    assert held["status"] == "HELD", held
+    # The page asks before it goes (its beforeunload handler cancels the event: the browser's
+    # "Leave site?"; WebDriver's navigation never shows that prompt, so the event is sent here),
+    # and the fan leaves anyway.
+    asked = browser.driver.execute_script(
+        "const e = new Event('beforeunload', { cancelable: true }); dispatchEvent(e); return e.defaultPrevented")
+    assert asked, "the page asks before leaving checkout"
+    browser.driver.get("about:blank")
+    path = f"/reservations/{held['reservationId']}"
+    until(lambda: server.call("GET", path, user="fan-l")[1]["status"] == "RELEASED",
+          "fan L's hold released as the page went")
+
+    # Back on the page: told why, and the seats are on sale again.
+    browser.driver.get(url)
+    browser.wait_text("#notice", "You left checkout, so the seats you held went back on sale",
+                      "fan L told the seats went back")
+    until(lambda: len(browser.finds("#section-list .section")) == 3, "fan L back at the sections")
+    browser.click('[data-section="Floor B"]')
+    until(lambda: len(browser.finds("#seat-map .seat")) == 400, "Floor B's seats again")
+    statuses = [seat_status(browser, seat) for seat in held["seatNumbers"]]
+    assert statuses == ["AVAILABLE", "AVAILABLE"], statuses
+    browser.shot("fan-l-back-seats-on-sale-again")
 
 
 def phone_journey(browser, url):
