@@ -56,8 +56,16 @@ export class Api {
   /** Sends the request once, in a fetch that outlives the page (`keepalive`), as the page
    * goes: nobody is left to read the answer, or to retry. */
   sendAsThePageGoes(method, path) {
+    fetch(this.base + path, { method, headers: this.headers(), keepalive: true, cache: "no-store" }).catch(() => {});
+  }
+
+  /** A request's headers: who calls, and what the request carries. */
+  headers({ body, token, idempotencyKey } = {}) {
     const headers = { Accept: "application/json", ...this.identity() };
-    fetch(this.base + path, { method, headers, keepalive: true, cache: "no-store" }).catch(() => {});
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (token) headers["X-Queue-Token"] = token;
+    if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
+    return headers;
   }
 
   /** Sends the request, and the same request again only on a 503 or a throttling 429 (the
@@ -65,10 +73,7 @@ export class Api {
    * timeout (backing off); or `409 IDEMPOTENCY_KEY_IN_USE` (after Retry-After, or a second).
    * Resolves with the JSON body of a 2xx; rejects with a Problem for any other answer. */
   async send(method, path, { body, token, idempotencyKey } = {}) {
-    const headers = { Accept: "application/json", ...this.identity() };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (token) headers["X-Queue-Token"] = token;
-    if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
+    const headers = this.headers({ body, token, idempotencyKey });
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const started = Date.now();
     for (let attempt = 0; ; attempt++) {

@@ -580,26 +580,24 @@ impl Sim<'_> {
                 }
                 Err(error) => self.shopping_failed(second, fan, step, &error),
             },
-            // The page of a fan who left sent its release once, and nobody reads the answer.
-            Answer::Released(reservation, released)
-                if self.fans[fan as usize].outcome == Outcome::GaveUp =>
-            {
+            Answer::Released(reservation, released) => {
                 if released.is_ok() {
                     self.holdings.released(fan, second, reservation);
                 }
-            }
-            Answer::Released(reservation, released) => match released {
-                Ok(()) | Err(BookingError::ReservationExpired) => {
-                    if released.is_ok() {
-                        self.holdings.released(fan, second, reservation);
-                    }
-                    if let Some(basket) = self.fans[fan as usize].basket.as_mut() {
-                        basket.held = None;
-                    }
-                    self.schedule(second + 1, fan, Step::Hold)
+                // The page of a fan who left sent its release once, and nobody reads the answer.
+                if self.fans[fan as usize].outcome == Outcome::GaveUp {
+                    return;
                 }
-                Err(error) => self.shopping_failed(second, fan, step, &error),
-            },
+                match released {
+                    Ok(()) | Err(BookingError::ReservationExpired) => {
+                        if let Some(basket) = self.fans[fan as usize].basket.as_mut() {
+                            basket.held = None;
+                        }
+                        self.schedule(second + 1, fan, Step::Hold)
+                    }
+                    Err(error) => self.shopping_failed(second, fan, step, &error),
+                }
+            }
             Answer::Reheld(held) => {
                 let bot = self.fans[fan as usize].bot;
                 self.fans[fan as usize].racing = false;
